@@ -1,0 +1,42 @@
+// swift-tools-version: 6.2
+// Manako: an ONNX image-classification runtime for the CPU.
+//
+// CPU flags (AVX2 + FMA) are deliberately not set here: a versioned dependency
+// cannot carry unsafe flags. Pass them on the command line (see README) or use
+// scripts/build, CMake or the Python package, which do.
+import PackageDescription
+
+let package = Package(
+    name: "Manako",
+    products: [
+        .library(name: "Manako", targets: ["Manako"]),
+        // The C ABI. scripts/build links it with the Swift runtime static and
+        // names it libmanako.so (SONAME libmanako.so.0).
+        .library(name: "ManakoC", type: .dynamic, targets: ["ManakoC"]),
+        .executable(name: "manako", targets: ["ManakoCLI"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CBLAS", pkgConfig: "openblas",
+            providers: [.apt(["libopenblas-dev"])]),
+        .systemLibrary(
+            name: "CPNG", pkgConfig: "libpng",
+            providers: [.apt(["libpng-dev"])]),
+        .target(name: "ManakoCore", dependencies: ["CBLAS"]),
+        .target(name: "ManakoONNX", dependencies: ["ManakoCore"]),
+        .target(name: "ManakoImage", dependencies: ["ManakoCore", "CPNG"]),
+        .target(name: "Manako", dependencies: ["ManakoCore", "ManakoONNX", "ManakoImage"]),
+        .target(name: "ManakoCTypes"),
+        .target(name: "ManakoC", dependencies: ["Manako", "ManakoCTypes"]),
+        .executableTarget(
+            name: "ManakoCLI",
+            dependencies: ["Manako", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
+        .testTarget(name: "ManakoCoreTests", dependencies: ["ManakoCore"]),
+        .testTarget(name: "ManakoONNXTests", dependencies: ["ManakoONNX", "ManakoCore"]),
+        .testTarget(name: "ManakoImageTests", dependencies: ["ManakoImage"]),
+        .testTarget(name: "ManakoTests", dependencies: ["Manako"]),
+    ]
+)

@@ -1,0 +1,219 @@
+/// A tensor dimension as declared by a model: a number or a symbolic name (e.g. "batch").
+public enum Dimension: Sendable, Equatable, CustomStringConvertible {
+    case fixed(Int)
+    case symbolic(String)
+
+    public var description: String {
+        switch self {
+        case .fixed(let n): return String(n)
+        case .symbolic(let s): return s.isEmpty ? "?" : s
+        }
+    }
+}
+
+/// A declared graph input or output.
+public struct ValueInfo: Sendable, Equatable {
+    public var name: String
+    public var elementType: ElementType?
+    /// nil when the model does not declare a shape.
+    public var shape: [Dimension]?
+
+    public init(name: String, elementType: ElementType?, shape: [Dimension]?) {
+        self.name = name
+        self.elementType = elementType
+        self.shape = shape
+    }
+}
+
+/// A node as the importer describes it: names, not ids.
+public struct NodeSpec: Sendable {
+    public var name: String
+    public var opType: String
+    public var op: any Operator
+    /// Input value names; "" marks an omitted optional input.
+    public var inputs: [String]
+    /// Output value names; "" marks an unused optional output.
+    public var outputs: [String]
+
+    public init(name: String, opType: String, op: any Operator, inputs: [String], outputs: [String]) {
+        self.name = name
+        self.opType = opType
+        self.op = op
+        self.inputs = inputs
+        self.outputs = outputs
+    }
+}
+
+/// An executable dataflow graph: nodes in topological order over numbered value slots.
+public final class Graph: Sendable {
+    struct Node: Sendable {
+        let name: String
+        let opType: String
+        let op: any Operator
+        let inputs: [Int?]
+        let outputs: [Int?]
+        /// Value slots whose last reader is this node, freed after it runs.
+        let releases: [Int]
+    }
+
+    public let inputs: [ValueInfo]
+    public let outputs: [ValueInfo]
+    public let constants: [String: Tensor]
+    public let nodeCount: Int
+    /// (name, op type) per node, in execution order.
+    public let nodeSummaries: [(name: String, opType: String)]
+
+    let nodes: [Node]
+    let slotCount: Int
+    let inputSlots: [Int]
+    let outputSlots: [Int]
+    let constantSlots: [(Int, Tensor)]
+
+    /// Orders `nodes` topologically and checks that every value has one producer.
+    /// Errors name the node: duplicate producers, dangling inputs, cycles, missing outputs.
+    public init(inputs: [ValueInfo], outputs: [ValueInfo], constants: [String: Tensor], nodes specs: [NodeSpec]) throws {
+        var slotOf: [String: Int] = [:]
+        var slotNames: [String] = []
+        func slot(_ name: String) -> Int {
+            if let s = slotOf[name] { return s }
+            let s = slotNames.count
+            slotOf[name] = s
+            slotNames.append(name)
+            return s
+        }
+        var available = Set<String>()
+        for c in constants.keys { _ = slot(c); available.insert(c) }
+        for i in inputs {
+            if available.contains(i.name) {
+                throw ManakoError(.invalidModel, "graph input '\(i.name)' is declared twice")
+            }
+            _ = slot(i.name)
+            available.insert(i.name)
+        }
+        var producer: [String: Int] = [:]
+        for (n, spec) in specs.enumerated() {
+            for o in spec.outputs where !o.isEmpty {
+                if available.contains(o) || producer[o] != nil {
+                    throw ManakoError(.invalidModel, "node '\(spec.name)' (\(spec.opType)) writes '\(o)', which already has a value")
+                }
+                producer[o] = n
+            }
+        }
+        // Kahn's algorithm over the producer relation; keeps file order when possible.
+        var pending = [Int](repeating: 0, count: specs.count)
+        var readers: [[Int]] = Array(repeating: [], count: specs.count)
+        for (n, spec) in specs.enumerated() {
+            for i in spec.inputs where !i.isEmpty {
+                if available.contains(i) { continue }
+                guard let p = producer[i] else {
+                    throw ManakoError(.invalidModel, "node '\(spec.name)' (\(spec.opType)) reads '\(i)', which no node, input or initializer provides")
+                }
+                pending[n] += 1
+                readers[p].append(n)
+            }
+        }
+        var ready = (0..<specs.count).filter { pending[$0] == 0 }.reversed() as [Int]
+        var order: [Int] = []
+        order.reserveCapacity(specs.count)
+        while let n = ready.popLast() {
+            order.append(n)
+            for r in readers[n] {
+                pending[r] -= 1
+                if pending[r] == 0 { ready.append(r) }
+            }
+        }
+        if order.count != specs.count {
+            let stuck = (0..<specs.count).filter { pending[$0] > 0 }.prefix(5).map { "'\(specs[$0].name)'" }
+            throw ManakoError(.invalidModel, "the graph has a cycle through node(s) \(stuck.joined(separator: ", "))")
+        }
+        for o in outputs where !available.contains(o.name) && producer[o.name] == nil {
+            throw ManakoError(.invalidModel, "graph output '\(o.name)' is not produced by any node")
+        }
+        // Slots in execution order, then last readers for early release.
+        for n in order { for o in specs[n].outputs where !o.isEmpty { _ = slot(o) } }
+        let outputNames = Set(outputs.map(\.name))
+        var lastReader: [Int: Int] = [:]
+        for (position, n) in order.enumerated() {
+            for i in specs[n].inputs where !i.isEmpty { lastReader[slotOf[i]!] = position }
+        }
+        var releasesAt: [[Int]] = Array(repeating: [], count: order.count)
+        for (s, position) in lastReader {
+            if !outputNames.contains(slotNames[s]) { releasesAt[position].append(s) }
+        }
+        var built: [Node] = []
+        for (position, n) in order.enumerated() {
+            let spec = specs[n]
+            built.append(Node(
+                name: spec.name, opType: spec.opType, op: spec.op,
+                inputs: spec.inputs.map { $0.isEmpty ? nil : slotOf[$0]! },
+                outputs: spec.outputs.map { $0.isEmpty ? nil : slotOf[$0]! },
+                releases: releasesAt[position]))
+        }
+        self.inputs = inputs
+        self.outputs = outputs
+        self.constants = constants
+        self.nodes = built
+        self.nodeCount = built.count
+        self.nodeSummaries = built.map { ($0.name, $0.opType) }
+        self.slotCount = slotOf.count
+        self.inputSlots = inputs.map { slotOf[$0.name]! }
+        self.outputSlots = outputs.map { slotOf[$0.name]! }
+        self.constantSlots = constants.map { (slotOf[$0.key]!, $0.value) }
+    }
+
+    /// Runs the graph. Every declared input must be fed, with its declared type and
+    /// fixed dimensions; the result holds every declared output.
+    public func run(_ feeds: [String: Tensor]) throws -> [String: Tensor] {
+        var values = [Tensor?](repeating: nil, count: slotCount)
+        for (s, t) in constantSlots { values[s] = t }
+        for (info, s) in zip(inputs, inputSlots) {
+            guard let t = feeds[info.name] else {
+                throw ManakoError(.invalidArgument, "input '\(info.name)' was not given")
+            }
+            try Graph.check(t, against: info)
+            values[s] = t
+        }
+        for name in feeds.keys where !inputs.contains(where: { $0.name == name }) {
+            throw ManakoError(.invalidArgument, "the model has no input named '\(name)'")
+        }
+        for node in nodes {
+            let args = node.inputs.map { $0.flatMap { values[$0] } }
+            let results: [Tensor]
+            do {
+                results = try node.op.run(args)
+            } catch let e as ManakoError {
+                throw e.inContext("node '\(node.name)' (\(node.opType))")
+            }
+            for (k, slot) in node.outputs.enumerated() {
+                guard let slot else { continue }
+                guard k < results.count else {
+                    throw ManakoError(.internal, "node '\(node.name)' (\(node.opType)) produced \(results.count) outputs, \(node.outputs.count) expected")
+                }
+                values[slot] = results[k]
+            }
+            for s in node.releases { values[s] = nil }
+        }
+        var result: [String: Tensor] = [:]
+        for (info, s) in zip(outputs, outputSlots) { result[info.name] = values[s] }
+        return result
+    }
+
+    /// Checks a fed tensor against a declared input: element type, rank, fixed dimensions.
+    public static func check(_ t: Tensor, against info: ValueInfo) throws {
+        if let type = info.elementType, type != t.elementType {
+            let widenable = type == .int64 && t.elementType == .int32
+            if !widenable {
+                throw ManakoError(.shapeMismatch, "input '\(info.name)' must be \(type), got \(t.elementType)")
+            }
+        }
+        guard let shape = info.shape else { return }
+        guard shape.count == t.rank else {
+            throw ManakoError(.shapeMismatch, "input '\(info.name)' must have shape \(shape) (rank \(shape.count)), got \(t.shape)")
+        }
+        for (d, dim) in shape.enumerated() {
+            if case .fixed(let n) = dim, n != t.shape[d] {
+                throw ManakoError(.shapeMismatch, "input '\(info.name)' must have shape \(shape), got \(t.shape)")
+            }
+        }
+    }
+}

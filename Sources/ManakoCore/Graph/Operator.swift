@@ -1,0 +1,23 @@
+/// A computation node's behaviour. Operators are immutable after construction
+/// (attributes are resolved by the importer), so one graph can run on many
+/// threads at once.
+public protocol Operator: Sendable {
+    /// Runs the operator. `inputs[i]` is nil when an optional input is omitted.
+    /// Returns one tensor per declared output (extra outputs may be dropped by the graph).
+    func run(_ inputs: [Tensor?]) throws -> [Tensor]
+}
+
+extension Array where Element == Tensor? {
+    /// The input at `index`, or an error naming it when absent.
+    public func required(_ index: Int, _ what: String) throws -> Tensor {
+        guard index < count, let t = self[index] else {
+            throw ManakoError(.invalidModel, "missing required input \(index) (\(what))")
+        }
+        return t
+    }
+
+    /// The input at `index` when present.
+    public func optional(_ index: Int) -> Tensor? {
+        index < count ? self[index] : nil
+    }
+}

@@ -1,0 +1,35 @@
+/// Joins tensors along `axis` (ONNX Concat); all other dimensions must agree.
+public struct Concat: Operator {
+    public var axis: Int
+
+    public init(axis: Int) { self.axis = axis }
+
+    public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let parts = inputs.compactMap { $0 }
+        guard let first = parts.first else { throw ManakoError(.invalidModel, "Concat has no inputs") }
+        let a = try normalizedAxis(axis, rank: first.rank)
+        var shape = first.shape
+        shape[a] = 0
+        for p in parts {
+            guard p.rank == first.rank, p.elementType == first.elementType,
+                  (0..<p.rank).allSatisfy({ $0 == a || p.shape[$0] == first.shape[$0] }) else {
+                throw ManakoError(.shapeMismatch, "cannot concatenate \(first) and \(p) on axis \(axis)")
+            }
+            shape[a] += p.shape[a]
+        }
+        let outer = first.shape[..<a].reduce(1, *)
+        func join<T>(_ arrays: [[T]]) -> [T] {
+            var out: [T] = []
+            out.reserveCapacity(shape.reduce(1, *))
+            let chunks = parts.map { $0.shape[a...].reduce(1, *) }
+            for o in 0..<outer {
+                for (k, arr) in arrays.enumerated() { out.append(contentsOf: arr[(o * chunks[k])..<((o + 1) * chunks[k])]) }
+            }
+            return out
+        }
+        if first.elementType == .float32 {
+            return [Tensor(shape: shape, floats: join(try parts.map { try $0.floats() }))]
+        }
+        return [Tensor(shape: shape, int64s: join(try parts.map { try $0.int64s() }))]
+    }
+}

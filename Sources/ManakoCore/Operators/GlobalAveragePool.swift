@@ -1,0 +1,21 @@
+/// Mean over all spatial axes (ONNX GlobalAveragePool): [N, C, ...] to [N, C, 1, ...].
+public struct GlobalAveragePool: Operator {
+    public init() {}
+
+    public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try inputs.required(0, "X")
+        guard x.rank >= 3 else { throw ManakoError(.shapeMismatch, "expected rank 3 or more, got \(x.shape)") }
+        let planes = x.shape[0] * x.shape[1]
+        let size = x.shape.dropFirst(2).reduce(1, *)
+        let data = try x.floats()
+        var out = [Float](repeating: 0, count: planes)
+        data.withUnsafeBufferPointer { xb in
+            for p in 0..<planes {
+                var sum: Float = 0
+                for i in 0..<size { sum += xb[p * size + i] }
+                out[p] = size > 0 ? sum / Float(size) : 0
+            }
+        }
+        return [Tensor(shape: [x.shape[0], x.shape[1]] + Array(repeating: 1, count: x.rank - 2), floats: out)]
+    }
+}

@@ -1,0 +1,37 @@
+/// Matrix product with numpy semantics (ONNX MatMul): 1-D operands are promoted and the
+/// promoted axis removed; leading (batch) dimensions broadcast.
+public struct MatMul: Operator {
+    public init() {}
+
+    public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let a = try inputs.required(0, "A"), b = try inputs.required(1, "B")
+        guard a.rank >= 1, b.rank >= 1 else { throw ManakoError(.shapeMismatch, "MatMul needs operands of rank 1 or more, got \(a.shape) and \(b.shape)") }
+        let aShape = a.rank == 1 ? [1] + a.shape : a.shape
+        let bShape = b.rank == 1 ? b.shape + [1] : b.shape
+        let m = aShape[aShape.count - 2], k = aShape[aShape.count - 1]
+        let kb = bShape[bShape.count - 2], n = bShape[bShape.count - 1]
+        guard k == kb else { throw ManakoError(.shapeMismatch, "inner dimensions differ: \(a.shape) x \(b.shape)") }
+        let batch = try Broadcast.shape(Array(aShape.dropLast(2)), Array(bShape.dropLast(2)))
+        let batchCount = batch.reduce(1, *)
+        let aMap = Broadcast.indexMap(from: Array(aShape.dropLast(2)), to: batch)
+        let bMap = Broadcast.indexMap(from: Array(bShape.dropLast(2)), to: batch)
+        let aData = try a.floats(), bData = try b.floats()
+        var y = [Float](repeating: 0, count: batchCount * m * n)
+        aData.withUnsafeBufferPointer { ap in
+            bData.withUnsafeBufferPointer { bp in
+                y.withUnsafeMutableBufferPointer { yp in
+                    for i in 0..<batchCount {
+                        GemmKernel.sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1,
+                                         a: ap.baseAddress! + aMap[i] * m * k, lda: k,
+                                         b: bp.baseAddress! + bMap[i] * k * n, ldb: n,
+                                         beta: 0, c: yp.baseAddress! + i * m * n, ldc: n)
+                    }
+                }
+            }
+        }
+        var shape = batch + [m, n]
+        if a.rank == 1 { shape.remove(at: shape.count - 2) }
+        if b.rank == 1 { shape.removeLast() }
+        return [Tensor(shape: shape, floats: y)]
+    }
+}

@@ -1,0 +1,85 @@
+/// Pads a tensor (ONNX Pad) in constant, reflect or edge mode. Pads are
+/// [begin_0, ..., begin_n, end_0, ..., end_n], from input 1 (opset 11+) or `staticPads`;
+/// negative pads crop. Input 3, when given, lists the axes the pads apply to.
+public struct Pad: Operator {
+    public enum Mode: String, Sendable { case constant, reflect, edge, wrap }
+
+    public var mode: Mode
+    public var staticPads: [Int]?
+    public var staticValue: Float
+
+    public init(mode: Mode = .constant, staticPads: [Int]? = nil, staticValue: Float = 0) {
+        self.mode = mode
+        self.staticPads = staticPads
+        self.staticValue = staticValue
+    }
+
+    public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try inputs.required(0, "data")
+        let rank = x.rank
+        var pads: [Int]
+        if let p = inputs.optional(1) { pads = try p.int64s().map { Int($0) } } else if let s = staticPads { pads = s } else {
+            throw ManakoError(.invalidModel, "Pad has no pads")
+        }
+        if let axesTensor = inputs.optional(3) {
+            let axes = try axesTensor.int64s().map { try normalizedAxis(Int($0), rank: rank) }
+            guard pads.count == 2 * axes.count else { throw ManakoError(.shapeMismatch, "pads \(pads) do not match axes \(axes)") }
+            var full = [Int](repeating: 0, count: 2 * rank)
+            for (i, a) in axes.enumerated() { full[a] = pads[i]; full[rank + a] = pads[axes.count + i] }
+            pads = full
+        }
+        guard pads.count == 2 * rank else { throw ManakoError(.shapeMismatch, "pads \(pads) must have \(2 * rank) entries for input \(x.shape)") }
+        var value = staticValue
+        if let v = inputs.optional(2) {
+            let f = try v.floats()
+            guard f.count == 1 else { throw ManakoError(.shapeMismatch, "constant_value must be a scalar") }
+            value = f[0]
+        }
+        var outShape = x.shape
+        for d in 0..<rank {
+            outShape[d] += pads[d] + pads[rank + d]
+            guard outShape[d] >= 0 else { throw ManakoError(.shapeMismatch, "pads \(pads) crop input \(x.shape) below zero") }
+            if mode != .constant && x.shape[d] == 0 && outShape[d] > 0 {
+                throw ManakoError(.shapeMismatch, "\(mode.rawValue) padding needs a non-empty axis \(d)")
+            }
+            if mode == .reflect && x.shape[d] == 1 && (pads[d] > 0 || pads[rank + d] > 0) {
+                throw ManakoError(.shapeMismatch, "reflect padding needs at least 2 elements on axis \(d)")
+            }
+        }
+        let data = try x.floats()
+        let total = outShape.reduce(1, *)
+        var out = [Float](repeating: value, count: total)
+        let inStrides = Tensor.strides(x.shape)
+        var index = [Int](repeating: 0, count: rank)
+        for flat in 0..<total {
+            var src = 0
+            var inside = true
+            for d in 0..<rank {
+                var i = index[d] - pads[d]
+                let n = x.shape[d]
+                if i < 0 || i >= n {
+                    switch mode {
+                    case .constant: inside = false
+                    case .edge: i = i < 0 ? 0 : n - 1
+                    case .wrap: i = ((i % n) + n) % n
+                    case .reflect:
+                        let period = 2 * (n - 1)
+                        i = ((i % period) + period) % period
+                        if i >= n { i = period - i }
+                    }
+                }
+                if !inside { break }
+                src += i * inStrides[d]
+            }
+            if inside { out[flat] = data[src] }
+            var d = rank - 1
+            while d >= 0 {
+                index[d] += 1
+                if index[d] < outShape[d] { break }
+                index[d] = 0
+                d -= 1
+            }
+        }
+        return [Tensor(shape: outShape, floats: out)]
+    }
+}

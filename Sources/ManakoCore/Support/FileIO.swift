@@ -1,0 +1,48 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+/// Minimal file access over the C library (the libraries avoid Foundation so that
+/// libmanako.so stays small with the Swift runtime linked in).
+public enum FileIO {
+    /// Reads a whole file, refusing files larger than `limit` bytes before allocating.
+    public static func read(_ path: String, limit: Int = 4 << 30) throws -> [UInt8] {
+        guard let file = fopen(path, "rb") else {
+            throw ManakoError(.io, "cannot open '\(path)': \(String(cString: strerror(errno)))")
+        }
+        defer { fclose(file) }
+        var info = stat()
+        guard fstat(fileno(file), &info) == 0 else {
+            throw ManakoError(.io, "cannot stat '\(path)': \(String(cString: strerror(errno)))")
+        }
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
+            throw ManakoError(.io, "'\(path)' is not a regular file")
+        }
+        let size = Int(info.st_size)
+        guard size <= limit else {
+            throw ManakoError(.limitExceeded, "'\(path)' is \(size) bytes, over the limit of \(limit)")
+        }
+        var bytes = [UInt8](repeating: 0, count: size)
+        let got = bytes.withUnsafeMutableBytes { fread($0.baseAddress, 1, size, file) }
+        guard got == size else { throw ManakoError(.io, "short read on '\(path)': \(got) of \(size) bytes") }
+        return bytes
+    }
+
+    /// Writes `bytes` to `path`, replacing it.
+    public static func write(_ bytes: [UInt8], to path: String) throws {
+        guard let file = fopen(path, "wb") else {
+            throw ManakoError(.io, "cannot create '\(path)': \(String(cString: strerror(errno)))")
+        }
+        defer { fclose(file) }
+        let put = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, bytes.count, file) }
+        guard put == bytes.count else { throw ManakoError(.io, "short write on '\(path)'") }
+    }
+
+    /// The directory part of a path ("." when there is none).
+    public static func directory(of path: String) -> String {
+        guard let slash = path.lastIndex(of: "/") else { return "." }
+        return slash == path.startIndex ? "/" : String(path[..<slash])
+    }
+}

@@ -1,0 +1,133 @@
+/// Element types the core computes with. ONNX's others are converted at import.
+public enum ElementType: String, Sendable, CustomStringConvertible {
+    case float32, int64, int32, bool
+
+    public var description: String { rawValue }
+}
+
+/// A dense, row-major (C-order) tensor with value semantics.
+///
+/// Storage is a Swift array per element type; copies are copy-on-write, so
+/// passing tensors between nodes costs nothing until someone writes.
+public struct Tensor: Sendable, Equatable {
+    public enum Storage: Sendable, Equatable {
+        case float32([Float])
+        case int64([Int64])
+        case int32([Int32])
+        case bool([Bool])
+    }
+
+    public private(set) var shape: [Int]
+    public private(set) var storage: Storage
+
+    /// Checked initialiser: the element count must match the shape.
+    public init(shape: [Int], storage: Storage) throws {
+        guard let count = Tensor.elementCount(shape) else {
+            throw ManakoError(.shapeMismatch, "invalid shape \(shape)")
+        }
+        let actual: Int
+        switch storage {
+        case .float32(let a): actual = a.count
+        case .int64(let a): actual = a.count
+        case .int32(let a): actual = a.count
+        case .bool(let a): actual = a.count
+        }
+        guard actual == count else {
+            throw ManakoError(.shapeMismatch, "shape \(shape) holds \(count) elements but \(actual) were given")
+        }
+        self.shape = shape
+        self.storage = storage
+    }
+
+    /// Unchecked initialisers for kernels, which compute the count themselves.
+    public init(shape: [Int], floats: [Float]) {
+        self.shape = shape
+        self.storage = .float32(floats)
+    }
+
+    public init(shape: [Int], int64s: [Int64]) {
+        self.shape = shape
+        self.storage = .int64(int64s)
+    }
+
+    public init(shape: [Int], bools: [Bool]) {
+        self.shape = shape
+        self.storage = .bool(bools)
+    }
+
+    public init(scalar: Float) { self.init(shape: [], floats: [scalar]) }
+
+    public var elementType: ElementType {
+        switch storage {
+        case .float32: return .float32
+        case .int64: return .int64
+        case .int32: return .int32
+        case .bool: return .bool
+        }
+    }
+
+    public var rank: Int { shape.count }
+    public var count: Int { shape.reduce(1, *) }
+
+    /// The float32 elements; an error for any other type.
+    public func floats() throws -> [Float] {
+        if case .float32(let a) = storage { return a }
+        throw ManakoError(.invalidModel, "expected a float32 tensor, got \(elementType)")
+    }
+
+    /// Integer elements widened to Int64 (accepts int64 and int32).
+    public func int64s() throws -> [Int64] {
+        switch storage {
+        case .int64(let a): return a
+        case .int32(let a): return a.map(Int64.init)
+        default: throw ManakoError(.invalidModel, "expected an integer tensor, got \(elementType)")
+        }
+    }
+
+    /// The same elements viewed with another shape of equal count.
+    public func reshaped(_ newShape: [Int]) throws -> Tensor {
+        guard Tensor.elementCount(newShape) == count else {
+            throw ManakoError(.shapeMismatch, "cannot reshape \(shape) to \(newShape)")
+        }
+        var copy = self
+        copy.shape = newShape
+        return copy
+    }
+
+    /// Product of the dimensions, or nil when one is negative or the product overflows.
+    public static func elementCount(_ shape: [Int]) -> Int? {
+        var total = 1
+        for d in shape {
+            guard d >= 0 else { return nil }
+            let (p, overflow) = total.multipliedReportingOverflow(by: d)
+            if overflow { return nil }
+            total = p
+        }
+        return total
+    }
+
+    /// Row-major strides of `shape`.
+    public static func strides(_ shape: [Int]) -> [Int] {
+        var strides = [Int](repeating: 1, count: shape.count)
+        var s = 1
+        for i in stride(from: shape.count - 1, through: 0, by: -1) {
+            strides[i] = s
+            s *= shape[i]
+        }
+        return strides
+    }
+}
+
+extension Tensor: CustomStringConvertible {
+    public var description: String { "Tensor<\(elementType)>\(shape)" }
+}
+
+/// Normalises a possibly negative axis against `rank`, or throws naming the axis.
+public func normalizedAxis(_ axis: Int, rank: Int, allowEnd: Bool = false) throws -> Int {
+    let limit = allowEnd ? rank + 1 : rank
+    let a = axis < 0 ? axis + limit : axis
+    guard a >= 0, a < limit else {
+        throw ManakoError(.invalidModel, "axis \(axis) is out of range for rank \(rank)")
+    }
+    return a
+}

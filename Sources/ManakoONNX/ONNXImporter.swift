@@ -1,0 +1,146 @@
+import ManakoCore
+
+/// An operator the importer cannot build, with where it occurs.
+public struct UnsupportedOperator: Sendable, Equatable, CustomStringConvertible {
+    public var opType: String
+    public var domain: String
+    public var node: String
+    public var opset: Int
+    public var reason: String?
+
+    public var description: String {
+        let name = domain.isEmpty || domain == "ai.onnx" ? opType : "\(domain).\(opType)"
+        return "\(name) (node '\(node)', opset \(opset))" + (reason.map { ": \($0)" } ?? "")
+    }
+}
+
+/// What a model file declares, readable even when it cannot run (for `manako info`).
+public struct ModelSummary: Sendable {
+    public var irVersion: Int
+    public var producer: String
+    /// Opset per domain ("" is the default ONNX domain).
+    public var opsets: [String: Int]
+    public var metadata: [(key: String, value: String)]
+    public var inputs: [ValueInfo]
+    public var outputs: [ValueInfo]
+    /// Operator type and node count, most frequent first.
+    public var operatorHistogram: [(opType: String, count: Int)]
+    public var parameterCount: Int
+    public var unsupported: [UnsupportedOperator]
+}
+
+/// A model ready to run.
+public struct ImportedModel: Sendable {
+    public var graph: Graph
+    public var summary: ModelSummary
+}
+
+/// Reads ONNX files (from a path or memory) into core graphs.
+public enum ONNXImporter {
+    public static func load(path: String) throws -> ImportedModel {
+        let bytes = try FileIO.read(path)
+        return try load(bytes: bytes, baseDirectory: FileIO.directory(of: path), origin: path)
+    }
+
+    /// Loads from memory. External tensor data is read from `baseDirectory`, or refused when nil.
+    public static func load(bytes: [UInt8], baseDirectory: String? = nil, origin: String = "<memory>") throws -> ImportedModel {
+        do {
+            let model = try parse(bytes)
+            let summary = try summarize(model, bytes: bytes)
+            if !summary.unsupported.isEmpty {
+                let list = summary.unsupported.map(\.description).joined(separator: "; ")
+                throw ManakoError(.unsupportedOperator, "\(summary.unsupported.count) unsupported operator(s): \(list)")
+            }
+            let graph = try build(model, bytes: bytes, baseDirectory: baseDirectory, opset: summary.opsets[""] ?? 0)
+            return ImportedModel(graph: graph, summary: summary)
+        } catch let e as ManakoError {
+            throw e.inContext("model '\(origin)'")
+        }
+    }
+
+    /// Summarises a model without building it; unsupported operators are listed, not thrown.
+    public static func inspect(bytes: [UInt8]) throws -> ModelSummary {
+        try summarize(try parse(bytes), bytes: bytes)
+    }
+
+    static func parse(_ bytes: [UInt8]) throws -> ModelProto {
+        var reader = ProtoReader(bytes, context: "ModelProto")
+        let model = try ModelProto(&reader)
+        guard model.graph != nil else {
+            throw ManakoError(.invalidModel, "not an ONNX model: no graph (is this an ONNX file?)")
+        }
+        return model
+    }
+
+    static func opsets(_ model: ModelProto) -> [String: Int] {
+        var result: [String: Int] = [:]
+        for (domain, version) in model.opsetImports { result[domain == "ai.onnx" ? "" : domain] = version }
+        // IR version 3 files without opset_import mean opset 1.
+        if result[""] == nil { result[""] = 1 }
+        return result
+    }
+
+    static func summarize(_ model: ModelProto, bytes: [UInt8]) throws -> ModelSummary {
+        let graph = model.graph!
+        let opsetMap = opsets(model)
+        let initializerNames = Set(graph.initializers.map(\.name))
+        var histogram: [String: Int] = [:]
+        var unsupported: [UnsupportedOperator] = []
+        for (index, node) in graph.nodes.enumerated() {
+            let isDefault = node.domain.isEmpty || node.domain == "ai.onnx"
+            histogram[isDefault ? node.opType : "\(node.domain).\(node.opType)", default: 0] += 1
+            let opset = opsetMap[isDefault ? "" : node.domain] ?? 0
+            if !isDefault || operatorTable[node.opType] == nil {
+                unsupported.append(UnsupportedOperator(opType: node.opType, domain: node.domain,
+                                                       node: nodeName(node, index), opset: opset))
+            }
+        }
+        var parameters = 0
+        for t in graph.initializers {
+            parameters += Tensor.elementCount(t.dims.map { Int(clamping: $0) }) ?? 0
+        }
+        return ModelSummary(
+            irVersion: Int(model.irVersion), producer: [model.producerName, model.producerVersion].filter { !$0.isEmpty }.joined(separator: " "),
+            opsets: opsetMap, metadata: model.metadata.map { (key: $0.0, value: $0.1) },
+            inputs: graph.inputs.filter { !initializerNames.contains($0.name) }.map(valueInfo),
+            outputs: graph.outputs.map(valueInfo),
+            operatorHistogram: histogram.sorted { $0.value != $1.value ? $0.value > $1.value : $0.key < $1.key }.map { ($0.key, $0.value) },
+            parameterCount: parameters, unsupported: unsupported)
+    }
+
+    static func nodeName(_ node: NodeProto, _ index: Int) -> String {
+        node.name.isEmpty ? "#\(index) \(node.opType)" : node.name
+    }
+
+    static func valueInfo(_ v: ValueInfoProto) -> ValueInfo {
+        ValueInfo(name: v.name, elementType: v.elemType.flatMap { ONNXDataType(rawValue: $0)?.coreType }, shape: v.dims)
+    }
+
+    static func build(_ model: ModelProto, bytes: [UInt8], baseDirectory: String?, opset: Int) throws -> Graph {
+        let graph = model.graph!
+        if graph.hasSparseInitializers { throw ManakoError(.invalidModel, "sparse initializers are not supported") }
+        var decoder = TensorDecoder(bytes: bytes, baseDirectory: baseDirectory)
+        var constants: [String: Tensor] = [:]
+        for t in graph.initializers {
+            guard !t.name.isEmpty else { throw ManakoError(.invalidModel, "an initializer has no name") }
+            constants[t.name] = try decoder.decode(t, what: "initializer '\(t.name)'")
+        }
+        var specs: [NodeSpec] = []
+        for (index, node) in graph.nodes.enumerated() {
+            let name = nodeName(node, index)
+            let context = NodeContext(node: node, opset: opset, modelBytes: bytes, baseDirectory: baseDirectory)
+            do {
+                let op = try operatorTable[node.opType]!(context)
+                specs.append(NodeSpec(name: name, opType: node.opType, op: op, inputs: node.inputs, outputs: node.outputs))
+            } catch let e as ManakoError {
+                throw e.inContext("node '\(name)' (\(node.opType), opset \(opset))")
+            }
+        }
+        // Initializers that are also listed as inputs are constants here (ONNX IR < 4 lists them).
+        let inputs = graph.inputs.filter { constants[$0.name] == nil }.map(valueInfo)
+        for i in inputs where i.elementType == nil {
+            throw ManakoError(.invalidModel, "graph input '\(i.name)' has an unsupported or missing element type")
+        }
+        return try Graph(inputs: inputs, outputs: graph.outputs.map(valueInfo), constants: constants, nodes: specs)
+    }
+}

@@ -1,0 +1,80 @@
+import ManakoCore
+
+/// Builds a core operator from an ONNX node, resolving attributes and opset differences.
+typealias OperatorBuilder = @Sendable (NodeContext) throws -> any Operator
+
+/// The one table from ONNX operator names (default domain) to builders. An operator missing
+/// here is reported as unsupported, with its node and opset.
+let operatorTable: [String: OperatorBuilder] = [
+    "Add": { _ in Add() },
+    "AveragePool": { c in
+        AveragePool(kernelShape: try c.requiredInts("kernel_shape"), strides: c.ints("strides"),
+                    dilations: c.ints("dilations"), pads: c.ints("pads"), autoPad: try c.autoPad(),
+                    ceilMode: c.int("ceil_mode", 0) != 0, countIncludePad: c.int("count_include_pad", 0) != 0)
+    },
+    "Clip": { c in
+        // Opset 6-10 carry the bounds as attributes; 11+ as optional inputs.
+        c.opset < 11 ? Clip(min: c.float("min", -.greatestFiniteMagnitude), max: c.float("max", .greatestFiniteMagnitude)) : Clip()
+    },
+    "Concat": { c in Concat(axis: c.int("axis", 1)) },
+    "Constant": { c in Constant(try constantValue(c)) },
+    "Conv": { c in
+        Conv(kernelShape: c.ints("kernel_shape"), strides: c.ints("strides"), dilations: c.ints("dilations"),
+             pads: c.ints("pads"), autoPad: try c.autoPad(), group: c.int("group", 1))
+    },
+    "Dropout": { _ in Identity() },
+    "Flatten": { c in Flatten(axis: c.int("axis", 1)) },
+    "Gemm": { c in
+        Gemm(alpha: c.float("alpha", 1), beta: c.float("beta", 1),
+             transA: c.int("transA", 0) != 0, transB: c.int("transB", 0) != 0)
+    },
+    "GlobalAveragePool": { _ in GlobalAveragePool() },
+    "Identity": { _ in Identity() },
+    "MatMul": { _ in MatMul() },
+    "MaxPool": { c in
+        try c.refuseOutput(1, "Indices")
+        if c.int("storage_order", 0) != 0 { throw ManakoError(.unsupportedOperator, "storage_order=1 is not supported") }
+        return MaxPool(kernelShape: try c.requiredInts("kernel_shape"), strides: c.ints("strides"),
+                       dilations: c.ints("dilations"), pads: c.ints("pads"), autoPad: try c.autoPad(),
+                       ceilMode: c.int("ceil_mode", 0) != 0)
+    },
+    "Mul": { _ in Mul() },
+    "Pad": { c in
+        guard let mode = Pad.Mode(rawValue: c.string("mode", "constant")) else {
+            throw ManakoError(.invalidModel, "unknown Pad mode '\(c.string("mode", ""))'")
+        }
+        // Opset 2-10 carry pads and value as attributes; 11+ as inputs.
+        return c.opset < 11 ? Pad(mode: mode, staticPads: try c.requiredInts(c.opset < 2 ? "paddings" : "pads"), staticValue: c.float("value", 0))
+            : Pad(mode: mode)
+    },
+    "Relu": { _ in Relu() },
+    "Reshape": { c in
+        // Opset 1-4 carry the shape as an attribute.
+        if c.opset < 5 { return StaticReshape(shape: try c.requiredInts("shape")) }
+        return Reshape(allowZero: c.int("allowzero", 0) != 0)
+    },
+    "Softmax": { c in Softmax(axis: c.int("axis", c.opset < 13 ? 1 : -1), coerce2D: c.opset < 13) },
+]
+
+/// Reshape with the shape fixed at import (opset < 5).
+struct StaticReshape: Operator {
+    let shape: [Int]
+
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try inputs.required(0, "data")
+        return [try x.reshaped(Reshape.resolve(shape, input: x.shape, allowZero: false))]
+    }
+}
+
+/// The tensor of a Constant node, from whichever value attribute it carries.
+func constantValue(_ c: NodeContext) throws -> Tensor {
+    if let a = c.attribute("value"), let t = a.t {
+        var decoder = TensorDecoder(bytes: c.modelBytes, baseDirectory: c.baseDirectory)
+        return try decoder.decode(t, what: "Constant value")
+    }
+    if let a = c.attribute("value_float") { return Tensor(scalar: a.f) }
+    if let a = c.attribute("value_floats") { return Tensor(shape: [a.floats.count], floats: a.floats) }
+    if let a = c.attribute("value_int") { return Tensor(shape: [], int64s: [a.i]) }
+    if let a = c.attribute("value_ints") { return Tensor(shape: [a.ints.count], int64s: a.ints) }
+    throw ManakoError(.unsupportedOperator, "Constant needs a value, value_float(s) or value_int(s) attribute")
+}
