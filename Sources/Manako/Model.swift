@@ -1,0 +1,163 @@
+import CBLAS
+@_exported import ManakoCore
+@_exported import ManakoImage
+@_exported import ManakoONNX
+
+/// Options for loading a model.
+public struct ModelOptions: Sendable {
+    /// Worker threads for OpenBLAS (nil: leave OpenBLAS's default). Process-wide for now.
+    public var threads: Int?
+    /// Images with more pixels are refused before decoding allocates.
+    public var maxImagePixels: Int
+    /// A labels file (one label per line) that overrides the model's own.
+    public var labelsPath: String?
+    /// A preprocessing preset name that overrides the model's metadata.
+    public var preset: String?
+
+    public init(threads: Int? = nil, maxImagePixels: Int = ImageLimits.defaultMaxPixels,
+                labelsPath: String? = nil, preset: String? = nil) {
+        self.threads = threads
+        self.maxImagePixels = maxImagePixels
+        self.labelsPath = labelsPath
+        self.preset = preset
+    }
+}
+
+/// One class of a classification, best first.
+public struct Prediction: Sendable, Equatable {
+    public var index: Int
+    public var probability: Float
+    /// nil when the model has no labels.
+    public var label: String?
+}
+
+/// Metadata keys Manako reads from (and `manako embed` writes to) an ONNX file's metadata_props.
+public enum MetadataKey {
+    /// Preprocessing preset name, e.g. "efficientnet-lite" or "torchvision".
+    public static let preset = "manako.preprocessing"
+    /// Class labels, one per line, in output order.
+    public static let labels = "manako.labels"
+}
+
+/// A loaded model: immutable, safe to share between threads.
+public final class Model: Sendable {
+    public let graph: Graph
+    public let summary: ModelSummary
+    public let labels: [String]?
+    public let preprocessing: Preprocessing
+    public let options: ModelOptions
+
+    /// Loads an ONNX file. Labels come from `options.labelsPath`, the model's metadata, or a
+    /// sidecar `<model>.labels.txt`, in that order.
+    public convenience init(path: String, options: ModelOptions = ModelOptions()) throws {
+        let imported = try ONNXImporter.load(path: path)
+        var sidecar: String? = nil
+        if options.labelsPath == nil {
+            let stem = path.hasSuffix(".onnx") ? String(path.dropLast(5)) : path
+            sidecar = (try? FileIO.read(stem + ".labels.txt")).map { String(decoding: $0, as: UTF8.self) }
+        }
+        try self.init(imported: imported, options: options, sidecarLabels: sidecar)
+    }
+
+    /// Loads an ONNX model from memory (external tensor data is not available this way).
+    public convenience init(bytes: [UInt8], options: ModelOptions = ModelOptions()) throws {
+        try self.init(imported: try ONNXImporter.load(bytes: bytes), options: options, sidecarLabels: nil)
+    }
+
+    init(imported: ImportedModel, options: ModelOptions, sidecarLabels: String?) throws {
+        graph = imported.graph
+        summary = imported.summary
+        self.options = options
+        let metadata = Dictionary(imported.summary.metadata.map { ($0.key, $0.value) }, uniquingKeysWith: { a, _ in a })
+        if let path = options.labelsPath {
+            labels = Model.parseLabels(String(decoding: try FileIO.read(path, limit: 64 << 20), as: UTF8.self))
+        } else if let text = metadata[MetadataKey.labels] ?? sidecarLabels {
+            labels = Model.parseLabels(text)
+        } else {
+            labels = nil
+        }
+        let presetName = options.preset ?? metadata[MetadataKey.preset] ?? "torchvision"
+        guard var chosen = Preprocessing.presets[presetName] else {
+            let known = Preprocessing.presets.keys.sorted().joined(separator: ", ")
+            throw ManakoError(.invalidArgument, "unknown preprocessing preset '\(presetName)' (known: \(known))")
+        }
+        // The input size comes from the model when it declares one.
+        if let shape = graph.inputs.first?.shape, shape.count == 4,
+           case .fixed(let h) = shape[2], case .fixed(let w) = shape[3], h > 0, w > 0 {
+            chosen.height = h
+            chosen.width = w
+        }
+        preprocessing = chosen
+        if let threads = options.threads {
+            guard threads >= 1 && threads <= 1024 else {
+                throw ManakoError(.invalidArgument, "thread count \(threads) must be between 1 and 1024")
+            }
+            openblas_set_num_threads(Int32(threads))
+        }
+    }
+
+    static func parseLabels(_ text: String) -> [String] {
+        var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
+            String($0.hasSuffix("\r") ? $0.dropLast() : $0)
+        }
+        while lines.last == "" { lines.removeLast() }
+        return lines
+    }
+
+    public var inputs: [ValueInfo] { graph.inputs }
+    public var outputs: [ValueInfo] { graph.outputs }
+
+    /// Runs the raw graph.
+    public func run(_ feeds: [String: Tensor]) throws -> [String: Tensor] {
+        try graph.run(feeds)
+    }
+
+    /// Runs a single-input model on one tensor and returns its first output.
+    public func run(_ input: Tensor) throws -> Tensor {
+        guard graph.inputs.count == 1, let name = graph.inputs.first?.name, let out = graph.outputs.first?.name else {
+            throw ManakoError(.invalidArgument, "the model has \(graph.inputs.count) inputs; pass them by name")
+        }
+        return try graph.run([name: input])[out]!
+    }
+
+    /// The input tensor this model's preprocessing makes of an image.
+    public func preprocess(_ image: RGBImage) throws -> Tensor {
+        try preprocessing.tensor(from: image)
+    }
+
+    public func decode(encoded bytes: [UInt8]) throws -> RGBImage {
+        try ImageDecoder.decode(bytes, maxPixels: options.maxImagePixels)
+    }
+
+    public func classify(_ image: RGBImage, topK: Int = 5) throws -> [Prediction] {
+        guard graph.inputs.count == 1 else {
+            throw ManakoError(.invalidArgument, "classification needs a model with one input, this one has \(graph.inputs.count)")
+        }
+        let output = try run(try preprocess(image))
+        return try topPredictions(output, topK: topK)
+    }
+
+    public func classify(encoded bytes: [UInt8], topK: Int = 5) throws -> [Prediction] {
+        try classify(try decode(encoded: bytes), topK: topK)
+    }
+
+    public func classify(path: String, topK: Int = 5) throws -> [Prediction] {
+        do {
+            return try classify(try decode(encoded: try FileIO.read(path, limit: 1 << 30)), topK: topK)
+        } catch let e as ManakoError where e.code == .invalidImage || e.code == .io || e.code == .limitExceeded {
+            throw e.inContext("image '\(path)'")
+        }
+    }
+
+    /// Softmax (unless the output already holds probabilities) and the `topK` best classes of image 0.
+    public func topPredictions(_ output: Tensor, topK: Int) throws -> [Prediction] {
+        guard topK >= 1 else { throw ManakoError(.invalidArgument, "top-k must be at least 1, got \(topK)") }
+        let scores = try output.floats()
+        let classes = output.shape.last ?? scores.count
+        guard classes > 0, scores.count >= classes else { throw ManakoError(.shapeMismatch, "output \(output.shape) holds no class scores") }
+        let probabilities = Classification.probabilities(Array(scores[0..<classes]))
+        return Classification.top(probabilities, k: topK).map { index in
+            Prediction(index: index, probability: probabilities[index], label: labels.flatMap { index < $0.count ? $0[index] : nil })
+        }
+    }
+}

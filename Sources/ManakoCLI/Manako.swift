@@ -1,0 +1,173 @@
+import ArgumentParser
+import Foundation
+import Manako
+
+@main
+struct ManakoCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "manako",
+        abstract: "Classify images with ONNX models on the CPU.",
+        version: Manako.version,
+        subcommands: [Classify.self, Run.self, Info.self, Embed.self],
+        defaultSubcommand: nil)
+}
+
+/// Runs `body`, turning Manako errors into a one-line message and the status as exit code.
+func reportingErrors<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let e as ManakoError {
+        FileHandle.standardError.write(Data("manako: error: \(e.message)\n".utf8))
+        throw ExitCode(e.code.rawValue)
+    }
+}
+
+/// The bundled default model: $MANAKO_DEFAULT_MODEL, the repository's Resources folder
+/// (found upwards from the executable), or an installed share/manako folder.
+func defaultModelPath() throws -> String {
+    let fileName = "efficientnet-lite0.onnx"
+    if let env = ProcessInfo.processInfo.environment["MANAKO_DEFAULT_MODEL"], !env.isEmpty { return env }
+    let executable = URL(fileURLWithPath: CommandLine.arguments[0]).resolvingSymlinksInPath()
+    var dir = executable.deletingLastPathComponent()
+    for _ in 0..<6 {
+        for candidate in ["Resources/\(fileName)", "share/manako/\(fileName)"] {
+            let path = dir.appendingPathComponent(candidate).path
+            if FileManager.default.fileExists(atPath: path) { return path }
+        }
+        dir = dir.deletingLastPathComponent()
+    }
+    throw ManakoError(.io, "cannot find the default model \(fileName); pass --model or set MANAKO_DEFAULT_MODEL")
+}
+
+struct Classify: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print the top classes of each image.")
+
+    @Option(help: "ONNX model (default: the bundled EfficientNet-Lite0).") var model: String?
+    @Option(help: "Labels file, one per line (default: the model's own).") var labels: String?
+    @Option(help: "Preprocessing preset: \(Preprocessing.presets.keys.sorted().joined(separator: ", ")) (default: the model's metadata, else torchvision).") var preset: String?
+    @Option(name: .customLong("top-k"), help: "Number of classes to print.") var topK: Int = 5
+    @Option(help: "Threads for the linear-algebra kernels.") var threads: Int?
+    @Flag(help: "Print one JSON array with an object per image.") var json = false
+    @Argument(help: "PNG images.") var images: [String]
+
+    func validate() throws {
+        guard topK >= 1 else { throw ValidationError("--top-k must be at least 1") }
+        guard !images.isEmpty else { throw ValidationError("give at least one image") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let options = ModelOptions(threads: threads, labelsPath: labels, preset: preset)
+            let loaded = try Model(path: try model ?? defaultModelPath(), options: options)
+            var results: [(String, [Prediction])] = []
+            for image in images { results.append((image, try loaded.classify(path: image, topK: topK))) }
+            if json {
+                print(JSONText.classification(results))
+            } else {
+                for (image, predictions) in results {
+                    if images.count > 1 { print("\(image):") }
+                    for p in predictions {
+                        let percent = String(format: "%6.2f%%", Double(p.probability) * 100)
+                        print("\(percent)  \(String(p.index).leftPadded(4))  \(p.label ?? "class \(p.index)")")
+                    }
+                }
+            }
+        }
+    }
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the raw graph on .npy inputs and write each output as .npy.")
+
+    @Option(help: "ONNX model.") var model: String
+    @Option(name: .customLong("input"), help: "NAME=FILE.npy, once per graph input.") var inputs: [String] = []
+    @Option(name: .customLong("output-dir"), help: "Folder for <output name>.npy files.") var outputDir: String
+
+    func run() throws {
+        try reportingErrors {
+            let loaded = try Model(path: model)
+            var feeds: [String: Tensor] = [:]
+            for spec in inputs {
+                guard let eq = spec.firstIndex(of: "="), eq != spec.startIndex else {
+                    throw ManakoError(.invalidArgument, "--input '\(spec)' must be NAME=FILE.npy")
+                }
+                let name = String(spec[..<eq]), file = String(spec[spec.index(after: eq)...])
+                feeds[name] = try NPY.read(try FileIO.read(file), name: file)
+            }
+            let outputs = try loaded.run(feeds)
+            try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
+            for info in loaded.outputs {
+                guard let t = outputs[info.name] else { continue }
+                let safe = info.name.map { $0 == "/" ? "_" : $0 }
+                try FileIO.write(NPY.write(t), to: outputDir + "/" + String(safe) + ".npy")
+            }
+        }
+    }
+}
+
+struct Info: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Describe a model: inputs, outputs, opsets, operators, parameters, metadata.")
+
+    @Option(help: "ONNX model (default: the bundled one).") var model: String?
+
+    func run() throws {
+        try reportingErrors {
+            let path = try model ?? defaultModelPath()
+            let s = try ONNXImporter.inspect(bytes: try FileIO.read(path))
+            func describe(_ v: ValueInfo) -> String {
+                let shape = v.shape.map { "[" + $0.map(\.description).joined(separator: ", ") + "]" } ?? "(unknown shape)"
+                return "  \(v.name): \(v.elementType?.description ?? "unsupported type") \(shape)"
+            }
+            print("model: \(path)")
+            print("ir version: \(s.irVersion)" + (s.producer.isEmpty ? "" : ", producer: \(s.producer)"))
+            print("opsets: " + s.opsets.sorted { $0.key < $1.key }.map { "\($0.key.isEmpty ? "ai.onnx" : $0.key) \($0.value)" }.joined(separator: ", "))
+            print("inputs:")
+            s.inputs.forEach { print(describe($0)) }
+            print("outputs:")
+            s.outputs.forEach { print(describe($0)) }
+            print("parameters: \(s.parameterCount)")
+            print("operators (\(s.operatorHistogram.reduce(0) { $0 + $1.count }) nodes):")
+            s.operatorHistogram.forEach { print("  \($0.opType.padding(toLength: 24, withPad: " ", startingAt: 0)) \($0.count)") }
+            print("metadata:" + (s.metadata.isEmpty ? " none" : ""))
+            for (key, value) in s.metadata {
+                let lines = value.split(separator: "\n", omittingEmptySubsequences: false)
+                let shown = lines.count > 1 ? "\(lines[0]) ... (\(lines.count) lines)" : value
+                print("  \(key): \(shown.prefix(120))")
+            }
+            if s.unsupported.isEmpty {
+                print("unsupported operators: none")
+            } else {
+                print("unsupported operators (\(s.unsupported.count)):")
+                s.unsupported.forEach { print("  \($0)") }
+            }
+        }
+    }
+}
+
+struct Embed: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Store a preprocessing preset and labels in a model's metadata.")
+
+    @Option(help: "Input ONNX model.") var model: String
+    @Option(help: "Preprocessing preset to record.") var preset: String?
+    @Option(help: "Labels file (one per line) to record.") var labels: String?
+    @Option(help: "Output ONNX model.") var output: String
+
+    func run() throws {
+        try reportingErrors {
+            var entries: [(key: String, value: String)] = []
+            if let preset {
+                guard Preprocessing.presets[preset] != nil else {
+                    throw ManakoError(.invalidArgument, "unknown preset '\(preset)' (known: \(Preprocessing.presets.keys.sorted().joined(separator: ", ")))")
+                }
+                entries.append((MetadataKey.preset, preset))
+            }
+            if let labels { entries.append((MetadataKey.labels, String(decoding: try FileIO.read(labels), as: UTF8.self))) }
+            guard !entries.isEmpty else { throw ManakoError(.invalidArgument, "nothing to embed: give --preset and/or --labels") }
+            try FileIO.write(MetadataWriter.setting(entries, in: try FileIO.read(model)), to: output)
+        }
+    }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String { String(repeating: " ", count: max(0, width - count)) + self }
+}

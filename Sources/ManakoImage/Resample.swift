@@ -1,0 +1,124 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import ManakoCore
+
+/// Interpolation filters, with PIL's kernels and supports.
+public enum ResampleFilter: String, Sendable, CaseIterable {
+    case nearest, bilinear, bicubic
+
+    var support: Double {
+        switch self {
+        case .nearest: return 0.5
+        case .bilinear: return 1
+        case .bicubic: return 2
+        }
+    }
+
+    func weight(_ t: Double) -> Double {
+        let x = abs(t)
+        switch self {
+        case .nearest: return (t >= -0.5 && t < 0.5) ? 1 : 0
+        case .bilinear: return x < 1 ? 1 - x : 0
+        case .bicubic:
+            // Keys cubic with a = -0.5, as PIL.
+            let a = -0.5
+            if x < 1 { return ((a + 2) * x - (a + 3)) * x * x + 1 }
+            if x < 2 { return (((x - 5) * x + 8) * x - 4) * a }
+            return 0
+        }
+    }
+}
+
+/// Separable resampling identical to Pillow's `Image.resize` on 8-bit images: antialiased
+/// (the filter widens by the scale when downscaling), horizontal pass first with an 8-bit
+/// intermediate, 22-bit fixed-point weights. Layout: HWC, 3 channels.
+public enum Resampler {
+    static let precisionBits = 22
+
+    /// Per output index: first input index and fixed-point weights.
+    static func coefficients(inSize: Int, outSize: Int, filter: ResampleFilter) -> [(start: Int, weights: [Int32])] {
+        let scale = Double(inSize) / Double(outSize)
+        let filterScale = max(scale, 1)
+        let support = filter.support * filterScale
+        var result: [(Int, [Int32])] = []
+        result.reserveCapacity(outSize)
+        for o in 0..<outSize {
+            let center = (Double(o) + 0.5) * scale
+            let lo = max(Int(center - support + 0.5), 0)
+            let hi = min(Int(center + support + 0.5), inSize)
+            var w = (lo..<max(hi, lo)).map { filter.weight((Double($0) - center + 0.5) / filterScale) }
+            let total = w.reduce(0, +)
+            if total != 0 { w = w.map { $0 / total } }
+            let one = Double(1 << precisionBits)
+            result.append((lo, w.map { Int32($0 < 0 ? -0.5 + $0 * one : 0.5 + $0 * one) }))
+        }
+        return result
+    }
+
+    static func clip8(_ v: Int32) -> UInt8 {
+        if v >= Int32(1 << (precisionBits + 8)) { return 255 }
+        if v <= 0 { return 0 }
+        return UInt8(v >> Int32(precisionBits))
+    }
+
+    public static func resize(_ image: RGBImage, width: Int, height: Int, filter: ResampleFilter) throws -> RGBImage {
+        guard width > 0, height > 0 else { throw ManakoError(.invalidArgument, "resize target \(width)x\(height) must be positive") }
+        if width == image.width && height == image.height { return image }
+        if filter == .nearest { return try nearest(image, width: width, height: height) }
+        var current = image
+        let half = Int32(1 << (precisionBits - 1))
+        if width != image.width {
+            let coeffs = coefficients(inSize: image.width, outSize: width, filter: filter)
+            var out = [UInt8](repeating: 0, count: width * image.height * 3)
+            current.pixels.withUnsafeBufferPointer { src in
+                for y in 0..<image.height {
+                    let row = y * image.width * 3
+                    for (x, c) in coeffs.enumerated() {
+                        var acc: (Int32, Int32, Int32) = (half, half, half)
+                        for (k, w) in c.weights.enumerated() {
+                            let p = row + (c.start + k) * 3
+                            acc.0 &+= Int32(src[p]) &* w
+                            acc.1 &+= Int32(src[p + 1]) &* w
+                            acc.2 &+= Int32(src[p + 2]) &* w
+                        }
+                        let d = (y * width + x) * 3
+                        out[d] = clip8(acc.0); out[d + 1] = clip8(acc.1); out[d + 2] = clip8(acc.2)
+                    }
+                }
+            }
+            current = try RGBImage(width: width, height: image.height, pixels: out)
+        }
+        if height != image.height {
+            let coeffs = coefficients(inSize: image.height, outSize: height, filter: filter)
+            var out = [UInt8](repeating: 0, count: width * height * 3)
+            current.pixels.withUnsafeBufferPointer { src in
+                for (y, c) in coeffs.enumerated() {
+                    for x in 0..<(width * 3) {
+                        var acc = half
+                        for (k, w) in c.weights.enumerated() { acc &+= Int32(src[(c.start + k) * width * 3 + x]) &* w }
+                        out[y * width * 3 + x] = clip8(acc)
+                    }
+                }
+            }
+            current = try RGBImage(width: width, height: height, pixels: out)
+        }
+        return current
+    }
+
+    /// Nearest neighbour as PIL picks it: source index floor((o + 0.5) * scale).
+    static func nearest(_ image: RGBImage, width: Int, height: Int) throws -> RGBImage {
+        var out = [UInt8](repeating: 0, count: width * height * 3)
+        let sx = Double(image.width) / Double(width), sy = Double(image.height) / Double(height)
+        for y in 0..<height {
+            let iy = min(Int((Double(y) + 0.5) * sy), image.height - 1)
+            for x in 0..<width {
+                let ix = min(Int((Double(x) + 0.5) * sx), image.width - 1)
+                for c in 0..<3 { out[(y * width + x) * 3 + c] = image.pixels[(iy * image.width + ix) * 3 + c] }
+            }
+        }
+        return try RGBImage(width: width, height: height, pixels: out)
+    }
+}
