@@ -164,6 +164,10 @@ public final class Graph: Sendable {
     /// Runs the graph. Every declared input must be fed, with its declared type and
     /// fixed dimensions; the result holds every declared output.
     public func run(_ feeds: [String: Tensor]) throws -> [String: Tensor] {
+        for name in feeds.keys where !inputs.contains(where: { $0.name == name }) {
+            let known = inputs.map { "'\($0.name)'" }.joined(separator: ", ")
+            throw ManakoError(.invalidArgument, "the model has no input named '\(name)' (inputs: \(known))")
+        }
         var values = [Tensor?](repeating: nil, count: slotCount)
         for (s, t) in constantSlots { values[s] = t }
         for (info, s) in zip(inputs, inputSlots) {
@@ -172,9 +176,6 @@ public final class Graph: Sendable {
             }
             try Graph.check(t, against: info)
             values[s] = t
-        }
-        for name in feeds.keys where !inputs.contains(where: { $0.name == name }) {
-            throw ManakoError(.invalidArgument, "the model has no input named '\(name)'")
         }
         for node in nodes {
             let args = node.inputs.map { $0.flatMap { values[$0] } }

@@ -1,0 +1,315 @@
+// The C ABI: every exported function is `@c`, validates all pointers and sizes before use,
+// and reports failure as a status plus a per-thread message. include/manako.h is generated
+// from this file (scripts/generate-header); doc comments here become the header's comments.
+#if canImport(Glibc)
+import Glibc
+#endif
+import Manako
+import ManakoCTypes
+import Synchronization
+
+/// A live model with the C strings the ABI hands out, owned until the model is freed.
+final class ModelHandle: @unchecked Sendable {
+    let model: Model
+    let labels: [UnsafeMutablePointer<CChar>]
+    let inputNames: [UnsafeMutablePointer<CChar>]
+    let outputNames: [UnsafeMutablePointer<CChar>]
+
+    init(_ model: Model) {
+        self.model = model
+        labels = (model.labels ?? []).map { strdup($0)! }
+        inputNames = model.inputs.map { strdup($0.name)! }
+        outputNames = model.outputs.map { strdup($0.name)! }
+    }
+
+    deinit {
+        for p in labels + inputNames + outputNames { free(p) }
+    }
+}
+
+/// Live handles: a freed or foreign pointer is refused instead of dereferenced.
+let liveHandles = Mutex<[UInt: ModelHandle]>([:])
+
+nonisolated(unsafe) let versionString: UnsafeMutablePointer<CChar> = strdup(Manako.version)!
+
+func status(_ code: ManakoError.Code) -> manako_status { manako_status(rawValue: UInt32(code.rawValue)) }
+
+/// Runs `body`, mapping thrown errors to a status and the thread's last-error message.
+func guarded(_ body: () throws -> Void) -> manako_status {
+    do {
+        try body()
+        return MANAKO_OK
+    } catch let e as ManakoError {
+        mk_error_set(e.message)
+        return status(e.code)
+    } catch {
+        mk_error_set("internal error: \(error)")
+        return MANAKO_INTERNAL_ERROR
+    }
+}
+
+func invalid(_ message: String) -> ManakoError { ManakoError(.invalidArgument, message) }
+
+func handle(_ model: manako_model_t?) throws -> ModelHandle {
+    guard let model else { throw invalid("model is NULL") }
+    let key = UInt(bitPattern: UnsafeRawPointer(model))
+    guard let h = liveHandles.withLock({ $0[key] }) else {
+        throw invalid("model handle \(model) is not a live model (already freed?)")
+    }
+    return h
+}
+
+func string(_ p: UnsafePointer<CChar>?, _ what: String) throws -> String {
+    guard let p else { throw invalid("\(what) is NULL") }
+    return String(cString: p)
+}
+
+func options(_ p: UnsafePointer<manako_options>?) throws -> ModelOptions {
+    var result = ModelOptions()
+    guard let p else { return result }
+    let size = Int(p.pointee.struct_size)
+    guard size >= MemoryLayout<manako_options>.size else {
+        throw invalid("options.struct_size is \(size); call manako_options_init first")
+    }
+    let o = p.pointee
+    if o.threads < 0 { throw invalid("options.threads must be 0 or more, got \(o.threads)") }
+    if o.threads > 0 { result.threads = Int(o.threads) }
+    if o.max_image_pixels < 0 { throw invalid("options.max_image_pixels must be 0 or more") }
+    if o.max_image_pixels > 0 { result.maxImagePixels = Int(o.max_image_pixels) }
+    result.labelsPath = o.labels_path.map { String(cString: $0) }
+    result.preset = o.preset.map { String(cString: $0) }
+    return result
+}
+
+func register(_ model: Model, into out: UnsafeMutablePointer<manako_model_t?>) {
+    let h = ModelHandle(model)
+    let pointer = Unmanaged.passRetained(h).toOpaque()
+    liveHandles.withLock { $0[UInt(bitPattern: pointer)] = h }
+    Unmanaged<ModelHandle>.fromOpaque(pointer).release()  // the registry keeps it alive
+    out.pointee = manako_model_t(pointer)
+}
+
+/// Manako's version as "MAJOR.MINOR.PATCH". The string is static; this call cannot fail.
+@c public func manako_version() -> UnsafePointer<CChar> {
+    UnsafePointer(versionString)
+}
+
+/// The message of the last failed call on the calling thread ("" if none). The string
+/// belongs to Manako and stays valid until the next failing call on this thread.
+@c public func manako_last_error() -> UnsafePointer<CChar> {
+    mk_error_get()
+}
+
+/// Fills `options` with defaults (library thread default, 100 megapixel image limit, the
+/// model's own labels and preprocessing).
+@c public func manako_options_init(_ options: UnsafeMutablePointer<manako_options>?) -> manako_status {
+    guarded {
+        guard let options else { throw invalid("options is NULL") }
+        options.pointee = manako_options(
+            struct_size: UInt32(MemoryLayout<manako_options>.size), threads: 0,
+            max_image_pixels: Int64(ImageLimits.defaultMaxPixels), labels_path: nil, preset: nil)
+    }
+}
+
+/// Loads an ONNX model from a file. `options` may be NULL for defaults. On success
+/// `*model` holds a new handle the caller must release with manako_model_free; on failure
+/// it is set to NULL.
+@c public func manako_model_load(_ path: UnsafePointer<CChar>?, _ options: UnsafePointer<manako_options>?,
+                                  _ model: UnsafeMutablePointer<manako_model_t?>?) -> manako_status {
+    guarded {
+        guard let model else { throw invalid("model (the output pointer) is NULL") }
+        model.pointee = nil
+        let loaded = try Model(path: try string(path, "path"), options: try ManakoC.options(options))
+        register(loaded, into: model)
+    }
+}
+
+/// Loads an ONNX model from `size` bytes at `data` (copied; the caller keeps ownership).
+/// Models with external tensor data must be loaded from a path.
+@c public func manako_model_load_memory(_ data: UnsafeRawPointer?, _ size: UInt,
+                                         _ options: UnsafePointer<manako_options>?,
+                                         _ model: UnsafeMutablePointer<manako_model_t?>?) -> manako_status {
+    guarded {
+        guard let model else { throw invalid("model (the output pointer) is NULL") }
+        model.pointee = nil
+        guard let data else { throw invalid("data is NULL") }
+        guard size > 0 else { throw invalid("size is 0") }
+        let bytes = Array(UnsafeRawBufferPointer(start: data, count: Int(size)))
+        register(try Model(bytes: bytes, options: try ManakoC.options(options)), into: model)
+    }
+}
+
+/// Releases a model and sets `*model` to NULL. NULL and `*model == NULL` are accepted
+/// (no-op), so freeing twice through the same variable is safe. Strings obtained from the
+/// model (labels, names) become invalid.
+@c public func manako_model_free(_ model: UnsafeMutablePointer<manako_model_t?>?) -> manako_status {
+    guarded {
+        guard let model, let pointer = model.pointee else { return }
+        let key = UInt(bitPattern: UnsafeRawPointer(pointer))
+        guard liveHandles.withLock({ $0.removeValue(forKey: key) }) != nil else {
+            throw invalid("model handle \(pointer) is not a live model (already freed?)")
+        }
+        model.pointee = nil
+    }
+}
+
+/// Number of graph inputs and outputs. Either pointer may be NULL.
+@c public func manako_model_io_count(_ model: manako_model_t?, _ inputs: UnsafeMutablePointer<UInt>?,
+                                      _ outputs: UnsafeMutablePointer<UInt>?) -> manako_status {
+    guarded {
+        let h = try handle(model)
+        inputs?.pointee = UInt(h.model.inputs.count)
+        outputs?.pointee = UInt(h.model.outputs.count)
+    }
+}
+
+func describe(_ infos: [ValueInfo], _ names: [UnsafeMutablePointer<CChar>], _ what: String, _ index: UInt,
+              _ name: UnsafeMutablePointer<UnsafePointer<CChar>?>?, _ shape: UnsafeMutablePointer<Int64>?,
+              _ capacity: UInt, _ rank: UnsafeMutablePointer<UInt>?) throws {
+    guard index < UInt(infos.count) else { throw invalid("\(what) index \(index) is out of range (the model has \(infos.count))") }
+    let info = infos[Int(index)]
+    name?.pointee = UnsafePointer(names[Int(index)])
+    let dims = info.shape ?? []
+    rank?.pointee = UInt(dims.count)
+    guard let shape else { return }
+    guard capacity >= UInt(dims.count) else {
+        throw ManakoError(.bufferTooSmall, "\(what) '\(info.name)' has rank \(dims.count), shape capacity is \(capacity)")
+    }
+    for (i, d) in dims.enumerated() {
+        if case .fixed(let n) = d { shape[i] = Int64(n) } else { shape[i] = -1 }
+    }
+}
+
+/// Describes graph input `index`: its name (owned by the model), rank and up to `capacity`
+/// dimensions (-1 for a symbolic dimension such as a batch size). `name`, `shape` and `rank`
+/// may each be NULL.
+@c public func manako_model_input_info(_ model: manako_model_t?, _ index: UInt,
+                                        _ name: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+                                        _ shape: UnsafeMutablePointer<Int64>?, _ capacity: UInt,
+                                        _ rank: UnsafeMutablePointer<UInt>?) -> manako_status {
+    guarded {
+        let h = try handle(model)
+        try describe(h.model.inputs, h.inputNames, "input", index, name, shape, capacity, rank)
+    }
+}
+
+/// Describes graph output `index`, as manako_model_input_info does for inputs.
+@c public func manako_model_output_info(_ model: manako_model_t?, _ index: UInt,
+                                         _ name: UnsafeMutablePointer<UnsafePointer<CChar>?>?,
+                                         _ shape: UnsafeMutablePointer<Int64>?, _ capacity: UInt,
+                                         _ rank: UnsafeMutablePointer<UInt>?) -> manako_status {
+    guarded {
+        let h = try handle(model)
+        try describe(h.model.outputs, h.outputNames, "output", index, name, shape, capacity, rank)
+    }
+}
+
+/// Runs the raw graph on float32 inputs and copies the requested outputs into caller buffers.
+/// Every model input must be given once. Each output's `shape`/`rank` are filled before its
+/// capacity is checked, so on MANAKO_BUFFER_TOO_SMALL the caller can allocate and retry.
+@c public func manako_model_run(_ model: manako_model_t?, _ inputs: UnsafePointer<manako_input>?, _ input_count: UInt,
+                                 _ outputs: UnsafeMutablePointer<manako_output>?, _ output_count: UInt) -> manako_status {
+    guarded {
+        let h = try handle(model)
+        let m = h.model
+        guard input_count == 0 || inputs != nil else { throw invalid("inputs is NULL") }
+        guard output_count == 0 || outputs != nil else { throw invalid("outputs is NULL") }
+        guard input_count <= UInt(m.inputs.count) else { throw invalid("\(input_count) inputs given, the model has \(m.inputs.count)") }
+        guard output_count <= UInt(m.outputs.count) else { throw invalid("\(output_count) outputs requested, the model has \(m.outputs.count)") }
+        var feeds: [String: Tensor] = [:]
+        for i in 0..<Int(input_count) {
+            let input = inputs![i]
+            let name = input.name.map { String(cString: $0) } ?? m.inputs[i].name
+            guard input.rank >= 0, input.rank <= Int(MANAKO_MAX_RANK) else { throw invalid("input '\(name)' has rank \(input.rank), over \(MANAKO_MAX_RANK)") }
+            guard input.rank == 0 || input.shape != nil else { throw invalid("input '\(name)' has a NULL shape") }
+            let dims = (0..<input.rank).map { Int(clamping: input.shape![$0]) }
+            guard let count = Tensor.elementCount(dims), count <= 1 << 31 else { throw invalid("input '\(name)' has invalid shape \(dims)") }
+            guard count == 0 || input.data != nil else { throw invalid("input '\(name)' has NULL data") }
+            guard feeds[name] == nil else { throw invalid("input '\(name)' is given twice") }
+            feeds[name] = Tensor(shape: dims, floats: count == 0 ? [] : Array(UnsafeBufferPointer(start: input.data, count: count)))
+        }
+        let results = try m.run(feeds)
+        for i in 0..<Int(output_count) {
+            let name = outputs![i].name.map { String(cString: $0) } ?? m.outputs[i].name
+            guard let t = results[name] else { throw invalid("the model has no output named '\(name)'") }
+            guard t.rank <= Int(MANAKO_MAX_RANK) else { throw ManakoError(.shapeMismatch, "output '\(name)' has rank \(t.rank), over \(MANAKO_MAX_RANK)") }
+            outputs![i].rank = t.rank
+            withUnsafeMutableBytes(of: &outputs![i].shape) { raw in
+                let dims = raw.bindMemory(to: Int64.self)
+                for d in 0..<t.rank { dims[d] = Int64(t.shape[d]) }
+            }
+            let values = try t.floats()
+            guard values.count <= outputs![i].capacity else {
+                throw ManakoError(.bufferTooSmall, "output '\(name)' needs \(values.count) floats, capacity is \(outputs![i].capacity)")
+            }
+            guard values.isEmpty || outputs![i].data != nil else { throw invalid("output '\(name)' has NULL data") }
+            if !values.isEmpty { values.withUnsafeBufferPointer { outputs![i].data!.update(from: $0.baseAddress!, count: values.count) } }
+        }
+    }
+}
+
+func deliver(_ predictions: [Prediction], _ h: ModelHandle, _ out: UnsafeMutablePointer<manako_prediction>,
+             _ count: UnsafeMutablePointer<UInt>?) {
+    for (i, p) in predictions.enumerated() {
+        out[i] = manako_prediction(index: Int32(p.index), probability: p.probability,
+                                   label: p.index < h.labels.count ? UnsafePointer(h.labels[p.index]) : nil)
+    }
+    count?.pointee = UInt(predictions.count)
+}
+
+func checkedPredictions(_ p: UnsafeMutablePointer<manako_prediction>?, _ capacity: UInt) throws -> UnsafeMutablePointer<manako_prediction> {
+    guard let p else { throw invalid("predictions is NULL") }
+    guard capacity >= 1, capacity <= 1 << 20 else { throw invalid("capacity must be between 1 and 1048576, got \(capacity)") }
+    return p
+}
+
+/// Classifies an image file (PNG) with the model's preprocessing. Writes the `capacity` best
+/// classes (fewer if the model has fewer) to `predictions`, best first, and their number to
+/// `*count` (which may be NULL).
+@c public func manako_model_classify_file(_ model: manako_model_t?, _ path: UnsafePointer<CChar>?,
+                                           _ predictions: UnsafeMutablePointer<manako_prediction>?, _ capacity: UInt,
+                                           _ count: UnsafeMutablePointer<UInt>?) -> manako_status {
+    guarded {
+        count?.pointee = 0
+        let h = try handle(model)
+        let out = try checkedPredictions(predictions, capacity)
+        deliver(try h.model.classify(path: try string(path, "path"), topK: Int(capacity)), h, out, count)
+    }
+}
+
+/// Classifies an encoded image (PNG bytes) held in memory, as manako_model_classify_file does.
+@c public func manako_model_classify_encoded(_ model: manako_model_t?, _ data: UnsafeRawPointer?, _ size: UInt,
+                                              _ predictions: UnsafeMutablePointer<manako_prediction>?, _ capacity: UInt,
+                                              _ count: UnsafeMutablePointer<UInt>?) -> manako_status {
+    guarded {
+        count?.pointee = 0
+        let h = try handle(model)
+        let out = try checkedPredictions(predictions, capacity)
+        guard let data, size > 0 else { throw invalid("image data is NULL or empty") }
+        let bytes = Array(UnsafeRawBufferPointer(start: data, count: Int(size)))
+        deliver(try h.model.classify(encoded: bytes, topK: Int(capacity)), h, out, count)
+    }
+}
+
+/// Classifies a raw 8-bit pixel buffer of `size` bytes: `height` rows of `width` pixels in
+/// `format`, rows `row_stride` bytes apart (at least width times the pixel size).
+@c public func manako_model_classify_pixels(_ model: manako_model_t?, _ pixels: UnsafeRawPointer?, _ size: UInt,
+                                             _ width: Int32, _ height: Int32, _ row_stride: UInt,
+                                             _ format: manako_pixel_format,
+                                             _ predictions: UnsafeMutablePointer<manako_prediction>?, _ capacity: UInt,
+                                             _ count: UnsafeMutablePointer<UInt>?) -> manako_status {
+    guarded {
+        count?.pointee = 0
+        let h = try handle(model)
+        let out = try checkedPredictions(predictions, capacity)
+        guard let pixels else { throw invalid("pixels is NULL") }
+        guard let pixelFormat = PixelFormat(rawValue: Int32(bitPattern: format.rawValue)) else {
+            throw invalid("unknown pixel format \(format.rawValue)")
+        }
+        guard row_stride <= UInt(Int.max) else { throw invalid("row_stride \(row_stride) is too large") }
+        let image = try RGBImage(pixels: UnsafeRawBufferPointer(start: pixels, count: Int(size)), width: Int(width),
+                                 height: Int(height), rowStride: Int(row_stride), format: pixelFormat,
+                                 maxPixels: h.model.options.maxImagePixels)
+        deliver(try h.model.classify(image, topK: Int(capacity)), h, out, count)
+    }
+}

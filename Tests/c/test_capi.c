@@ -1,0 +1,148 @@
+/* Tests of the C ABI: results, misuse (NULLs, stale handles, short buffers, wrong shapes)
+ * and pixel formats. Usage: test_capi MODEL.onnx IMAGE.png */
+#include <math.h>
+#include <png.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "manako.h"
+
+static int failures = 0;
+#define CHECK(cond, ...) do { if (!(cond)) { failures++; fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__); \
+    fprintf(stderr, __VA_ARGS__); fprintf(stderr, " (last error: %s)\n", manako_last_error()); } } while (0)
+
+static unsigned char *read_file(const char *path, size_t *size) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    unsigned char *data = malloc((size_t)n);
+    *size = fread(data, 1, (size_t)n, f);
+    fclose(f);
+    return data;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 3) { fprintf(stderr, "usage: test_capi MODEL IMAGE\n"); return 2; }
+    const char *model_path = argv[1], *image_path = argv[2];
+    manako_model_t model = NULL;
+    manako_prediction top[5];
+    size_t count = 0;
+
+    CHECK(strcmp(manako_version(), "") != 0, "empty version");
+
+    /* Loading: NULLs, missing file, garbage bytes. */
+    CHECK(manako_model_load(NULL, NULL, &model) == MANAKO_INVALID_ARGUMENT, "NULL path accepted");
+    CHECK(strstr(manako_last_error(), "path") != NULL, "message does not name the path: %s", manako_last_error());
+    CHECK(manako_model_load(model_path, NULL, NULL) == MANAKO_INVALID_ARGUMENT, "NULL out pointer accepted");
+    CHECK(manako_model_load("/nonexistent/model.onnx", NULL, &model) == MANAKO_IO_ERROR, "missing file");
+    CHECK(model == NULL, "handle set on failure");
+    const char garbage[] = "this is not an onnx model at all";
+    CHECK(manako_model_load_memory(garbage, sizeof garbage, NULL, &model) == MANAKO_INVALID_MODEL, "garbage accepted");
+    manako_options bad_options = {0};
+    CHECK(manako_model_load(model_path, &bad_options, &model) == MANAKO_INVALID_ARGUMENT, "uninitialised options accepted");
+
+    /* Load from a path and from memory. */
+    manako_options options;
+    CHECK(manako_options_init(&options) == MANAKO_OK, "options_init");
+    options.threads = 1;
+    CHECK(manako_model_load(model_path, &options, &model) == MANAKO_OK, "load");
+    size_t model_size = 0;
+    unsigned char *model_bytes = read_file(model_path, &model_size);
+    manako_model_t from_memory = NULL;
+    CHECK(manako_model_load_memory(model_bytes, model_size, &options, &from_memory) == MANAKO_OK, "load from memory");
+    free(model_bytes);
+
+    /* Inspection. */
+    size_t inputs = 0, outputs = 0, rank = 0;
+    const char *name = NULL;
+    int64_t shape[MANAKO_MAX_RANK];
+    CHECK(manako_model_io_count(model, &inputs, &outputs) == MANAKO_OK && inputs == 1 && outputs == 1, "io count");
+    CHECK(manako_model_input_info(model, 0, &name, shape, MANAKO_MAX_RANK, &rank) == MANAKO_OK, "input info");
+    CHECK(rank == 4 && shape[1] == 3 && shape[2] == 224 && shape[3] == 224 && strcmp(name, "input") == 0, "input shape");
+    CHECK(manako_model_input_info(model, 0, &name, shape, 2, &rank) == MANAKO_BUFFER_TOO_SMALL, "short shape buffer");
+    CHECK(manako_model_input_info(model, 7, &name, shape, 8, &rank) == MANAKO_INVALID_ARGUMENT, "index out of range");
+    CHECK(manako_model_output_info(model, 0, &name, shape, 8, &rank) == MANAKO_OK && rank == 2 && shape[1] == 1000, "output info");
+
+    /* Classify a file: a cat first. */
+    CHECK(manako_model_classify_file(model, image_path, top, 5, &count) == MANAKO_OK, "classify file");
+    CHECK(count == 5 && top[0].index >= 281 && top[0].index <= 285, "top-1 is %d, not a cat", (int)top[0].index);
+    CHECK(top[0].label && strcmp(top[0].label, "tiger cat") == 0, "label %s", top[0].label ? top[0].label : "NULL");
+    CHECK(top[0].probability > top[1].probability && top[0].probability < 1, "ordering");
+    manako_prediction from_file = top[0];
+
+    /* Encoded bytes from memory give the same answer; corrupt bytes give an image error. */
+    size_t image_size = 0;
+    unsigned char *image = read_file(image_path, &image_size);
+    CHECK(manako_model_classify_encoded(from_memory, image, image_size, top, 5, &count) == MANAKO_OK, "classify encoded");
+    CHECK(top[0].index == from_file.index && fabsf(top[0].probability - from_file.probability) < 1e-6f, "encoded differs");
+    CHECK(manako_model_classify_encoded(model, image, image_size / 2, top, 5, &count) == MANAKO_INVALID_IMAGE, "truncated PNG");
+    CHECK(manako_model_classify_encoded(model, "GIF89a", 6, top, 5, &count) == MANAKO_INVALID_IMAGE, "wrong magic");
+    CHECK(manako_model_classify_file(model, "/nonexistent.png", top, 5, &count) == MANAKO_IO_ERROR, "missing image");
+
+    /* Raw pixels: RGB, BGR and RGBA with padded rows agree with the file. */
+    png_image png;
+    memset(&png, 0, sizeof png);
+    png.version = PNG_IMAGE_VERSION;
+    CHECK(png_image_begin_read_from_memory(&png, image, image_size), "libpng");
+    png.format = PNG_FORMAT_RGB;
+    int w = (int)png.width, h = (int)png.height;
+    unsigned char *rgb = malloc((size_t)w * h * 3);
+    png_image_finish_read(&png, NULL, rgb, 0, NULL);
+    CHECK(manako_model_classify_pixels(model, rgb, (size_t)w * h * 3, w, h, (size_t)w * 3, MANAKO_PIXEL_RGB, top, 5, &count) == MANAKO_OK, "pixels rgb");
+    CHECK(top[0].index == from_file.index && fabsf(top[0].probability - from_file.probability) < 1e-6f, "rgb differs");
+    size_t stride = (size_t)w * 4 + 16;
+    unsigned char *bgra = calloc(stride * h, 1);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            unsigned char *s = rgb + ((size_t)y * w + x) * 3, *d = bgra + y * stride + (size_t)x * 4;
+            d[0] = s[2]; d[1] = s[1]; d[2] = s[0]; d[3] = 7;
+        }
+    CHECK(manako_model_classify_pixels(model, bgra, stride * h, w, h, stride, MANAKO_PIXEL_BGRA, top, 5, &count) == MANAKO_OK, "pixels bgra");
+    CHECK(top[0].index == from_file.index && fabsf(top[0].probability - from_file.probability) < 1e-6f, "bgra differs");
+    CHECK(manako_model_classify_pixels(model, rgb, 100, w, h, (size_t)w * 3, MANAKO_PIXEL_RGB, top, 5, &count) == MANAKO_BUFFER_TOO_SMALL, "short pixel buffer");
+    CHECK(manako_model_classify_pixels(model, rgb, (size_t)w * h * 3, w, h, 2, MANAKO_PIXEL_RGB, top, 5, &count) == MANAKO_INVALID_ARGUMENT, "stride too small");
+    CHECK(manako_model_classify_pixels(model, rgb, (size_t)w * h * 3, -3, h, (size_t)w * 3, MANAKO_PIXEL_RGB, top, 5, &count) == MANAKO_INVALID_IMAGE, "negative width");
+    CHECK(manako_model_classify_pixels(model, rgb, (size_t)w * h * 3, w, h, (size_t)w * 3, (manako_pixel_format)42, top, 5, &count) == MANAKO_INVALID_ARGUMENT, "bad format");
+    CHECK(manako_model_classify_pixels(model, NULL, 0, w, h, (size_t)w * 3, MANAKO_PIXEL_RGB, top, 5, &count) == MANAKO_INVALID_ARGUMENT, "NULL pixels");
+    CHECK(manako_model_classify_file(model, image_path, NULL, 5, &count) == MANAKO_INVALID_ARGUMENT, "NULL predictions");
+    CHECK(manako_model_classify_file(model, image_path, top, 0, &count) == MANAKO_INVALID_ARGUMENT, "zero capacity");
+
+    /* Raw run: wrong shape, short output buffer (shape still reported), then success. */
+    float *input = calloc(3 * 224 * 224, sizeof(float));
+    int64_t good_shape[4] = {1, 3, 224, 224}, bad_shape[4] = {1, 3, 200, 224};
+    manako_input in = {NULL, input, bad_shape, 4};
+    float logits[1000];
+    manako_output out = {NULL, logits, 10, {0}, 0};
+    CHECK(manako_model_run(model, &in, 1, &out, 1) == MANAKO_SHAPE_MISMATCH, "wrong input shape");
+    in.shape = good_shape;
+    CHECK(manako_model_run(model, &in, 1, &out, 1) == MANAKO_BUFFER_TOO_SMALL, "short output");
+    CHECK(out.rank == 2 && out.shape[0] == 1 && out.shape[1] == 1000, "output shape not reported");
+    out.capacity = 1000;
+    CHECK(manako_model_run(model, &in, 1, &out, 1) == MANAKO_OK, "run");
+    in.data = NULL;
+    CHECK(manako_model_run(model, &in, 1, &out, 1) == MANAKO_INVALID_ARGUMENT, "NULL input data");
+    in.data = input;
+    in.name = "no_such_input";
+    CHECK(manako_model_run(model, &in, 1, &out, 1) == MANAKO_INVALID_ARGUMENT, "unknown input name");
+    CHECK(strstr(manako_last_error(), "no_such_input") != NULL, "message does not name the input");
+    CHECK(manako_model_run(model, NULL, 1, &out, 1) == MANAKO_INVALID_ARGUMENT, "NULL inputs");
+
+    /* Handles: NULL, freed, double free. */
+    CHECK(manako_model_classify_file(NULL, image_path, top, 5, &count) == MANAKO_INVALID_ARGUMENT, "NULL model");
+    manako_model_t stale = from_memory;
+    CHECK(manako_model_free(&from_memory) == MANAKO_OK && from_memory == NULL, "free");
+    CHECK(manako_model_free(&from_memory) == MANAKO_OK, "double free through the same variable");
+    CHECK(manako_model_free(NULL) == MANAKO_OK, "free(NULL)");
+    CHECK(manako_model_classify_file(stale, image_path, top, 5, &count) == MANAKO_INVALID_ARGUMENT, "stale handle used");
+    CHECK(manako_model_free(&stale) == MANAKO_INVALID_ARGUMENT, "stale handle freed");
+
+    manako_model_free(&model);
+    free(input); free(rgb); free(bgra); free(image);
+    png_image_free(&png);
+    if (failures) { fprintf(stderr, "%d C ABI check(s) failed\n", failures); return 1; }
+    printf("C ABI tests passed\n");
+    return 0;
+}
