@@ -35,8 +35,8 @@ let package = Package(
             name: "ManakoCLI",
             dependencies: ["Manako", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "ManakoCoreTests", dependencies: ["ManakoCore"]),
-        .testTarget(name: "ManakoONNXTests", dependencies: ["ManakoONNX", "ManakoCore"]),
+        .testTarget(name: "ManakoONNXTests", dependencies: ["Manako"], exclude: ["Fixtures", "Models"]),
         .testTarget(name: "ManakoImageTests", dependencies: ["ManakoImage"]),
-        .testTarget(name: "ManakoTests", dependencies: ["Manako"]),
+        .testTarget(name: "ManakoTests", dependencies: ["Manako"], exclude: ["Fixtures"]),
     ]
 )

@@ -205,8 +205,8 @@ func describe(_ infos: [ValueInfo], _ names: [UnsafeMutablePointer<CChar>], _ wh
 }
 
 /// Runs the raw graph on float32 inputs and copies the requested outputs into caller buffers.
-/// Every model input must be given once. Each output's `shape`/`rank` are filled before its
-/// capacity is checked, so on MANAKO_BUFFER_TOO_SMALL the caller can allocate and retry.
+/// Every model input must be given once. All requested outputs' `shape`/`rank` are filled
+/// before any capacity is checked, so on MANAKO_BUFFER_TOO_SMALL the caller can allocate and retry.
 @c public func manako_model_run(_ model: manako_model_t?, _ inputs: UnsafePointer<manako_input>?, _ input_count: UInt,
                                  _ outputs: UnsafeMutablePointer<manako_output>?, _ output_count: UInt) -> manako_status {
     guarded {
@@ -229,6 +229,8 @@ func describe(_ infos: [ValueInfo], _ names: [UnsafeMutablePointer<CChar>], _ wh
             feeds[name] = Tensor(shape: dims, floats: count == 0 ? [] : Array(UnsafeBufferPointer(start: input.data, count: count)))
         }
         let results = try m.run(feeds)
+        // Shapes of every output first, so one failed call tells the caller all buffer sizes.
+        var chosen: [(String, Tensor)] = []
         for i in 0..<Int(output_count) {
             let name = outputs![i].name.map { String(cString: $0) } ?? m.outputs[i].name
             guard let t = results[name] else { throw invalid("the model has no output named '\(name)'") }
@@ -238,6 +240,9 @@ func describe(_ infos: [ValueInfo], _ names: [UnsafeMutablePointer<CChar>], _ wh
                 let dims = raw.bindMemory(to: Int64.self)
                 for d in 0..<t.rank { dims[d] = Int64(t.shape[d]) }
             }
+            chosen.append((name, t))
+        }
+        for (i, (name, t)) in chosen.enumerated() {
             let values = try t.floats()
             guard values.count <= outputs![i].capacity else {
                 throw ManakoError(.bufferTooSmall, "output '\(name)' needs \(values.count) floats, capacity is \(outputs![i].capacity)")

@@ -122,10 +122,11 @@ extension Tensor: CustomStringConvertible {
     public var description: String { "Tensor<\(elementType)>\(shape)" }
 }
 
-/// Normalises a possibly negative axis against `rank`, or throws naming the axis.
+/// Normalises a possibly negative axis (counted from `rank`) or throws naming it.
+/// `allowEnd` also accepts `rank` itself (Flatten's axis lies in [-rank, rank]).
 public func normalizedAxis(_ axis: Int, rank: Int, allowEnd: Bool = false) throws -> Int {
     let limit = allowEnd ? rank + 1 : rank
-    let a = axis < 0 ? axis + limit : axis
+    let a = axis < 0 ? axis + rank : axis
     guard a >= 0, a < limit else {
         throw ManakoError(.invalidModel, "axis \(axis) is out of range for rank \(rank)")
     }

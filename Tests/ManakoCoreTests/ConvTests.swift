@@ -1,0 +1,42 @@
+import ManakoCore
+import Testing
+
+@Test func convHandWorked() throws {
+    // 1x1x3x3 input 1..9, 2x2 kernel of ones, bias 10, no padding: sums of 2x2 windows + 10.
+    let y = try run(Conv(), t([1, 1, 3, 3], [1, 2, 3, 4, 5, 6, 7, 8, 9]), t([1, 1, 2, 2], [1, 1, 1, 1]), t([1], [10]))
+    #expect(y.shape == [1, 1, 2, 2])
+    #expect(try y.floats() == [22, 26, 34, 38])
+    // Padding 1, stride 2, kernel [[0,0],[0,1]]: picks x[2i-1+1][2j-1+1] = x[2i][2j].
+    let z = try run(Conv(strides: [2, 2], pads: [1, 1, 1, 1]), t([1, 1, 3, 3], [1, 2, 3, 4, 5, 6, 7, 8, 9]), t([1, 1, 2, 2], [0, 0, 0, 1]))
+    #expect(try z.floats() == [1, 3, 7, 9])
+}
+
+@Test func convRejectsMismatchedChannels() {
+    #expect(throws: ManakoError.self) { try run(Conv(), t([1, 2, 3, 3], Array(repeating: 0, count: 18)), t([1, 3, 1, 1], [1, 1, 1])) }
+    #expect(throws: ManakoError.self) { try run(Conv(group: 2), t([1, 3, 3, 3], Array(repeating: 0, count: 27)), t([2, 1, 1, 1], [1, 1])) }
+}
+
+/// The optimised paths (im2col + SGEMM, 1x1 GEMM, depthwise) against the seven-loop twin.
+@Test(arguments: [
+    // (batch, channels, height, width, outChannels, kernel, stride, dilation, pads, groups)
+    (1, 1, 1, 1, 1, 1, 1, 1, [0, 0, 0, 0], 1),
+    (3, 7, 7, 7, 5, 3, 1, 1, [1, 1, 1, 1], 1),
+    (1, 3, 127, 1, 4, 1, 1, 1, [0, 0, 0, 0], 1),
+    (2, 5, 13, 11, 7, 3, 2, 1, [0, 1, 2, 0], 1),
+    (1, 4, 9, 9, 6, 3, 1, 2, [2, 2, 2, 2], 2),
+    (1, 7, 15, 13, 7, 3, 1, 1, [1, 1, 1, 1], 7),
+    (2, 9, 16, 17, 9, 5, 2, 1, [2, 2, 2, 2], 9),
+    (1, 6, 10, 10, 12, 3, 2, 1, [1, 0, 1, 0], 3),
+    (1, 1001, 1, 1, 7, 1, 1, 1, [0, 0, 0, 0], 1),
+    (1, 3, 7, 7, 2, 7, 1, 1, [3, 3, 3, 3], 1),
+])
+func convMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, Int, [Int], Int)) throws {
+    let (n, ch, h, w, m, k, s, d, pads, groups) = c
+    let g = try WindowGeometry(input: [n, ch, h, w], kernel: (k, k), strides: (s, s), dilations: (d, d), pads: pads, autoPad: .explicit)
+    let x = pseudoRandom(n * ch * h * w, seed: 1)
+    let weights = pseudoRandom(m * (ch / groups) * k * k, seed: 2)
+    let bias = pseudoRandom(m, seed: 3)
+    let fast = ConvKernels.convolve(input: x, weights: weights, bias: bias, geometry: g, outChannels: m, groups: groups)
+    let slow = ConvKernels.reference(input: x, weights: weights, bias: bias, geometry: g, outChannels: m, groups: groups)
+    expectClose(fast, slow, "conv \(c)")
+}

@@ -1,0 +1,58 @@
+import ManakoCore
+import Testing
+
+let x = ValueInfo(name: "x", elementType: .float32, shape: [.symbolic("n"), .fixed(2)])
+let y = ValueInfo(name: "y", elementType: .float32, shape: nil)
+
+func node(_ name: String, _ inputs: [String], _ outputs: [String]) -> NodeSpec {
+    NodeSpec(name: name, opType: "Relu", op: Relu(), inputs: inputs, outputs: outputs)
+}
+
+@Test func nodesRunInDependencyOrderWhateverTheFileOrder() throws {
+    let graph = try Graph(inputs: [x], outputs: [y], constants: [:],
+                          nodes: [node("second", ["a"], ["y"]), node("first", ["x"], ["a"])])
+    #expect(graph.nodeSummaries.map(\.name) == ["first", "second"])
+    let out = try graph.run(["x": t([1, 2], [-1, 2])])
+    #expect(try out["y"]!.floats() == [0, 2])
+}
+
+@Test func malformedGraphsAreRefusedWithTheNodeNamed() {
+    func message(_ nodes: [NodeSpec], outputs: [ValueInfo] = [y]) -> String {
+        do {
+            _ = try Graph(inputs: [x], outputs: outputs, constants: [:], nodes: nodes)
+            return "accepted"
+        } catch let e as ManakoError { return e.message } catch { return "\(error)" }
+    }
+    #expect(message([node("a", ["b_out"], ["a_out"]), node("b", ["a_out"], ["b_out"]), node("c", ["x"], ["y"])]).contains("cycle"))
+    #expect(message([node("lonely", ["nowhere"], ["y"])]).contains("'lonely'"))
+    #expect(message([node("one", ["x"], ["y"]), node("two", ["x"], ["y"])]).contains("'two'"))
+    #expect(message([node("one", ["x"], ["z"])]).contains("graph output 'y'"))
+    #expect(message([node("overwrites", ["x"], ["x"])]).contains("'overwrites'"))
+}
+
+@Test func inputsAreCheckedAgainstTheirDeclaration() throws {
+    let graph = try Graph(inputs: [x], outputs: [y], constants: [:], nodes: [node("r", ["x"], ["y"])])
+    #expect(throws: ManakoError.self) { try graph.run([:]) }
+    #expect(throws: ManakoError.self) { try graph.run(["x": t([1, 3], [1, 2, 3])]) }
+    #expect(throws: ManakoError.self) { try graph.run(["x": Tensor(shape: [1, 2], int64s: [1, 2])]) }
+    #expect(throws: ManakoError.self) { try graph.run(["x": t([1, 2], [1, 2]), "other": t([1], [1])]) }
+    // The symbolic dimension takes any size.
+    #expect(try graph.run(["x": t([3, 2], [1, 2, 3, 4, 5, 6])])["y"]!.shape == [3, 2])
+}
+
+@Test func nodeErrorsNameTheNode() throws {
+    let graph = try Graph(inputs: [ValueInfo(name: "x", elementType: .float32, shape: nil)], outputs: [y], constants: [:],
+                          nodes: [NodeSpec(name: "fc", opType: "Gemm", op: Gemm(), inputs: ["x", "x"], outputs: ["y"])])
+    do {
+        _ = try graph.run(["x": t([2, 3], Array(repeating: 1, count: 6))])
+        Issue.record("ran")
+    } catch let e as ManakoError {
+        #expect(e.message.hasPrefix("node 'fc' (Gemm):"))
+    }
+}
+
+@Test func tensorsValidateTheirShape() {
+    #expect(throws: ManakoError.self) { try Tensor(shape: [2, 2], storage: .float32([1, 2, 3])) }
+    #expect(throws: ManakoError.self) { try Tensor(shape: [-1], storage: .float32([])) }
+    #expect(Tensor.elementCount([Int.max, 2]) == nil)
+}

@@ -1,0 +1,38 @@
+import ManakoCore
+import Testing
+
+let grid = t([1, 1, 3, 3], [1, 2, 3, 4, 5, 6, 7, 8, 9])
+
+@Test func maxPoolHandWorked() throws {
+    #expect(try run(MaxPool(kernelShape: [2, 2]), grid).floats() == [5, 6, 8, 9])
+    // ceil_mode keeps the partial window at the edge: 3x3 stride 2 kernel 2 gives 2x2.
+    let ceil = try run(MaxPool(kernelShape: [2, 2], strides: [2, 2], ceilMode: true), grid)
+    #expect(try ceil.shape == [1, 1, 2, 2] && ceil.floats() == [5, 6, 8, 9])
+    // Padding never wins, even against negative values.
+    let negative = try run(MaxPool(kernelShape: [3, 3], pads: [1, 1, 1, 1]), t([1, 1, 1, 1], [-5]))
+    #expect(try negative.floats() == [-5])
+}
+
+@Test func averagePoolHandWorked() throws {
+    #expect(try run(AveragePool(kernelShape: [2, 2]), grid).floats() == [3, 4, 6, 7])
+    // Corner window with pad 1: excluding padding averages 1,2,4,5 = 3; including it divides by 9.
+    let exclude = try run(AveragePool(kernelShape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1]), grid)
+    #expect(try exclude.floats()[0] == 3)
+    let include = try run(AveragePool(kernelShape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1], countIncludePad: true), grid)
+    #expect(try include.floats()[0] == 12.0 / 9.0)
+}
+
+@Test func globalAveragePoolHandWorked() throws {
+    let y = try run(GlobalAveragePool(), t([1, 2, 1, 2], [1, 3, 10, 20]))
+    #expect(try y.shape == [1, 2, 1, 1] && y.floats() == [2, 15])
+}
+
+@Test func windowGeometryFollowsOnnxAutoPad() throws {
+    let same = try WindowGeometry(input: [1, 1, 9, 8], kernel: (4, 4), strides: (2, 2), dilations: (1, 1), pads: [0, 0, 0, 0], autoPad: .sameUpper)
+    #expect(same.outHeight == 5 && same.outWidth == 4 && same.padTop == 1 && same.padBottom == 2)
+    let lower = try WindowGeometry(input: [1, 1, 9, 8], kernel: (4, 4), strides: (2, 2), dilations: (1, 1), pads: [0, 0, 0, 0], autoPad: .sameLower)
+    #expect(lower.padTop == 2 && lower.padBottom == 1)
+    #expect(throws: ManakoError.self) {
+        try WindowGeometry(input: [1, 1, 2, 2], kernel: (5, 5), strides: (1, 1), dilations: (1, 1), pads: [0, 0, 0, 0], autoPad: .explicit)
+    }
+}

@@ -1,0 +1,38 @@
+import ManakoCore
+import Testing
+
+@Test func flattenHandWorked() throws {
+    let x = t([2, 3, 4], Array(repeating: 0, count: 24))
+    #expect(try run(Flatten(axis: 1), x).shape == [2, 12])
+    #expect(try run(Flatten(axis: 0), x).shape == [1, 24])
+    #expect(try run(Flatten(axis: -1), x).shape == [6, 4])
+}
+
+@Test func reshapeHandWorked() throws {
+    let x = t([2, 3, 4], Array(0..<24).map(Float.init))
+    let y = try run(Reshape(), x, Tensor(shape: [3], int64s: [0, -1, 2]))
+    #expect(try y.shape == [2, 6, 2] && y.floats() == x.floats())
+    #expect(try Reshape.resolve([0, 3], input: [0, 5], allowZero: true) == [0, 3])
+    #expect(throws: ManakoError.self) { try run(Reshape(), x, Tensor(shape: [2], int64s: [-1, -1])) }
+    #expect(throws: ManakoError.self) { try run(Reshape(), x, Tensor(shape: [2], int64s: [5, 5])) }
+}
+
+@Test func concatHandWorked() throws {
+    let y = try run(Concat(axis: 1), t([2, 1], [1, 2]), t([2, 2], [3, 4, 5, 6]))
+    #expect(try y.shape == [2, 3] && y.floats() == [1, 3, 4, 2, 5, 6])
+    #expect(throws: ManakoError.self) { try run(Concat(axis: 0), t([2, 1], [1, 2]), t([2, 2], [3, 4, 5, 6])) }
+}
+
+@Test func padHandWorked() throws {
+    let x = t([1, 3], [1, 2, 3])
+    let pads = Tensor(shape: [4], int64s: [0, 2, 0, 1])
+    #expect(try run(Pad(mode: .constant), x, pads, Tensor(scalar: 9)).floats() == [9, 9, 1, 2, 3, 9])
+    #expect(try run(Pad(mode: .reflect), x, pads).floats() == [3, 2, 1, 2, 3, 2])
+    #expect(try run(Pad(mode: .edge), x, pads).floats() == [1, 1, 1, 2, 3, 3])
+    #expect(try run(Pad(mode: .constant, staticPads: [0, -1, 0, 0]), x).floats() == [2, 3])
+}
+
+@Test func constantProducesItsValue() throws {
+    let value = t([2], [4, 5])
+    #expect(try run(Constant(value)) == value)
+}

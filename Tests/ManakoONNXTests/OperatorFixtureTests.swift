@@ -1,0 +1,68 @@
+import Foundation
+import Manako
+import Testing
+
+/// Folders of Tests/ManakoONNXTests/<kind>, made by scripts/make-fixtures.py.
+func fixtureFolders(_ kind: String) -> [String] {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent(kind).path
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? []
+    return names.sorted().map { root + "/" + $0 }
+}
+
+/// Inputs and expected outputs of a fixture folder, keyed by tensor name (file input_<i>_<name>.npy).
+func tensors(in folder: String, prefix: String) throws -> [String: Tensor] {
+    var result: [String: Tensor] = [:]
+    for file in try FileManager.default.contentsOfDirectory(atPath: folder) where file.hasPrefix(prefix) && file.hasSuffix(".npy") {
+        let name = String(file.dropFirst(prefix.count).drop { $0 != "_" }.dropFirst().dropLast(4))
+        result[name] = try NPY.read(try FileIO.read(folder + "/" + file), name: file)
+    }
+    return result
+}
+
+/// Compares within |a - b| <= atol + rtol * |b|, exactly for integers and booleans.
+func expectClose(_ actual: Tensor, _ expected: Tensor, rtol: Float = 1e-4, atol: Float = 1e-4, _ what: String) throws {
+    #expect(actual.shape == expected.shape, "\(what): shape \(actual.shape) != \(expected.shape)")
+    guard actual.shape == expected.shape else { return }
+    switch expected.storage {
+    case .float32(let e):
+        let a = try actual.floats()
+        var worst: Float = 0
+        for i in 0..<e.count { worst = max(worst, abs(a[i] - e[i]) - rtol * abs(e[i])) }
+        #expect(worst <= atol, "\(what): max excess difference \(worst)")
+    case .int64, .int32:
+        #expect(try actual.int64s() == expected.int64s(), "\(what)")
+    case .bool(let e):
+        if case .bool(let a) = actual.storage { #expect(a == e, "\(what)") } else { Issue.record("\(what): not bool") }
+    }
+}
+
+/// Runs a fixture folder's model on its inputs and compares with the saved outputs.
+func checkFixture(_ folder: String) throws {
+    let model = try ONNXImporter.load(path: folder + "/model.onnx")
+    let inputs = try tensors(in: folder, prefix: "input_")
+    let expected = try tensors(in: folder, prefix: "output_")
+    #expect(!expected.isEmpty)
+    let outputs = try model.graph.run(inputs)
+    for (name, e) in expected {
+        let actual = try #require(outputs[name], "missing output \(name)")
+        try expectClose(actual, e, "\(folder.split(separator: "/").last!)/\(name)")
+    }
+}
+
+/// One case per operator variant, checked against ONNX Runtime (and onnx.reference).
+@Test(arguments: fixtureFolders("Fixtures"))
+func operatorMatchesOnnxRuntime(_ folder: String) throws {
+    try checkFixture(folder)
+}
+
+@Test func fixturesArePresent() {
+    #expect(fixtureFolders("Fixtures").count >= 45)
+    #expect(fixtureFolders("Models").count >= 7)
+}
+
+/// Whole small networks: initializer encodings, external data, IR 3 initializers-as-inputs,
+/// nodes out of order and a symbolic batch dimension.
+@Test(arguments: fixtureFolders("Models").filter { !$0.hasSuffix("unsupported") })
+func modelMatchesOnnxRuntime(_ folder: String) throws {
+    try checkFixture(folder)
+}

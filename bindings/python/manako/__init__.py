@@ -1,0 +1,235 @@
+"""Manako: image classification with ONNX models on the CPU.
+
+>>> import manako
+>>> with manako.Model("Resources/efficientnet-lite0.onnx") as model:
+...     print(model.classify("Resources/chelsea.png", top_k=3))
+"""
+from __future__ import annotations
+
+import ctypes
+import enum
+import os
+import threading
+from typing import Any, Mapping, NamedTuple, Optional, Union
+
+import numpy as np
+
+from . import _library
+
+__all__ = ["Model", "Prediction", "TensorInfo", "ManakoError", "Status", "version"]
+
+_lib: Optional[ctypes.CDLL] = None
+_lib_lock = threading.Lock()
+
+
+def _get_lib() -> ctypes.CDLL:
+    global _lib
+    with _lib_lock:
+        if _lib is None:
+            _lib = _library.load()
+        return _lib
+
+
+class Status(enum.IntEnum):
+    """The C ABI's manako_status."""
+    OK = 0
+    INVALID_ARGUMENT = 1
+    INVALID_MODEL = 2
+    UNSUPPORTED_OPERATOR = 3
+    SHAPE_MISMATCH = 4
+    IO_ERROR = 5
+    INVALID_IMAGE = 6
+    LIMIT_EXCEEDED = 7
+    BUFFER_TOO_SMALL = 8
+    INTERNAL_ERROR = 9
+
+
+class ManakoError(Exception):
+    """A failed Manako call: `status` says what kind, `message` what and where."""
+
+    def __init__(self, status: int, message: str) -> None:
+        try:
+            self.status: Union[Status, int] = Status(status)
+        except ValueError:
+            self.status = status
+        self.message = message
+        super().__init__(f"{getattr(self.status, 'name', self.status)}: {message}")
+
+
+def _check(status: int) -> None:
+    if status != 0:
+        message = _get_lib().manako_last_error()
+        raise ManakoError(status, message.decode("utf-8", "replace") if message else "")
+
+
+class Prediction(NamedTuple):
+    index: int
+    label: Optional[str]
+    probability: float
+
+
+class TensorInfo(NamedTuple):
+    name: str
+    #: Dimensions; None for a symbolic one (such as a batch size).
+    shape: tuple
+
+
+PathLike = Union[str, "os.PathLike[str]"]
+ImageLike = Union[PathLike, bytes, bytearray, memoryview, np.ndarray, Any]
+
+
+def version() -> str:
+    """The version of the loaded libmanako."""
+    return _get_lib().manako_version().decode()
+
+
+class Model:
+    """An ONNX model loaded by Manako. Thread-safe: one model may serve many threads.
+
+    `source` is a path or the model's bytes. `threads` sets the worker threads, `labels` a
+    labels file overriding the model's own, `preset` a preprocessing preset overriding the
+    model's metadata, and `max_image_pixels` the largest image accepted.
+    """
+
+    def __init__(self, source: Union[PathLike, bytes, bytearray], threads: Optional[int] = None,
+                 labels: Optional[PathLike] = None, preset: Optional[str] = None,
+                 max_image_pixels: Optional[int] = None) -> None:
+        lib = _get_lib()
+        self._lib = lib
+        self._handle = ctypes.c_void_p()
+        options = _library.Options()
+        _check(lib.manako_options_init(ctypes.byref(options)))
+        if threads is not None:
+            if threads < 1:
+                raise ValueError("threads must be at least 1")
+            options.threads = threads
+        if max_image_pixels is not None:
+            if max_image_pixels < 1:
+                raise ValueError("max_image_pixels must be at least 1")
+            options.max_image_pixels = max_image_pixels
+        if labels is not None:
+            options.labels_path = os.fsencode(labels)
+        if preset is not None:
+            options.preset = preset.encode()
+        if isinstance(source, (bytes, bytearray, memoryview)):
+            data = bytes(source)
+            _check(lib.manako_model_load_memory(data, len(data), ctypes.byref(options), ctypes.byref(self._handle)))
+        else:
+            _check(lib.manako_model_load(os.fsencode(source), ctypes.byref(options), ctypes.byref(self._handle)))
+        self.inputs = self._describe(lib.manako_model_input_info, 0)
+        self.outputs = self._describe(lib.manako_model_output_info, 1)
+
+    def _describe(self, function, which: int) -> list:
+        counts = (ctypes.c_size_t(), ctypes.c_size_t())
+        _check(self._lib.manako_model_io_count(self._handle, ctypes.byref(counts[0]), ctypes.byref(counts[1])))
+        infos = []
+        for i in range(counts[which].value):
+            name = ctypes.c_char_p()
+            shape = (ctypes.c_int64 * _library.MAX_RANK)()
+            rank = ctypes.c_size_t()
+            _check(function(self._handle, i, ctypes.byref(name), shape, _library.MAX_RANK, ctypes.byref(rank)))
+            dims = tuple(None if shape[d] < 0 else int(shape[d]) for d in range(rank.value))
+            infos.append(TensorInfo(name.value.decode(), dims))
+        return infos
+
+    def _live(self) -> ctypes.c_void_p:
+        if not self._handle:
+            raise ManakoError(Status.INVALID_ARGUMENT, "the model is closed")
+        return self._handle
+
+    def close(self) -> None:
+        """Releases the model; further calls raise ManakoError."""
+        if getattr(self, "_handle", None):
+            self._lib.manako_model_free(ctypes.byref(self._handle))
+
+    def __enter__(self) -> "Model":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:
+            pass
+
+    def run(self, inputs: Union[np.ndarray, Mapping[str, np.ndarray]]) -> dict:
+        """Runs the raw graph on float32 arrays; a single array feeds the only input.
+        Returns {output name: numpy array}."""
+        handle = self._live()
+        if not isinstance(inputs, Mapping):
+            if len(self.inputs) != 1:
+                raise ManakoError(Status.INVALID_ARGUMENT, f"the model has {len(self.inputs)} inputs; pass a dict")
+            inputs = {self.inputs[0].name: inputs}
+        arrays = {name: np.ascontiguousarray(value, dtype=np.float32) for name, value in inputs.items()}
+        c_inputs = (_library.CInput * max(1, len(arrays)))()
+        keep = []  # ctypes objects the C call borrows
+        for i, (name, array) in enumerate(arrays.items()):
+            shape = (ctypes.c_int64 * max(1, array.ndim))(*array.shape)
+            encoded = name.encode()
+            keep += [shape, encoded]
+            c_inputs[i] = _library.CInput(encoded, array.ctypes.data_as(ctypes.POINTER(ctypes.c_float)), shape, array.ndim)
+        outputs = (_library.COutput * len(self.outputs))()
+        # First pass with no capacity learns every output's shape, unless all are static.
+        buffers = []
+        static = all(None not in o.shape for o in self.outputs)
+        for i, info in enumerate(self.outputs):
+            size = int(np.prod(info.shape)) if static else 0
+            buffer = np.empty(size, dtype=np.float32)
+            buffers.append(buffer)
+            outputs[i].data = buffer.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
+            outputs[i].capacity = size
+        status = self._lib.manako_model_run(handle, c_inputs, len(arrays), outputs, len(self.outputs))
+        if status == Status.BUFFER_TOO_SMALL:
+            for i in range(len(self.outputs)):
+                size = int(np.prod([outputs[i].shape[d] for d in range(outputs[i].rank)]))
+                buffers[i] = np.empty(size, dtype=np.float32)
+                outputs[i].data = buffers[i].ctypes.data_as(ctypes.POINTER(ctypes.c_float))
+                outputs[i].capacity = size
+            status = self._lib.manako_model_run(handle, c_inputs, len(arrays), outputs, len(self.outputs))
+        _check(status)
+        return {
+            info.name: buffers[i][: int(np.prod([outputs[i].shape[d] for d in range(outputs[i].rank)]))]
+            .reshape([outputs[i].shape[d] for d in range(outputs[i].rank)])
+            for i, info in enumerate(self.outputs)
+        }
+
+    def classify(self, image: ImageLike, top_k: int = 5) -> list:
+        """Classifies a path, encoded bytes, an HxW / HxWx3 (RGB) / HxWx4 (RGBA) uint8 array,
+        or a PIL image, with the model's preprocessing. Returns the best `top_k` Predictions."""
+        handle = self._live()
+        if top_k < 1:
+            raise ValueError("top_k must be at least 1")
+        predictions = (_library.CPrediction * top_k)()
+        count = ctypes.c_size_t()
+        lib = self._lib
+        if isinstance(image, (str, os.PathLike)):
+            _check(lib.manako_model_classify_file(handle, os.fsencode(image), predictions, top_k, ctypes.byref(count)))
+        elif isinstance(image, (bytes, bytearray, memoryview)):
+            data = bytes(image)
+            _check(lib.manako_model_classify_encoded(handle, data, len(data), predictions, top_k, ctypes.byref(count)))
+        else:
+            if not isinstance(image, np.ndarray) and hasattr(image, "convert") and hasattr(image, "size"):
+                image = np.asarray(image.convert("RGB"))  # a PIL image
+            if not isinstance(image, np.ndarray):
+                raise TypeError(f"cannot classify a {type(image).__name__}: pass a path, bytes, a uint8 array or a PIL image")
+            if image.dtype != np.uint8:
+                raise TypeError(f"pixel arrays must be uint8, got {image.dtype}")
+            if image.ndim == 2:
+                pixel_format = 4  # MANAKO_PIXEL_GRAY
+            elif image.ndim == 3 and image.shape[2] == 3:
+                pixel_format = 0  # MANAKO_PIXEL_RGB
+            elif image.ndim == 3 and image.shape[2] == 4:
+                pixel_format = 2  # MANAKO_PIXEL_RGBA
+            else:
+                raise ValueError(f"pixel arrays must be HxW, HxWx3 or HxWx4, got shape {image.shape}")
+            image = np.ascontiguousarray(image)
+            height, width = image.shape[:2]
+            _check(lib.manako_model_classify_pixels(handle, image.ctypes.data, image.nbytes, width, height,
+                                                    image.strides[0], pixel_format, predictions, top_k,
+                                                    ctypes.byref(count)))
+        return [
+            Prediction(int(p.index), p.label.decode() if p.label else None, float(p.probability))
+            for p in predictions[: count.value]
+        ]

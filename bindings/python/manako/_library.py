@@ -1,0 +1,100 @@
+"""Locating and declaring libmanako.so (ctypes)."""
+from __future__ import annotations
+
+import ctypes
+import os
+import pathlib
+
+MAX_RANK = 8
+
+
+class Options(ctypes.Structure):
+    _fields_ = [
+        ("struct_size", ctypes.c_uint32),
+        ("threads", ctypes.c_int32),
+        ("max_image_pixels", ctypes.c_int64),
+        ("labels_path", ctypes.c_char_p),
+        ("preset", ctypes.c_char_p),
+    ]
+
+
+class CPrediction(ctypes.Structure):
+    _fields_ = [("index", ctypes.c_int32), ("probability", ctypes.c_float), ("label", ctypes.c_char_p)]
+
+
+class CInput(ctypes.Structure):
+    _fields_ = [
+        ("name", ctypes.c_char_p),
+        ("data", ctypes.POINTER(ctypes.c_float)),
+        ("shape", ctypes.POINTER(ctypes.c_int64)),
+        ("rank", ctypes.c_size_t),
+    ]
+
+
+class COutput(ctypes.Structure):
+    _fields_ = [
+        ("name", ctypes.c_char_p),
+        ("data", ctypes.POINTER(ctypes.c_float)),
+        ("capacity", ctypes.c_size_t),
+        ("shape", ctypes.c_int64 * MAX_RANK),
+        ("rank", ctypes.c_size_t),
+    ]
+
+
+def candidates() -> list[pathlib.Path]:
+    """Where the library is looked for: $MANAKO_LIBRARY, next to this package, then the
+    release build folder of a Manako checkout above this package or the working directory."""
+    found: list[pathlib.Path] = []
+    env = os.environ.get("MANAKO_LIBRARY")
+    if env:
+        found.append(pathlib.Path(env))
+    here = pathlib.Path(__file__).resolve().parent
+    found.append(here / "libmanako.so")
+    for start in (here, pathlib.Path.cwd().resolve()):
+        for folder in (start, *start.parents):
+            for name in ("libmanako.so", "libManakoC.so"):
+                candidate = folder / ".build" / "release" / name
+                if candidate.exists():
+                    found.append(candidate)
+    return found
+
+
+def load() -> ctypes.CDLL:
+    tried = candidates()
+    for path in tried:
+        if path.exists():
+            return declare(ctypes.CDLL(str(path)))
+    raise OSError(
+        "libmanako.so not found; set MANAKO_LIBRARY or build it with scripts/build. Tried: "
+        + ", ".join(str(p) for p in tried)
+    )
+
+
+def declare(lib: ctypes.CDLL) -> ctypes.CDLL:
+    status = ctypes.c_int
+    model = ctypes.c_void_p
+    size = ctypes.c_size_t
+    p = ctypes.POINTER
+    signatures = {
+        "manako_version": (ctypes.c_char_p, []),
+        "manako_last_error": (ctypes.c_char_p, []),
+        "manako_options_init": (status, [p(Options)]),
+        "manako_model_load": (status, [ctypes.c_char_p, p(Options), p(model)]),
+        "manako_model_load_memory": (status, [ctypes.c_void_p, size, p(Options), p(model)]),
+        "manako_model_free": (status, [p(model)]),
+        "manako_model_io_count": (status, [model, p(size), p(size)]),
+        "manako_model_input_info": (status, [model, size, p(ctypes.c_char_p), p(ctypes.c_int64), size, p(size)]),
+        "manako_model_output_info": (status, [model, size, p(ctypes.c_char_p), p(ctypes.c_int64), size, p(size)]),
+        "manako_model_run": (status, [model, p(CInput), size, p(COutput), size]),
+        "manako_model_classify_file": (status, [model, ctypes.c_char_p, p(CPrediction), size, p(size)]),
+        "manako_model_classify_encoded": (status, [model, ctypes.c_void_p, size, p(CPrediction), size, p(size)]),
+        "manako_model_classify_pixels": (
+            status,
+            [model, ctypes.c_void_p, size, ctypes.c_int32, ctypes.c_int32, size, ctypes.c_int, p(CPrediction), size, p(size)],
+        ),
+    }
+    for name, (restype, argtypes) in signatures.items():
+        function = getattr(lib, name)
+        function.restype = restype
+        function.argtypes = argtypes
+    return lib

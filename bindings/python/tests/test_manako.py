@@ -1,0 +1,117 @@
+"""Tests of the Python binding: results agree with the other doors and errors are raised."""
+import pathlib
+import threading
+
+import numpy as np
+import pytest
+
+import manako
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+MODEL = ROOT / "Resources/efficientnet-lite0.onnx"
+IMAGE = ROOT / "Resources/chelsea.png"
+FIXTURES = ROOT / "Tests/ManakoTests/Fixtures"
+
+
+@pytest.fixture(scope="module")
+def model():
+    with manako.Model(MODEL, threads=1) as m:
+        yield m
+
+
+def test_version():
+    assert manako.version().count(".") == 2
+
+
+def test_inputs_and_outputs(model):
+    assert model.inputs == [manako.TensorInfo("input", (1, 3, 224, 224))]
+    assert model.outputs[0].name == "logits" and model.outputs[0].shape[-1] == 1000
+
+
+def test_classify_path_gives_the_reference_top5(model):
+    top = model.classify(IMAGE)
+    # ONNX Runtime with PIL preprocessing (the shared README's reference figures).
+    assert [p.index for p in top] == [282, 285, 281, 287, 904]
+    assert [round(p.probability * 100, 1) for p in top] == [38.5, 36.3, 16.7, 1.7, 0.1]
+    assert top[0].label == "tiger cat"
+
+
+def test_every_image_form_agrees(model):
+    from PIL import Image
+
+    reference = model.classify(str(IMAGE), top_k=3)
+    pil = Image.open(IMAGE)
+    rgb = np.asarray(pil.convert("RGB"))
+    rgba = np.dstack([rgb, np.full(rgb.shape[:2], 9, np.uint8)])
+    for form in (IMAGE.read_bytes(), pil, rgb, rgba, rgb[:, :, :]):
+        top = model.classify(form, top_k=3)
+        assert [p.index for p in top] == [p.index for p in reference]
+        assert np.allclose([p.probability for p in top], [p.probability for p in reference], atol=1e-6)
+
+
+def test_gray_and_strided_arrays(model):
+    gray = np.asarray(__import__("PIL.Image", fromlist=["Image"]).open(IMAGE).convert("L"))
+    assert len(model.classify(gray, top_k=2)) == 2
+    padded = np.zeros((300, 460, 3), np.uint8)
+    view = padded[:, 5:456]  # non-contiguous rows
+    view[:] = np.asarray(__import__("PIL.Image", fromlist=["Image"]).open(IMAGE).convert("RGB"))
+    assert model.classify(view, top_k=1)[0].index == model.classify(IMAGE, top_k=1)[0].index
+
+
+def test_run_matches_onnx_runtime_logits(model):
+    x = np.load(FIXTURES / "chelsea_input.npy")
+    expected = np.load(FIXTURES / "chelsea_logits_ort.npy")
+    out = model.run(x)
+    assert out["logits"].shape == (1, 1000)
+    np.testing.assert_allclose(out["logits"], expected, rtol=1e-4, atol=1e-4)
+    assert model.run({"input": x})["logits"].shape == (1, 1000)
+
+
+def test_load_from_bytes():
+    with manako.Model(MODEL.read_bytes()) as m:
+        assert m.classify(IMAGE, top_k=1)[0].index == 282
+
+
+def test_errors_carry_status_and_message(model, tmp_path):
+    with pytest.raises(manako.ManakoError) as e:
+        manako.Model(tmp_path / "missing.onnx")
+    assert e.value.status == manako.Status.IO_ERROR and "missing.onnx" in e.value.message
+    with pytest.raises(manako.ManakoError) as e:
+        manako.Model(b"not a model")
+    assert e.value.status == manako.Status.INVALID_MODEL
+    with pytest.raises(manako.ManakoError) as e:
+        model.classify(b"\x89PNG\r\n\x1a\n truncated")
+    assert e.value.status == manako.Status.INVALID_IMAGE
+    with pytest.raises(manako.ManakoError) as e:
+        model.run(np.zeros((1, 3, 100, 100), np.float32))
+    assert e.value.status == manako.Status.SHAPE_MISMATCH and "input" in e.value.message
+    with pytest.raises(ValueError):
+        model.classify(np.zeros((4, 4, 2), np.uint8))
+    with pytest.raises(TypeError):
+        model.classify(np.zeros((4, 4, 3), np.float32))
+    with pytest.raises(manako.ManakoError) as e:
+        manako.Model(MODEL, max_image_pixels=1000).classify(IMAGE)
+    assert e.value.status == manako.Status.LIMIT_EXCEEDED
+
+
+def test_closed_model_raises():
+    m = manako.Model(MODEL)
+    m.close()
+    m.close()  # idempotent
+    with pytest.raises(manako.ManakoError):
+        m.classify(IMAGE)
+
+
+def test_threads_share_one_model(model):
+    expected = model.classify(IMAGE, top_k=5)
+    results = []
+
+    def work():
+        results.append(model.classify(IMAGE, top_k=5))
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [expected] * 4
