@@ -36,7 +36,7 @@ let package = Package(
             dependencies: ["Manako", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "ManakoCoreTests", dependencies: ["ManakoCore"]),
         .testTarget(name: "ManakoONNXTests", dependencies: ["Manako"], exclude: ["Fixtures", "Models"]),
-        .testTarget(name: "ManakoImageTests", dependencies: ["ManakoImage"]),
+        .testTarget(name: "ManakoImageTests", dependencies: ["ManakoImage", "ManakoCore"], exclude: ["Fixtures"]),
         .testTarget(name: "ManakoTests", dependencies: ["Manako"], exclude: ["Fixtures"]),
     ]
 )

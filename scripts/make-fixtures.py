@@ -236,6 +236,26 @@ def model_cases():
     onnx.save(model, MODELS / "unsupported/model.onnx")
 
 
+IMAGES = ROOT / "Tests/ManakoImageTests/Fixtures"
+
+
+def image_cases():
+    """PIL's own results: resizes of an odd-sized image and PNGs of every colour type."""
+    source = rng.integers(0, 256, (23, 37, 3), dtype=np.uint8)
+    np.save(IMAGES / "source_37x23.npy", source)
+    image = Image.fromarray(source)
+    filters = {"nearest": Image.NEAREST, "bilinear": Image.BILINEAR, "bicubic": Image.BICUBIC}
+    for name, f in filters.items():
+        for w, h in [(1, 1), (5, 3), (37, 11), (64, 64), (100, 7), (13, 23)]:
+            np.save(IMAGES / f"resize_{name}_{w}x{h}.npy", np.asarray(image.resize((w, h), f)))
+    modes = {"gray": "L", "gray_alpha": "LA", "rgba": "RGBA", "palette": "P", "bilevel": "1", "rgb": "RGB"}
+    for name, mode in modes.items():
+        converted = image.convert(mode) if mode != "RGBA" else Image.fromarray(
+            np.dstack([source, rng.integers(0, 256, source.shape[:2], dtype=np.uint8)]))
+        converted.save(IMAGES / f"{name}.png")
+        np.save(IMAGES / f"{name}_rgb.npy", np.asarray(Image.open(IMAGES / f"{name}.png").convert("RGB")))
+
+
 def end_to_end():
     image = Image.open(ROOT / "Resources/chelsea.png").convert("RGB")
     w, h = image.size
@@ -255,5 +275,8 @@ if __name__ == "__main__":
     operator_cases()
     shutil.rmtree(MODELS, ignore_errors=True)
     model_cases()
+    shutil.rmtree(IMAGES, ignore_errors=True)
+    IMAGES.mkdir(parents=True)
+    image_cases()
     end_to_end()
     print(f"wrote {len(list(OPS.iterdir()))} operator fixtures and the end-to-end fixtures")

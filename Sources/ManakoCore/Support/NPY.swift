@@ -1,7 +1,5 @@
-import ManakoCore
-
 /// Reading and writing NumPy `.npy` files (format 1.0-3.0, little-endian, C order):
-/// float32, float64 (read as float32), int64, int32 and bool.
+/// float32, float64 (read as float32), int64, int32, uint8 (read as int64) and bool.
 public enum NPY {
     public static func read(_ bytes: [UInt8], name: String = "<npy>") throws -> Tensor {
         func fail(_ what: String) -> ManakoError { ManakoError(.invalidArgument, "\(name): \(what)") }
@@ -39,7 +37,7 @@ public enum NPY {
         case "<f4", "<i4": width = 4
         case "<f8", "<i8": width = 8
         case "|b1", "|u1": width = 1
-        default: throw fail("unsupported dtype '\(descr)' (use float32, float64, int64, int32 or bool, little-endian)")
+        default: throw fail("unsupported dtype '\(descr)' (use float32, float64, int64, int32, uint8 or bool, little-endian)")
         }
         guard body.count >= count * width else { throw fail("data holds \(body.count) bytes, shape \(dims) of \(descr) needs \(count * width)") }
         let storage: Tensor.Storage = body.withUnsafeBytes { p in
@@ -48,6 +46,7 @@ public enum NPY {
             case "<f8": return .float32((0..<count).map { Float(Double(bitPattern: UInt64(littleEndian: p.loadUnaligned(fromByteOffset: $0 * 8, as: UInt64.self)))) })
             case "<i8": return .int64((0..<count).map { Int64(littleEndian: p.loadUnaligned(fromByteOffset: $0 * 8, as: Int64.self)) })
             case "<i4": return .int32((0..<count).map { Int32(littleEndian: p.loadUnaligned(fromByteOffset: $0 * 4, as: Int32.self)) })
+            case "|u1": return .int64((0..<count).map { Int64(p[$0]) })
             default: return .bool((0..<count).map { p[$0] != 0 })
             }
         }
