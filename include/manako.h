@@ -137,8 +137,8 @@ manako_status manako_model_load_memory(void const * data, size_t size, manako_op
 manako_status manako_model_output_info(manako_model_t model, size_t index, char const * * name, int64_t * shape, size_t capacity, size_t * rank);
 
 /// Runs the raw graph on float32 inputs and copies the requested outputs into caller buffers.
-/// Every model input must be given once. Each output's `shape`/`rank` are filled before its
-/// capacity is checked, so on MANAKO_BUFFER_TOO_SMALL the caller can allocate and retry.
+/// Every model input must be given once. All requested outputs' `shape`/`rank` are filled
+/// before any capacity is checked, so on MANAKO_BUFFER_TOO_SMALL the caller can allocate and retry.
 manako_status manako_model_run(manako_model_t model, manako_input const * inputs, size_t input_count, manako_output * outputs, size_t output_count);
 
 /// Fills `options` with defaults (library thread default, 100 megapixel image limit, the

@@ -128,6 +128,10 @@ def operator_cases():
     case("matmul_2d", "MatMul", {"a": rand(3, 7), "b": rand(7, 2)})
     case("matmul_batched_broadcast", "MatMul", {"a": rand(2, 1, 3, 4), "b": rand(3, 4, 5)})
     case("matmul_vector", "MatMul", {"a": rand(4), "b": rand(2, 4, 3)})
+    # ReduceMean (torch's exporter writes adaptive average pooling with it).
+    case("reducemean_axes_input_opset18", "ReduceMean", {"x": x}, initializers={"axes": np.array([-2, -1], np.int64)}, opset=18)
+    case("reducemean_axes_attribute_opset13", "ReduceMean", {"x": x}, {"axes": [1], "keepdims": 0}, opset=13)
+    case("reducemean_all_axes", "ReduceMean", {"x": x}, {"keepdims": 0}, opset=13)
     # Shapes.
     case("flatten_axis2", "Flatten", {"x": x}, {"axis": 2})
     case("flatten_axis0", "Flatten", {"x": x}, {"axis": 0})

@@ -47,6 +47,11 @@ let operatorTable: [String: OperatorBuilder] = [
         return c.opset < 11 ? Pad(mode: mode, staticPads: try c.requiredInts(c.opset < 2 ? "paddings" : "pads"), staticValue: c.float("value", 0))
             : Pad(mode: mode)
     },
+    "ReduceMean": { c in
+        // Opset 1-17 carry the axes as an attribute; 18+ as an optional input.
+        ReduceMean(axes: c.opset < 18 ? c.ints("axes") : nil, keepDims: c.int("keepdims", 1) != 0,
+                   noopWithEmptyAxes: c.int("noop_with_empty_axes", 0) != 0)
+    },
     "Relu": { _ in Relu() },
     "Reshape": { c in
         // Opset 1-4 carry the shape as an attribute.

@@ -36,3 +36,13 @@ let grid = t([1, 1, 3, 3], [1, 2, 3, 4, 5, 6, 7, 8, 9])
         try WindowGeometry(input: [1, 1, 2, 2], kernel: (5, 5), strides: (1, 1), dilations: (1, 1), pads: [0, 0, 0, 0], autoPad: .explicit)
     }
 }
+
+@Test func reduceMeanHandWorked() throws {
+    let x = t([2, 2, 2], [1, 2, 3, 4, 5, 6, 7, 8])
+    let spatial = try run(ReduceMean(axes: [-1]), x)
+    #expect(try spatial.shape == [2, 2, 1] && spatial.floats() == [1.5, 3.5, 5.5, 7.5])
+    let first = try run(ReduceMean(axes: [0], keepDims: false), x)
+    #expect(try first.shape == [2, 2] && first.floats() == [3, 4, 5, 6])
+    #expect(try run(ReduceMean(keepDims: false), x).floats() == [4.5])
+    #expect(try run(ReduceMean(noopWithEmptyAxes: true), x) == x)
+}

@@ -20,7 +20,7 @@ class BuildWithLibrary(build_py):
     def run(self):
         super().run()
         library = os.environ.get("MANAKO_LIBRARY")
-        built = REPO / ".build/release/libManakoC.so"
+        built = REPO / ".build/static/release/libManakoC.so"
         if not library and (REPO / "Package.swift").exists():
             if not built.exists() and os.environ.get("MANAKO_SKIP_BUILD") != "1":
                 subprocess.run(["bash", str(REPO / "scripts/build")], check=True)

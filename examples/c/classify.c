@@ -1,5 +1,6 @@
 /* Classifies images with Manako through its C ABI.
- * Build: cc -std=c99 classify.c -I include -L .build/release -lmanako -Wl,-rpath,.build/release -o classify
+ * Build: cc -std=c99 examples/c/classify.c -I include -L .build/static/release -lmanako \
+ *            -Wl,-rpath,.build/static/release -o classify
  * Run:   ./classify Resources/efficientnet-lite0.onnx Resources/chelsea.png [TOP_K]
  */
 #include <stdio.h>

@@ -52,10 +52,9 @@ def candidates() -> list[pathlib.Path]:
     found.append(here / "libmanako.so")
     for start in (here, pathlib.Path.cwd().resolve()):
         for folder in (start, *start.parents):
-            for name in ("libmanako.so", "libManakoC.so"):
-                candidate = folder / ".build" / "release" / name
-                if candidate.exists():
-                    found.append(candidate)
+            candidate = folder / ".build" / "static" / "release" / "libmanako.so"
+            if candidate.exists():
+                found.append(candidate)
     return found
 
 

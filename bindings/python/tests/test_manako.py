@@ -59,7 +59,8 @@ def test_gray_and_strided_arrays(model):
 
 
 def test_run_matches_onnx_runtime_logits(model):
-    x = np.load(FIXTURES / "chelsea_input.npy")
+    pixels = np.load(FIXTURES / "chelsea_pil_224.npy")  # Pillow's crop + bicubic resize
+    x = ((pixels.astype(np.float32) - 127) / 128).transpose(2, 0, 1)[None].copy()
     expected = np.load(FIXTURES / "chelsea_logits_ort.npy")
     out = model.run(x)
     assert out["logits"].shape == (1, 1000)
