@@ -81,12 +81,25 @@ public enum ConvKernels {
         }
     }
 
-    /// Depthwise convolution (one filter per channel): direct loops, interior rows and columns
-    /// without bounds checks. Weights [C, 1, KH, KW].
+    /// Depthwise convolution (one filter per channel): direct loops over each output's in-bounds
+    /// taps, whose ranges are computed once per row and column so the inner loops never branch.
+    /// Weights [C, 1, KH, KW].
     public static func depthwise(input: [Float], weights: [Float], bias: [Float]?, geometry g: WindowGeometry) -> [Float] {
         let spatialOut = g.outHeight * g.outWidth
         let spatialIn = g.inHeight * g.inWidth
         let taps = g.kernelHeight * g.kernelWidth
+        // Valid tap range [lo, hi) along one axis for an output position starting at `start`.
+        func tapRange(start: Int, size: Int, kernel: Int, dilation: Int) -> (Int, Int) {
+            let lo = start < 0 ? (-start + dilation - 1) / dilation : 0
+            let hi = min(kernel, max(0, (size - start + dilation - 1) / dilation))
+            return (min(lo, hi), hi)
+        }
+        let rowRanges = (0..<g.outHeight).map {
+            tapRange(start: $0 * g.strideHeight - g.padTop, size: g.inHeight, kernel: g.kernelHeight, dilation: g.dilationHeight)
+        }
+        let columnRanges = (0..<g.outWidth).map {
+            tapRange(start: $0 * g.strideWidth - g.padLeft, size: g.inWidth, kernel: g.kernelWidth, dilation: g.dilationWidth)
+        }
         var output = [Float](repeating: 0, count: g.batch * g.inChannels * spatialOut)
         input.withUnsafeBufferPointer { xb in
             weights.withUnsafeBufferPointer { wb in
@@ -99,18 +112,15 @@ public enum ConvKernels {
                             let b = bias?[c] ?? 0
                             for oh in 0..<g.outHeight {
                                 let ih0 = oh * g.strideHeight - g.padTop
+                                let (kiLo, kiHi) = rowRanges[oh]
                                 for ow in 0..<g.outWidth {
                                     let iw0 = ow * g.strideWidth - g.padLeft
+                                    let (kjLo, kjHi) = columnRanges[ow]
                                     var sum = b
-                                    for ki in 0..<g.kernelHeight {
-                                        let ih = ih0 + ki * g.dilationHeight
-                                        if ih < 0 || ih >= g.inHeight { continue }
-                                        let row = x + ih * g.inWidth
+                                    for ki in kiLo..<kiHi {
+                                        let row = x + (ih0 + ki * g.dilationHeight) * g.inWidth + iw0
                                         let wrow = w + ki * g.kernelWidth
-                                        for kj in 0..<g.kernelWidth {
-                                            let iw = iw0 + kj * g.dilationWidth
-                                            if iw >= 0 && iw < g.inWidth { sum += row[iw] * wrow[kj] }
-                                        }
+                                        for kj in kjLo..<kjHi { sum += row[kj * g.dilationWidth] * wrow[kj] }
                                     }
                                     y[oh * g.outWidth + ow] = sum
                                 }

@@ -47,6 +47,9 @@ public struct Pad: Operator {
             }
         }
         let data = try x.floats()
+        if mode == .constant && pads.allSatisfy({ $0 >= 0 }) {
+            return [Pad.constantRows(data, x.shape, outShape, pads, value)]
+        }
         let total = outShape.reduce(1, *)
         var out = [Float](repeating: value, count: total)
         let inStrides = Tensor.strides(x.shape)
@@ -81,5 +84,36 @@ public struct Pad: Operator {
             }
         }
         return [Tensor(shape: outShape, floats: out)]
+    }
+
+    /// Constant padding without cropping: fill with the value, then copy whole innermost rows.
+    static func constantRows(_ data: [Float], _ shape: [Int], _ outShape: [Int], _ pads: [Int], _ value: Float) -> Tensor {
+        let rank = shape.count
+        var out = [Float](repeating: value, count: outShape.reduce(1, *))
+        guard rank > 0, !data.isEmpty else {
+            if rank == 0 { out = data }
+            return Tensor(shape: outShape, floats: out)
+        }
+        let rowLength = shape[rank - 1]
+        let outStrides = Tensor.strides(outShape)
+        let rows = data.count / rowLength
+        var index = [Int](repeating: 0, count: rank - 1)
+        data.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                for row in 0..<rows {
+                    var offset = pads[rank - 1]
+                    for d in 0..<(rank - 1) { offset += (index[d] + pads[d]) * outStrides[d] }
+                    (dst.baseAddress! + offset).update(from: src.baseAddress! + row * rowLength, count: rowLength)
+                    var d = rank - 2
+                    while d >= 0 {
+                        index[d] += 1
+                        if index[d] < shape[d] { break }
+                        index[d] = 0
+                        d -= 1
+                    }
+                }
+            }
+        }
+        return Tensor(shape: outShape, floats: out)
     }
 }
