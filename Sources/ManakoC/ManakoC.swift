@@ -50,6 +50,12 @@ func guarded(_ body: () throws -> Void) -> manako_status {
 
 func invalid(_ message: String) -> ManakoError { ManakoError(.invalidArgument, message) }
 
+/// A caller's byte count as Int, refusing sizes over `limit` (and so any that would not fit).
+func byteCount(_ size: UInt, limit: Int, _ what: String) throws -> Int {
+    guard size <= UInt(limit) else { throw ManakoError(.limitExceeded, "\(what) of \(size) bytes is over the limit of \(limit)") }
+    return Int(size)
+}
+
 func handle(_ model: manako_model_t?) throws -> ModelHandle {
     guard let model else { throw invalid("model is NULL") }
     let key = UInt(bitPattern: UnsafeRawPointer(model))
@@ -134,7 +140,7 @@ func register(_ model: Model, into out: UnsafeMutablePointer<manako_model_t?>) {
         model.pointee = nil
         guard let data else { throw invalid("data is NULL") }
         guard size > 0 else { throw invalid("size is 0") }
-        let bytes = Array(UnsafeRawBufferPointer(start: data, count: Int(size)))
+        let bytes = Array(UnsafeRawBufferPointer(start: data, count: try byteCount(size, limit: 4 << 30, "model data")))
         register(try Model(bytes: bytes, options: try ManakoC.options(options)), into: model)
     }
 }
@@ -291,7 +297,7 @@ func checkedPredictions(_ p: UnsafeMutablePointer<manako_prediction>?, _ capacit
         let h = try handle(model)
         let out = try checkedPredictions(predictions, capacity)
         guard let data, size > 0 else { throw invalid("image data is NULL or empty") }
-        let bytes = Array(UnsafeRawBufferPointer(start: data, count: Int(size)))
+        let bytes = Array(UnsafeRawBufferPointer(start: data, count: try byteCount(size, limit: 1 << 30, "image data")))
         deliver(try h.model.classify(encoded: bytes, topK: Int(capacity)), h, out, count)
     }
 }
@@ -311,8 +317,9 @@ func checkedPredictions(_ p: UnsafeMutablePointer<manako_prediction>?, _ capacit
         guard let pixelFormat = PixelFormat(rawValue: Int32(bitPattern: format.rawValue)) else {
             throw invalid("unknown pixel format \(format.rawValue)")
         }
-        guard row_stride <= UInt(Int.max) else { throw invalid("row_stride \(row_stride) is too large") }
-        let image = try RGBImage(pixels: UnsafeRawBufferPointer(start: pixels, count: Int(size)), width: Int(width),
+        guard row_stride <= UInt(Int32.max) else { throw invalid("row_stride \(row_stride) is too large") }
+        let buffer = UnsafeRawBufferPointer(start: pixels, count: try byteCount(size, limit: Int.max / 2, "pixel buffer"))
+        let image = try RGBImage(pixels: buffer, width: Int(width),
                                  height: Int(height), rowStride: Int(row_stride), format: pixelFormat,
                                  maxPixels: h.model.options.maxImagePixels)
         deliver(try h.model.classify(image, topK: Int(capacity)), h, out, count)

@@ -22,7 +22,7 @@ let operatorTable: [String: OperatorBuilder] = [
         Conv(kernelShape: c.ints("kernel_shape"), strides: c.ints("strides"), dilations: c.ints("dilations"),
              pads: c.ints("pads"), autoPad: try c.autoPad(), group: c.int("group", 1))
     },
-    "Dropout": { _ in Identity() },
+    "Dropout": { c in Identity(producesMask: c.node.outputs.count > 1 && !c.node.outputs[1].isEmpty) },
     "Flatten": { c in Flatten(axis: c.int("axis", 1)) },
     "Gemm": { c in
         Gemm(alpha: c.float("alpha", 1), beta: c.float("beta", 1),

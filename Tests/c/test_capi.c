@@ -2,6 +2,7 @@
  * and pixel formats. Usage: test_capi MODEL.onnx IMAGE.png */
 #include <math.h>
 #include <png.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -81,6 +82,10 @@ int main(int argc, char **argv) {
     CHECK(manako_model_classify_encoded(model, image, image_size / 2, top, 5, &count) == MANAKO_INVALID_IMAGE, "truncated PNG");
     CHECK(manako_model_classify_encoded(model, "GIF89a", 6, top, 5, &count) == MANAKO_INVALID_IMAGE, "wrong magic");
     CHECK(manako_model_classify_file(model, "/nonexistent.png", top, 5, &count) == MANAKO_IO_ERROR, "missing image");
+    CHECK(manako_model_classify_encoded(model, image, SIZE_MAX, top, 5, &count) == MANAKO_LIMIT_EXCEEDED, "huge size");
+    manako_model_t scratch = NULL;
+    CHECK(manako_model_load_memory(image, SIZE_MAX, NULL, &scratch) == MANAKO_LIMIT_EXCEEDED && scratch == NULL,
+          "huge model size");
 
     /* Raw pixels: RGB, BGR and RGBA with padded rows agree with the file. */
     png_image png;
@@ -107,6 +112,8 @@ int main(int argc, char **argv) {
     CHECK(manako_model_classify_pixels(model, rgb, (size_t)w * h * 3, -3, h, (size_t)w * 3, MANAKO_PIXEL_RGB, top, 5, &count) == MANAKO_INVALID_IMAGE, "negative width");
     CHECK(manako_model_classify_pixels(model, rgb, (size_t)w * h * 3, w, h, (size_t)w * 3, (manako_pixel_format)42, top, 5, &count) == MANAKO_INVALID_ARGUMENT, "bad format");
     CHECK(manako_model_classify_pixels(model, NULL, 0, w, h, (size_t)w * 3, MANAKO_PIXEL_RGB, top, 5, &count) == MANAKO_INVALID_ARGUMENT, "NULL pixels");
+    CHECK(manako_model_classify_pixels(model, rgb, SIZE_MAX, w, h, (size_t)w * 3, MANAKO_PIXEL_RGB, top, 5, &count) == MANAKO_LIMIT_EXCEEDED, "huge pixel size");
+    CHECK(manako_model_classify_pixels(model, rgb, (size_t)w * h * 3, w, h, SIZE_MAX, MANAKO_PIXEL_RGB, top, 5, &count) == MANAKO_INVALID_ARGUMENT, "huge stride");
     CHECK(manako_model_classify_file(model, image_path, NULL, 5, &count) == MANAKO_INVALID_ARGUMENT, "NULL predictions");
     CHECK(manako_model_classify_file(model, image_path, top, 0, &count) == MANAKO_INVALID_ARGUMENT, "zero capacity");
 
