@@ -144,3 +144,13 @@ public enum ONNXImporter {
         return try Graph(inputs: inputs, outputs: graph.outputs.map(valueInfo), constants: constants, nodes: specs)
     }
 }
+
+extension ONNXImporter {
+    /// Decodes a serialized TensorProto (the `.pb` files of ONNX's test data) into its name and tensor.
+    public static func decodeTensor(bytes: [UInt8]) throws -> (name: String, tensor: Tensor) {
+        var reader = ProtoReader(bytes, context: "TensorProto")
+        let proto = try TensorProto(&reader)
+        var decoder = TensorDecoder(bytes: bytes, baseDirectory: nil)
+        return (proto.name, try decoder.decode(proto, what: "tensor '\(proto.name)'"))
+    }
+}

@@ -6,11 +6,24 @@ typealias OperatorBuilder = @Sendable (NodeContext) throws -> any Operator
 /// The one table from ONNX operator names (default domain) to builders. An operator missing
 /// here is reported as unsupported, with its node and opset.
 let operatorTable: [String: OperatorBuilder] = [
+    "Abs": { _ in Abs() },
     "Add": { _ in Add() },
     "AveragePool": { c in
         AveragePool(kernelShape: try c.requiredInts("kernel_shape"), strides: c.ints("strides"),
                     dilations: c.ints("dilations"), pads: c.ints("pads"), autoPad: try c.autoPad(),
                     ceilMode: c.int("ceil_mode", 0) != 0, countIncludePad: c.int("count_include_pad", 0) != 0)
+    },
+    "BatchNormalization": { c in
+        if c.int("training_mode", 0) != 0 { throw ManakoError(.unsupportedOperator, "training_mode=1 is not supported") }
+        if c.opset < 9 && c.int("spatial", 1) == 0 { throw ManakoError(.unsupportedOperator, "spatial=0 is not supported") }
+        for output in 1..<5 { try c.refuseOutput(output, "training statistics") }
+        return BatchNormalization(epsilon: c.float("epsilon", 1e-5))
+    },
+    "Cast": { c in
+        guard let type = ONNXDataType(rawValue: c.int("to", 0))?.coreType else {
+            throw ManakoError(.unsupportedOperator, "casting to data type \(c.int("to", 0)) is not supported")
+        }
+        return Cast(to: type)
     },
     "Clip": { c in
         // Opset 6-10 carry the bounds as attributes; 11+ as optional inputs.
@@ -18,19 +31,47 @@ let operatorTable: [String: OperatorBuilder] = [
     },
     "Concat": { c in Concat(axis: c.int("axis", 1)) },
     "Constant": { c in Constant(try constantValue(c)) },
+    "ConstantOfShape": { c in
+        guard let t = c.attribute("value")?.t else { return ConstantOfShape() }
+        var decoder = TensorDecoder(bytes: c.modelBytes, baseDirectory: c.baseDirectory)
+        return ConstantOfShape(value: try decoder.decode(t, what: "value"))
+    },
     "Conv": { c in
         Conv(kernelShape: c.ints("kernel_shape"), strides: c.ints("strides"), dilations: c.ints("dilations"),
              pads: c.ints("pads"), autoPad: try c.autoPad(), group: c.int("group", 1))
     },
+    "Div": { _ in Div() },
     "Dropout": { c in Identity(producesMask: c.node.outputs.count > 1 && !c.node.outputs[1].isEmpty) },
+    "Equal": { _ in Equal() },
+    "Erf": { _ in Erf() },
+    "Exp": { _ in Exp() },
+    "Expand": { _ in Expand() },
     "Flatten": { c in Flatten(axis: c.int("axis", 1)) },
+    "Gather": { c in Gather(axis: c.int("axis", 0)) },
+    "Gelu": { c in
+        switch c.string("approximate", "none") {
+        case "none": return Gelu()
+        case "tanh": return Gelu(tanhApproximation: true)
+        case let other: throw ManakoError(.invalidModel, "unknown approximate '\(other)'")
+        }
+    },
     "Gemm": { c in
         Gemm(alpha: c.float("alpha", 1), beta: c.float("beta", 1),
              transA: c.int("transA", 0) != 0, transB: c.int("transB", 0) != 0)
     },
     "GlobalAveragePool": { _ in GlobalAveragePool() },
+    "Greater": { _ in Greater() },
+    "GreaterOrEqual": { _ in GreaterOrEqual() },
+    "HardSigmoid": { c in HardSigmoid(alpha: c.float("alpha", 0.2), beta: c.float("beta", 0.5)) },
+    "HardSwish": { _ in HardSwish() },
     "Identity": { _ in Identity() },
+    "LayerNormalization": { c in LayerNormalization(axis: c.int("axis", -1), epsilon: c.float("epsilon", 1e-5)) },
+    "LeakyRelu": { c in LeakyRelu(alpha: c.float("alpha", 0.01)) },
+    "Less": { _ in Less() },
+    "LessOrEqual": { _ in LessOrEqual() },
+    "Log": { _ in Log() },
     "MatMul": { _ in MatMul() },
+    "Max": { _ in Max() },
     "MaxPool": { c in
         try c.refuseOutput(1, "Indices")
         if c.int("storage_order", 0) != 0 { throw ManakoError(.unsupportedOperator, "storage_order=1 is not supported") }
@@ -38,7 +79,10 @@ let operatorTable: [String: OperatorBuilder] = [
                        dilations: c.ints("dilations"), pads: c.ints("pads"), autoPad: try c.autoPad(),
                        ceilMode: c.int("ceil_mode", 0) != 0)
     },
+    "Min": { _ in Min() },
     "Mul": { _ in Mul() },
+    "Neg": { _ in Neg() },
+    "Not": { _ in Not() },
     "Pad": { c in
         guard let mode = Pad.Mode(rawValue: c.string("mode", "constant")) else {
             throw ManakoError(.invalidModel, "unknown Pad mode '\(c.string("mode", ""))'")
@@ -47,6 +91,9 @@ let operatorTable: [String: OperatorBuilder] = [
         return c.opset < 11 ? Pad(mode: mode, staticPads: try c.requiredInts(c.opset < 2 ? "paddings" : "pads"), staticValue: c.float("value", 0))
             : Pad(mode: mode)
     },
+    "Pow": { _ in Pow() },
+    "Range": { _ in Arange() },
+    "Reciprocal": { _ in Reciprocal() },
     "ReduceMean": { c in
         // Opset 1-17 carry the axes as an attribute; 18+ as an optional input.
         ReduceMean(axes: c.opset < 18 ? c.ints("axes") : nil, keepDims: c.int("keepdims", 1) != 0,
@@ -58,7 +105,24 @@ let operatorTable: [String: OperatorBuilder] = [
         if c.opset < 5 { return StaticReshape(shape: try c.requiredInts("shape")) }
         return Reshape(allowZero: c.int("allowzero", 0) != 0)
     },
+    "Shape": { c in ShapeOf(start: c.int("start", 0), end: c.attribute("end").map { Int(clamping: $0.i) }) },
+    "Sigmoid": { _ in Sigmoid() },
+    "Slice": { c in
+        // Opset 1-9 carry starts, ends and axes as attributes; 10+ as inputs.
+        c.opset < 10 ? StridedSlice(starts: try c.requiredInts("starts"), ends: try c.requiredInts("ends"), axes: c.ints("axes")) : StridedSlice()
+    },
     "Softmax": { c in Softmax(axis: c.int("axis", c.opset < 13 ? 1 : -1), coerce2D: c.opset < 13) },
+    "Split": { c in
+        Split(axis: c.int("axis", 0), split: c.opset < 13 ? c.ints("split") : nil, outputCount: c.node.outputs.count)
+    },
+    "Sqrt": { _ in Sqrt() },
+    "Squeeze": { c in Squeeze(axes: c.opset < 13 ? c.ints("axes") : nil) },
+    "Sub": { _ in Sub() },
+    "Sum": { _ in Sum() },
+    "Tanh": { _ in Tanh() },
+    "Transpose": { c in Transpose(permutation: c.ints("perm")) },
+    "Unsqueeze": { c in Unsqueeze(axes: c.opset < 13 ? c.ints("axes") : nil) },
+    "Where": { _ in Where() },
 ]
 
 /// Reshape with the shape fixed at import (opset < 5).

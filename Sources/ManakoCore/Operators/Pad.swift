@@ -46,23 +46,24 @@ public struct Pad: Operator {
                 throw ManakoError(.shapeMismatch, "reflect padding needs at least 2 elements on axis \(d)")
             }
         }
-        let data = try x.floats()
-        if mode == .constant && pads.allSatisfy({ $0 >= 0 }) {
+        if mode == .constant && pads.allSatisfy({ $0 >= 0 }), case .float32(let data) = x.storage {
             return [Pad.constantRows(data, x.shape, outShape, pads, value)]
         }
-        let total = outShape.reduce(1, *)
-        var out = [Float](repeating: value, count: total)
+        // General path, any element type: the source index of every output element, where
+        // x.count stands for the constant, appended to the data before picking.
+        let fill = try Cast(to: x.elementType).run([Tensor(shape: [1], floats: [value])])[0]
+        let source = try Concat(axis: 0).run([x.reshaped([x.count]), fill])[0]
         let inStrides = Tensor.strides(x.shape)
-        var index = [Int](repeating: 0, count: rank)
-        for flat in 0..<total {
+        var indices: [Int] = []
+        indices.reserveCapacity(outShape.reduce(1, *))
+        Tensor.forEachIndex(outShape) { index in
             var src = 0
-            var inside = true
             for d in 0..<rank {
                 var i = index[d] - pads[d]
                 let n = x.shape[d]
                 if i < 0 || i >= n {
                     switch mode {
-                    case .constant: inside = false
+                    case .constant: src = -1
                     case .edge: i = i < 0 ? 0 : n - 1
                     case .wrap: i = ((i % n) + n) % n
                     case .reflect:
@@ -71,19 +72,12 @@ public struct Pad: Operator {
                         if i >= n { i = period - i }
                     }
                 }
-                if !inside { break }
+                if src < 0 { break }
                 src += i * inStrides[d]
             }
-            if inside { out[flat] = data[src] }
-            var d = rank - 1
-            while d >= 0 {
-                index[d] += 1
-                if index[d] < outShape[d] { break }
-                index[d] = 0
-                d -= 1
-            }
+            indices.append(src < 0 ? x.count : src)
         }
-        return [Tensor(shape: outShape, floats: out)]
+        return [source.picking(indices, shape: outShape)]
     }
 
     /// Constant padding without cropping: fill with the value, then copy whole innermost rows.

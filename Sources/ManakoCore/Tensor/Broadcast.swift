@@ -41,17 +41,19 @@ public enum Broadcast {
     /// Applies `f` elementwise over the broadcast of `a` and `b`.
     public static func apply<T>(_ a: [T], _ aShape: [Int], _ b: [T], _ bShape: [Int],
                                 _ f: (T, T) -> T) throws -> ([T], [Int]) {
+        try combine(a, aShape, b, bShape, f)
+    }
+
+    /// Like `apply`, with operands and result of any types (comparisons give Bool).
+    public static func combine<A, B, R>(_ a: [A], _ aShape: [Int], _ b: [B], _ bShape: [Int],
+                                        _ f: (A, B) -> R) throws -> ([R], [Int]) {
         let outShape = try shape(aShape, bShape)
-        let total = outShape.reduce(1, *)
         if aShape == bShape { return (zip(a, b).map(f), outShape) }
-        // Fast path: b is a scalar or a single element.
+        // Fast paths: one operand is a single element.
         if b.count == 1 && outShape == aShape { let s = b[0]; return (a.map { f($0, s) }, outShape) }
         if a.count == 1 && outShape == bShape { let s = a[0]; return (b.map { f(s, $0) }, outShape) }
         let ia = indexMap(from: aShape, to: outShape)
         let ib = indexMap(from: bShape, to: outShape)
-        var out = [T]()
-        out.reserveCapacity(total)
-        for i in 0..<total { out.append(f(a[ia[i]], b[ib[i]])) }
-        return (out, outShape)
+        return ((0..<ia.count).map { f(a[ia[$0]], b[ib[$0]]) }, outShape)
     }
 }

@@ -132,3 +132,43 @@ public func normalizedAxis(_ axis: Int, rank: Int, allowEnd: Bool = false) throw
     }
     return a
 }
+
+extension Tensor {
+    /// The elements at `flatIndices`, in that order, as a tensor of `shape` (any element type).
+    /// Shared by the data-movement operators (Transpose, Gather, Slice, Expand, Split).
+    public func picking(_ flatIndices: [Int], shape newShape: [Int]) -> Tensor {
+        var copy = self
+        copy.shape = newShape
+        switch storage {
+        case .float32(let a): copy.storage = .float32(flatIndices.map { a[$0] })
+        case .int64(let a): copy.storage = .int64(flatIndices.map { a[$0] })
+        case .int32(let a): copy.storage = .int32(flatIndices.map { a[$0] })
+        case .bool(let a): copy.storage = .bool(flatIndices.map { a[$0] })
+        }
+        return copy
+    }
+
+    /// A scalar or one-element tensor as an Int (for shape-like inputs).
+    public func scalarInt() throws -> Int {
+        let values = elementType == .float32 ? try floats().map { Int64($0) } : try int64s()
+        guard values.count == 1 else { throw ManakoError(.shapeMismatch, "expected a single value, got shape \(shape)") }
+        return Int(values[0])
+    }
+
+    /// Calls `body` with the multi-index of every element of `shape`, in row-major order.
+    public static func forEachIndex(_ shape: [Int], _ body: ([Int]) -> Void) {
+        let total = shape.reduce(1, *)
+        guard total > 0 else { return }
+        var index = [Int](repeating: 0, count: shape.count)
+        for _ in 0..<total {
+            body(index)
+            var d = shape.count - 1
+            while d >= 0 {
+                index[d] += 1
+                if index[d] < shape[d] { break }
+                index[d] = 0
+                d -= 1
+            }
+        }
+    }
+}

@@ -1,0 +1,23 @@
+/// start, start + delta, ... up to (excluding) limit (ONNX Range), float32 or integer.
+public struct Arange: Operator {
+    public init() {}
+
+    public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let start = try inputs.required(0, "start"), limit = try inputs.required(1, "limit"), delta = try inputs.required(2, "delta")
+        if start.elementType == .float32 {
+            let (s, l, d) = (try start.floats()[0], try limit.floats()[0], try delta.floats()[0])
+            guard d != 0 else { throw ManakoError(.invalidModel, "Range delta is 0") }
+            let n = max(0, Int(((l - s) / d).rounded(.up)))
+            guard n <= 1 << 31 else { throw ManakoError(.limitExceeded, "Range of \(n) elements") }
+            return [Tensor(shape: [n], floats: (0..<n).map { s + Float($0) * d })]
+        }
+        let (s, l, d) = (try start.int64s()[0], try limit.int64s()[0], try delta.int64s()[0])
+        guard d != 0 else { throw ManakoError(.invalidModel, "Range delta is 0") }
+        let span = Double(l) - Double(s)
+        let n = max(0, Int((span / Double(d)).rounded(.up)))
+        guard n <= 1 << 31 else { throw ManakoError(.limitExceeded, "Range of \(n) elements") }
+        let values = (0..<n).map { s + Int64($0) * d }
+        let result = Tensor(shape: [n], int64s: values)
+        return start.elementType == .int32 ? try Cast(to: .int32).run([result]) : [result]
+    }
+}

@@ -1,0 +1,32 @@
+/// Inference-mode batch normalisation (ONNX BatchNormalization), NC...:
+/// y = (x - mean[c]) / sqrt(var[c] + epsilon) * scale[c] + bias[c].
+public struct BatchNormalization: Operator {
+    public var epsilon: Float
+
+    public init(epsilon: Float = 1e-5) { self.epsilon = epsilon }
+
+    /// Per-channel multiplier and offset equivalent to the normalisation (also used to fold it).
+    public static func affine(scale: [Float], bias: [Float], mean: [Float], variance: [Float], epsilon: Float) -> ([Float], [Float]) {
+        let multiplier = (0..<scale.count).map { scale[$0] / CMath.sqrt(variance[$0] + epsilon) }
+        return (multiplier, (0..<scale.count).map { bias[$0] - mean[$0] * multiplier[$0] })
+    }
+
+    public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try inputs.required(0, "X")
+        let parameters = try (1...4).map { try inputs.required($0, "scale, B, mean, var").floats() }
+        guard x.rank >= 2 else { throw ManakoError(.shapeMismatch, "X must have a channel axis, got \(x.shape)") }
+        let channels = x.shape[1]
+        guard parameters.allSatisfy({ $0.count == channels }) else {
+            throw ManakoError(.shapeMismatch, "scale, B, mean and var must have \(channels) elements")
+        }
+        let (multiplier, offset) = BatchNormalization.affine(scale: parameters[0], bias: parameters[1], mean: parameters[2],
+                                                             variance: parameters[3], epsilon: epsilon)
+        let inner = x.shape.dropFirst(2).reduce(1, *)
+        var data = try x.floats()
+        for i in 0..<data.count {
+            let c = (i / inner) % channels
+            data[i] = data[i] * multiplier[c] + offset[c]
+        }
+        return [Tensor(shape: x.shape, floats: data)]
+    }
+}

@@ -1,0 +1,8 @@
+/// a == b with numpy broadcasting, as bool (ONNX Equal).
+public struct Equal: Operator {
+    public init() {}
+
+    public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        try ElementwiseCompare.apply(inputs, float: { $0 == $1 }, integer: { $0 == $1 })
+    }
+}

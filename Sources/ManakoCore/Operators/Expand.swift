@@ -1,0 +1,12 @@
+/// Broadcasts the input to the shape in input 1, numpy style (ONNX Expand). Any element type.
+public struct Expand: Operator {
+    public init() {}
+
+    public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try inputs.required(0, "input")
+        let requested = try inputs.required(1, "shape").int64s().map { Int($0) }
+        let shape = try Broadcast.shape(x.shape, requested)
+        guard let count = Tensor.elementCount(shape), count <= 1 << 31 else { throw ManakoError(.limitExceeded, "shape \(shape) is too large") }
+        return [x.picking(Broadcast.indexMap(from: x.shape, to: shape), shape: shape)]
+    }
+}

@@ -1,0 +1,8 @@
+/// tanh(x), elementwise (ONNX Tanh).
+public struct Tanh: Operator {
+    public init() {}
+
+    public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        try ElementwiseUnary.apply(inputs, CMath.tanh)
+    }
+}

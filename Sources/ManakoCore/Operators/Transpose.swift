@@ -1,0 +1,25 @@
+/// Permutes axes (ONNX Transpose); the default permutation reverses them. Any element type.
+public struct Transpose: Operator {
+    public var permutation: [Int]?
+
+    public init(permutation: [Int]? = nil) { self.permutation = permutation }
+
+    public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try inputs.required(0, "data")
+        let perm = try (permutation ?? Array((0..<x.rank).reversed())).map { try normalizedAxis($0, rank: x.rank) }
+        guard perm.count == x.rank, Set(perm).count == x.rank else {
+            throw ManakoError(.invalidModel, "perm \(permutation ?? []) is not a permutation of \(x.rank) axes")
+        }
+        let outShape = perm.map { x.shape[$0] }
+        let inStrides = Tensor.strides(x.shape)
+        let strides = perm.map { inStrides[$0] }
+        var indices: [Int] = []
+        indices.reserveCapacity(x.count)
+        Tensor.forEachIndex(outShape) { index in
+            var flat = 0
+            for d in 0..<index.count { flat += index[d] * strides[d] }
+            indices.append(flat)
+        }
+        return [x.picking(indices, shape: outShape)]
+    }
+}
