@@ -80,6 +80,7 @@ let operatorTable: [String: OperatorBuilder] = [
                        ceilMode: c.int("ceil_mode", 0) != 0)
     },
     "Min": { _ in Min() },
+    "Mod": { c in Mod(fmod: c.int("fmod", 0) != 0) },
     "Mul": { _ in Mul() },
     "Neg": { _ in Neg() },
     "Not": { _ in Not() },
@@ -104,6 +105,12 @@ let operatorTable: [String: OperatorBuilder] = [
         // Opset 1-4 carry the shape as an attribute.
         if c.opset < 5 { return StaticReshape(shape: try c.requiredInts("shape")) }
         return Reshape(allowZero: c.int("allowzero", 0) != 0)
+    },
+    "ScatterND": { c in
+        guard let reduction = ScatterND.Reduction(rawValue: c.string("reduction", "none")) else {
+            throw ManakoError(.invalidModel, "unknown reduction '\(c.string("reduction", ""))'")
+        }
+        return ScatterND(reduction: reduction)
     },
     "Shape": { c in ShapeOf(start: c.int("start", 0), end: c.attribute("end").map { Int(clamping: $0.i) }) },
     "Sigmoid": { _ in Sigmoid() },

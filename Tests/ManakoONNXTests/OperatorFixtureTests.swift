@@ -66,3 +66,39 @@ func operatorMatchesOnnxRuntime(_ folder: String) throws {
 func modelMatchesOnnxRuntime(_ folder: String) throws {
     try checkFixture(folder)
 }
+
+/// Tests/ManakoONNXTests/Architectures/<family>/<form>.onnx with input.npy and ONNX Runtime's
+/// logits <form>.npy (scripts/export-architectures.py): every family in every export form.
+func architectureCases() -> [String] {
+    fixtureFolders("Architectures").flatMap { folder in
+        ((try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []).filter { $0.hasSuffix(".onnx") }.sorted()
+            .map { folder + "/" + $0 }
+    }
+}
+
+@Test(arguments: architectureCases())
+func architectureMatchesOnnxRuntime(_ modelPath: String) throws {
+    let folder = FileManager.default.currentDirectoryPath.isEmpty ? "" : String(modelPath[..<modelPath.lastIndex(of: "/")!])
+    let name = String(modelPath.split(separator: "/").suffix(2).joined(separator: "/"))
+    let model = try ONNXImporter.load(path: modelPath)
+    let input = try NPY.read(try FileIO.read(folder + "/input.npy"))
+    let expected = try NPY.read(try FileIO.read(String(modelPath.dropLast(5)) + ".npy"))
+    let logits = try #require(model.graph.run([model.graph.inputs[0].name: input])[model.graph.outputs[0].name])
+    try expectClose(logits, expected, rtol: 1e-4, atol: 1e-4, name)
+    // Identical top-5 per image.
+    let classes = expected.shape.last!
+    let (a, e) = (try logits.floats(), try expected.floats())
+    for image in 0..<(e.count / classes) {
+        let range = (image * classes)..<((image + 1) * classes)
+        #expect(Classification.top(Array(a[range]), k: 5) == Classification.top(Array(e[range]), k: 5), "\(name) image \(image)")
+    }
+}
+
+@Test func everyFamilyHasFixtures() {
+    let families = Set(fixtureFolders("Architectures").map { $0.split(separator: "/").last.map(String.init)! })
+    for family in ["alexnet", "vgg", "vgg_bn", "resnet_basic", "resnet_bottleneck", "resnext", "wide_resnet", "squeezenet1_0",
+                   "squeezenet1_1", "densenet", "mobilenet_v2", "mobilenet_v3_small", "mobilenet_v3_large", "efficientnet",
+                   "regnet", "convnext", "vit", "swin"] {
+        #expect(families.contains(family), "missing fixtures for \(family)")
+    }
+}
