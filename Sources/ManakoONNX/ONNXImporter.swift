@@ -33,6 +33,8 @@ public struct ModelSummary: Sendable {
 public struct ImportedModel: Sendable {
     public var graph: Graph
     public var summary: ModelSummary
+    /// What the load-time passes changed.
+    public var optimization: GraphOptimizer.Report
 }
 
 /// Reads ONNX files (from a path or memory) into core graphs.
@@ -51,8 +53,8 @@ public enum ONNXImporter {
                 let list = summary.unsupported.map(\.description).joined(separator: "; ")
                 throw ManakoError(.unsupportedOperator, "\(summary.unsupported.count) unsupported operator(s): \(list)")
             }
-            let graph = try build(model, bytes: bytes, baseDirectory: baseDirectory, opset: summary.opsets[""] ?? 0)
-            return ImportedModel(graph: graph, summary: summary)
+            let (graph, report) = try build(model, bytes: bytes, baseDirectory: baseDirectory, opset: summary.opsets[""] ?? 0)
+            return ImportedModel(graph: graph, summary: summary, optimization: report)
         } catch let e as ManakoError {
             throw e.inContext("model '\(origin)'")
         }
@@ -116,7 +118,7 @@ public enum ONNXImporter {
         ValueInfo(name: v.name, elementType: v.elemType.flatMap { ONNXDataType(rawValue: $0)?.coreType }, shape: v.dims)
     }
 
-    static func build(_ model: ModelProto, bytes: [UInt8], baseDirectory: String?, opset: Int) throws -> Graph {
+    static func build(_ model: ModelProto, bytes: [UInt8], baseDirectory: String?, opset: Int) throws -> (Graph, GraphOptimizer.Report) {
         let graph = model.graph!
         if graph.hasSparseInitializers { throw ManakoError(.invalidModel, "sparse initializers are not supported") }
         var decoder = TensorDecoder(bytes: bytes, baseDirectory: baseDirectory)
@@ -141,7 +143,9 @@ public enum ONNXImporter {
         for i in inputs where i.elementType == nil {
             throw ManakoError(.invalidModel, "graph input '\(i.name)' has an unsupported or missing element type")
         }
-        return try Graph(inputs: inputs, outputs: graph.outputs.map(valueInfo), constants: constants, nodes: specs)
+        let outputs = graph.outputs.map(valueInfo)
+        let (optimized, report) = try GraphOptimizer.optimize(nodes: specs, constants: &constants, outputs: outputs)
+        return (try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: optimized), report)
     }
 }
 

@@ -1,4 +1,10 @@
 import CBLAS
+import Synchronization
+
+/// Serialises calls into OpenBLAS: its FAQ warns that a multi-threaded host calling its pthreads
+/// build concurrently conflicts with OpenBLAS's own threads. Uncontended, the lock costs nothing;
+/// Manako's own GEMM and thread pool (issue 5) will remove it.
+let openBLASLock = Mutex(())
 
 /// Matrix product C = alpha * op(A) * op(B) + beta * C, row-major.
 /// OpenBLAS does the work; `referenceGemm` is its plain twin for tests.
@@ -10,8 +16,10 @@ public enum GemmKernel {
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         if m == 0 || n == 0 { return }
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                    blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+        openBLASLock.withLock { _ in
+            cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                        blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
+        }
     }
 
     /// Triple loop twin of `sgemm`, same arguments.

@@ -1,0 +1,155 @@
+/// Load-time rewrites of an imported graph, before it is ordered and run:
+/// pass-through removal, constant folding, BatchNormalization folding, dead-node removal.
+public enum GraphOptimizer {
+    /// What the passes did, for `manako info`.
+    public struct Report: Sendable, Equatable {
+        public var removedPassThroughs = 0
+        public var foldedConstants = 0
+        public var foldedBatchNorms = 0
+        public var removedDeadNodes = 0
+
+        public init() {}
+    }
+
+    /// Largest constant-folding result kept (elements); larger ones are computed at run time.
+    public static let foldLimit = 1 << 24
+
+    public static func optimize(nodes: [NodeSpec], constants: inout [String: Tensor], outputs: [ValueInfo]) throws -> ([NodeSpec], Report) {
+        var report = Report()
+        let outputNames = Set(outputs.map(\.name))
+        var nodes = removePassThroughs(nodes, outputNames: outputNames, report: &report)
+        nodes = try foldConstants(nodes, constants: &constants, report: &report)
+        nodes = try foldBatchNorms(nodes, constants: &constants, outputNames: outputNames, report: &report)
+        nodes = removeDeadNodes(nodes, constants: &constants, outputNames: outputNames, report: &report)
+        return (nodes, report)
+    }
+
+    /// Identity, and Dropout without its mask: readers of the output read the input instead.
+    static func removePassThroughs(_ nodes: [NodeSpec], outputNames: Set<String>, report: inout Report) -> [NodeSpec] {
+        var alias: [String: String] = [:]
+        var kept: [NodeSpec] = []
+        for node in nodes {
+            if let identity = node.op as? Identity, !identity.producesMask, node.inputs.count == 1, let input = node.inputs.first,
+               !input.isEmpty, let output = node.outputs.first, !outputNames.contains(output) {
+                alias[output] = input
+                report.removedPassThroughs += 1
+            } else {
+                kept.append(node)
+            }
+        }
+        func resolve(_ name: String) -> String {
+            var current = name, steps = 0
+            while let next = alias[current], steps < alias.count { current = next; steps += 1 }
+            return current
+        }
+        return kept.map { node in
+            var copy = node
+            copy.inputs = node.inputs.map { $0.isEmpty ? $0 : resolve($0) }
+            return copy
+        }
+    }
+
+    /// Evaluates every node whose inputs are all constant, in dependency order (a worklist).
+    static func foldConstants(_ nodes: [NodeSpec], constants: inout [String: Tensor], report: inout Report) throws -> [NodeSpec] {
+        var readers: [String: [Int]] = [:]
+        var missing = [Int](repeating: 0, count: nodes.count)
+        for (n, node) in nodes.enumerated() {
+            for input in Set(node.inputs) where !input.isEmpty {
+                if constants[input] == nil { missing[n] += 1; readers[input, default: []].append(n) }
+            }
+        }
+        var ready = (0..<nodes.count).filter { missing[$0] == 0 }
+        var folded = Set<Int>()
+        while let n = ready.popLast() {
+            let node = nodes[n]
+            let inputs = node.inputs.map { $0.isEmpty ? nil : constants[$0] }
+            let results: [Tensor]
+            do {
+                results = try node.op.run(inputs)
+            } catch let e as ManakoError {
+                throw e.inContext("node '\(node.name)' (\(node.opType)) on constant inputs")
+            }
+            guard results.allSatisfy({ $0.count <= foldLimit }) else { continue }
+            folded.insert(n)
+            report.foldedConstants += 1
+            for (k, output) in node.outputs.enumerated() where !output.isEmpty && k < results.count {
+                constants[output] = results[k]
+                for reader in readers[output] ?? [] {
+                    missing[reader] -= 1
+                    if missing[reader] == 0 { ready.append(reader) }
+                }
+            }
+        }
+        return nodes.enumerated().filter { !folded.contains($0.offset) }.map(\.element)
+    }
+
+    /// Conv or Gemm followed by BatchNormalization, all parameters constant and the first
+    /// output read by nothing else: the normalisation's scale and shift move into the weights.
+    static func foldBatchNorms(_ nodes: [NodeSpec], constants: inout [String: Tensor], outputNames: Set<String>,
+                               report: inout Report) throws -> [NodeSpec] {
+        var readerCount: [String: Int] = [:]
+        for node in nodes { for input in node.inputs where !input.isEmpty { readerCount[input, default: 0] += 1 } }
+        var producer: [String: Int] = [:]
+        for (n, node) in nodes.enumerated() { for output in node.outputs where !output.isEmpty { producer[output] = n } }
+        var result = nodes
+        var removed = Set<Int>()
+        for (b, node) in nodes.enumerated() {
+            guard let bn = node.op as? BatchNormalization, node.inputs.count == 5, node.outputs.count >= 1,
+                  let p = producer[node.inputs[0]], !removed.contains(p),
+                  readerCount[node.inputs[0]] == 1, !outputNames.contains(node.inputs[0]),
+                  let parameters = try? node.inputs[1...4].map({ try constants[$0]?.floats() }), parameters.allSatisfy({ $0 != nil })
+            else { continue }
+            let (multiplier, offset) = BatchNormalization.affine(scale: parameters[0]!, bias: parameters[1]!, mean: parameters[2]!,
+                                                                 variance: parameters[3]!, epsilon: bn.epsilon)
+            var layer = result[p]
+            guard let weights = layer.inputs.count > 1 ? constants[layer.inputs[1]] : nil, let w = try? weights.floats() else { continue }
+            let bias = layer.inputs.count > 2 && !layer.inputs[2].isEmpty ? constants[layer.inputs[2]].flatMap { try? $0.floats() } : nil
+            if layer.inputs.count > 2 && !layer.inputs[2].isEmpty && bias == nil { continue }
+            let channels = multiplier.count
+            var newWeights = w
+            var newBias: [Float]
+            if layer.op is Conv, weights.rank >= 3, weights.shape[0] == channels {
+                let perFilter = w.count / channels
+                for i in 0..<w.count { newWeights[i] = w[i] * multiplier[i / perFilter] }
+                guard bias == nil || bias!.count == channels else { continue }
+                newBias = (0..<channels).map { (bias?[$0] ?? 0) * multiplier[$0] + offset[$0] }
+            } else if let gemm = layer.op as? Gemm, weights.rank == 2, gemm.beta == 1 || bias == nil {
+                // Output column j scales by multiplier[j]: B's row j when transposed, else its column j.
+                let columns = gemm.transB ? weights.shape[0] : weights.shape[1]
+                guard columns == channels, bias == nil || bias!.count == channels || bias!.count == 1 else { continue }
+                for i in 0..<w.count { newWeights[i] = w[i] * multiplier[gemm.transB ? i / weights.shape[1] : i % weights.shape[1]] }
+                newBias = (0..<channels).map { j in (bias.map { $0.count == 1 ? $0[0] : $0[j] } ?? 0) * multiplier[j] + offset[j] }
+                layer.op = Gemm(alpha: gemm.alpha, beta: 1, transA: gemm.transA, transB: gemm.transB)
+            } else {
+                continue
+            }
+            let weightName = "\(layer.name)::bn_folded_weights", biasName = "\(layer.name)::bn_folded_bias"
+            constants[weightName] = Tensor(shape: weights.shape, floats: newWeights)
+            constants[biasName] = Tensor(shape: [channels], floats: newBias)
+            layer.inputs = [layer.inputs[0], weightName, biasName]
+            layer.outputs = [node.outputs[0]]
+            result[p] = layer
+            removed.insert(b)
+            report.foldedBatchNorms += 1
+        }
+        return result.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+    }
+
+    /// Drops nodes no graph output depends on, and constants nothing reads.
+    static func removeDeadNodes(_ nodes: [NodeSpec], constants: inout [String: Tensor], outputNames: Set<String>,
+                                report: inout Report) -> [NodeSpec] {
+        var producer: [String: Int] = [:]
+        for (n, node) in nodes.enumerated() { for output in node.outputs where !output.isEmpty { producer[output] = n } }
+        var live = Set<Int>()
+        var pending = outputNames.compactMap { producer[$0] }
+        while let n = pending.popLast() {
+            guard live.insert(n).inserted else { continue }
+            for input in nodes[n].inputs where !input.isEmpty { if let p = producer[input] { pending.append(p) } }
+        }
+        let kept = nodes.enumerated().filter { live.contains($0.offset) }.map(\.element)
+        report.removedDeadNodes = nodes.count - kept.count
+        let read = Set(kept.flatMap(\.inputs)).union(outputNames)
+        constants = constants.filter { read.contains($0.key) }
+        return kept
+    }
+}

@@ -1,0 +1,53 @@
+import ManakoCore
+import Testing
+
+/// Conv -> BatchNormalization -> Identity -> Relu, plus a constant subgraph and a dead branch.
+func optimizableGraph() -> ([NodeSpec], [String: Tensor]) {
+    let constants: [String: Tensor] = [
+        "w": Tensor(shape: [2, 1, 1, 1], floats: [2, -1]), "b": Tensor(shape: [2], floats: [0.5, 1]),
+        "scale": Tensor(shape: [2], floats: [1.5, 0.5]), "shift": Tensor(shape: [2], floats: [0.1, -0.2]),
+        "mean": Tensor(shape: [2], floats: [0.3, -0.4]), "var": Tensor(shape: [2], floats: [0.9, 1.7]),
+        "two": Tensor(scalar: 2), "three": Tensor(scalar: 3),
+    ]
+    let nodes = [
+        NodeSpec(name: "conv", opType: "Conv", op: Conv(), inputs: ["x", "w", "b"], outputs: ["c"]),
+        NodeSpec(name: "bn", opType: "BatchNormalization", op: BatchNormalization(epsilon: 1e-3),
+                 inputs: ["c", "scale", "shift", "mean", "var"], outputs: ["n"]),
+        NodeSpec(name: "id", opType: "Identity", op: Identity(), inputs: ["n"], outputs: ["i"]),
+        NodeSpec(name: "six", opType: "Mul", op: Mul(), inputs: ["two", "three"], outputs: ["k"]),
+        NodeSpec(name: "scaled", opType: "Mul", op: Mul(), inputs: ["i", "k"], outputs: ["s"]),
+        NodeSpec(name: "relu", opType: "Relu", op: Relu(), inputs: ["s"], outputs: ["y"]),
+        NodeSpec(name: "dead", opType: "Relu", op: Relu(), inputs: ["x"], outputs: ["unused"]),
+    ]
+    return (nodes, constants)
+}
+
+@Test func optimizerFoldsAndRemovesWithoutChangingResults() throws {
+    let input = ValueInfo(name: "x", elementType: .float32, shape: nil)
+    let output = ValueInfo(name: "y", elementType: .float32, shape: nil)
+    let (nodes, original) = optimizableGraph()
+    var constants = original
+    let plain = try Graph(inputs: [input], outputs: [output], constants: original, nodes: nodes)
+    let (optimized, report) = try GraphOptimizer.optimize(nodes: nodes, constants: &constants, outputs: [output])
+    #expect(report.foldedBatchNorms == 1)
+    #expect(report.foldedConstants == 1)
+    #expect(report.removedPassThroughs == 1)
+    #expect(report.removedDeadNodes == 1)
+    #expect(optimized.map(\.opType) == ["Conv", "Mul", "Relu"])
+    let fast = try Graph(inputs: [input], outputs: [output], constants: constants, nodes: optimized)
+    let x = Tensor(shape: [1, 1, 2, 2], floats: [1, -2, 0.5, 3])
+    expectClose(try fast.run(["x": x])["y"]!.floats(), try plain.run(["x": x])["y"]!.floats(), tolerance: 1e-6)
+}
+
+@Test func foldingErrorsNameTheNode() {
+    var constants: [String: Tensor] = ["a": Tensor(shape: [2], floats: [1, 2]), "b": Tensor(shape: [3], floats: [1, 2, 3])]
+    let nodes = [NodeSpec(name: "bad_add", opType: "Add", op: Add(), inputs: ["a", "b"], outputs: ["y"])]
+    do {
+        _ = try GraphOptimizer.optimize(nodes: nodes, constants: &constants, outputs: [ValueInfo(name: "y", elementType: nil, shape: nil)])
+        Issue.record("folded an impossible Add")
+    } catch let e as ManakoError {
+        #expect(e.message.contains("node 'bad_add' (Add)"))
+    } catch {
+        Issue.record("\(error)")
+    }
+}
