@@ -5,7 +5,8 @@ is downloaded).
 
 For each model: export with torch.onnx.export, run `manako info` (no unsupported operator
 allowed), run `manako run` and ONNX Runtime on the same input, and print a Markdown row with
-the opset, max |difference| and whether the top-5 classes agree.
+the opset, max |difference|, that difference relative to the largest |logit| (random weights
+give some networks tiny or huge logits), and whether the top-5 classes agree.
 
 Usage: python3 scripts/check-full-size.py [--dynamo] [--only NAME ...] [--manako PATH] [--out DIR]
 """
@@ -52,8 +53,8 @@ def main():
     out = pathlib.Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     exporter = "dynamo" if args.dynamo else "TorchScript"
-    print("| model | exporter | opset | unsupported operators | max abs difference | top-5 identical |")
-    print("|---|---|---|---|---|---|")
+    print("| model | exporter | opset | unsupported operators | max abs difference | relative to max logit | top-5 identical |")
+    print("|---|---|---|---|---|---|---|")
     for name, make in MODELS.items():
         if args.only and name not in args.only:
             continue
@@ -67,7 +68,7 @@ def main():
         try:
             torch.onnx.export(model, (x,), str(path), input_names=["input"], output_names=["logits"], **kwargs)
         except Exception as e:
-            print(f"| {name} | {exporter} | - | export failed: {str(e).splitlines()[0][:80]} | - | - |", flush=True)
+            print(f"| {name} | {exporter} | - | export failed: {str(e).splitlines()[0][:80]} | - | - | - |", flush=True)
             continue
         opset = next(o.version for o in onnx.load(str(path), load_external_data=False).opset_import if o.domain in ("", "ai.onnx"))
         info = subprocess.run([args.manako, "info", "--model", str(path)], capture_output=True, text=True).stdout
@@ -77,11 +78,13 @@ def main():
         run = subprocess.run([args.manako, "run", "--model", str(path), "--input", f"input={out / 'input.npy'}",
                               "--output-dir", str(out / stem)], capture_output=True, text=True)
         if run.returncode != 0:
-            print(f"| {name} | {exporter} | {opset} | {unsupported} | failed: {run.stderr.strip()[:100]} | - |", flush=True)
+            print(f"| {name} | {exporter} | {opset} | {unsupported} | failed: {run.stderr.strip()[:100]} | - | - |", flush=True)
             continue
         actual = np.load(out / stem / "logits.npy")
         same = list(np.argsort(-actual[0])[:5]) == list(np.argsort(-expected[0])[:5])
-        print(f"| {name} | {exporter} | {opset} | {unsupported} | {np.abs(actual - expected).max():.1e} | {'yes' if same else 'NO'} |", flush=True)
+        difference = np.abs(actual - expected).max()
+        relative = difference / max(np.abs(expected).max(), 1e-30)
+        print(f"| {name} | {exporter} | {opset} | {unsupported} | {difference:.1e} | {relative:.1e} | {'yes' if same else 'NO'} |", flush=True)
         path.unlink()
         for data in out.glob("*.data"):
             data.unlink()

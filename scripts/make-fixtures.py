@@ -221,6 +221,42 @@ def float32_twin(model, weights):
     return twin
 
 
+def keras_style_network():
+    """The node patterns tf2onnx writes for a Keras CNN (TensorFlow is too heavy to install here):
+    NHWC input with Transpose pairs, explicit Pad, unfolded BatchNormalization (epsilon 1e-3),
+    ReduceMean over H and W, Reshape with 0 and -1, MatMul + Add instead of Gemm, Softmax in the graph."""
+    local = np.random.default_rng(11)
+    def r(*shape):
+        return local.standard_normal(shape).astype(np.float32)
+    weights = {
+        "pads": np.array([0, 0, 1, 1, 0, 0, 1, 1], np.int64), "conv_w": r(6, 3, 3, 3), "conv_b": r(6),
+        "bn_scale": (1 + 0.1 * r(6)), "bn_bias": r(6), "bn_mean": r(6), "bn_var": np.abs(r(6)) + 0.5,
+        "flat_shape": np.array([0, -1], np.int64), "dense_w": r(6, 4), "dense_b": r(4),
+    }
+    nodes = [
+        helper.make_node("Transpose", ["input"], ["nchw"], name="StatefulPartitionedCall/conv/transpose", perm=[0, 3, 1, 2]),
+        helper.make_node("Pad", ["nchw", "pads"], ["padded"], name="zero_padding/Pad", mode="constant"),
+        helper.make_node("Conv", ["padded", "conv_w", "conv_b"], ["conv"], name="conv/BiasAdd", kernel_shape=[3, 3], strides=[2, 2]),
+        helper.make_node("BatchNormalization", ["conv", "bn_scale", "bn_bias", "bn_mean", "bn_var"], ["bn"], name="bn/FusedBatchNormV3", epsilon=1e-3),
+        helper.make_node("Relu", ["bn"], ["relu"], name="relu/Relu"),
+        helper.make_node("Transpose", ["relu"], ["nhwc"], name="relu/transpose_back", perm=[0, 2, 3, 1]),
+        helper.make_node("Transpose", ["nhwc"], ["nchw2"], name="pool/transpose", perm=[0, 3, 1, 2]),
+        helper.make_node("MaxPool", ["nchw2"], ["pool"], name="pool/MaxPool", kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Transpose", ["pool"], ["nhwc2"], name="pool/transpose_back", perm=[0, 2, 3, 1]),
+        helper.make_node("ReduceMean", ["nhwc2"], ["gap"], name="global_average_pooling/Mean", axes=[1, 2], keepdims=1),
+        helper.make_node("Reshape", ["gap", "flat_shape"], ["flat"], name="flatten/Reshape"),
+        helper.make_node("MatMul", ["flat", "dense_w"], ["mm"], name="dense/MatMul"),
+        helper.make_node("Add", ["mm", "dense_b"], ["logits"], name="dense/BiasAdd"),
+        helper.make_node("Softmax", ["logits"], ["probabilities"], name="dense/Softmax", axis=-1),
+    ]
+    graph = helper.make_graph(nodes, "keras_style", [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["unk__6", 16, 16, 3])],
+                              [helper.make_tensor_value_info("probabilities", TensorProto.FLOAT, ["unk__7", 4])],
+                              [onnx.numpy_helper.from_array(a, n) for n, a in weights.items()])
+    model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)], producer_name="tf2onnx-style")
+    model.ir_version = 7
+    return model
+
+
 def model_cases():
     feeds = {"x": rand(2, 3, 8, 8)}
     for form in ["raw", "float_data", "float64", "float16", "listed_as_inputs"]:
@@ -228,6 +264,7 @@ def model_cases():
         oracle = float32_twin(model, weights) if form in ("float64", "float16") else None
         save_with_expected(model, MODELS / f"small_{form}", feeds, oracle=oracle)
     save_with_expected(small_network("raw")[0], MODELS / "small_external_data", feeds, external=True)
+    save_with_expected(keras_style_network(), MODELS / "keras_style", {"input": rand(2, 16, 16, 3)})
     # Two unsupported operators and a custom domain: load must list all three.
     nodes = [helper.make_node("Relu", ["x"], ["a"], name="fine"),
              helper.make_node("Sin", ["a"], ["b"], name="trig"),
@@ -245,6 +282,7 @@ IMAGES = ROOT / "Tests/ManakoImageTests/Fixtures"
 
 def image_cases():
     """PIL's own results: resizes of an odd-sized image and PNGs of every colour type."""
+    rng = np.random.default_rng(37)  # its own generator: other fixtures do not shift these
     source = rng.integers(0, 256, (23, 37, 3), dtype=np.uint8)
     np.save(IMAGES / "source_37x23.npy", source)
     image = Image.fromarray(source)
