@@ -106,6 +106,24 @@ let operatorTable: [String: OperatorBuilder] = [
         if c.opset < 5 { return StaticReshape(shape: try c.requiredInts("shape")) }
         return Reshape(allowZero: c.int("allowzero", 0) != 0)
     },
+    "Resize": { c in
+        if c.int("antialias", 0) != 0 { throw ManakoError(.unsupportedOperator, "antialias=1 is not supported") }
+        guard let policy = Resize.AspectPolicy(rawValue: c.string("keep_aspect_ratio_policy", "stretch")) else {
+            throw ManakoError(.invalidModel, "unknown keep_aspect_ratio_policy '\(c.string("keep_aspect_ratio_policy", ""))'")
+        }
+        guard let mode = Resize.Mode(rawValue: c.string("mode", "nearest")),
+              let nearest = Resize.Nearest(rawValue: c.string("nearest_mode", "round_prefer_floor")) else {
+            throw ManakoError(.invalidModel, "unknown mode '\(c.string("mode", ""))' or nearest_mode '\(c.string("nearest_mode", ""))'")
+        }
+        // Opset 10 has no coordinate_transformation_mode: it resizes like Upsample (asymmetric).
+        let coordinateName = c.opset < 11 ? "asymmetric" : c.string("coordinate_transformation_mode", "half_pixel")
+        guard let coordinates = Resize.Coordinates(rawValue: coordinateName) else {
+            throw ManakoError(.unsupportedOperator, "coordinate_transformation_mode '\(coordinateName)' is not supported")
+        }
+        return Resize(mode: mode, coordinates: coordinates, nearest: c.opset < 11 ? .floor : nearest,
+                      cubicCoefficient: c.float("cubic_coeff_a", -0.75), excludeOutside: c.int("exclude_outside", 0) != 0,
+                      axes: c.ints("axes"), scalesInput: c.opset < 11 ? 1 : 2, aspectPolicy: policy)
+    },
     "ScatterND": { c in
         guard let reduction = ScatterND.Reduction(rawValue: c.string("reduction", "none")) else {
             throw ManakoError(.invalidModel, "unknown reduction '\(c.string("reduction", ""))'")
@@ -129,6 +147,15 @@ let operatorTable: [String: OperatorBuilder] = [
     "Tanh": { _ in Tanh() },
     "Transpose": { c in Transpose(permutation: c.ints("perm")) },
     "Unsqueeze": { c in Unsqueeze(axes: c.opset < 13 ? c.ints("axes") : nil) },
+    "Upsample": { c in
+        // Upsample (opset 7-9) resizes like Resize with asymmetric coordinates, nearest rounding down.
+        let mode = c.string("mode", "nearest")
+        guard mode == "nearest" || mode == "linear" || mode == "bilinear" else {
+            throw ManakoError(.invalidModel, "unknown Upsample mode '\(mode)'")
+        }
+        return Resize(mode: mode == "nearest" ? .nearest : .linear, coordinates: .asymmetric, nearest: .floor,
+                      scalesInput: 1, staticScales: c.opset < 9 ? c.attribute("scales")?.floats : nil)
+    },
     "Where": { _ in Where() },
 ]
 

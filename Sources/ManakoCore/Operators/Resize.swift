@@ -1,0 +1,158 @@
+/// Resizes the trailing axes (ONNX Resize, and Upsample through it): nearest, linear or cubic,
+/// one axis at a time, each output coordinate mapped back by the coordinate transformation.
+/// Inputs: X, roi (unused), scales, sizes (opset 11+); or X, scales (opset 10 and Upsample).
+public struct Resize: Operator {
+    public enum Mode: String, Sendable { case nearest, linear, cubic }
+    public enum Coordinates: String, Sendable {
+        case halfPixel = "half_pixel", halfPixelSymmetric = "half_pixel_symmetric", pytorchHalfPixel = "pytorch_half_pixel"
+        case alignCorners = "align_corners", asymmetric
+    }
+    public enum Nearest: String, Sendable { case roundPreferFloor = "round_prefer_floor", roundPreferCeil = "round_prefer_ceil", floor, ceil }
+
+    public var mode: Mode
+    public var coordinates: Coordinates
+    public var nearest: Nearest
+    public var cubicCoefficient: Float
+    public var excludeOutside: Bool
+    /// Axes the scales or sizes refer to (opset 18); nil means all.
+    public var axes: [Int]?
+    /// Index of the scales input (1 for opset 10 and Upsample, 2 from opset 11).
+    public var scalesInput: Int
+    /// Scales fixed at import (Upsample opset 7).
+    public var staticScales: [Float]?
+    /// With sizes: "stretch" each axis, or keep the aspect ratio so the result is "notLarger" or
+    /// "notSmaller" than the sizes (opset 18's keep_aspect_ratio_policy).
+    public var aspectPolicy: AspectPolicy
+
+    public enum AspectPolicy: String, Sendable { case stretch, notLarger = "not_larger", notSmaller = "not_smaller" }
+
+    public init(mode: Mode = .nearest, coordinates: Coordinates = .halfPixel, nearest: Nearest = .roundPreferFloor,
+                cubicCoefficient: Float = -0.75, excludeOutside: Bool = false, axes: [Int]? = nil, scalesInput: Int = 2,
+                staticScales: [Float]? = nil, aspectPolicy: AspectPolicy = .stretch) {
+        self.mode = mode
+        self.coordinates = coordinates
+        self.nearest = nearest
+        self.cubicCoefficient = cubicCoefficient
+        self.excludeOutside = excludeOutside
+        self.axes = axes
+        self.scalesInput = scalesInput
+        self.staticScales = staticScales
+        self.aspectPolicy = aspectPolicy
+    }
+
+    public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try inputs.required(0, "X")
+        let axisList = try (axes ?? Array(0..<x.rank)).map { try normalizedAxis($0, rank: x.rank) }
+        var scales = [Float](repeating: 1, count: x.rank)
+        var outShape = x.shape
+        let given = try inputs.optional(scalesInput).map { try $0.floats() } ?? staticScales ?? []
+        if let sizes = try (scalesInput == 2 ? inputs.optional(3) : nil)?.int64s(), !sizes.isEmpty {
+            guard sizes.count == axisList.count, sizes.allSatisfy({ $0 >= 0 }) else {
+                throw ManakoError(.shapeMismatch, "sizes \(sizes) must be non-negative, one per axis \(axisList)")
+            }
+            let ratios = axisList.enumerated().map { Float(sizes[$0.offset]) / Float(max(x.shape[$0.element], 1)) }
+            for (k, a) in axisList.enumerated() {
+                switch aspectPolicy {
+                case .stretch:
+                    outShape[a] = Int(sizes[k])
+                    scales[a] = ratios[k]
+                case .notLarger, .notSmaller:
+                    let common = aspectPolicy == .notLarger ? ratios.min()! : ratios.max()!
+                    outShape[a] = Int((common * Float(x.shape[a])).rounded(.toNearestOrAwayFromZero))
+                    scales[a] = common
+                }
+            }
+        } else if !given.isEmpty {
+            guard given.count == axisList.count, given.allSatisfy({ $0 > 0 }) else {
+                throw ManakoError(.shapeMismatch, "scales \(given) must be positive, one per axis \(axisList)")
+            }
+            for (k, a) in axisList.enumerated() {
+                scales[a] = given[k]
+                outShape[a] = Int((Float(x.shape[a]) * given[k]).rounded(.down))
+            }
+        } else {
+            throw ManakoError(.invalidModel, "Resize needs scales or sizes")
+        }
+        guard let total = Tensor.elementCount(outShape), total <= 1 << 31 else {
+            throw ManakoError(.limitExceeded, "output shape \(outShape) is too large")
+        }
+        var data = try x.floats()
+        var shape = x.shape
+        for a in 0..<x.rank where outShape[a] != shape[a] || scales[a] != 1 {
+            data = resizeAxis(data, shape: shape, axis: a, outSize: outShape[a], scale: scales[a])
+            shape[a] = outShape[a]
+        }
+        return [Tensor(shape: shape, floats: data)]
+    }
+
+    /// Input position of output index `i` along an axis of `inSize` resized to `outSize`.
+    /// The spec measures the resized length as in * scale, unrounded, when scales are given.
+    func sourceCoordinate(_ i: Int, inSize: Int, outSize: Int, scale: Float) -> Float {
+        let x = Float(i)
+        let resizedLength = Float(inSize) * scale
+        switch coordinates {
+        case .halfPixel: return (x + 0.5) / scale - 0.5
+        case .pytorchHalfPixel: return resizedLength > 1 ? (x + 0.5) / scale - 0.5 : 0
+        case .alignCorners: return resizedLength == 1 ? 0 : x * Float(inSize - 1) / (resizedLength - 1)
+        case .asymmetric: return x / scale
+        case .halfPixelSymmetric:
+            let adjustment = Float(outSize) / (scale * Float(inSize))
+            let center = Float(inSize) / 2
+            return center * (1 - adjustment) + (x + 0.5) / scale - 0.5
+        }
+    }
+
+    /// Taps (input index, weight) for one output index.
+    func taps(_ i: Int, inSize: Int, outSize: Int, scale: Float) -> [(Int, Float)] {
+        let c = sourceCoordinate(i, inSize: inSize, outSize: outSize, scale: scale)
+        func clamp(_ j: Int) -> Int { min(max(j, 0), inSize - 1) }
+        switch mode {
+        case .nearest:
+            let j: Int
+            switch nearest {
+            case .roundPreferFloor: j = c == c.rounded(.down) + 0.5 ? Int(c.rounded(.down)) : Int(c.rounded())
+            case .roundPreferCeil: j = c == c.rounded(.down) + 0.5 ? Int(c.rounded(.up)) : Int(c.rounded())
+            case .floor: j = Int(c.rounded(.down))
+            case .ceil: j = Int(c.rounded(.up))
+            }
+            return [(clamp(j), 1)]
+        case .linear:
+            let clamped = min(max(c, 0), Float(inSize - 1))
+            let j = Int(clamped.rounded(.down)), t = clamped - Float(j)
+            return [(clamp(j), 1 - t), (clamp(j + 1), t)]
+        case .cubic:
+            let j = Int(c.rounded(.down)), t = c - Float(j), a = cubicCoefficient
+            func weight(_ d: Float) -> Float {
+                let d = abs(d)
+                if d <= 1 { return ((a + 2) * d - (a + 3)) * d * d + 1 }
+                if d < 2 { return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a }
+                return 0
+            }
+            var result = (-1...2).map { k in (j + k, weight(t - Float(k))) }
+            if excludeOutside {
+                result = result.map { (0..<inSize).contains($0.0) ? $0 : ($0.0, 0) }
+                let total = result.reduce(0) { $0 + $1.1 }
+                if total != 0 { result = result.map { ($0.0, $0.1 / total) } }
+            }
+            return result.map { (clamp($0.0), $0.1) }
+        }
+    }
+
+    func resizeAxis(_ data: [Float], shape: [Int], axis: Int, outSize: Int, scale: Float) -> [Float] {
+        let inSize = shape[axis]
+        let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
+        let table = (0..<outSize).map { taps($0, inSize: inSize, outSize: outSize, scale: scale) }
+        var out = [Float](repeating: 0, count: outer * outSize * inner)
+        guard inSize > 0 else { return out }
+        for o in 0..<outer {
+            for (i, row) in table.enumerated() {
+                let dst = (o * outSize + i) * inner
+                for (j, w) in row where w != 0 {
+                    let src = (o * inSize + j) * inner
+                    for k in 0..<inner { out[dst + k] += w * data[src + k] }
+                }
+            }
+        }
+        return out
+    }
+}
