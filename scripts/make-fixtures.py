@@ -275,6 +275,13 @@ def model_cases():
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 15), helper.make_opsetid("com.example", 1)])
     MODELS.joinpath("unsupported").mkdir(parents=True)
     onnx.save(model, MODELS / "unsupported/model.onnx")
+    # Shapes that cannot fit: a 4-channel filter on a 3-channel input. Load must name the node.
+    conv = helper.make_node("Conv", ["x", "w"], ["y"], name="mismatched_conv")
+    graph = helper.make_graph([conv], "bad_shapes", [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 3, 8, 8])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
+                              [onnx.numpy_helper.from_array(np.ones((2, 4, 3, 3), np.float32), "w")])
+    MODELS.joinpath("bad_shapes").mkdir(parents=True)
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), MODELS / "bad_shapes/model.onnx")
 
 
 IMAGES = ROOT / "Tests/ManakoImageTests/Fixtures"

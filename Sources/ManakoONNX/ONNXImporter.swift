@@ -145,7 +145,9 @@ public enum ONNXImporter {
         }
         let outputs = graph.outputs.map(valueInfo)
         let (optimized, report) = try GraphOptimizer.optimize(nodes: specs, constants: &constants, outputs: outputs)
-        return (try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: optimized), report)
+        let built = try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: optimized)
+        _ = try built.inferShapes()  // shape contradictions fail the load, naming the node
+        return (built, report)
     }
 }
 

@@ -78,3 +78,22 @@ let modelsFolder = URL(fileURLWithPath: #filePath).deletingLastPathComponent().a
         _ = try? ONNXImporter.load(bytes: damaged)
     }
 }
+
+@Test func shapeContradictionsFailTheLoadNamingTheNode() throws {
+    do {
+        _ = try ONNXImporter.load(path: modelsFolder + "/bad_shapes/model.onnx")
+        Issue.record("a 4-channel filter on a 3-channel input loaded")
+    } catch let e as ManakoError {
+        #expect(e.code == .shapeMismatch)
+        #expect(e.message.contains("node 'mismatched_conv' (Conv)"))
+        #expect(e.message.contains("3 channels"))
+    }
+}
+
+@Test func inferredShapesFollowTheGraph() throws {
+    let graph = try ONNXImporter.load(path: modelsFolder + "/small_raw/model.onnx").graph
+    let shapes = try graph.inferShapes()
+    #expect(shapes["c1"] == [nil, 4, 8, 8])  // symbolic batch stays unknown
+    #expect(shapes["p1"] == [nil, 4, 4, 4])
+    #expect(shapes["prob"] == [nil, 5])
+}

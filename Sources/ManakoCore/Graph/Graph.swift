@@ -65,6 +65,8 @@ public final class Graph: Sendable {
 
     let nodes: [Node]
     let slotCount: Int
+    /// Value names and their slots, for shape inference and diagnostics.
+    let slotNames: [(String, Int)]
     let inputSlots: [Int]
     let outputSlots: [Int]
     let constantSlots: [(Int, Tensor)]
@@ -156,6 +158,7 @@ public final class Graph: Sendable {
         self.nodeCount = built.count
         self.nodeSummaries = built.map { ($0.name, $0.opType) }
         self.slotCount = slotOf.count
+        self.slotNames = slotOf.map { ($0.key, $0.value) }
         self.inputSlots = inputs.map { slotOf[$0.name]! }
         self.outputSlots = outputs.map { slotOf[$0.name]! }
         self.constantSlots = constants.map { (slotOf[$0.key]!, $0.value) }

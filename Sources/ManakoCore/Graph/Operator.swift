@@ -5,6 +5,28 @@ public protocol Operator: Sendable {
     /// Runs the operator. `inputs[i]` is nil when an optional input is omitted.
     /// Returns one tensor per declared output (extra outputs may be dropped by the graph).
     func run(_ inputs: [Tensor?]) throws -> [Tensor]
+
+    /// Output shapes from what is known of the inputs (nil: not inferred). Used at load, so a
+    /// shape contradiction is reported before anything runs. Defaults to nil.
+    func inferShapes(_ inputs: [ShapeFact?]) throws -> [[Int?]?]?
+}
+
+/// Operators whose outputs have their first input's shape.
+public protocol ShapePreserving: Operator {}
+
+extension ShapePreserving {
+    public func inferShapes(_ inputs: [ShapeFact?]) throws -> [[Int?]?]? {
+        [inputs.first??.shape]
+    }
+}
+
+/// Operators whose output is the numpy broadcast of their inputs.
+public protocol ElementwiseBroadcasting: Operator {}
+
+extension ElementwiseBroadcasting {
+    public func inferShapes(_ inputs: [ShapeFact?]) throws -> [[Int?]?]? {
+        try ShapeRules.elementwise(inputs)
+    }
 }
 
 extension Array where Element == Tensor? {

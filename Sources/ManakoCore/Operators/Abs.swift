@@ -6,3 +6,5 @@ public struct Abs: Operator {
         try ElementwiseUnary.apply(inputs, { abs($0) })
     }
 }
+
+extension Abs: ShapePreserving {}

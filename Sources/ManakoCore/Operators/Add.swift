@@ -6,3 +6,5 @@ public struct Add: Operator {
         try [ElementwiseBinary.apply(inputs.required(0, "A"), inputs.required(1, "B"), float: +, integer: &+)]
     }
 }
+
+extension Add: ElementwiseBroadcasting {}

@@ -30,3 +30,17 @@ public struct BatchNormalization: Operator {
         return [Tensor(shape: x.shape, floats: data)]
     }
 }
+
+extension BatchNormalization {
+    public func inferShapes(_ inputs: [ShapeFact?]) throws -> [[Int?]?]? {
+        guard let x = inputs.first??.shape, x.count >= 2 else { return nil }
+        if let c = x[1] {
+            for i in 1..<min(inputs.count, 5) {
+                if let p = inputs[i]?.concreteShape, p != [c] {
+                    throw ManakoError(.shapeMismatch, "X has \(c) channels but parameter \(i) has shape \(p)")
+                }
+            }
+        }
+        return [x]
+    }
+}

@@ -28,3 +28,5 @@ public struct Cast: Operator {
         return [try Tensor(shape: x.shape, storage: storage)]
     }
 }
+
+extension Cast: ShapePreserving {}

@@ -21,3 +21,5 @@ public struct Clip: Operator {
         return [Tensor(shape: x.shape, floats: try x.floats().map { Swift.min(Swift.max($0, lo), hi) })]
     }
 }
+
+extension Clip: ShapePreserving {}

@@ -33,3 +33,26 @@ public struct Concat: Operator {
         return [Tensor(shape: shape, int64s: join(try parts.map { try $0.int64s() }))]
     }
 }
+
+extension Concat {
+    public func inferShapes(_ inputs: [ShapeFact?]) throws -> [[Int?]?]? {
+        let shapes = inputs.compactMap { $0 }
+        guard !shapes.isEmpty, shapes.allSatisfy({ $0.shape != nil }) else { return nil }
+        let first = shapes[0].shape!
+        let a = try normalizedAxis(axis, rank: first.count)
+        var result = first
+        for s in shapes.dropFirst().map({ $0.shape! }) {
+            guard s.count == first.count else {
+                throw ManakoError(.shapeMismatch, "cannot concatenate \(ShapeRules.describe(first)) and \(ShapeRules.describe(s))")
+            }
+            for d in 0..<s.count where d != a {
+                if let x = result[d], let y = s[d], x != y {
+                    throw ManakoError(.shapeMismatch, "cannot concatenate \(ShapeRules.describe(first)) and \(ShapeRules.describe(s)) on axis \(axis)")
+                }
+                result[d] = result[d] ?? s[d]
+            }
+            result[a] = result[a].flatMap { x in s[a].map { x + $0 } }
+        }
+        return [result]
+    }
+}

@@ -41,3 +41,23 @@ public struct Conv: Operator {
         return [Tensor(shape: g.outputShape(channels: outChannels, spatialRank: x.rank - 2), floats: y)]
     }
 }
+
+extension Conv {
+    public func inferShapes(_ inputs: [ShapeFact?]) throws -> [[Int?]?]? {
+        guard let x = inputs.first??.shape, inputs.count > 1, let w = inputs[1]?.concreteShape else { return nil }
+        guard x.count == w.count, x.count == 3 || x.count == 4 else {
+            throw ManakoError(.shapeMismatch, "X \(ShapeRules.describe(x)) and W \(w) must both be 3-D or 4-D")
+        }
+        if let c = x[1], c != w[1] * group {
+            throw ManakoError(.shapeMismatch, "X has \(c) channels but W \(w) with group \(group) expects \(w[1] * group)")
+        }
+        if inputs.count > 2, let b = inputs[2]?.concreteShape, b != [w[0]] {
+            throw ManakoError(.shapeMismatch, "B has shape \(b), W has \(w[0]) filters")
+        }
+        let spatial = Array(x[2...])
+        guard spatial.allSatisfy({ $0 != nil }) else { return [[x[0], w[0]] + spatial.map { _ in nil }] }
+        let g = try WindowGeometry.make(input: [1, w[1] * group] + spatial.map { $0! }, kernel: Array(w[2...]), strides: strides,
+                                        dilations: dilations, pads: pads, autoPad: autoPad)
+        return [[x[0], w[0]] + g.outputShape(channels: w[0], spatialRank: spatial.count).dropFirst(2).map { $0 }]
+    }
+}

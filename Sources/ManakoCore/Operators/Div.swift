@@ -6,3 +6,5 @@ public struct Div: Operator {
         try [ElementwiseBinary.apply(inputs.required(0, "A"), inputs.required(1, "B"), float: /, integer: { $1 == 0 ? 0 : $0.dividedReportingOverflow(by: $1).partialValue })]
     }
 }
+
+extension Div: ElementwiseBroadcasting {}

@@ -6,3 +6,5 @@ public struct Erf: Operator {
         try ElementwiseUnary.apply(inputs, CMath.erf)
     }
 }
+
+extension Erf: ShapePreserving {}

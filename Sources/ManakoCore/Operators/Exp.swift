@@ -6,3 +6,5 @@ public struct Exp: Operator {
         try ElementwiseUnary.apply(inputs, CMath.exp)
     }
 }
+
+extension Exp: ShapePreserving {}

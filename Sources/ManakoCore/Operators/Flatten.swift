@@ -11,3 +11,12 @@ public struct Flatten: Operator {
         return [try x.reshaped([outer, x.shape[a...].reduce(1, *)])]
     }
 }
+
+extension Flatten {
+    public func inferShapes(_ inputs: [ShapeFact?]) throws -> [[Int?]?]? {
+        guard let x = inputs.first??.shape else { return nil }
+        let a = try normalizedAxis(axis, rank: x.count, allowEnd: true)
+        func product(_ dims: ArraySlice<Int?>) -> Int? { dims.allSatisfy { $0 != nil } ? dims.reduce(1) { $0 * $1! } : nil }
+        return [[product(x[..<a]), product(x[a...])]]
+    }
+}

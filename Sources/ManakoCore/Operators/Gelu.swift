@@ -13,3 +13,5 @@ public struct Gelu: Operator {
         return try ElementwiseUnary.apply(inputs) { 0.5 * $0 * (1 + CMath.erf($0 * 0.7071067811865476)) }
     }
 }
+
+extension Gelu: ShapePreserving {}

@@ -47,3 +47,18 @@ public struct Gemm: Operator {
         return [Tensor(shape: [m, n], floats: y)]
     }
 }
+
+extension Gemm {
+    public func inferShapes(_ inputs: [ShapeFact?]) throws -> [[Int?]?]? {
+        guard inputs.count > 1, let a = inputs[0]?.shape, let b = inputs[1]?.shape else { return nil }
+        guard a.count == 2, b.count == 2 else {
+            throw ManakoError(.shapeMismatch, "A \(ShapeRules.describe(a)) and B \(ShapeRules.describe(b)) must be 2-D")
+        }
+        let (m, k) = transA ? (a[1], a[0]) : (a[0], a[1])
+        let (kb, n) = transB ? (b[1], b[0]) : (b[0], b[1])
+        if let k, let kb, k != kb {
+            throw ManakoError(.shapeMismatch, "inner dimensions differ: A \(ShapeRules.describe(a)) transA=\(transA), B \(ShapeRules.describe(b)) transB=\(transB)")
+        }
+        return [[m, n]]
+    }
+}

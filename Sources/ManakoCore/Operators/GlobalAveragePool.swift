@@ -19,3 +19,10 @@ public struct GlobalAveragePool: Operator {
         return [Tensor(shape: [x.shape[0], x.shape[1]] + Array(repeating: 1, count: x.rank - 2), floats: out)]
     }
 }
+
+extension GlobalAveragePool {
+    public func inferShapes(_ inputs: [ShapeFact?]) throws -> [[Int?]?]? {
+        guard let x = inputs.first??.shape, x.count >= 3 else { return nil }
+        return [[x[0], x[1]] + Array(repeating: 1, count: x.count - 2)]
+    }
+}

@@ -12,3 +12,5 @@ public struct HardSigmoid: Operator {
         try ElementwiseUnary.apply(inputs) { max(0, min(1, alpha * $0 + beta)) }
     }
 }
+
+extension HardSigmoid: ShapePreserving {}

@@ -6,3 +6,5 @@ public struct HardSwish: Operator {
         try ElementwiseUnary.apply(inputs, { $0 * max(0, min(1, $0 / 6 + 0.5)) })
     }
 }
+
+extension HardSwish: ShapePreserving {}

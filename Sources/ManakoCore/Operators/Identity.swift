@@ -11,3 +11,5 @@ public struct Identity: Operator {
         return [x, Tensor(shape: x.shape, bools: Array(repeating: true, count: x.count))]
     }
 }
+
+extension Identity: ShapePreserving {}

@@ -40,3 +40,5 @@ public struct LayerNormalization: Operator {
         return Broadcast.indexMap(from: t.shape, to: shape).map { values[$0] }
     }
 }
+
+extension LayerNormalization: ShapePreserving {}

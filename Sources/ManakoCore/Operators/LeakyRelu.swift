@@ -8,3 +8,5 @@ public struct LeakyRelu: Operator {
         try ElementwiseUnary.apply(inputs) { $0 >= 0 ? $0 : alpha * $0 }
     }
 }
+
+extension LeakyRelu: ShapePreserving {}

@@ -6,3 +6,5 @@ public struct Less: Operator {
         try ElementwiseCompare.apply(inputs, float: { $0 < $1 }, integer: { $0 < $1 })
     }
 }
+
+extension Less: ElementwiseBroadcasting {}

@@ -6,3 +6,5 @@ public struct LessOrEqual: Operator {
         try ElementwiseCompare.apply(inputs, float: { $0 <= $1 }, integer: { $0 <= $1 })
     }
 }
+
+extension LessOrEqual: ElementwiseBroadcasting {}

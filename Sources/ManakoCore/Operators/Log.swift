@@ -6,3 +6,5 @@ public struct Log: Operator {
         try ElementwiseUnary.apply(inputs, CMath.log)
     }
 }
+
+extension Log: ShapePreserving {}

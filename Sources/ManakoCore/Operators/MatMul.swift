@@ -35,3 +35,17 @@ public struct MatMul: Operator {
         return [Tensor(shape: shape, floats: y)]
     }
 }
+
+extension MatMul {
+    public func inferShapes(_ inputs: [ShapeFact?]) throws -> [[Int?]?]? {
+        guard inputs.count > 1, let a = inputs[0]?.shape, let b = inputs[1]?.shape, !a.isEmpty, !b.isEmpty else { return nil }
+        let a2 = a.count == 1 ? [1] + a : a, b2 = b.count == 1 ? b + [1] : b
+        if let k = a2.last!, let kb = b2[b2.count - 2], k != kb {
+            throw ManakoError(.shapeMismatch, "inner dimensions differ: \(ShapeRules.describe(a)) x \(ShapeRules.describe(b))")
+        }
+        var shape = try ShapeRules.broadcast(Array(a2.dropLast(2)), Array(b2.dropLast(2))) + [a2[a2.count - 2], b2.last!]
+        if a.count == 1 { shape.remove(at: shape.count - 2) }
+        if b.count == 1 { shape.removeLast() }
+        return [shape]
+    }
+}

@@ -6,3 +6,5 @@ public struct Max: Operator {
         try Variadic.fold(inputs, float: max, integer: max)
     }
 }
+
+extension Max: ElementwiseBroadcasting {}

@@ -6,3 +6,5 @@ public struct Min: Operator {
         try Variadic.fold(inputs, float: min, integer: min)
     }
 }
+
+extension Min: ElementwiseBroadcasting {}

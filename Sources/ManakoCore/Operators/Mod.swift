@@ -20,3 +20,5 @@ public struct Mod: Operator {
         return a.elementType == .int32 ? try Cast(to: .int32).run([result]) : [result]
     }
 }
+
+extension Mod: ElementwiseBroadcasting {}

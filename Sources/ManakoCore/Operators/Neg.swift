@@ -6,3 +6,5 @@ public struct Neg: Operator {
         try ElementwiseUnary.apply(inputs, { -$0 })
     }
 }
+
+extension Neg: ShapePreserving {}

@@ -8,3 +8,5 @@ public struct Not: Operator {
         return [Tensor(shape: x.shape, bools: values.map { !$0 })]
     }
 }
+
+extension Not: ShapePreserving {}

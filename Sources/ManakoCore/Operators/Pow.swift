@@ -17,3 +17,5 @@ public struct Pow: Operator {
         return [Tensor(shape: shape, floats: out)]
     }
 }
+
+extension Pow: ElementwiseBroadcasting {}

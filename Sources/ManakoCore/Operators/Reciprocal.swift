@@ -6,3 +6,5 @@ public struct Reciprocal: Operator {
         try ElementwiseUnary.apply(inputs, { 1 / $0 })
     }
 }
+
+extension Reciprocal: ShapePreserving {}

@@ -7,3 +7,5 @@ public struct Relu: Operator {
         return [Tensor(shape: x.shape, floats: try x.floats().map { $0 > 0 ? $0 : 0 })]
     }
 }
+
+extension Relu: ShapePreserving {}

@@ -43,3 +43,13 @@ public struct Reshape: Operator {
         return shape
     }
 }
+
+extension Reshape {
+    public func inferShapes(_ inputs: [ShapeFact?]) throws -> [[Int?]?]? {
+        guard inputs.count > 1, let requested = try inputs[1]?.constant?.int64s().map({ Int($0) }) else { return nil }
+        guard let x = inputs[0]?.shape else { return [requested.map { $0 >= 0 && ($0 != 0 || allowZero) ? $0 : nil }] }
+        if let concrete = inputs[0]?.concreteShape { return [try Reshape.resolve(requested, input: concrete, allowZero: allowZero).map { $0 }] }
+        // Unknown input dimensions: 0 copies them, -1 stays unknown.
+        return [requested.enumerated().map { i, d in d == 0 && !allowZero ? (i < x.count ? x[i] : nil) : (d < 0 ? nil : d) }]
+    }
+}

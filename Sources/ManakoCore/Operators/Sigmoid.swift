@@ -6,3 +6,5 @@ public struct Sigmoid: Operator {
         try ElementwiseUnary.apply(inputs, { 1 / (1 + CMath.exp(-$0)) })
     }
 }
+
+extension Sigmoid: ShapePreserving {}

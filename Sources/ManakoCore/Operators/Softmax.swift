@@ -44,3 +44,5 @@ extension Float {
     /// e^self, via the C library (the core avoids Foundation).
     @inlinable var exponential: Float { expf(self) }
 }
+
+extension Softmax: ShapePreserving {}

@@ -6,3 +6,5 @@ public struct Sqrt: Operator {
         try ElementwiseUnary.apply(inputs, CMath.sqrt)
     }
 }
+
+extension Sqrt: ShapePreserving {}

@@ -6,3 +6,5 @@ public struct Sub: Operator {
         try [ElementwiseBinary.apply(inputs.required(0, "A"), inputs.required(1, "B"), float: -, integer: &-)]
     }
 }
+
+extension Sub: ElementwiseBroadcasting {}

@@ -6,3 +6,5 @@ public struct Sum: Operator {
         try Variadic.fold(inputs, float: +, integer: &+)
     }
 }
+
+extension Sum: ElementwiseBroadcasting {}

@@ -6,3 +6,5 @@ public struct Tanh: Operator {
         try ElementwiseUnary.apply(inputs, CMath.tanh)
     }
 }
+
+extension Tanh: ShapePreserving {}

@@ -23,3 +23,12 @@ public struct Transpose: Operator {
         return [x.picking(indices, shape: outShape)]
     }
 }
+
+extension Transpose {
+    public func inferShapes(_ inputs: [ShapeFact?]) throws -> [[Int?]?]? {
+        guard let x = inputs.first??.shape else { return nil }
+        let perm = try (permutation ?? Array((0..<x.count).reversed())).map { try normalizedAxis($0, rank: x.count) }
+        guard perm.count == x.count else { throw ManakoError(.invalidModel, "perm \(perm) does not match rank \(x.count)") }
+        return [perm.map { x[$0] }]
+    }
+}

@@ -17,3 +17,5 @@ public struct Where: Operator {
         return [joined.picking((0..<mc.count).map { mask[mc[$0]] ? mx[$0] : x.count + my[$0] }, shape: shape)]
     }
 }
+
+extension Where: ElementwiseBroadcasting {}
