@@ -60,6 +60,10 @@ def main():
             continue
         torch.manual_seed(0)
         model = make().eval()
+        # Some heads start at zero (torchvision's ViT), which would make every logit 0.
+        for module in model.modules():
+            if isinstance(module, torch.nn.Linear) and not module.weight.any():
+                torch.nn.init.normal_(module.weight, std=0.02)
         size = 224
         x = torch.randn(1, 3, size, size)
         stem = name.replace(" ", "_").replace("/", "_")
