@@ -25,9 +25,14 @@ let package = Package(
         .systemLibrary(
             name: "CPNG", pkgConfig: "libpng",
             providers: [.apt(["libpng-dev"])]),
+        .systemLibrary(
+            name: "CJPEG", pkgConfig: "libjpeg",
+            providers: [.apt(["libjpeg-dev"])]),
+        // libjpeg reports errors by longjmp; this C layer turns them into return codes.
+        .target(name: "CManakoJPEG", dependencies: ["CJPEG"]),
         .target(name: "ManakoCore", dependencies: ["CBLAS"]),
         .target(name: "ManakoONNX", dependencies: ["ManakoCore"]),
-        .target(name: "ManakoImage", dependencies: ["ManakoCore", "CPNG"]),
+        .target(name: "ManakoImage", dependencies: ["ManakoCore", "CPNG", "CManakoJPEG"]),
         .target(name: "Manako", dependencies: ["ManakoCore", "ManakoONNX", "ManakoImage"]),
         .target(name: "ManakoCTypes"),
         .target(name: "ManakoC", dependencies: ["Manako", "ManakoCTypes"]),

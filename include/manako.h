@@ -99,10 +99,10 @@ extern "C" {
 /// belongs to Manako and stays valid until the next failing call on this thread.
 char const * manako_last_error(void);
 
-/// Classifies an encoded image (PNG bytes) held in memory, as manako_model_classify_file does.
+/// Classifies an encoded image (PNG or JPEG bytes) held in memory, as manako_model_classify_file does.
 manako_status manako_model_classify_encoded(manako_model_t model, void const * data, size_t size, manako_prediction * predictions, size_t capacity, size_t * count);
 
-/// Classifies an image file (PNG) with the model's preprocessing. Writes the `capacity` best
+/// Classifies an image file (PNG or JPEG) with the model's preprocessing. Writes the `capacity` best
 /// classes (fewer if the model has fewer) to `predictions`, best first, and their number to
 /// `*count` (which may be NULL).
 manako_status manako_model_classify_file(manako_model_t model, char const * path, manako_prediction * predictions, size_t capacity, size_t * count);

@@ -305,6 +305,28 @@ def image_cases():
         np.save(IMAGES / f"{name}_rgb.npy", np.asarray(Image.open(IMAGES / f"{name}.png").convert("RGB")))
 
 
+def jpeg_cases():
+    """JPEGs Pillow writes, and what Pillow decodes from them (EXIF orientation applied)."""
+    from PIL import ImageOps
+    photo = Image.open(ROOT / "Resources/chelsea.png").convert("RGB").crop((180, 60, 244, 108))  # 64x48
+    variants = {
+        "baseline_420": dict(quality=90),
+        "progressive": dict(quality=85, progressive=True),
+        "baseline_444": dict(quality=95, subsampling=0),
+    }
+    for name, options in variants.items():
+        photo.save(IMAGES / f"jpeg_{name}.jpg", **options)
+    photo.convert("L").save(IMAGES / "jpeg_gray.jpg", quality=90)
+    photo.convert("CMYK").save(IMAGES / "jpeg_cmyk.jpg", quality=90)
+    for orientation in (3, 5, 6, 8):
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        photo.save(IMAGES / f"jpeg_orientation_{orientation}.jpg", quality=90, exif=exif.tobytes())
+    for path in sorted(IMAGES.glob("jpeg_*.jpg")):
+        decoded = ImageOps.exif_transpose(Image.open(path)).convert("RGB")
+        np.save(path.with_suffix(".npy"), np.asarray(decoded))
+
+
 def end_to_end():
     image = Image.open(ROOT / "Resources/chelsea.png").convert("RGB")
     w, h = image.size
@@ -327,5 +349,6 @@ if __name__ == "__main__":
     shutil.rmtree(IMAGES, ignore_errors=True)
     IMAGES.mkdir(parents=True)
     image_cases()
+    jpeg_cases()
     end_to_end()
     print(f"wrote {len(list(OPS.iterdir()))} operator fixtures and the end-to-end fixtures")

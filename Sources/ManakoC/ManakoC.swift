@@ -274,7 +274,7 @@ func checkedPredictions(_ p: UnsafeMutablePointer<manako_prediction>?, _ capacit
     return p
 }
 
-/// Classifies an image file (PNG) with the model's preprocessing. Writes the `capacity` best
+/// Classifies an image file (PNG or JPEG) with the model's preprocessing. Writes the `capacity` best
 /// classes (fewer if the model has fewer) to `predictions`, best first, and their number to
 /// `*count` (which may be NULL).
 @c public func manako_model_classify_file(_ model: manako_model_t?, _ path: UnsafePointer<CChar>?,
@@ -288,7 +288,7 @@ func checkedPredictions(_ p: UnsafeMutablePointer<manako_prediction>?, _ capacit
     }
 }
 
-/// Classifies an encoded image (PNG bytes) held in memory, as manako_model_classify_file does.
+/// Classifies an encoded image (PNG or JPEG bytes) held in memory, as manako_model_classify_file does.
 @c public func manako_model_classify_encoded(_ model: manako_model_t?, _ data: UnsafeRawPointer?, _ size: UInt,
                                               _ predictions: UnsafeMutablePointer<manako_prediction>?, _ capacity: UInt,
                                               _ count: UnsafeMutablePointer<UInt>?) -> manako_status {

@@ -48,7 +48,7 @@ struct Classify: ParsableCommand {
     @Option(name: .customLong("top-k"), help: "Number of classes to print.") var topK: Int = 5
     @Option(help: "Threads for the linear-algebra kernels.") var threads: Int?
     @Flag(help: "Print one JSON array with an object per image.") var json = false
-    @Argument(help: "PNG images.") var images: [String]
+    @Argument(help: "PNG or JPEG images.") var images: [String]
 
     func validate() throws {
         guard topK >= 1 else { throw ValidationError("--top-k must be at least 1") }

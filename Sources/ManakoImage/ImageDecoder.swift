@@ -5,9 +5,7 @@ public enum ImageDecoder {
     public static func decode(_ bytes: [UInt8], maxPixels: Int = ImageLimits.defaultMaxPixels) throws -> RGBImage {
         if bytes.isEmpty { throw ManakoError(.invalidImage, "empty image data") }
         if PNGDecoder.isPNG(bytes) { return try PNGDecoder.decode(bytes, maxPixels: maxPixels) }
-        if bytes.starts(with: [0xFF, 0xD8, 0xFF]) {
-            throw ManakoError(.invalidImage, "JPEG is not supported yet; convert the image to PNG")
-        }
-        throw ManakoError(.invalidImage, "unrecognised image format (expected PNG)")
+        if JPEGDecoder.isJPEG(bytes) { return try JPEGDecoder.decode(bytes, maxPixels: maxPixels) }
+        throw ManakoError(.invalidImage, "unrecognised image format (expected PNG or JPEG)")
     }
 }

@@ -96,3 +96,33 @@ func pngDecodesLikePillow(_ name: String) throws {
     // Channel 0 of pixel (0, 0) is (p - 127) / 128.
     #expect(try tensor.floats()[0] == (Float(out.pixels[0]) - 127) / 128)
 }
+
+/// JPEGs of every kind decode to what Pillow gives (ImageOps.exif_transpose + convert("RGB")).
+/// libjpeg-turbo decodes identically in both; one level is allowed for version differences.
+@Test(arguments: ["baseline_420", "progressive", "baseline_444", "gray", "cmyk",
+                  "orientation_3", "orientation_5", "orientation_6", "orientation_8"])
+func jpegDecodesLikePillow(_ name: String) throws {
+    let decoded = try ImageDecoder.decode(try FileIO.read(imageFixtures + "/jpeg_\(name).jpg"))
+    let expected = try fixtureImage("jpeg_\(name).npy")
+    #expect(decoded.width == expected.width && decoded.height == expected.height, "\(name): \(decoded.width)x\(decoded.height)")
+    let worst = zip(decoded.pixels, expected.pixels).map { abs(Int($0) - Int($1)) }.max() ?? 255
+    #expect(worst <= 1, "\(name): differs from Pillow by up to \(worst) levels")
+}
+
+@Test func corruptJPEGsGiveImageErrors() throws {
+    let good = try FileIO.read(imageFixtures + "/jpeg_baseline_420.jpg")
+    for bytes in [Array(good.prefix(good.count / 2)), Array(good.prefix(200)), Array(good.prefix(4))] {
+        do {
+            _ = try ImageDecoder.decode(bytes)
+            Issue.record("decoded a JPEG cut to \(bytes.count) bytes")
+        } catch let e as ManakoError {
+            #expect(e.code == .invalidImage, "\(e)")
+        }
+    }
+    do {
+        _ = try JPEGDecoder.decode(good, maxPixels: 100)
+        Issue.record("limit ignored")
+    } catch let e as ManakoError {
+        #expect(e.code == .limitExceeded && e.message.contains("64x48"))
+    }
+}
