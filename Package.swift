@@ -41,7 +41,7 @@ let package = Package(
             dependencies: ["Manako", .product(name: "ArgumentParser", package: "swift-argument-parser")]),
         .testTarget(name: "ManakoCoreTests", dependencies: ["ManakoCore"]),
         .testTarget(name: "ManakoONNXTests", dependencies: ["Manako"], exclude: ["Fixtures", "Models", "Architectures", "node-tests.txt"]),
-        .testTarget(name: "ManakoImageTests", dependencies: ["ManakoImage", "ManakoCore"], exclude: ["Fixtures"]),
+        .testTarget(name: "ManakoImageTests", dependencies: ["ManakoImage", "ManakoCore"], exclude: ["Fixtures", "Preprocessing"]),
         .testTarget(name: "ManakoTests", dependencies: ["Manako"], exclude: ["Fixtures"]),
     ]
 )

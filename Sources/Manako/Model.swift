@@ -11,7 +11,7 @@ public struct ModelOptions: Sendable {
     public var maxImagePixels: Int
     /// A labels file (one label per line) that overrides the model's own.
     public var labelsPath: String?
-    /// A preprocessing preset name that overrides the model's metadata.
+    /// A preprocessing preset name or JSON configuration that overrides the model's metadata.
     public var preset: String?
 
     public init(threads: Int? = nil, maxImagePixels: Int = ImageLimits.defaultMaxPixels,
@@ -33,7 +33,7 @@ public struct Prediction: Sendable, Equatable {
 
 /// Metadata keys Manako reads from (and `manako embed` writes to) an ONNX file's metadata_props.
 public enum MetadataKey {
-    /// Preprocessing preset name, e.g. "efficientnet-lite" or "torchvision".
+    /// A preprocessing preset name (e.g. "efficientnet-lite") or a JSON configuration.
     public static let preset = "manako.preprocessing"
     /// Class labels, one per line, in output order.
     public static let labels = "manako.labels"
@@ -76,16 +76,15 @@ public final class Model: Sendable {
         } else {
             labels = nil
         }
-        let presetName = options.preset ?? metadata[MetadataKey.preset] ?? "torchvision"
-        guard var chosen = Preprocessing.presets[presetName] else {
-            let known = Preprocessing.presets.keys.sorted().joined(separator: ", ")
-            throw ManakoError(.invalidArgument, "unknown preprocessing preset '\(presetName)' (known: \(known))")
-        }
-        // The input size comes from the model when it declares one.
-        if let shape = graph.inputs.first?.shape, shape.count == 4,
-           case .fixed(let h) = shape[2], case .fixed(let w) = shape[3], h > 0, w > 0 {
-            chosen.height = h
-            chosen.width = w
+        // A preset name or a JSON configuration, from the options or the model's metadata.
+        var chosen = try Preprocessing.parse(options.preset ?? metadata[MetadataKey.preset] ?? "torchvision")
+        // The input size comes from the model when it declares one (NCHW or NHWC).
+        if let shape = graph.inputs.first?.shape, shape.count == 4 {
+            let (hAxis, wAxis) = chosen.layout == .nchw ? (2, 3) : (1, 2)
+            if case .fixed(let h) = shape[hAxis], case .fixed(let w) = shape[wAxis], h > 0, w > 0 {
+                chosen.height = h
+                chosen.width = w
+            }
         }
         preprocessing = chosen
         if let threads = options.threads {

@@ -136,3 +136,57 @@ public enum Resampler {
         return try RGBImage(width: width, height: height, pixels: out)
     }
 }
+
+extension Resampler {
+    /// Resizing without antialiasing, as OpenCV's cv2.resize does: each output pixel samples the
+    /// input at (o + 0.5) * scale - 0.5 with the filter at its own width (so shrinking aliases),
+    /// borders replicated, cubic with a = -0.75, nearest at floor(o * scale). Float intermediate,
+    /// rounded once at the end. Layout: HWC, 3 channels.
+    public static func resizeWithoutAntialias(_ image: RGBImage, width: Int, height: Int, filter: ResampleFilter) throws -> RGBImage {
+        guard width > 0, height > 0 else { throw ManakoError(.invalidArgument, "resize target \(width)x\(height) must be positive") }
+        func taps(inSize: Int, outSize: Int) -> [[(Int, Float)]] {
+            let scale = Double(inSize) / Double(outSize)
+            func clamp(_ i: Int) -> Int { min(max(i, 0), inSize - 1) }
+            return (0..<outSize).map { o in
+                switch filter {
+                case .nearest:
+                    return [(clamp(Int((Double(o) * scale).rounded(.down))), 1)]
+                case .bilinear:
+                    let x = (Double(o) + 0.5) * scale - 0.5
+                    let x0 = Int(x.rounded(.down)), t = Float(x - Double(x0))
+                    return [(clamp(x0), 1 - t), (clamp(x0 + 1), t)]
+                case .bicubic:
+                    let x = (Double(o) + 0.5) * scale - 0.5
+                    let x0 = Int(x.rounded(.down)), t = Float(x - Double(x0)), a: Float = -0.75
+                    func w(_ d: Float) -> Float {
+                        let d = abs(d)
+                        if d <= 1 { return ((a + 2) * d - (a + 3)) * d * d + 1 }
+                        if d < 2 { return ((a * d - 5 * a) * d + 8 * a) * d - 4 * a }
+                        return 0
+                    }
+                    return (-1...2).map { k in (clamp(x0 + k), w(t - Float(k))) }
+                }
+            }
+        }
+        let columns = taps(inSize: image.width, outSize: width), rows = taps(inSize: image.height, outSize: height)
+        var horizontal = [Float](repeating: 0, count: width * image.height * 3)
+        for y in 0..<image.height {
+            for (x, row) in columns.enumerated() {
+                for c in 0..<3 {
+                    var sum: Float = 0
+                    for (i, w) in row { sum += w * Float(image.pixels[(y * image.width + i) * 3 + c]) }
+                    horizontal[(y * width + x) * 3 + c] = sum
+                }
+            }
+        }
+        var out = [UInt8](repeating: 0, count: width * height * 3)
+        for (y, column) in rows.enumerated() {
+            for x in 0..<(width * 3) {
+                var sum: Float = 0
+                for (i, w) in column { sum += w * horizontal[i * width * 3 + x] }
+                out[y * width * 3 + x] = UInt8(max(0, min(255, sum.rounded(.toNearestOrEven))))
+            }
+        }
+        return try RGBImage(width: width, height: height, pixels: out)
+    }
+}
