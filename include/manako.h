@@ -53,7 +53,8 @@ typedef struct manako_options {
     int32_t threads;            /**< worker threads; 0 = library default */
     int64_t max_image_pixels;   /**< images with more pixels are refused before decoding */
     const char *labels_path;    /**< labels file (one per line) overriding the model's own; may be NULL */
-    const char *preset;         /**< preprocessing preset overriding the model's metadata; may be NULL */
+    const char *preset;         /**< preprocessing (a preset name or a JSON configuration, see README)
+                                     overriding the model's metadata; may be NULL */
 } manako_options;
 
 /** One ranked class. `label` points into the model (valid until manako_model_free) and is
@@ -135,6 +136,17 @@ manako_status manako_model_load_memory(void const * data, size_t size, manako_op
 
 /// Describes graph output `index`, as manako_model_input_info does for inputs.
 manako_status manako_model_output_info(manako_model_t model, size_t index, char const * * name, int64_t * shape, size_t capacity, size_t * rank);
+
+/// The model's input tensor for an encoded image (PNG or JPEG bytes), as manako_model_preprocess_file.
+manako_status manako_model_preprocess_encoded(manako_model_t model, void const * data, size_t size, manako_output * output);
+
+/// The model's input tensor for an image file (PNG or JPEG), as its preprocessing makes it: the
+/// same pixels classification would feed. `output->shape`/`rank` are filled first, so on
+/// MANAKO_BUFFER_TOO_SMALL the caller can allocate and retry; `output->name` is ignored.
+manako_status manako_model_preprocess_file(manako_model_t model, char const * path, manako_output * output);
+
+/// The model's input tensor for a raw pixel buffer (as manako_model_classify_pixels takes it).
+manako_status manako_model_preprocess_pixels(manako_model_t model, void const * pixels, size_t size, int32_t width, int32_t height, size_t row_stride, manako_pixel_format format, manako_output * output);
 
 /// Runs the raw graph on float32 inputs and copies the requested outputs into caller buffers.
 /// Every model input must be given once. All requested outputs' `shape`/`rank` are filled

@@ -78,10 +78,13 @@ public final class Model: Sendable {
         }
         // A preset name or a JSON configuration, from the options or the model's metadata.
         var chosen = try Preprocessing.parse(options.preset ?? metadata[MetadataKey.preset] ?? "torchvision")
-        // The input size comes from the model when it declares one (NCHW or NHWC).
+        // The model's input decides layout and size when it shows them: [N, 3, H, W] is NCHW,
+        // [N, H, W, 3] is NHWC (a preset's own layout only applies when the shape is ambiguous).
         if let shape = graph.inputs.first?.shape, shape.count == 4 {
+            let dims = shape.map { dimension -> Int? in if case .fixed(let n) = dimension { return n } else { return nil } }
+            if dims[1] == 3 && dims[3] != 3 { chosen.layout = .nchw } else if dims[3] == 3 && dims[1] != 3 { chosen.layout = .nhwc }
             let (hAxis, wAxis) = chosen.layout == .nchw ? (2, 3) : (1, 2)
-            if case .fixed(let h) = shape[hAxis], case .fixed(let w) = shape[wAxis], h > 0, w > 0 {
+            if let h = dims[hAxis], let w = dims[wAxis], h > 0, w > 0 {
                 chosen.height = h
                 chosen.width = w
             }

@@ -235,28 +235,35 @@ func describe(_ infos: [ValueInfo], _ names: [UnsafeMutablePointer<CChar>], _ wh
             feeds[name] = Tensor(shape: dims, floats: count == 0 ? [] : Array(UnsafeBufferPointer(start: input.data, count: count)))
         }
         let results = try m.run(feeds)
-        // Shapes of every output first, so one failed call tells the caller all buffer sizes.
-        var chosen: [(String, Tensor)] = []
-        for i in 0..<Int(output_count) {
+        let chosen = try (0..<Int(output_count)).map { i -> Tensor in
             let name = outputs![i].name.map { String(cString: $0) } ?? m.outputs[i].name
             guard let t = results[name] else { throw invalid("the model has no output named '\(name)'") }
-            guard t.rank <= Int(MANAKO_MAX_RANK) else { throw ManakoError(.shapeMismatch, "output '\(name)' has rank \(t.rank), over \(MANAKO_MAX_RANK)") }
-            outputs![i].rank = t.rank
-            withUnsafeMutableBytes(of: &outputs![i].shape) { raw in
-                let dims = raw.bindMemory(to: Int64.self)
-                for d in 0..<t.rank { dims[d] = Int64(t.shape[d]) }
-            }
-            chosen.append((name, t))
+            return t
         }
-        for (i, (name, t)) in chosen.enumerated() {
-            let values = try t.floats()
-            guard values.count <= outputs![i].capacity else {
-                throw ManakoError(.bufferTooSmall, "output '\(name)' needs \(values.count) floats, capacity is \(outputs![i].capacity)")
-            }
-            guard values.isEmpty || outputs![i].data != nil else { throw invalid("output '\(name)' has NULL data") }
-            if !values.isEmpty { values.withUnsafeBufferPointer { outputs![i].data!.update(from: $0.baseAddress!, count: values.count) } }
-        }
+        // Shapes of every output first, so one failed call tells the caller all buffer sizes.
+        for (i, t) in chosen.enumerated() { try describeShape(t, into: &outputs![i]) }
+        for (i, t) in chosen.enumerated() { try copyValues(t, into: outputs![i]) }
     }
+}
+
+/// Writes a tensor's rank and dimensions into a caller's output record.
+func describeShape(_ t: Tensor, into output: inout manako_output) throws {
+    guard t.rank <= Int(MANAKO_MAX_RANK) else { throw ManakoError(.shapeMismatch, "a tensor of rank \(t.rank) is over \(MANAKO_MAX_RANK)") }
+    output.rank = t.rank
+    withUnsafeMutableBytes(of: &output.shape) { raw in
+        let dims = raw.bindMemory(to: Int64.self)
+        for d in 0..<t.rank { dims[d] = Int64(t.shape[d]) }
+    }
+}
+
+/// Copies a float32 tensor into a caller's buffer after checking its capacity.
+func copyValues(_ t: Tensor, into output: manako_output) throws {
+    let values = try t.floats()
+    guard values.count <= output.capacity else {
+        throw ManakoError(.bufferTooSmall, "the tensor needs \(values.count) floats, capacity is \(output.capacity)")
+    }
+    guard values.isEmpty || output.data != nil else { throw invalid("output data is NULL") }
+    if !values.isEmpty { values.withUnsafeBufferPointer { output.data!.update(from: $0.baseAddress!, count: values.count) } }
 }
 
 func deliver(_ predictions: [Prediction], _ h: ModelHandle, _ out: UnsafeMutablePointer<manako_prediction>,
@@ -266,6 +273,40 @@ func deliver(_ predictions: [Prediction], _ h: ModelHandle, _ out: UnsafeMutable
                                    label: p.index < h.labels.count ? UnsafePointer(h.labels[p.index]) : nil)
     }
     count?.pointee = UInt(predictions.count)
+}
+
+func imageFromFile(_ h: ModelHandle, _ path: UnsafePointer<CChar>?) throws -> RGBImage {
+    let file = try string(path, "path")
+    do {
+        return try h.model.decode(encoded: try FileIO.read(file, limit: 1 << 30))
+    } catch let e as ManakoError {
+        throw e.inContext("image '\(file)'")
+    }
+}
+
+func imageFromEncoded(_ h: ModelHandle, _ data: UnsafeRawPointer?, _ size: UInt) throws -> RGBImage {
+    guard let data, size > 0 else { throw invalid("image data is NULL or empty") }
+    return try h.model.decode(encoded: Array(UnsafeRawBufferPointer(start: data, count: try byteCount(size, limit: 1 << 30, "image data"))))
+}
+
+func imageFromPixels(_ h: ModelHandle, _ pixels: UnsafeRawPointer?, _ size: UInt, _ width: Int32, _ height: Int32,
+                     _ rowStride: UInt, _ format: manako_pixel_format) throws -> RGBImage {
+    guard let pixels else { throw invalid("pixels is NULL") }
+    guard let pixelFormat = PixelFormat(rawValue: Int32(bitPattern: format.rawValue)) else {
+        throw invalid("unknown pixel format \(format.rawValue)")
+    }
+    guard rowStride <= UInt(Int32.max) else { throw invalid("row_stride \(rowStride) is too large") }
+    let buffer = UnsafeRawBufferPointer(start: pixels, count: try byteCount(size, limit: Int.max / 2, "pixel buffer"))
+    return try RGBImage(pixels: buffer, width: Int(width), height: Int(height), rowStride: Int(rowStride), format: pixelFormat,
+                        maxPixels: h.model.options.maxImagePixels)
+}
+
+/// Runs the model's preprocessing and delivers the tensor.
+func preprocess(_ h: ModelHandle, _ image: RGBImage, into output: UnsafeMutablePointer<manako_output>?) throws {
+    guard let output else { throw invalid("output is NULL") }
+    let tensor = try h.model.preprocess(image)
+    try describeShape(tensor, into: &output.pointee)
+    try copyValues(tensor, into: output.pointee)
 }
 
 func checkedPredictions(_ p: UnsafeMutablePointer<manako_prediction>?, _ capacity: UInt) throws -> UnsafeMutablePointer<manako_prediction> {
@@ -284,7 +325,7 @@ func checkedPredictions(_ p: UnsafeMutablePointer<manako_prediction>?, _ capacit
         count?.pointee = 0
         let h = try handle(model)
         let out = try checkedPredictions(predictions, capacity)
-        deliver(try h.model.classify(path: try string(path, "path"), topK: Int(capacity)), h, out, count)
+        deliver(try h.model.classify(try imageFromFile(h, path), topK: Int(capacity)), h, out, count)
     }
 }
 
@@ -296,9 +337,7 @@ func checkedPredictions(_ p: UnsafeMutablePointer<manako_prediction>?, _ capacit
         count?.pointee = 0
         let h = try handle(model)
         let out = try checkedPredictions(predictions, capacity)
-        guard let data, size > 0 else { throw invalid("image data is NULL or empty") }
-        let bytes = Array(UnsafeRawBufferPointer(start: data, count: try byteCount(size, limit: 1 << 30, "image data")))
-        deliver(try h.model.classify(encoded: bytes, topK: Int(capacity)), h, out, count)
+        deliver(try h.model.classify(try imageFromEncoded(h, data, size), topK: Int(capacity)), h, out, count)
     }
 }
 
@@ -313,15 +352,38 @@ func checkedPredictions(_ p: UnsafeMutablePointer<manako_prediction>?, _ capacit
         count?.pointee = 0
         let h = try handle(model)
         let out = try checkedPredictions(predictions, capacity)
-        guard let pixels else { throw invalid("pixels is NULL") }
-        guard let pixelFormat = PixelFormat(rawValue: Int32(bitPattern: format.rawValue)) else {
-            throw invalid("unknown pixel format \(format.rawValue)")
-        }
-        guard row_stride <= UInt(Int32.max) else { throw invalid("row_stride \(row_stride) is too large") }
-        let buffer = UnsafeRawBufferPointer(start: pixels, count: try byteCount(size, limit: Int.max / 2, "pixel buffer"))
-        let image = try RGBImage(pixels: buffer, width: Int(width),
-                                 height: Int(height), rowStride: Int(row_stride), format: pixelFormat,
-                                 maxPixels: h.model.options.maxImagePixels)
+        let image = try imageFromPixels(h, pixels, size, width, height, row_stride, format)
         deliver(try h.model.classify(image, topK: Int(capacity)), h, out, count)
+    }
+}
+
+/// The model's input tensor for an image file (PNG or JPEG), as its preprocessing makes it: the
+/// same pixels classification would feed. `output->shape`/`rank` are filled first, so on
+/// MANAKO_BUFFER_TOO_SMALL the caller can allocate and retry; `output->name` is ignored.
+@c public func manako_model_preprocess_file(_ model: manako_model_t?, _ path: UnsafePointer<CChar>?,
+                                             _ output: UnsafeMutablePointer<manako_output>?) -> manako_status {
+    guarded {
+        let h = try handle(model)
+        try preprocess(h, try imageFromFile(h, path), into: output)
+    }
+}
+
+/// The model's input tensor for an encoded image (PNG or JPEG bytes), as manako_model_preprocess_file.
+@c public func manako_model_preprocess_encoded(_ model: manako_model_t?, _ data: UnsafeRawPointer?, _ size: UInt,
+                                                _ output: UnsafeMutablePointer<manako_output>?) -> manako_status {
+    guarded {
+        let h = try handle(model)
+        try preprocess(h, try imageFromEncoded(h, data, size), into: output)
+    }
+}
+
+/// The model's input tensor for a raw pixel buffer (as manako_model_classify_pixels takes it).
+@c public func manako_model_preprocess_pixels(_ model: manako_model_t?, _ pixels: UnsafeRawPointer?, _ size: UInt,
+                                               _ width: Int32, _ height: Int32, _ row_stride: UInt,
+                                               _ format: manako_pixel_format,
+                                               _ output: UnsafeMutablePointer<manako_output>?) -> manako_status {
+    guarded {
+        let h = try handle(model)
+        try preprocess(h, try imageFromPixels(h, pixels, size, width, height, row_stride, format), into: output)
     }
 }

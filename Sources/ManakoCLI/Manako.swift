@@ -8,7 +8,7 @@ struct ManakoCommand: ParsableCommand {
         commandName: "manako",
         abstract: "Classify images with ONNX models on the CPU.",
         version: Manako.version,
-        subcommands: [Classify.self, Run.self, Info.self, Embed.self],
+        subcommands: [Classify.self, Run.self, Info.self, Embed.self, Preprocess.self],
         defaultSubcommand: nil)
 }
 
@@ -45,6 +45,7 @@ struct Classify: ParsableCommand {
     @Option(help: "ONNX model (default: the bundled EfficientNet-Lite0).") var model: String?
     @Option(help: "Labels file, one per line (default: the model's own).") var labels: String?
     @Option(help: "Preprocessing preset: \(Preprocessing.presets.keys.sorted().joined(separator: ", ")) (default: the model's metadata, else torchvision).") var preset: String?
+    @Option(help: "Preprocessing configuration file (JSON; timm's data config also works).") var config: String?
     @Option(name: .customLong("top-k"), help: "Number of classes to print.") var topK: Int = 5
     @Option(help: "Threads for the linear-algebra kernels.") var threads: Int?
     @Flag(help: "Print one JSON array with an object per image.") var json = false
@@ -53,11 +54,12 @@ struct Classify: ParsableCommand {
     func validate() throws {
         guard topK >= 1 else { throw ValidationError("--top-k must be at least 1") }
         guard !images.isEmpty else { throw ValidationError("give at least one image") }
+        guard preset == nil || config == nil else { throw ValidationError("give --preset or --config, not both") }
     }
 
     func run() throws {
         try reportingErrors {
-            let options = ModelOptions(threads: threads, labelsPath: labels, preset: preset)
+            let options = ModelOptions(threads: threads, labelsPath: labels, preset: try preprocessingText(preset: preset, config: config))
             let loaded = try Model(path: try model ?? defaultModelPath(), options: options)
             var results: [(String, [Prediction])] = []
             for image in images { results.append((image, try loaded.classify(path: image, topK: topK))) }
@@ -144,25 +146,59 @@ struct Info: ParsableCommand {
     }
 }
 
+/// The text of --preset or of the --config file, validated.
+func preprocessingText(preset: String?, config: String?) throws -> String? {
+    let text = try config.map { String(decoding: try FileIO.read($0, limit: 1 << 20), as: UTF8.self) } ?? preset
+    if let text { _ = try Preprocessing.parse(text) }
+    return text
+}
+
+struct Preprocess: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Write the tensor an image becomes (float32, batch of one) as .npy, to compare with training code.")
+
+    @Option(help: "Preprocessing preset.") var preset: String?
+    @Option(help: "Preprocessing configuration file (JSON; timm's data config also works).") var config: String?
+    @Option(help: "Use this model's preprocessing (its metadata and input size).") var model: String?
+    @Option(help: "Output .npy file.") var output: String
+    @Argument(help: "PNG or JPEG image.") var image: String
+
+    func validate() throws {
+        guard [preset, config, model].compactMap({ $0 }).count == 1 else {
+            throw ValidationError("give exactly one of --preset, --config and --model")
+        }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let decoded = try ImageDecoder.decode(try FileIO.read(image, limit: 1 << 30))
+            let tensor: Tensor
+            if let model {
+                tensor = try Model(path: model).preprocess(decoded)
+            } else {
+                tensor = try Preprocessing.parse(try preprocessingText(preset: preset, config: config)!).tensor(from: decoded)
+            }
+            try FileIO.write(NPY.write(tensor), to: output)
+        }
+    }
+}
+
 struct Embed: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Store a preprocessing preset and labels in a model's metadata.")
 
     @Option(help: "Input ONNX model.") var model: String
     @Option(help: "Preprocessing preset to record.") var preset: String?
+    @Option(help: "Preprocessing configuration (JSON file) to record.") var config: String?
     @Option(help: "Labels file (one per line) to record.") var labels: String?
     @Option(help: "Output ONNX model.") var output: String
 
     func run() throws {
         try reportingErrors {
             var entries: [(key: String, value: String)] = []
-            if let preset {
-                guard Preprocessing.presets[preset] != nil else {
-                    throw ManakoError(.invalidArgument, "unknown preset '\(preset)' (known: \(Preprocessing.presets.keys.sorted().joined(separator: ", ")))")
-                }
-                entries.append((MetadataKey.preset, preset))
-            }
+            guard preset == nil || config == nil else { throw ManakoError(.invalidArgument, "give --preset or --config, not both") }
+            if let text = try preprocessingText(preset: preset, config: config) { entries.append((MetadataKey.preset, text)) }
             if let labels { entries.append((MetadataKey.labels, String(decoding: try FileIO.read(labels), as: UTF8.self))) }
-            guard !entries.isEmpty else { throw ManakoError(.invalidArgument, "nothing to embed: give --preset and/or --labels") }
+            guard !entries.isEmpty else { throw ManakoError(.invalidArgument, "nothing to embed: give --preset or --config, and/or --labels") }
             try FileIO.write(MetadataWriter.setting(entries, in: try FileIO.read(model)), to: output)
         }
     }

@@ -120,6 +120,24 @@ int main(int argc, char **argv) {
     /* Raw run: wrong shape, short output buffer (shape still reported), then success. */
     float *input = calloc(3 * 224 * 224, sizeof(float));
     int64_t good_shape[4] = {1, 3, 224, 224}, bad_shape[4] = {1, 3, 200, 224};
+
+    /* Preprocessing gives the tensor classification feeds: running it reproduces the top class. */
+    manako_output tensor = {NULL, input, 10, {0}, 0};
+    CHECK(manako_model_preprocess_file(model, image_path, &tensor) == MANAKO_BUFFER_TOO_SMALL, "short preprocess buffer");
+    CHECK(tensor.rank == 4 && tensor.shape[1] == 3 && tensor.shape[2] == 224, "preprocess shape not reported");
+    tensor.capacity = 3 * 224 * 224;
+    CHECK(manako_model_preprocess_file(model, image_path, &tensor) == MANAKO_OK, "preprocess file");
+    manako_input fed = {NULL, input, good_shape, 4};
+    float fed_logits[1000];
+    manako_output fed_out = {NULL, fed_logits, 1000, {0}, 0};
+    CHECK(manako_model_run(model, &fed, 1, &fed_out, 1) == MANAKO_OK, "run preprocessed");
+    int best = 0;
+    for (int i = 1; i < 1000; i++) if (fed_logits[i] > fed_logits[best]) best = i;
+    CHECK(best == from_file.index, "preprocess + run gives %d, classify %d", best, (int)from_file.index);
+    CHECK(manako_model_preprocess_encoded(model, image, image_size, &tensor) == MANAKO_OK, "preprocess encoded");
+    CHECK(manako_model_preprocess_pixels(model, rgb, (size_t)w * h * 3, w, h, (size_t)w * 3, MANAKO_PIXEL_RGB, &tensor) == MANAKO_OK,
+          "preprocess pixels");
+    CHECK(manako_model_preprocess_file(model, image_path, NULL) == MANAKO_INVALID_ARGUMENT, "NULL preprocess output");
     manako_input in = {NULL, input, bad_shape, 4};
     float logits[1000];
     manako_output out = {NULL, logits, 10, {0}, 0};

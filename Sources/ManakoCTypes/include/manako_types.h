@@ -42,7 +42,8 @@ typedef struct manako_options {
     int32_t threads;            /**< worker threads; 0 = library default */
     int64_t max_image_pixels;   /**< images with more pixels are refused before decoding */
     const char *labels_path;    /**< labels file (one per line) overriding the model's own; may be NULL */
-    const char *preset;         /**< preprocessing preset overriding the model's metadata; may be NULL */
+    const char *preset;         /**< preprocessing (a preset name or a JSON configuration, see README)
+                                     overriding the model's metadata; may be NULL */
 } manako_options;
 
 /** One ranked class. `label` points into the model (valid until manako_model_free) and is

@@ -195,41 +195,63 @@ class Model:
             for i, info in enumerate(self.outputs)
         }
 
-    def classify(self, image: ImageLike, top_k: int = 5) -> list:
-        """Classifies a path, encoded bytes, an HxW / HxWx3 (RGB) / HxWx4 (RGBA) uint8 array,
-        or a PIL image, with the model's preprocessing. Returns the best `top_k` Predictions."""
+    def _call_with_image(self, image: ImageLike, on_file, on_encoded, on_pixels, *rest) -> int:
+        """Calls the C function for the image's form: path, encoded bytes, or a pixel array / PIL image."""
         handle = self._live()
+        if isinstance(image, (str, os.PathLike)):
+            return on_file(handle, os.fsencode(image), *rest)
+        if isinstance(image, (bytes, bytearray, memoryview)):
+            data = bytes(image)
+            return on_encoded(handle, data, len(data), *rest)
+        if not isinstance(image, np.ndarray) and hasattr(image, "convert") and hasattr(image, "size"):
+            image = np.asarray(image.convert("RGB"))  # a PIL image
+        if not isinstance(image, np.ndarray):
+            raise TypeError(f"cannot use a {type(image).__name__} as an image: pass a path, bytes, a uint8 array or a PIL image")
+        if image.dtype != np.uint8:
+            raise TypeError(f"pixel arrays must be uint8, got {image.dtype}")
+        if image.ndim == 2:
+            pixel_format = 4  # MANAKO_PIXEL_GRAY
+        elif image.ndim == 3 and image.shape[2] == 3:
+            pixel_format = 0  # MANAKO_PIXEL_RGB
+        elif image.ndim == 3 and image.shape[2] == 4:
+            pixel_format = 2  # MANAKO_PIXEL_RGBA
+        else:
+            raise ValueError(f"pixel arrays must be HxW, HxWx3 or HxWx4, got shape {image.shape}")
+        image = np.ascontiguousarray(image)
+        height, width = image.shape[:2]
+        return on_pixels(handle, image.ctypes.data, image.nbytes, width, height, image.strides[0], pixel_format, *rest)
+
+    def classify(self, image: ImageLike, top_k: int = 5) -> list:
+        """Classifies a path, encoded bytes (PNG or JPEG), an HxW / HxWx3 (RGB) / HxWx4 (RGBA)
+        uint8 array, or a PIL image, with the model's preprocessing. Returns the best `top_k`
+        Predictions."""
         if top_k < 1:
             raise ValueError("top_k must be at least 1")
         predictions = (_library.CPrediction * top_k)()
         count = ctypes.c_size_t()
         lib = self._lib
-        if isinstance(image, (str, os.PathLike)):
-            _check(lib.manako_model_classify_file(handle, os.fsencode(image), predictions, top_k, ctypes.byref(count)))
-        elif isinstance(image, (bytes, bytearray, memoryview)):
-            data = bytes(image)
-            _check(lib.manako_model_classify_encoded(handle, data, len(data), predictions, top_k, ctypes.byref(count)))
-        else:
-            if not isinstance(image, np.ndarray) and hasattr(image, "convert") and hasattr(image, "size"):
-                image = np.asarray(image.convert("RGB"))  # a PIL image
-            if not isinstance(image, np.ndarray):
-                raise TypeError(f"cannot classify a {type(image).__name__}: pass a path, bytes, a uint8 array or a PIL image")
-            if image.dtype != np.uint8:
-                raise TypeError(f"pixel arrays must be uint8, got {image.dtype}")
-            if image.ndim == 2:
-                pixel_format = 4  # MANAKO_PIXEL_GRAY
-            elif image.ndim == 3 and image.shape[2] == 3:
-                pixel_format = 0  # MANAKO_PIXEL_RGB
-            elif image.ndim == 3 and image.shape[2] == 4:
-                pixel_format = 2  # MANAKO_PIXEL_RGBA
-            else:
-                raise ValueError(f"pixel arrays must be HxW, HxWx3 or HxWx4, got shape {image.shape}")
-            image = np.ascontiguousarray(image)
-            height, width = image.shape[:2]
-            _check(lib.manako_model_classify_pixels(handle, image.ctypes.data, image.nbytes, width, height,
-                                                    image.strides[0], pixel_format, predictions, top_k,
-                                                    ctypes.byref(count)))
+        _check(self._call_with_image(image, lib.manako_model_classify_file, lib.manako_model_classify_encoded,
+                                     lib.manako_model_classify_pixels, predictions, top_k, ctypes.byref(count)))
         return [
             Prediction(int(p.index), p.label.decode() if p.label else None, float(p.probability))
             for p in predictions[: count.value]
         ]
+
+    def preprocess(self, image: ImageLike) -> np.ndarray:
+        """The float32 input tensor (batch of one) the model's preprocessing makes of an image, as
+        classify feeds it: for comparing with a training pipeline. Same image forms as classify."""
+        lib = self._lib
+        shape = self.inputs[0].shape if self.inputs else ()
+        size = int(np.prod(shape)) if shape and None not in shape else 0
+        for _ in range(2):  # an unknown size is learnt from the first call
+            buffer = np.empty(size, dtype=np.float32)
+            output = _library.COutput(None, buffer.ctypes.data_as(ctypes.POINTER(ctypes.c_float)), size)
+            status = self._call_with_image(image, lib.manako_model_preprocess_file, lib.manako_model_preprocess_encoded,
+                                           lib.manako_model_preprocess_pixels, ctypes.byref(output))
+            dims = [output.shape[d] for d in range(output.rank)]
+            if status == Status.BUFFER_TOO_SMALL and size < int(np.prod(dims)):
+                size = int(np.prod(dims))
+                continue
+            _check(status)
+            return buffer[: int(np.prod(dims))].reshape(dims)
+        raise ManakoError(Status.INTERNAL_ERROR, "the tensor size changed between calls")

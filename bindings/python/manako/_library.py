@@ -87,6 +87,10 @@ def declare(lib: ctypes.CDLL) -> ctypes.CDLL:
         "manako_model_run": (status, [model, p(CInput), size, p(COutput), size]),
         "manako_model_classify_file": (status, [model, ctypes.c_char_p, p(CPrediction), size, p(size)]),
         "manako_model_classify_encoded": (status, [model, ctypes.c_void_p, size, p(CPrediction), size, p(size)]),
+        "manako_model_preprocess_file": (status, [model, ctypes.c_char_p, p(COutput)]),
+        "manako_model_preprocess_encoded": (status, [model, ctypes.c_void_p, size, p(COutput)]),
+        "manako_model_preprocess_pixels": (
+            status, [model, ctypes.c_void_p, size, ctypes.c_int32, ctypes.c_int32, size, ctypes.c_int, p(COutput)]),
         "manako_model_classify_pixels": (
             status,
             [model, ctypes.c_void_p, size, ctypes.c_int32, ctypes.c_int32, size, ctypes.c_int, p(CPrediction), size, p(size)],

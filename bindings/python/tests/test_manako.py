@@ -116,3 +116,33 @@ def test_threads_share_one_model(model):
     for t in threads:
         t.join()
     assert results == [expected] * 4
+
+
+def test_preprocess_matches_pillow_pipeline(model):
+    pixels = np.load(FIXTURES / "chelsea_pil_224.npy")  # Pillow's crop + bicubic resize
+    expected = ((pixels.astype(np.float32) - 127) / 128).transpose(2, 0, 1)[None]
+    for form in (IMAGE, IMAGE.read_bytes(), np.asarray(__import__("PIL.Image", fromlist=["Image"]).open(IMAGE).convert("RGB"))):
+        x = model.preprocess(form)
+        assert x.shape == (1, 3, 224, 224) and x.dtype == np.float32
+        np.testing.assert_allclose(x, expected, atol=1e-6)
+
+
+def test_jpeg_classifies_like_png(model, tmp_path):
+    from PIL import Image
+
+    jpeg = tmp_path / "chelsea.jpg"
+    Image.open(IMAGE).convert("RGB").save(jpeg, quality=95)
+    assert model.classify(jpeg, top_k=1)[0].index in range(281, 286)
+
+
+def test_preset_option_and_config(tmp_path):
+    with manako.Model(MODEL, preset="keras-tf") as keras_like:
+        x = keras_like.preprocess(IMAGE)
+        assert x.shape == (1, 3, 224, 224)  # the model's NCHW input shape decides the size
+        assert x.min() >= -1 and x.max() <= 1
+    config = '{"preset": "torchvision", "interpolation": "bicubic"}'
+    with manako.Model(MODEL, preset=config) as configured:
+        assert configured.classify(IMAGE, top_k=1)[0].index in range(281, 286)
+    with pytest.raises(manako.ManakoError) as e:
+        manako.Model(MODEL, preset='{"nonsense": 1}')
+    assert e.value.status == manako.Status.INVALID_ARGUMENT and "nonsense" in e.value.message
