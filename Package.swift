@@ -28,11 +28,11 @@ let package = Package(
         .systemLibrary(
             name: "CJPEG", pkgConfig: "libjpeg",
             providers: [.apt(["libjpeg-dev"])]),
-        // libjpeg reports errors by longjmp; this C layer turns them into return codes.
-        .target(name: "CManakoJPEG", dependencies: ["CJPEG"]),
+        // libjpeg and libpng report errors by longjmp; this C layer turns them into return codes.
+        .target(name: "CManakoCodecs", dependencies: ["CJPEG", "CPNG"]),
         .target(name: "ManakoCore", dependencies: ["CBLAS"]),
         .target(name: "ManakoONNX", dependencies: ["ManakoCore"]),
-        .target(name: "ManakoImage", dependencies: ["ManakoCore", "CPNG", "CManakoJPEG"]),
+        .target(name: "ManakoImage", dependencies: ["ManakoCore", "CManakoCodecs"]),
         .target(name: "Manako", dependencies: ["ManakoCore", "ManakoONNX", "ManakoImage"]),
         .target(name: "ManakoCTypes"),
         .target(name: "ManakoC", dependencies: ["Manako", "ManakoCTypes"]),

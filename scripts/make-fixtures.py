@@ -303,6 +303,25 @@ def image_cases():
             np.dstack([source, rng.integers(0, 256, source.shape[:2], dtype=np.uint8)]))
         converted.save(IMAGES / f"{name}.png")
         np.save(IMAGES / f"{name}_rgb.npy", np.asarray(Image.open(IMAGES / f"{name}.png").convert("RGB")))
+    # What Pillow cannot write (pypng can): 16-bit, Adam7 interlacing, 2- and 4-bit gray.
+    import png
+    h, w = source.shape[:2]
+    def write(name, rows, **options):
+        with open(IMAGES / f"{name}.png", "wb") as f:
+            png.Writer(w, h, **options).write(f, rows)
+    rgb16 = rng.integers(0, 65536, (h, w, 3), dtype=np.uint16)
+    write("rgb16", rgb16.reshape(h, -1).tolist(), greyscale=False, bitdepth=16)
+    np.save(IMAGES / "rgb16_rgb.npy", np.asarray(Image.open(IMAGES / "rgb16.png").convert("RGB")))  # Pillow: high byte
+    gray16 = rng.integers(0, 65536, (h, w), dtype=np.uint16)
+    write("gray16", gray16.tolist(), greyscale=True, bitdepth=16)
+    # Pillow clips 16-bit gray to 255 on convert("RGB"); Manako keeps the high byte, as for RGB.
+    np.save(IMAGES / "gray16_rgb.npy", np.repeat((gray16 >> 8).astype(np.uint8)[:, :, None], 3, axis=2))
+    write("interlaced", source.reshape(h, -1).tolist(), greyscale=False, bitdepth=8, interlace=True)
+    np.save(IMAGES / "interlaced_rgb.npy", np.asarray(Image.open(IMAGES / "interlaced.png").convert("RGB")))
+    for depth in (2, 4):
+        gray = rng.integers(0, 1 << depth, (h, w), dtype=np.uint8)
+        write(f"gray{depth}", gray.tolist(), greyscale=True, bitdepth=depth)
+        np.save(IMAGES / f"gray{depth}_rgb.npy", np.asarray(Image.open(IMAGES / f"gray{depth}.png").convert("RGB")))
 
 
 def jpeg_cases():

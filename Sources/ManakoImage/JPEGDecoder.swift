@@ -1,4 +1,4 @@
-import CManakoJPEG
+import CManakoCodecs
 import ManakoCore
 
 /// JPEG decoding through libjpeg-turbo: baseline and progressive, gray, RGB and CMYK
@@ -8,12 +8,12 @@ public enum JPEGDecoder {
 
     public static func decode(_ bytes: [UInt8], maxPixels: Int = ImageLimits.defaultMaxPixels) throws -> RGBImage {
         guard isJPEG(bytes) else { throw ManakoError(.invalidImage, "not a JPEG file (bad signature)") }
-        var image = mk_jpeg_image()
+        var image = mk_image()
         var message = [CChar](repeating: 0, count: 256)
         let status = bytes.withUnsafeBufferPointer { data in
             mk_jpeg_decode(data.baseAddress, data.count, Int64(maxPixels), &image, &message, message.count)
         }
-        defer { mk_jpeg_free(&image) }
+        defer { mk_image_free(&image) }
         let text = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         if status == 2 { throw ManakoError(.limitExceeded, text) }
         guard status == 0, let pixels = image.pixels else { throw ManakoError(.invalidImage, "invalid JPEG: \(text)") }

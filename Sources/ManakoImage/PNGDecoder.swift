@@ -1,40 +1,29 @@
-import CPNG
+import CManakoCodecs
 import ManakoCore
 
-/// PNG decoding through libpng's simplified API, which handles every colour type,
-/// bit depth and interlacing and reports errors without longjmp.
+/// PNG decoding through libpng: every colour type, 1 to 16 bits, interlaced or not, to 8-bit
+/// RGB. 16-bit samples keep their high byte (Pillow does this for RGB; for 16-bit gray Pillow
+/// clips to 255 instead, which Manako does not copy). Alpha is dropped, as Pillow's
+/// convert("RGB") does. No gamma correction is applied, as in Pillow.
 public enum PNGDecoder {
     public static let signature: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A]
 
     public static func isPNG(_ bytes: [UInt8]) -> Bool { bytes.starts(with: signature) }
 
-    /// Decodes to 8-bit RGB (alpha dropped). The pixel count is checked against `maxPixels`
-    /// from the header, before the image is allocated.
+    /// Decodes to 8-bit RGB. The pixel count is checked against `maxPixels` from the header,
+    /// before the image is allocated.
     public static func decode(_ bytes: [UInt8], maxPixels: Int = ImageLimits.defaultMaxPixels) throws -> RGBImage {
         guard isPNG(bytes) else { throw ManakoError(.invalidImage, "not a PNG file (bad signature)") }
-        var image = png_image()
-        image.version = UInt32(PNG_IMAGE_VERSION)
-        defer { png_image_free(&image) }
-        let began = bytes.withUnsafeBytes { png_image_begin_read_from_memory(&image, $0.baseAddress, $0.count) }
-        guard began != 0 else { throw ManakoError(.invalidImage, "invalid PNG: \(message(image))") }
+        var image = mk_image()
+        var message = [CChar](repeating: 0, count: 256)
+        let status = bytes.withUnsafeBufferPointer { data in
+            mk_png_decode(data.baseAddress, data.count, Int64(maxPixels), &image, &message, message.count)
+        }
+        defer { mk_image_free(&image) }
+        let text = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        if status == 2 { throw ManakoError(.limitExceeded, text) }
+        guard status == 0, let pixels = image.pixels else { throw ManakoError(.invalidImage, "invalid PNG: \(text)") }
         let width = Int(image.width), height = Int(image.height)
-        guard width > 0, height > 0, width * height <= maxPixels else {
-            throw ManakoError(.limitExceeded, "PNG of \(width)x\(height) exceeds the limit of \(maxPixels) pixels")
-        }
-        // RGBA, then drop alpha ourselves: without a background libpng would composite on black.
-        image.format = 3  // PNG_FORMAT_RGBA
-        var rgba = [UInt8](repeating: 0, count: width * height * 4)
-        let finished = rgba.withUnsafeMutableBytes { png_image_finish_read(&image, nil, $0.baseAddress, 0, nil) }
-        guard finished != 0 else { throw ManakoError(.invalidImage, "invalid PNG: \(message(image))") }
-        return try rgba.withUnsafeBytes {
-            try RGBImage(pixels: $0, width: width, height: height, rowStride: width * 4, format: .rgba, maxPixels: maxPixels)
-        }
-    }
-
-    private static func message(_ image: png_image) -> String {
-        withUnsafeBytes(of: image.message) { raw in
-            let text = String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            return text.isEmpty ? "unknown libpng error" : text
-        }
+        return try RGBImage(width: width, height: height, pixels: Array(UnsafeBufferPointer(start: pixels, count: width * height * 3)))
     }
 }

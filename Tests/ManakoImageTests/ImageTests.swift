@@ -25,8 +25,9 @@ func resizeMatchesPillow(_ filter: ResampleFilter) throws {
     }
 }
 
-/// PNGs of every colour type decode to what Pillow's convert("RGB") gives.
-@Test(arguments: ["rgb", "rgba", "gray", "gray_alpha", "palette", "bilevel"])
+/// PNGs of every colour type, bit depth and interlacing decode to what Pillow's convert("RGB")
+/// gives (16-bit gray: the high byte, where Pillow clips; see PNGDecoder).
+@Test(arguments: ["rgb", "rgba", "gray", "gray_alpha", "palette", "bilevel", "rgb16", "gray16", "interlaced", "gray2", "gray4"])
 func pngDecodesLikePillow(_ name: String) throws {
     let decoded = try PNGDecoder.decode(try FileIO.read(imageFixtures + "/\(name).png"))
     #expect(decoded == (try fixtureImage("\(name)_rgb.npy")))

@@ -4,7 +4,7 @@
 #include <string.h>
 #include <jpeglib.h>
 #include <jerror.h>
-#include "manako_jpeg.h"
+#include "manako_codecs.h"
 
 /* libjpeg's error manager, extended with a jump target and the "premature end" warning. */
 typedef struct guarded_error {
@@ -23,7 +23,7 @@ static void on_message(j_common_ptr info, int level) {
     if (level < 0 && err->base.msg_code == JWRN_JPEG_EOF) err->truncated = 1;
 }
 
-int mk_jpeg_decode(const unsigned char *data, size_t size, int64_t max_pixels, mk_jpeg_image *image,
+int mk_jpeg_decode(const unsigned char *data, size_t size, int64_t max_pixels, mk_image *image,
                    char *message, size_t message_size) {
     struct jpeg_decompress_struct info;
     guarded_error err;
@@ -82,7 +82,7 @@ int mk_jpeg_decode(const unsigned char *data, size_t size, int64_t max_pixels, m
     return 0;
 }
 
-void mk_jpeg_free(mk_jpeg_image *image) {
+void mk_image_free(mk_image *image) {
     free(image->pixels);
     image->pixels = NULL;
 }
