@@ -4,7 +4,8 @@
 opencv-python-headless, pillow: run it in the fixture virtualenv (see README).
 
 - <pipeline>_small.npy: float32 tensor of the sample photo at a 32x32 (or 36x28) target, as the
-  framework makes it. Manako must match within 1e-5.
+  framework makes it. Manako must match within 1e-5. coffee_<pipeline>_small.npy: the same for
+  coffee.jpg (a second real photo, as a JPEG; committed, see NOTICE).
 - <preset>_224.npy: the 8-bit image at 224x224 after the preset's resize and crop, on the sample.
 - synthetic_<w>x<h>_<pipeline>.npy: odd sizes (1x1, 3x1000, 1000x3, 4000x3000) of a synthetic
   image Swift regenerates (pixel = (7x + 13y + 29c + (x*y) % 17) % 256), through 32x32 targets.
@@ -66,6 +67,11 @@ def main():
     (OUT / "timm_config.json").write_text(
         '{"input_size": [3, 32, 32], "interpolation": "%s", "crop_pct": %r, "mean": %s, "std": %s}\n'
         % (timm_config["interpolation"], timm_config["crop_pct"], list(timm_config["mean"]), list(timm_config["std"])))
+    coffee_path = OUT / "coffee.jpg"
+    coffee = Image.open(coffee_path).convert("RGB")
+    np.save(OUT / "coffee_torchvision_small.npy", torchvision_tensor(coffee, 36, 32))
+    np.save(OUT / "coffee_keras-caffe_small.npy", keras_tensor(str(coffee_path), (28, 36), "caffe"))
+    np.save(OUT / "coffee_timm_small.npy", timm_tensor(coffee, timm_config))
     # The presets' 8-bit images at full size.
     np.save(OUT / "torchvision_224.npy", np.asarray(T.CenterCrop(224)(T.Resize(256)(photo))))
     np.save(OUT / "keras_224.npy", np.asarray(keras.utils.load_img(str(SAMPLE), target_size=(224, 224))))

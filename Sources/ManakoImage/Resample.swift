@@ -122,15 +122,23 @@ public enum Resampler {
         return try RGBImage(width: image.width, height: height, pixels: out)
     }
 
-    /// Nearest neighbour as PIL picks it: source index floor((o + 0.5) * scale).
+    /// Nearest neighbour as Pillow picks it: the source coordinate starts at scale / 2 and grows
+    /// by `scale` per pixel, accumulated (not multiplied) as Pillow's affine fast path does, which
+    /// decides ties such as 17.5 * 200 / 28 = 125 the same way. Then truncated.
     static func nearest(_ image: RGBImage, width: Int, height: Int) throws -> RGBImage {
+        func sources(_ inSize: Int, _ outSize: Int) -> [Int] {
+            let scale = Double(inSize) / Double(outSize)
+            var coordinate = scale * 0.5
+            return (0..<outSize).map { _ in
+                defer { coordinate += scale }
+                return min(max(Int(coordinate), 0), inSize - 1)
+            }
+        }
+        let xs = sources(image.width, width), ys = sources(image.height, height)
         var out = [UInt8](repeating: 0, count: width * height * 3)
-        let sx = Double(image.width) / Double(width), sy = Double(image.height) / Double(height)
-        for y in 0..<height {
-            let iy = min(Int((Double(y) + 0.5) * sy), image.height - 1)
-            for x in 0..<width {
-                let ix = min(Int((Double(x) + 0.5) * sx), image.width - 1)
-                for c in 0..<3 { out[(y * width + x) * 3 + c] = image.pixels[(iy * image.width + ix) * 3 + c] }
+        for (y, sy) in ys.enumerated() {
+            for (x, sx) in xs.enumerated() {
+                for c in 0..<3 { out[(y * width + x) * 3 + c] = image.pixels[(sy * image.width + sx) * 3 + c] }
             }
         }
         return try RGBImage(width: width, height: height, pixels: out)

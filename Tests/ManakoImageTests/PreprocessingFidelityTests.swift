@@ -111,3 +111,19 @@ func oddSizesMatchTheFrameworks(_ size: (Int, Int)) throws {
     #expect(throws: ManakoError.self) { try JSON.parse(String(repeating: "[", count: 100)) }
     #expect(throws: ManakoError.self) { try JSON.parse(#"{"a": 1} extra"#) }
 }
+
+@Test func secondPhotoAsJPEGMatchesTheFrameworks() throws {
+    let coffee = try ImageDecoder.decode(try FileIO.read(preprocessingFixtures + "/coffee.jpg"))
+    var tv = Preprocessing.torchvision
+    tv.resize = .shorterSide(36)
+    tv.width = 32
+    tv.height = 32
+    try expectSameTensor(try tv.tensor(from: coffee), try framework("coffee_torchvision_small.npy"), levelStep: 1 / (255 * 0.224), "coffee torchvision")
+    var keras = Preprocessing.kerasCaffe
+    keras.width = 36
+    keras.height = 28
+    try expectSameTensor(try keras.tensor(from: coffee), try framework("coffee_keras-caffe_small.npy"), "coffee keras-caffe")
+    let config = try String(contentsOfFile: preprocessingFixtures + "/timm_config.json", encoding: .utf8)
+    try expectSameTensor(try Preprocessing.parse(config).tensor(from: coffee), try framework("coffee_timm_small.npy"),
+                         levelStep: 1 / (255 * 0.224), "coffee timm")
+}
