@@ -144,11 +144,12 @@ public final class Model: Sendable {
     }
 
     public func classify(path: String, topK: Int = 5) throws -> [Prediction] {
-        do {
-            return try classify(try decode(encoded: try FileIO.read(path, limit: 1 << 30)), topK: topK)
-        } catch let e as ManakoError where e.code == .invalidImage || e.code == .io || e.code == .limitExceeded {
-            throw e.inContext("image '\(path)'")
-        }
+        try classify(try decode(file: path), topK: topK)
+    }
+
+    /// Reads and decodes an image file under this model's pixel limit; errors name the file.
+    public func decode(file path: String) throws -> RGBImage {
+        try ImageDecoder.decode(file: path, maxPixels: options.maxImagePixels)
     }
 
     /// Softmax (unless the output already holds probabilities) and the `topK` best classes of image 0.

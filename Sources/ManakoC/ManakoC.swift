@@ -276,12 +276,7 @@ func deliver(_ predictions: [Prediction], _ h: ModelHandle, _ out: UnsafeMutable
 }
 
 func imageFromFile(_ h: ModelHandle, _ path: UnsafePointer<CChar>?) throws -> RGBImage {
-    let file = try string(path, "path")
-    do {
-        return try h.model.decode(encoded: try FileIO.read(file, limit: 1 << 30))
-    } catch let e as ManakoError {
-        throw e.inContext("image '\(file)'")
-    }
+    try h.model.decode(file: try string(path, "path"))
 }
 
 func imageFromEncoded(_ h: ModelHandle, _ data: UnsafeRawPointer?, _ size: UInt) throws -> RGBImage {

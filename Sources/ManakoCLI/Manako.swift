@@ -171,7 +171,7 @@ struct Preprocess: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let decoded = try ImageDecoder.decode(try FileIO.read(image, limit: 1 << 30))
+            let decoded = try ImageDecoder.decode(file: image)
             let tensor: Tensor
             if let model {
                 tensor = try Model(path: model).preprocess(decoded)
