@@ -8,7 +8,7 @@ struct ManakoCommand: ParsableCommand {
         commandName: "manako",
         abstract: "Classify images with ONNX models on the CPU.",
         version: Manako.version,
-        subcommands: [Classify.self, Run.self, Info.self, Embed.self, Preprocess.self],
+        subcommands: [Classify.self, Run.self, Info.self, Embed.self, Preprocess.self, Bench.self],
         defaultSubcommand: nil)
 }
 

@@ -51,3 +51,25 @@ func optimizableGraph() -> ([NodeSpec], [String: Tensor]) {
         Issue.record("\(error)")
     }
 }
+
+@Test func activationsFuseIntoTheConvolutionWithoutChangingResults() throws {
+    let input = ValueInfo(name: "x", elementType: .float32, shape: nil)
+    let outputs = [ValueInfo(name: "y", elementType: .float32, shape: nil), ValueInfo(name: "z", elementType: .float32, shape: nil)]
+    let original: [String: Tensor] = ["w": Tensor(shape: [2, 1, 3, 3], floats: pseudoRandom(18, seed: 9)),
+                                      "lo": Tensor(scalar: -0.1), "hi": Tensor(scalar: 0.2)]
+    let nodes = [
+        NodeSpec(name: "conv1", opType: "Conv", op: Conv(pads: [1, 1, 1, 1]), inputs: ["x", "w"], outputs: ["c1"]),
+        NodeSpec(name: "clip", opType: "Clip", op: Clip(), inputs: ["c1", "lo", "hi"], outputs: ["y"]),
+        NodeSpec(name: "conv2", opType: "Conv", op: Conv(), inputs: ["x", "w"], outputs: ["c2"]),
+        NodeSpec(name: "relu", opType: "Relu", op: Relu(), inputs: ["c2"], outputs: ["z"]),
+    ]
+    var constants = original
+    let (optimized, report) = try GraphOptimizer.optimize(nodes: nodes, constants: &constants, outputs: outputs)
+    #expect(report.fusedActivations == 2)
+    #expect(optimized.map(\.opType) == ["Conv", "Conv"])
+    let x = Tensor(shape: [1, 1, 5, 4], floats: pseudoRandom(20, seed: 10))
+    let plain = try Graph(inputs: [input], outputs: outputs, constants: original, nodes: nodes).run(["x": x])
+    let fused = try Graph(inputs: [input], outputs: outputs, constants: constants, nodes: optimized).run(["x": x])
+    #expect(try fused["y"]!.floats() == plain["y"]!.floats())
+    #expect(try fused["z"]!.floats() == plain["z"]!.floats())
+}

@@ -81,24 +81,19 @@ public enum ConvKernels {
         }
     }
 
-    /// Depthwise convolution (one filter per channel): direct loops over each output's in-bounds
-    /// taps, whose ranges are computed once per row and column so the inner loops never branch.
-    /// Weights [C, 1, KH, KW].
+    /// Depthwise convolution (one filter per channel) as row AXPYs: each output row starts at
+    /// the bias, then every tap adds weight * input over the contiguous run of output columns
+    /// whose input column exists (vectorised by the compiler at stride 1). Weights [C, 1, KH, KW].
     public static func depthwise(input: [Float], weights: [Float], bias: [Float]?, geometry g: WindowGeometry) -> [Float] {
         let spatialOut = g.outHeight * g.outWidth
         let spatialIn = g.inHeight * g.inWidth
         let taps = g.kernelHeight * g.kernelWidth
-        // Valid tap range [lo, hi) along one axis for an output position starting at `start`.
-        func tapRange(start: Int, size: Int, kernel: Int, dilation: Int) -> (Int, Int) {
-            let lo = start < 0 ? (-start + dilation - 1) / dilation : 0
-            let hi = min(kernel, max(0, (size - start + dilation - 1) / dilation))
-            return (min(lo, hi), hi)
-        }
-        let rowRanges = (0..<g.outHeight).map {
-            tapRange(start: $0 * g.strideHeight - g.padTop, size: g.inHeight, kernel: g.kernelHeight, dilation: g.dilationHeight)
-        }
-        let columnRanges = (0..<g.outWidth).map {
-            tapRange(start: $0 * g.strideWidth - g.padLeft, size: g.inWidth, kernel: g.kernelWidth, dilation: g.dilationWidth)
+        // Per kernel column: input column offset and the valid output columns [lo, hi).
+        let columns = (0..<g.kernelWidth).map { kj -> (offset: Int, lo: Int, hi: Int) in
+            let offset = kj * g.dilationWidth - g.padLeft
+            let lo = offset < 0 ? (-offset + g.strideWidth - 1) / g.strideWidth : 0
+            let hi = g.inWidth - 1 - offset >= 0 ? min(g.outWidth, (g.inWidth - 1 - offset) / g.strideWidth + 1) : 0
+            return (offset, lo, max(lo, hi))
         }
         var output = [Float](repeating: 0, count: g.batch * g.inChannels * spatialOut)
         input.withUnsafeBufferPointer { xb in
@@ -109,20 +104,23 @@ public enum ConvKernels {
                             let x = xb.baseAddress! + (n * g.inChannels + c) * spatialIn
                             let y = yb.baseAddress! + (n * g.inChannels + c) * spatialOut
                             let w = wb.baseAddress! + c * taps
-                            let b = bias?[c] ?? 0
+                            y.update(repeating: bias?[c] ?? 0, count: spatialOut)
                             for oh in 0..<g.outHeight {
-                                let ih0 = oh * g.strideHeight - g.padTop
-                                let (kiLo, kiHi) = rowRanges[oh]
-                                for ow in 0..<g.outWidth {
-                                    let iw0 = ow * g.strideWidth - g.padLeft
-                                    let (kjLo, kjHi) = columnRanges[ow]
-                                    var sum = b
-                                    for ki in kiLo..<kiHi {
-                                        let row = x + (ih0 + ki * g.dilationHeight) * g.inWidth + iw0
-                                        let wrow = w + ki * g.kernelWidth
-                                        for kj in kjLo..<kjHi { sum += row[kj * g.dilationWidth] * wrow[kj] }
+                                let yRow = y + oh * g.outWidth
+                                for ki in 0..<g.kernelHeight {
+                                    let ih = oh * g.strideHeight - g.padTop + ki * g.dilationHeight
+                                    if ih < 0 || ih >= g.inHeight { continue }
+                                    let xRow = x + ih * g.inWidth
+                                    for (kj, column) in columns.enumerated() where column.lo < column.hi {
+                                        let weight = w[ki * g.kernelWidth + kj]
+                                        if g.strideWidth == 1 {
+                                            let source = xRow + column.offset
+                                            for ow in column.lo..<column.hi { yRow[ow] += weight * source[ow] }
+                                        } else {
+                                            let stride = g.strideWidth
+                                            for ow in column.lo..<column.hi { yRow[ow] += weight * xRow[ow * stride + column.offset] }
+                                        }
                                     }
-                                    y[oh * g.outWidth + ow] = sum
                                 }
                             }
                         }

@@ -6,6 +6,8 @@ public struct Conv: Operator {
     public var pads: [Int]?
     public var autoPad: AutoPad
     public var group: Int
+    /// An activation applied to the output in place (fused at load by GraphOptimizer).
+    public var activation: FusedActivation = .none
 
     public init(kernelShape: [Int]? = nil, strides: [Int]? = nil, dilations: [Int]? = nil, pads: [Int]? = nil,
                 autoPad: AutoPad = .explicit, group: Int = 1) {
@@ -36,8 +38,9 @@ public struct Conv: Operator {
         }
         let g = try WindowGeometry.make(input: x.shape, kernel: kernel, strides: strides, dilations: dilations,
                                         pads: pads, autoPad: autoPad)
-        let y = ConvKernels.convolve(input: try x.floats(), weights: try w.floats(), bias: bias, geometry: g,
+        var y = ConvKernels.convolve(input: try x.floats(), weights: try w.floats(), bias: bias, geometry: g,
                                      outChannels: outChannels, groups: group)
+        activation.apply(&y)
         return [Tensor(shape: g.outputShape(channels: outChannels, spatialRank: x.rank - 2), floats: y)]
     }
 }
@@ -59,5 +62,20 @@ extension Conv {
         let g = try WindowGeometry.make(input: [1, w[1] * group] + spatial.map { $0! }, kernel: Array(w[2...]), strides: strides,
                                         dilations: dilations, pads: pads, autoPad: autoPad)
         return [[x[0], w[0]] + g.outputShape(channels: w[0], spatialRank: spatial.count).dropFirst(2).map { $0 }]
+    }
+}
+
+/// An elementwise activation a producing operator applies to its own output.
+public enum FusedActivation: Sendable, Equatable {
+    case none
+    case relu
+    case clip(min: Float, max: Float)
+
+    public func apply(_ values: inout [Float]) {
+        switch self {
+        case .none: return
+        case .relu: values.withUnsafeMutableBufferPointer { v in for i in v.indices { v[i] = Swift.max(v[i], 0) } }
+        case .clip(let lo, let hi): values.withUnsafeMutableBufferPointer { v in for i in v.indices { v[i] = Swift.min(Swift.max(v[i], lo), hi) } }
+        }
     }
 }

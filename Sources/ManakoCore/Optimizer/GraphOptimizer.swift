@@ -7,6 +7,7 @@ public enum GraphOptimizer {
         public var foldedConstants = 0
         public var foldedBatchNorms = 0
         public var removedDeadNodes = 0
+        public var fusedActivations = 0
 
         public init() {}
     }
@@ -20,6 +21,7 @@ public enum GraphOptimizer {
         var nodes = removePassThroughs(nodes, outputNames: outputNames, report: &report)
         nodes = try foldConstants(nodes, constants: &constants, report: &report)
         nodes = try foldBatchNorms(nodes, constants: &constants, outputNames: outputNames, report: &report)
+        nodes = fuseActivations(nodes, constants: constants, outputNames: outputNames, report: &report)
         nodes = removeDeadNodes(nodes, constants: &constants, outputNames: outputNames, report: &report)
         return (nodes, report)
     }
@@ -131,6 +133,42 @@ public enum GraphOptimizer {
             result[p] = layer
             removed.insert(b)
             report.foldedBatchNorms += 1
+        }
+        return result.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+    }
+
+    /// Conv followed by Relu or Clip (constant bounds), the convolution's output read by nothing
+    /// else: the activation runs in the convolution's epilogue, in place.
+    static func fuseActivations(_ nodes: [NodeSpec], constants: [String: Tensor], outputNames: Set<String>,
+                                report: inout Report) -> [NodeSpec] {
+        var readerCount: [String: Int] = [:]
+        for node in nodes { for input in node.inputs where !input.isEmpty { readerCount[input, default: 0] += 1 } }
+        var producer: [String: Int] = [:]
+        for (n, node) in nodes.enumerated() { for output in node.outputs where !output.isEmpty { producer[output] = n } }
+        var result = nodes
+        var removed = Set<Int>()
+        for (a, node) in nodes.enumerated() {
+            guard node.outputs.count == 1, let input = node.inputs.first, let p = producer[input], !removed.contains(p),
+                  readerCount[input] == 1, !outputNames.contains(input), var conv = result[p].op as? Conv, conv.activation == .none
+            else { continue }
+            if node.op is Relu {
+                conv.activation = .relu
+            } else if let clip = node.op as? Clip {
+                // A bound is the attribute default when absent, a constant scalar otherwise (nil: not fusable).
+                func bound(_ i: Int, _ fallback: Float) -> Float? {
+                    guard i < node.inputs.count, !node.inputs[i].isEmpty else { return fallback }
+                    guard let v = try? constants[node.inputs[i]]?.floats(), v.count == 1 else { return nil }
+                    return v[0]
+                }
+                guard let lo = bound(1, clip.defaultMin), let hi = bound(2, clip.defaultMax) else { continue }
+                conv.activation = .clip(min: lo, max: hi)
+            } else {
+                continue
+            }
+            result[p].op = conv
+            result[p].outputs = node.outputs
+            removed.insert(a)
+            report.fusedActivations += 1
         }
         return result.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
     }

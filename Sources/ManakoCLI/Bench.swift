@@ -1,0 +1,65 @@
+import ArgumentParser
+import Foundation
+import Manako
+
+struct Bench: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Time a model: median, minimum and p90 latency, throughput, load time, peak memory.")
+
+    @Option(help: "ONNX model (default: the bundled one).") var model: String?
+    @Option(help: "Threads for the linear-algebra kernels.") var threads: Int?
+    @Option(help: "Batch size (for a symbolic or fixed first dimension).") var batch: Int = 1
+    @Option(help: "Timed runs, after 3 warm-up runs.") var runs: Int = 20
+    @Flag(help: "Print JSON.") var json = false
+
+    func validate() throws {
+        guard batch >= 1, runs >= 1 else { throw ValidationError("--batch and --runs must be at least 1") }
+    }
+
+    func run() throws {
+        try reportingErrors {
+            let start = ContinuousClock.now
+            let loaded = try Model(path: try model ?? defaultModelPath(), options: ModelOptions(threads: threads))
+            let loadSeconds = (ContinuousClock.now - start).seconds
+            var feeds: [String: Tensor] = [:]
+            for info in loaded.inputs {
+                guard let declared = info.shape else { throw ManakoError(.invalidArgument, "input '\(info.name)' has no declared shape") }
+                let shape = try declared.enumerated().map { axis, dimension -> Int in
+                    if axis == 0 { return batch }
+                    guard case .fixed(let n) = dimension else {
+                        throw ManakoError(.invalidArgument, "input '\(info.name)' has a symbolic dimension at axis \(axis)")
+                    }
+                    return n
+                }
+                let count = shape.reduce(1, *)
+                var generator = SystemRandomNumberGenerator()
+                feeds[info.name] = Tensor(shape: shape, floats: (0..<count).map { _ in Float.random(in: -1...1, using: &generator) })
+            }
+            for _ in 0..<3 { _ = try loaded.run(feeds) }
+            var times: [Double] = []
+            for _ in 0..<runs {
+                let t = ContinuousClock.now
+                _ = try loaded.run(feeds)
+                times.append((ContinuousClock.now - t).seconds)
+            }
+            times.sort()
+            let median = times[times.count / 2], p90 = times[min(times.count - 1, Int(Double(times.count) * 0.9))]
+            var usage = rusage()
+            getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
+            let peakMB = Double(usage.ru_maxrss) / 1024
+            if json {
+                print("{\"model\": \(JSONText.string(try model ?? defaultModelPath())), \"threads\": \(threads ?? 0), \"batch\": \(batch), "
+                      + "\"runs\": \(runs), \"median_ms\": \(median * 1000), \"min_ms\": \(times[0] * 1000), \"p90_ms\": \(p90 * 1000), "
+                      + "\"images_per_second\": \(Double(batch) / median), \"load_ms\": \(loadSeconds * 1000), \"peak_memory_mb\": \(peakMB)}")
+            } else {
+                print(String(format: "latency: median %.2f ms, min %.2f ms, p90 %.2f ms (%d runs, batch %d)", median * 1000, times[0] * 1000, p90 * 1000, runs, batch))
+                print(String(format: "throughput: %.1f images/s", Double(batch) / median))
+                print(String(format: "load: %.1f ms, peak memory: %.1f MB", loadSeconds * 1000, peakMB))
+            }
+        }
+    }
+}
+
+extension Duration {
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
+}
