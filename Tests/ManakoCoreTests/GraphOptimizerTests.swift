@@ -73,3 +73,23 @@ func optimizableGraph() -> ([NodeSpec], [String: Tensor]) {
     #expect(try fused["y"]!.floats() == plain["y"]!.floats())
     #expect(try fused["z"]!.floats() == plain["z"]!.floats())
 }
+
+@Test func zeroPadsFoldIntoTheConvolution() throws {
+    let input = ValueInfo(name: "x", elementType: .float32, shape: nil)
+    let output = ValueInfo(name: "y", elementType: .float32, shape: nil)
+    let original: [String: Tensor] = ["w": Tensor(shape: [3, 1, 3, 3], floats: pseudoRandom(27, seed: 11)),
+                                      "pads": Tensor(shape: [8], int64s: [0, 0, 0, 1, 0, 0, 2, 1])]
+    let nodes = [
+        NodeSpec(name: "pad", opType: "Pad", op: Pad(), inputs: ["x", "pads"], outputs: ["p"]),
+        NodeSpec(name: "dw", opType: "Conv", op: Conv(strides: [2, 2], group: 3), inputs: ["p", "w"], outputs: ["y"]),
+    ]
+    var constants = original
+    let (optimized, report) = try GraphOptimizer.optimize(nodes: nodes, constants: &constants, outputs: [output])
+    #expect(report.foldedPads == 1 && optimized.count == 1)
+    #expect((optimized[0].op as? Conv)?.pads == [0, 1, 2, 1])
+    let x = Tensor(shape: [1, 3, 7, 6], floats: pseudoRandom(126, seed: 12))
+    let plain = try Graph(inputs: [input], outputs: [output], constants: original, nodes: nodes).run(["x": x])["y"]!
+    let folded = try Graph(inputs: [input], outputs: [output], constants: constants, nodes: optimized).run(["x": x])["y"]!
+    #expect(folded.shape == plain.shape)
+    expectClose(try folded.floats(), try plain.floats(), tolerance: 1e-6)
+}

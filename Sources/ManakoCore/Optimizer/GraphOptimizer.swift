@@ -8,6 +8,7 @@ public enum GraphOptimizer {
         public var foldedBatchNorms = 0
         public var removedDeadNodes = 0
         public var fusedActivations = 0
+        public var foldedPads = 0
 
         public init() {}
     }
@@ -21,6 +22,7 @@ public enum GraphOptimizer {
         var nodes = removePassThroughs(nodes, outputNames: outputNames, report: &report)
         nodes = try foldConstants(nodes, constants: &constants, report: &report)
         nodes = try foldBatchNorms(nodes, constants: &constants, outputNames: outputNames, report: &report)
+        nodes = foldPadsIntoConvolutions(nodes, constants: constants, outputNames: outputNames, report: &report)
         nodes = fuseActivations(nodes, constants: constants, outputNames: outputNames, report: &report)
         nodes = removeDeadNodes(nodes, constants: &constants, outputNames: outputNames, report: &report)
         return (nodes, report)
@@ -133,6 +135,49 @@ public enum GraphOptimizer {
             result[p] = layer
             removed.insert(b)
             report.foldedBatchNorms += 1
+        }
+        return result.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+    }
+
+    /// A constant-zero Pad of the spatial axes feeding only a Conv with explicit padding: the
+    /// convolution pads instead (its kernels skip out-of-range taps), saving a copy of the tensor.
+    static func foldPadsIntoConvolutions(_ nodes: [NodeSpec], constants: [String: Tensor], outputNames: Set<String>,
+                                         report: inout Report) -> [NodeSpec] {
+        var readers: [String: [Int]] = [:]
+        for (n, node) in nodes.enumerated() { for input in node.inputs where !input.isEmpty { readers[input, default: []].append(n) } }
+        var result = nodes
+        var removed = Set<Int>()
+        for (p, node) in nodes.enumerated() {
+            guard let pad = node.op as? Pad, pad.mode == .constant, node.outputs.count == 1, let output = node.outputs.first,
+                  !outputNames.contains(output), let consumers = readers[output], consumers.count == 1,
+                  let c = consumers.first, !removed.contains(c), result[c].inputs.first == output,
+                  result[c].inputs.dropFirst().allSatisfy({ $0 != output }), var conv = result[c].op as? Conv, conv.autoPad == .explicit
+            else { continue }
+            // Pads and value must be known now (attributes or constant inputs 1 and 2); no axes input.
+            var optional: [Tensor?] = []
+            var known = true
+            for i in 1...3 {
+                if i < node.inputs.count, !node.inputs[i].isEmpty {
+                    guard let t = constants[node.inputs[i]] else { known = false; break }
+                    optional.append(t)
+                } else {
+                    optional.append(nil)
+                }
+            }
+            guard known, optional[2] == nil,
+                  let padList = (try? optional[0]?.int64s().map { Int($0) }) ?? pad.staticPads,
+                  ((try? optional[1]?.floats().first) ?? pad.staticValue) == 0 else { continue }
+            let rank = padList.count / 2
+            guard rank == 3 || rank == 4, padList.allSatisfy({ $0 >= 0 }),
+                  padList[0] == 0, padList[1] == 0, padList[rank] == 0, padList[rank + 1] == 0 else { continue }
+            let spatial = rank - 2
+            let existing = conv.pads ?? Array(repeating: 0, count: 2 * spatial)
+            guard existing.count == 2 * spatial else { continue }
+            conv.pads = (0..<(2 * spatial)).map { i in existing[i] + (i < spatial ? padList[2 + i] : padList[rank + 2 + (i - spatial)]) }
+            result[c].op = conv
+            result[c].inputs[0] = node.inputs[0]
+            removed.insert(p)
+            report.foldedPads += 1
         }
         return result.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
     }
