@@ -116,6 +116,7 @@ class Model:
             _check(lib.manako_model_load_memory(data, len(data), ctypes.byref(options), ctypes.byref(self._handle)))
         else:
             _check(lib.manako_model_load(os.fsencode(source), ctypes.byref(options), ctypes.byref(self._handle)))
+        self._output_sizes: dict = {}
         self.inputs = self._describe(lib.manako_model_input_info, 0)
         self.outputs = self._describe(lib.manako_model_output_info, 1)
 
@@ -171,11 +172,13 @@ class Model:
             keep += [shape, encoded]
             c_inputs[i] = _library.CInput(encoded, array.ctypes.data_as(ctypes.POINTER(ctypes.c_float)), shape, array.ndim)
         outputs = (_library.COutput * len(self.outputs))()
-        # First pass with no capacity learns every output's shape, unless all are static.
+        # Size each output from its declared shape, a symbolic dimension taking the batch size,
+        # or from the previous run; only a wrong guess costs a second run.
+        batch = next(iter(arrays.values())).shape[0] if arrays and next(iter(arrays.values())).ndim else 1
         buffers = []
-        static = all(None not in o.shape for o in self.outputs)
         for i, info in enumerate(self.outputs):
-            size = int(np.prod(info.shape)) if static else 0
+            guess = int(np.prod([batch if d is None else d for d in info.shape])) if info.shape else 1
+            size = max(guess, self._output_sizes.get(info.name, 0))
             buffer = np.empty(size, dtype=np.float32)
             buffers.append(buffer)
             outputs[i].data = buffer.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
@@ -189,11 +192,13 @@ class Model:
                 outputs[i].capacity = size
             status = self._lib.manako_model_run(handle, c_inputs, len(arrays), outputs, len(self.outputs))
         _check(status)
-        return {
-            info.name: buffers[i][: int(np.prod([outputs[i].shape[d] for d in range(outputs[i].rank)]))]
-            .reshape([outputs[i].shape[d] for d in range(outputs[i].rank)])
-            for i, info in enumerate(self.outputs)
-        }
+        result = {}
+        for i, info in enumerate(self.outputs):
+            dims = [outputs[i].shape[d] for d in range(outputs[i].rank)]
+            size = int(np.prod(dims))
+            self._output_sizes[info.name] = max(size, self._output_sizes.get(info.name, 0))
+            result[info.name] = buffers[i][:size].reshape(dims)
+        return result
 
     def _call_with_image(self, image: ImageLike, on_file, on_encoded, on_pixels, *rest) -> int:
         """Calls the C function for the image's form: path, encoded bytes, or a pixel array / PIL image."""

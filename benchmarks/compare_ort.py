@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Runs Manako and ONNX Runtime on the same models and inputs, interleaved in one process, and
+prints a Markdown table of median latencies and their ratio (Manako / ONNX Runtime).
+
+Usage: python3 benchmarks/compare_ort.py MODEL.onnx [MODEL.onnx ...] [--threads 1 2] [--batch 1 8] [--runs 20]
+Needs numpy, onnxruntime and the manako package (pip install ./bindings/python, or set
+MANAKO_LIBRARY and PYTHONPATH=bindings/python).
+"""
+import argparse
+import pathlib
+import statistics
+import time
+
+import numpy as np
+import onnxruntime as ort
+
+import manako
+
+
+def input_for(model: manako.Model, batch: int) -> dict:
+    rng = np.random.default_rng(0)
+    feeds = {}
+    for info in model.inputs:
+        shape = [batch if axis == 0 else (d if d is not None else 1) for axis, d in enumerate(info.shape)]
+        feeds[info.name] = rng.standard_normal(shape).astype(np.float32)
+    return feeds
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("models", nargs="+")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--batch", type=int, nargs="+", default=[1])
+    parser.add_argument("--runs", type=int, default=20)
+    args = parser.parse_args()
+    print("| model | threads | batch | Manako median (ms) | ONNX Runtime median (ms) | ratio |")
+    print("|---|---|---|---|---|---|")
+    for path in args.models:
+        for threads in args.threads:
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = threads
+            options.inter_op_num_threads = 1
+            session = ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+            with manako.Model(path, threads=threads) as model:
+                for batch in args.batch:
+                    fixed = model.inputs[0].shape[0] if model.inputs and model.inputs[0].shape else None
+                    if fixed is not None and fixed != batch:
+                        print(f"| {pathlib.Path(path).stem} | {threads} | {batch} | - | - | the model's batch is fixed at {fixed} |")
+                        continue
+                    feeds = input_for(model, batch)
+                    ours, theirs = [], []
+                    for _ in range(3):
+                        model.run(feeds)
+                        session.run(None, feeds)
+                    for _ in range(args.runs):  # interleaved, so both see the same machine state
+                        t = time.perf_counter()
+                        model.run(feeds)
+                        ours.append(time.perf_counter() - t)
+                        t = time.perf_counter()
+                        session.run(None, feeds)
+                        theirs.append(time.perf_counter() - t)
+                    m, o = statistics.median(ours) * 1000, statistics.median(theirs) * 1000
+                    print(f"| {pathlib.Path(path).stem} | {threads} | {batch} | {m:.1f} | {o:.1f} | {m / o:.2f} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
