@@ -93,3 +93,25 @@ func optimizableGraph() -> ([NodeSpec], [String: Tensor]) {
     #expect(folded.shape == plain.shape)
     expectClose(try folded.floats(), try plain.floats(), tolerance: 1e-6)
 }
+
+@Test func siluAndHardSwishFuseIntoTheConvolution() throws {
+    let input = ValueInfo(name: "x", elementType: .float32, shape: nil)
+    let outputs = [ValueInfo(name: "y", elementType: .float32, shape: nil), ValueInfo(name: "z", elementType: .float32, shape: nil)]
+    let original: [String: Tensor] = ["w": Tensor(shape: [2, 1, 1, 1], floats: [1.5, -0.7])]
+    let nodes = [
+        NodeSpec(name: "conv1", opType: "Conv", op: Conv(), inputs: ["x", "w"], outputs: ["c1"]),
+        NodeSpec(name: "sigmoid", opType: "Sigmoid", op: Sigmoid(), inputs: ["c1"], outputs: ["s"]),
+        NodeSpec(name: "swish", opType: "Mul", op: Mul(), inputs: ["s", "c1"], outputs: ["y"]),
+        NodeSpec(name: "conv2", opType: "Conv", op: Conv(), inputs: ["x", "w"], outputs: ["c2"]),
+        NodeSpec(name: "hardswish", opType: "HardSwish", op: HardSwish(), inputs: ["c2"], outputs: ["z"]),
+    ]
+    var constants = original
+    let (optimized, report) = try GraphOptimizer.optimize(nodes: nodes, constants: &constants, outputs: outputs)
+    #expect(report.fusedActivations == 2)
+    #expect(optimized.map { ($0.op as? Conv)?.activation } == [.silu, .hardSwish])
+    let x = Tensor(shape: [1, 1, 3, 3], floats: pseudoRandom(9, seed: 13).map { $0 * 6 })
+    let plain = try Graph(inputs: [input], outputs: outputs, constants: original, nodes: nodes).run(["x": x])
+    let fused = try Graph(inputs: [input], outputs: outputs, constants: constants, nodes: optimized).run(["x": x])
+    expectClose(try fused["y"]!.floats(), try plain["y"]!.floats(), tolerance: 1e-6)
+    expectClose(try fused["z"]!.floats(), try plain["z"]!.floats(), tolerance: 1e-6)
+}

@@ -70,12 +70,19 @@ public enum FusedActivation: Sendable, Equatable {
     case none
     case relu
     case clip(min: Float, max: Float)
+    /// x * sigmoid(x) (SiLU, Swish: EfficientNet).
+    case silu
+    /// x * max(0, min(1, x / 6 + 1 / 2)) (MobileNetV3).
+    case hardSwish
 
     public func apply(_ values: inout [Float]) {
         switch self {
         case .none: return
         case .relu: values.withUnsafeMutableBufferPointer { v in for i in v.indices { v[i] = Swift.max(v[i], 0) } }
         case .clip(let lo, let hi): values.withUnsafeMutableBufferPointer { v in for i in v.indices { v[i] = Swift.min(Swift.max(v[i], lo), hi) } }
+        case .silu: values.withUnsafeMutableBufferPointer { v in for i in v.indices { v[i] = v[i] / (1 + CMath.exp(-v[i])) } }
+        case .hardSwish:
+            values.withUnsafeMutableBufferPointer { v in for i in v.indices { v[i] = v[i] * Swift.max(0, Swift.min(1, v[i] / 6 + 0.5)) } }
         }
     }
 }

@@ -182,37 +182,59 @@ public enum GraphOptimizer {
         return result.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
     }
 
-    /// Conv followed by Relu or Clip (constant bounds), the convolution's output read by nothing
-    /// else: the activation runs in the convolution's epilogue, in place.
+    /// Conv followed by Relu, Clip (constant bounds), HardSwish, or SiLU written as
+    /// Mul(x, Sigmoid(x)), the convolution's output read by nothing else: the activation runs in
+    /// the convolution's epilogue, in place.
     static func fuseActivations(_ nodes: [NodeSpec], constants: [String: Tensor], outputNames: Set<String>,
                                 report: inout Report) -> [NodeSpec] {
-        var readerCount: [String: Int] = [:]
-        for node in nodes { for input in node.inputs where !input.isEmpty { readerCount[input, default: 0] += 1 } }
+        var readers: [String: [Int]] = [:]
+        for (n, node) in nodes.enumerated() { for input in Set(node.inputs) where !input.isEmpty { readers[input, default: []].append(n) } }
         var producer: [String: Int] = [:]
         for (n, node) in nodes.enumerated() { for output in node.outputs where !output.isEmpty { producer[output] = n } }
         var result = nodes
         var removed = Set<Int>()
-        for (a, node) in nodes.enumerated() {
-            guard node.outputs.count == 1, let input = node.inputs.first, let p = producer[input], !removed.contains(p),
-                  readerCount[input] == 1, !outputNames.contains(input), var conv = result[p].op as? Conv, conv.activation == .none
-            else { continue }
-            if node.op is Relu {
-                conv.activation = .relu
-            } else if let clip = node.op as? Clip {
-                // A bound is the attribute default when absent, a constant scalar otherwise (nil: not fusable).
-                func bound(_ i: Int, _ fallback: Float) -> Float? {
-                    guard i < node.inputs.count, !node.inputs[i].isEmpty else { return fallback }
-                    guard let v = try? constants[node.inputs[i]]?.floats(), v.count == 1 else { return nil }
-                    return v[0]
+        for (p, producerNode) in nodes.enumerated() {
+            guard var conv = producerNode.op as? Conv, conv.activation == .none, producerNode.outputs.count == 1,
+                  let c = producerNode.outputs.first, !outputNames.contains(c), let users = readers[c] else { continue }
+            var absorbed: [Int] = []
+            var finalOutput: String? = nil
+            if users.count == 1, let a = users.first, nodes[a].outputs.count == 1, nodes[a].inputs.first == c {
+                let node = nodes[a]
+                if node.op is Relu {
+                    conv.activation = .relu
+                } else if node.op is HardSwish {
+                    conv.activation = .hardSwish
+                } else if let clip = node.op as? Clip {
+                    // A bound is the attribute default when absent, a constant scalar otherwise (nil: not fusable).
+                    func bound(_ i: Int, _ fallback: Float) -> Float? {
+                        guard i < node.inputs.count, !node.inputs[i].isEmpty else { return fallback }
+                        guard let v = try? constants[node.inputs[i]]?.floats(), v.count == 1 else { return nil }
+                        return v[0]
+                    }
+                    guard let lo = bound(1, clip.defaultMin), let hi = bound(2, clip.defaultMax) else { continue }
+                    conv.activation = .clip(min: lo, max: hi)
+                } else {
+                    continue
                 }
-                guard let lo = bound(1, clip.defaultMin), let hi = bound(2, clip.defaultMax) else { continue }
-                conv.activation = .clip(min: lo, max: hi)
+                absorbed = [a]
+                finalOutput = node.outputs[0]
+            } else if users.count == 2 {
+                // SiLU: one reader is Sigmoid(c), the other Mul(c, s) or Mul(s, c), s read only by the Mul.
+                let (first, second) = (users[0], users[1])
+                let (sig, mul) = nodes[first].op is Sigmoid ? (first, second) : (second, first)
+                guard nodes[sig].op is Sigmoid, nodes[mul].op is Mul, nodes[sig].outputs.count == 1,
+                      let s = nodes[sig].outputs.first, readers[s] == [mul], !outputNames.contains(s),
+                      Set(nodes[mul].inputs) == [c, s], nodes[mul].outputs.count == 1 else { continue }
+                conv.activation = .silu
+                absorbed = [sig, mul]
+                finalOutput = nodes[mul].outputs[0]
             } else {
                 continue
             }
+            guard let finalOutput, absorbed.allSatisfy({ !removed.contains($0) }) else { continue }
             result[p].op = conv
-            result[p].outputs = node.outputs
-            removed.insert(a)
+            result[p].outputs = [finalOutput]
+            removed.formUnion(absorbed)
             report.fusedActivations += 1
         }
         return result.enumerated().filter { !removed.contains($0.offset) }.map(\.element)

@@ -45,15 +45,55 @@ public enum Broadcast {
     }
 
     /// Like `apply`, with operands and result of any types (comparisons give Bool).
+    /// Dimensions that broadcast alike are merged, then the innermost runs as a tight loop with
+    /// stride 0 or 1 per operand: no per-element index tables.
     public static func combine<A, B, R>(_ a: [A], _ aShape: [Int], _ b: [B], _ bShape: [Int],
                                         _ f: (A, B) -> R) throws -> ([R], [Int]) {
         let outShape = try shape(aShape, bShape)
         if aShape == bShape { return (zip(a, b).map(f), outShape) }
-        // Fast paths: one operand is a single element.
         if b.count == 1 && outShape == aShape { let s = b[0]; return (a.map { f($0, s) }, outShape) }
         if a.count == 1 && outShape == bShape { let s = a[0]; return (b.map { f(s, $0) }, outShape) }
-        let ia = indexMap(from: aShape, to: outShape)
-        let ib = indexMap(from: bShape, to: outShape)
-        return ((0..<ia.count).map { f(a[ia[$0]], b[ib[$0]]) }, outShape)
+        let total = outShape.reduce(1, *)
+        guard total > 0 else { return ([], outShape) }
+        let rank = outShape.count
+        let pa = [Int](repeating: 1, count: rank - aShape.count) + aShape
+        let pb = [Int](repeating: 1, count: rank - bShape.count) + bShape
+        // Merge runs of dimensions where each operand is either present or broadcast throughout.
+        var dims: [(size: Int, aPresent: Bool, bPresent: Bool)] = []
+        for d in 0..<rank where outShape[d] != 1 {
+            let entry = (outShape[d], pa[d] != 1, pb[d] != 1)
+            if let last = dims.last, last.aPresent == entry.1, last.bPresent == entry.2 {
+                dims[dims.count - 1].size *= entry.0
+            } else {
+                dims.append(entry)
+            }
+        }
+        var aStrides = [Int](repeating: 0, count: dims.count), bStrides = aStrides
+        var sa = 1, sb = 1
+        for i in stride(from: dims.count - 1, through: 0, by: -1) {
+            if dims[i].aPresent { aStrides[i] = sa; sa *= dims[i].size }
+            if dims[i].bPresent { bStrides[i] = sb; sb *= dims[i].size }
+        }
+        var out: [R] = []
+        out.reserveCapacity(total)
+        let inner = dims.last!.size, ia = aStrides.last!, ib = bStrides.last!
+        let outerDims = dims.dropLast().map(\.size)
+        var index = [Int](repeating: 0, count: outerDims.count)
+        var aBase = 0, bBase = 0
+        for _ in 0..<(total / inner) {
+            for k in 0..<inner { out.append(f(a[aBase + k * ia], b[bBase + k * ib])) }
+            var d = outerDims.count - 1
+            while d >= 0 {
+                index[d] += 1
+                aBase += aStrides[d]
+                bBase += bStrides[d]
+                if index[d] < outerDims[d] { break }
+                aBase -= aStrides[d] * outerDims[d]
+                bBase -= bStrides[d] * outerDims[d]
+                index[d] = 0
+                d -= 1
+            }
+        }
+        return (out, outShape)
     }
 }
