@@ -132,12 +132,17 @@ struct Info: ParsableCommand {
             s.operatorHistogram.forEach { print("  \($0.opType.padding(toLength: 24, withPad: " ", startingAt: 0)) \($0.count)") }
             print("metadata:" + (s.metadata.isEmpty ? " none" : ""))
             for (key, value) in s.metadata {
-                let lines = value.split(separator: "\n", omittingEmptySubsequences: false)
+                let lines = value.split(separator: "\n")
                 let shown = lines.count > 1 ? "\(lines[0]) ... (\(lines.count) lines)" : value
                 print("  \(key): \(shown.prefix(120))")
             }
             if s.unsupported.isEmpty {
                 print("unsupported operators: none")
+                // What loading does to the graph (the model is loaded only when it can run).
+                let r = try ONNXImporter.load(path: path).optimization
+                print("at load: \(r.foldedConstants) constants folded, \(r.foldedBatchNorms) BatchNormalizations and "
+                      + "\(r.foldedPads) Pads folded into convolutions, \(r.fusedActivations) activations fused, "
+                      + "\(r.removedPassThroughs) pass-throughs and \(r.removedDeadNodes) dead nodes removed")
             } else {
                 print("unsupported operators (\(s.unsupported.count)):")
                 s.unsupported.forEach { print("  \($0)") }
