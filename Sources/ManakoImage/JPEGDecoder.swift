@@ -8,28 +8,19 @@ public enum JPEGDecoder {
 
     public static func decode(_ bytes: [UInt8], maxPixels: Int = ImageLimits.defaultMaxPixels) throws -> RGBImage {
         guard isJPEG(bytes) else { throw ManakoError(.invalidImage, "not a JPEG file (bad signature)") }
-        var image = mk_image()
-        var message = [CChar](repeating: 0, count: 256)
-        let status = bytes.withUnsafeBufferPointer { data in
-            mk_jpeg_decode(data.baseAddress, data.count, Int64(maxPixels), &image, &message, message.count)
-        }
-        defer { mk_image_free(&image) }
-        let text = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        if status == 2 { throw ManakoError(.limitExceeded, text) }
-        guard status == 0, let pixels = image.pixels else { throw ManakoError(.invalidImage, "invalid JPEG: \(text)") }
-        let width = Int(image.width), height = Int(image.height), count = width * height
-        let buffer = UnsafeRawBufferPointer(start: pixels, count: count * Int(image.components))
-        var decoded: RGBImage
-        switch image.components {
-        case 1:
-            decoded = try RGBImage(pixels: buffer, width: width, height: height, rowStride: width, format: .gray, maxPixels: maxPixels)
-        case 3:
-            decoded = try RGBImage(pixels: buffer, width: width, height: height, rowStride: width * 3, format: .rgb, maxPixels: maxPixels)
-        case 4:
-            decoded = try RGBImage(width: width, height: height,
-                                   pixels: cmykToRGB(buffer, count: count, inverted: image.adobe_inverted != 0))
-        default:
-            throw ManakoError(.invalidImage, "JPEG with \(image.components) components is not supported")
+        let decoded = try NativeCodec.decode(bytes, maxPixels: maxPixels, format: "JPEG", decoder: mk_jpeg_decode) { image, pixels in
+            let width = Int(image.width), height = Int(image.height), count = width * height
+            let buffer = UnsafeRawBufferPointer(start: pixels, count: count * Int(image.components))
+            switch image.components {
+            case 1:
+                return try RGBImage(pixels: buffer, width: width, height: height, rowStride: width, format: .gray, maxPixels: maxPixels)
+            case 3:
+                return try RGBImage(pixels: buffer, width: width, height: height, rowStride: width * 3, format: .rgb, maxPixels: maxPixels)
+            case 4:
+                return try RGBImage(width: width, height: height, pixels: cmykToRGB(buffer, count: count, inverted: image.adobe_inverted != 0))
+            default:
+                throw ManakoError(.invalidImage, "JPEG with \(image.components) components is not supported")
+            }
         }
         return try decoded.oriented(EXIF.orientation(inJPEG: bytes))
     }

@@ -14,16 +14,9 @@ public enum PNGDecoder {
     /// before the image is allocated.
     public static func decode(_ bytes: [UInt8], maxPixels: Int = ImageLimits.defaultMaxPixels) throws -> RGBImage {
         guard isPNG(bytes) else { throw ManakoError(.invalidImage, "not a PNG file (bad signature)") }
-        var image = mk_image()
-        var message = [CChar](repeating: 0, count: 256)
-        let status = bytes.withUnsafeBufferPointer { data in
-            mk_png_decode(data.baseAddress, data.count, Int64(maxPixels), &image, &message, message.count)
+        return try NativeCodec.decode(bytes, maxPixels: maxPixels, format: "PNG", decoder: mk_png_decode) { image, pixels in
+            let (width, height) = (Int(image.width), Int(image.height))
+            return try RGBImage(width: width, height: height, pixels: Array(UnsafeBufferPointer(start: pixels, count: width * height * 3)))
         }
-        defer { mk_image_free(&image) }
-        let text = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        if status == 2 { throw ManakoError(.limitExceeded, text) }
-        guard status == 0, let pixels = image.pixels else { throw ManakoError(.invalidImage, "invalid PNG: \(text)") }
-        let width = Int(image.width), height = Int(image.height)
-        return try RGBImage(width: width, height: height, pixels: Array(UnsafeBufferPointer(start: pixels, count: width * height * 3)))
     }
 }

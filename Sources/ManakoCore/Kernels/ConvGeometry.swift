@@ -92,3 +92,17 @@ extension WindowGeometry {
         spatialRank == 1 ? [batch, channels, outWidth] : [batch, channels, outHeight, outWidth]
     }
 }
+
+extension WindowGeometry {
+    /// Output shapes of a pooling window over [N, C, spatial...] for shape inference: unknown
+    /// spatial sizes give unknown outputs.
+    public static func poolShapes(_ x: [Int?], kernel: [Int], strides: [Int]?, dilations: [Int]?, pads: [Int]?,
+                                  autoPad: AutoPad, ceilMode: Bool) throws -> [[Int?]?]? {
+        guard x.count >= 3 else { return nil }
+        let spatial = Array(x[2...])
+        guard spatial.allSatisfy({ $0 != nil }) else { return [[x[0], x[1]] + spatial.map { _ in nil }] }
+        let g = try make(input: [1, 1] + spatial.map { $0! }, kernel: kernel, strides: strides, dilations: dilations,
+                         pads: pads, autoPad: autoPad, ceilMode: ceilMode)
+        return [[x[0], x[1]] + g.outputShape(channels: 1, spatialRank: spatial.count).dropFirst(2).map { $0 }]
+    }
+}

@@ -28,11 +28,8 @@ public struct MaxPool: Operator {
 
 extension MaxPool {
     public func inferShapes(_ inputs: [ShapeFact?]) throws -> [[Int?]?]? {
-        guard let x = inputs.first??.shape, x.count >= 3 else { return nil }
-        let spatial = Array(x[2...])
-        guard spatial.allSatisfy({ $0 != nil }) else { return [[x[0], x[1]] + spatial.map { _ in nil }] }
-        let g = try WindowGeometry.make(input: [1, 1] + spatial.map { $0! }, kernel: kernelShape, strides: strides,
-                                        dilations: dilations, pads: pads, autoPad: autoPad, ceilMode: ceilMode)
-        return [[x[0], x[1]] + g.outputShape(channels: 1, spatialRank: spatial.count).dropFirst(2).map { $0 }]
+        guard let x = inputs.first??.shape else { return nil }
+        return try WindowGeometry.poolShapes(x, kernel: kernelShape, strides: strides, dilations: dilations, pads: pads,
+                                             autoPad: autoPad, ceilMode: ceilMode)
     }
 }
