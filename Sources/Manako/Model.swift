@@ -1,11 +1,13 @@
-import CBLAS
+#if canImport(Glibc)
+import Glibc
+#endif
 @_exported import ManakoCore
 @_exported import ManakoImage
 @_exported import ManakoONNX
 
 /// Options for loading a model.
 public struct ModelOptions: Sendable {
-    /// Worker threads for OpenBLAS (nil: leave OpenBLAS's default). Process-wide for now.
+    /// Threads for this model's kernels (nil: every online core). Each model has its own.
     public var threads: Int?
     /// Images with more pixels are refused before decoding allocates.
     public var maxImagePixels: Int
@@ -91,10 +93,9 @@ public final class Model: Sendable {
         }
         preprocessing = chosen
         if let threads = options.threads {
-            guard threads >= 1 && threads <= 1024 else {
-                throw ManakoError(.invalidArgument, "thread count \(threads) must be between 1 and 1024")
+            guard threads >= 1 && threads <= 256 else {
+                throw ManakoError(.invalidArgument, "thread count \(threads) must be between 1 and 256")
             }
-            openblas_set_num_threads(Int32(threads))
         }
     }
 
@@ -109,9 +110,14 @@ public final class Model: Sendable {
     public var inputs: [ValueInfo] { graph.inputs }
     public var outputs: [ValueInfo] { graph.outputs }
 
-    /// Runs the raw graph.
+    /// Threads this model's kernels use: the `threads` option, or every online core.
+    public var threads: Int {
+        options.threads ?? max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+    }
+
+    /// Runs the raw graph on this model's threads.
     public func run(_ feeds: [String: Tensor]) throws -> [String: Tensor] {
-        try graph.run(feeds)
+        try Parallel.withThreads(threads) { try graph.run(feeds) }
     }
 
     /// Runs a single-input model on one tensor and returns its first output.
@@ -119,7 +125,7 @@ public final class Model: Sendable {
         guard graph.inputs.count == 1, let name = graph.inputs.first?.name, let out = graph.outputs.first?.name else {
             throw ManakoError(.invalidArgument, "the model has \(graph.inputs.count) inputs; pass them by name")
         }
-        return try graph.run([name: input])[out]!
+        return try run([name: input])[out]!
     }
 
     /// The input tensor this model's preprocessing makes of an image.

@@ -40,3 +40,24 @@ func convMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, Int, [Int], I
     let slow = ConvKernels.reference(input: x, weights: weights, bias: bias, geometry: g, outChannels: m, groups: groups)
     expectClose(fast, slow, "conv \(c)")
 }
+
+/// The same cases split across threads: still equal to the twin, close to one thread (OpenBLAS
+/// may round the last bits differently when the rows are split), and identical run to run.
+@Test(arguments: [
+    (1, 7, 15, 13, 7, 3, 1, 1, [1, 1, 1, 1], 7),
+    (2, 5, 13, 11, 7, 3, 2, 1, [0, 1, 2, 0], 1),
+    (1, 6, 10, 10, 12, 3, 2, 1, [1, 0, 1, 0], 3),
+    (3, 16, 9, 9, 33, 1, 1, 1, [0, 0, 0, 0], 1),
+])
+func threadedConvMatchesReferenceAndOneThread(_ c: (Int, Int, Int, Int, Int, Int, Int, Int, [Int], Int)) throws {
+    let (n, ch, h, w, m, k, s, d, pads, groups) = c
+    let g = try WindowGeometry(input: [n, ch, h, w], kernel: (k, k), strides: (s, s), dilations: (d, d), pads: pads, autoPad: .explicit)
+    let x = pseudoRandom(n * ch * h * w, seed: 21), weights = pseudoRandom(m * (ch / groups) * k * k, seed: 22), bias = pseudoRandom(m, seed: 23)
+    let one = Parallel.withThreads(1) { ConvKernels.convolve(input: x, weights: weights, bias: bias, geometry: g, outChannels: m, groups: groups) }
+    let two = Parallel.withThreads(2) { ConvKernels.convolve(input: x, weights: weights, bias: bias, geometry: g, outChannels: m, groups: groups) }
+    let reference = ConvKernels.reference(input: x, weights: weights, bias: bias, geometry: g, outChannels: m, groups: groups)
+    let again = Parallel.withThreads(2) { ConvKernels.convolve(input: x, weights: weights, bias: bias, geometry: g, outChannels: m, groups: groups) }
+    expectClose(two, reference, "threaded conv \(c)")
+    expectClose(two, one, tolerance: 1e-5, "1 vs 2 threads \(c)")
+    #expect(two == again, "two runs with 2 threads differ for \(c)")
+}

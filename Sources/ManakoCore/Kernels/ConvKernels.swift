@@ -32,16 +32,23 @@ public enum ConvKernels {
                                 }
                             }
                             let wGroup = w.baseAddress! + group * mPerGroup * patch
+                            // Rows of the output (filters) split across threads; each row's sum is
+                            // computed by one SGEMM call whatever the split.
+                            let blocks = Parallel.ranges(mPerGroup)
+                            func multiply(_ source: UnsafePointer<Float>) {
+                                Parallel.forEach(blocks.count) { b in
+                                    let rows = blocks[b]
+                                    GemmKernel.sgemm(transA: false, transB: false, m: rows.count, n: spatialOut, k: patch,
+                                                     alpha: 1, a: wGroup + rows.lowerBound * patch, lda: patch, b: source, ldb: spatialOut,
+                                                     beta: bias == nil ? 0 : 1, c: yGroup + rows.lowerBound * spatialOut, ldc: spatialOut)
+                                }
+                            }
                             if pointwise {
-                                GemmKernel.sgemm(transA: false, transB: false, m: mPerGroup, n: spatialOut, k: patch,
-                                                 alpha: 1, a: wGroup, lda: patch, b: xGroup, ldb: spatialOut,
-                                                 beta: bias == nil ? 0 : 1, c: yGroup, ldc: spatialOut)
+                                multiply(xGroup)
                             } else {
                                 columns.withUnsafeMutableBufferPointer { col in
                                     im2col(xGroup, channels: cPerGroup, geometry: g, into: col.baseAddress!)
-                                    GemmKernel.sgemm(transA: false, transB: false, m: mPerGroup, n: spatialOut, k: patch,
-                                                     alpha: 1, a: wGroup, lda: patch, b: col.baseAddress!, ldb: spatialOut,
-                                                     beta: bias == nil ? 0 : 1, c: yGroup, ldc: spatialOut)
+                                    multiply(col.baseAddress!)
                                 }
                             }
                         }
@@ -99,10 +106,12 @@ public enum ConvKernels {
         input.withUnsafeBufferPointer { xb in
             weights.withUnsafeBufferPointer { wb in
                 output.withUnsafeMutableBufferPointer { yb in
-                    for n in 0..<g.batch {
-                        for c in 0..<g.inChannels {
-                            let x = xb.baseAddress! + (n * g.inChannels + c) * spatialIn
-                            let y = yb.baseAddress! + (n * g.inChannels + c) * spatialOut
+                    let planes = Parallel.ranges(g.batch * g.inChannels)
+                    Parallel.forEach(planes.count) { part in
+                        for plane in planes[part] {
+                            let c = plane % g.inChannels
+                            let x = xb.baseAddress! + plane * spatialIn
+                            let y = yb.baseAddress! + plane * spatialOut
                             let w = wb.baseAddress! + c * taps
                             y.update(repeating: bias?[c] ?? 0, count: spatialOut)
                             for oh in 0..<g.outHeight {

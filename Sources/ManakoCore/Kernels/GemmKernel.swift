@@ -1,10 +1,8 @@
 import CBLAS
-import Synchronization
 
-/// Serialises calls into OpenBLAS: its FAQ warns that a multi-threaded host calling its pthreads
-/// build concurrently conflicts with OpenBLAS's own threads. Uncontended, the lock costs nothing;
-/// Manako's own GEMM and thread pool (issue 5) will remove it.
-let openBLASLock = Mutex(())
+/// OpenBLAS runs single-threaded: Manako splits work across threads itself, and OpenBLAS's FAQ
+/// says its pthreads build may then be called from many threads at once. Set on first use.
+let openBLASSingleThreaded: Void = openblas_set_num_threads(1)
 
 /// Matrix product C = alpha * op(A) * op(B) + beta * C, row-major.
 /// OpenBLAS does the work; `referenceGemm` is its plain twin for tests.
@@ -16,10 +14,9 @@ public enum GemmKernel {
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         if m == 0 || n == 0 { return }
-        openBLASLock.withLock { _ in
-            cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                        blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
-        }
+        _ = openBLASSingleThreaded
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                    blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
     }
 
     /// Triple loop twin of `sgemm`, same arguments.
