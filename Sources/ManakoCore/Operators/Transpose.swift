@@ -13,6 +13,9 @@ public struct Transpose: Operator {
         let outShape = perm.map { x.shape[$0] }
         let inStrides = Tensor.strides(x.shape)
         let strides = perm.map { inStrides[$0] }
+        if case .float32(let values) = x.storage, let inner = outShape.last, inner > 0, x.count > 0 {
+            return [Tensor(shape: outShape, floats: Transpose.copyFloats(values, outShape: outShape, strides: strides, inner: inner))]
+        }
         var indices: [Int] = []
         indices.reserveCapacity(x.count)
         Tensor.forEachIndex(outShape) { index in
@@ -21,6 +24,33 @@ public struct Transpose: Operator {
             indices.append(flat)
         }
         return [x.picking(indices, shape: outShape)]
+    }
+
+    /// Float32 fast path: walk the output row by row; each row reads the input with one stride.
+    static func copyFloats(_ values: [Float], outShape: [Int], strides: [Int], inner: Int) -> [Float] {
+        let innerStride = strides.last!
+        let outer = Array(outShape.dropLast()), outerStrides = Array(strides.dropLast())
+        var out = [Float](repeating: 0, count: values.count)
+        values.withUnsafeBufferPointer { src in
+            out.withUnsafeMutableBufferPointer { dst in
+                var index = [Int](repeating: 0, count: outer.count)
+                var base = 0
+                for row in 0..<(values.count / inner) {
+                    let target = dst.baseAddress! + row * inner
+                    for k in 0..<inner { target[k] = src[base + k * innerStride] }
+                    var d = outer.count - 1
+                    while d >= 0 {
+                        index[d] += 1
+                        base += outerStrides[d]
+                        if index[d] < outer[d] { break }
+                        base -= outerStrides[d] * outer[d]
+                        index[d] = 0
+                        d -= 1
+                    }
+                }
+            }
+        }
+        return out
     }
 }
 
