@@ -26,18 +26,12 @@ public struct ReduceMean: Operator {
         let outStrides = Tensor.strides(outShape)
         var sums = [Float](repeating: 0, count: outShape.reduce(1, *))
         // Walk the input once, adding each element to the output cell its kept coordinates name.
-        var index = [Int](repeating: 0, count: x.rank)
-        for value in data {
+        var position = 0
+        Tensor.forEachIndex(x.shape) { index in
             var target = 0
             for d in 0..<x.rank where !reduced.contains(d) { target += index[d] * outStrides[d] }
-            sums[target] += value
-            var d = x.rank - 1
-            while d >= 0 {
-                index[d] += 1
-                if index[d] < x.shape[d] { break }
-                index[d] = 0
-                d -= 1
-            }
+            sums[target] += data[position]
+            position += 1
         }
         let count = reduced.reduce(1) { $0 * x.shape[$1] }
         let means = sums.map { count > 0 ? $0 / Float(count) : .nan }

@@ -21,19 +21,12 @@ public enum Broadcast {
         let padded = [Int](repeating: 1, count: pad) + shape
         if padded == outShape { return Array(0..<total) }
         let srcStrides = Tensor.strides(padded)
-        var map = [Int](repeating: 0, count: total)
-        var index = [Int](repeating: 0, count: outShape.count)
-        for flat in 0..<total {
+        var map: [Int] = []
+        map.reserveCapacity(total)
+        Tensor.forEachIndex(outShape) { index in
             var src = 0
             for d in 0..<outShape.count where padded[d] != 1 { src += index[d] * srcStrides[d] }
-            map[flat] = src
-            var d = outShape.count - 1
-            while d >= 0 {
-                index[d] += 1
-                if index[d] < outShape[d] { break }
-                index[d] = 0
-                d -= 1
-            }
+            map.append(src)
         }
         return map
     }
