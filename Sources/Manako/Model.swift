@@ -120,6 +120,11 @@ public final class Model: Sendable {
         try Parallel.withThreads(threads) { try graph.run(feeds) }
     }
 
+    /// Runs the raw graph and records each node's wall time.
+    public func run(_ feeds: [String: Tensor], profile: inout [NodeTiming]) throws -> [String: Tensor] {
+        try Parallel.withThreads(threads) { try graph.run(feeds, profile: &profile) }
+    }
+
     /// Runs a single-input model on one tensor and returns its first output.
     public func run(_ input: Tensor) throws -> Tensor {
         guard graph.inputs.count == 1, let name = graph.inputs.first?.name, let out = graph.outputs.first?.name else {

@@ -11,6 +11,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Batch size (for a symbolic or fixed first dimension).") var batch: Int = 1
     @Option(help: "Timed runs, after 3 warm-up runs.") var runs: Int = 20
     @Flag(help: "Print JSON.") var json = false
+    @Flag(help: "After timing, print where one run spends its time, by operator type and by node.") var profile = false
 
     func validate() throws {
         guard batch >= 1, runs >= 1 else { throw ValidationError("--batch and --runs must be at least 1") }
@@ -43,6 +44,7 @@ struct Bench: ParsableCommand {
                 times.append((ContinuousClock.now - t).seconds)
             }
             times.sort()
+            if profile { try printProfile(loaded, feeds) }
             let median = times[times.count / 2], p90 = times[min(times.count - 1, Int(Double(times.count) * 0.9))]
             var usage = rusage()
             getrusage(__rusage_who_t(RUSAGE_SELF.rawValue), &usage)
@@ -56,6 +58,31 @@ struct Bench: ParsableCommand {
                 print(String(format: "throughput: %.1f images/s", Double(batch) / median))
                 print(String(format: "load: %.1f ms, peak memory: %.1f MB", loadSeconds * 1000, peakMB))
             }
+        }
+    }
+}
+
+extension Bench {
+    /// Sums node times over `runs` profiled runs, then prints the share per operator type and the slowest nodes.
+    func printProfile(_ loaded: Model, _ feeds: [String: Tensor]) throws {
+        var perNode: [NodeTiming] = []
+        for run in 0..<runs {
+            var timings: [NodeTiming] = []
+            _ = try loaded.run(feeds, profile: &timings)
+            if run == 0 { perNode = timings } else { for i in perNode.indices { perNode[i].seconds += timings[i].seconds } }
+        }
+        let total = perNode.reduce(0) { $0 + $1.seconds }
+        var byType: [String: (seconds: Double, count: Int)] = [:]
+        for t in perNode { byType[t.opType, default: (0, 0)].seconds += t.seconds; byType[t.opType, default: (0, 0)].count += 1 }
+        print(String(format: "profile: %.2f ms per run in %d nodes", total * 1000 / Double(runs), perNode.count))
+        for (type, entry) in byType.sorted(by: { $0.value.seconds > $1.value.seconds }) {
+            print(String(format: "  %-22@ %4d nodes %9.3f ms %5.1f %%", type as NSString, entry.count,
+                         entry.seconds * 1000 / Double(runs), 100 * entry.seconds / total))
+        }
+        print("slowest nodes:")
+        for t in perNode.sorted(by: { $0.seconds > $1.seconds }).prefix(15) {
+            print(String(format: "  %9.3f ms  %@ (%@) -> %@", t.seconds * 1000 / Double(runs), t.name as NSString,
+                         t.opType as NSString, "\(t.outputShape)" as NSString))
         }
     }
 }

@@ -61,3 +61,35 @@ func threadedConvMatchesReferenceAndOneThread(_ c: (Int, Int, Int, Int, Int, Int
     expectClose(two, one, tolerance: 1e-5, "1 vs 2 threads \(c)")
     #expect(two == again, "two runs with 2 threads differ for \(c)")
 }
+
+/// The direct depthwise kernel (phase-split padded planes, fused epilogue) against the seven-loop
+/// twin followed by the activation's scalar definition, on awkward shapes.
+@Test(arguments: [
+    // (batch, channels, height, width, kernel, stride, dilation, pads)
+    (1, 1, 1, 1, 3, 1, 1, [1, 1, 1, 1]),
+    (3, 7, 7, 7, 3, 1, 1, [1, 1, 1, 1]),
+    (1, 5, 1, 1001, 3, 1, 1, [1, 1, 1, 1]),
+    (2, 9, 16, 17, 5, 2, 1, [2, 2, 2, 2]),
+    (1, 6, 13, 11, 3, 2, 1, [0, 1, 1, 0]),
+    (1, 3, 12, 12, 3, 3, 1, [1, 1, 1, 1]),
+    (1, 4, 15, 9, 3, 1, 2, [2, 2, 2, 2]),
+    (1, 11, 7, 7, 7, 1, 1, [3, 3, 3, 3]),
+    (1, 2, 127, 9, 5, 2, 1, [1, 2, 2, 1]),
+])
+func depthwiseMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int])) throws {
+    let (n, ch, h, w, k, s, d, pads) = c
+    let g = try WindowGeometry(input: [n, ch, h, w], kernel: (k, k), strides: (s, s), dilations: (d, d), pads: pads, autoPad: .explicit)
+    let x = pseudoRandom(n * ch * h * w, seed: 31).map { $0 * 4 }
+    let weights = pseudoRandom(ch * k * k, seed: 32), bias = pseudoRandom(ch, seed: 33)
+    let plain = ConvKernels.reference(input: x, weights: weights, bias: bias, geometry: g, outChannels: ch, groups: ch)
+    let activations: [(FusedActivation, (Float) -> Float)] = [
+        (.none, { $0 }), (.relu, { max($0, 0) }), (.clip(min: 0, max: 6), { min(max($0, 0), 6) }),
+        (.silu, { $0 / (1 + VectorMath.libmExp(-$0)) }), (.hardSwish, { $0 * max(0, min(1, $0 / 6 + 0.5)) }),
+    ]
+    for (activation, scalar) in activations {
+        let fast = Parallel.withThreads(2) {
+            ConvKernels.convolve(input: x, weights: weights, bias: bias, geometry: g, outChannels: ch, groups: ch, activation: activation)
+        }
+        expectClose(fast, plain.map(scalar), "depthwise \(c) \(activation)")
+    }
+}

@@ -44,6 +44,14 @@ public struct NodeSpec: Sendable {
     }
 }
 
+/// One node's wall time in a profiled run.
+public struct NodeTiming: Sendable {
+    public var name: String
+    public var opType: String
+    public var seconds: Double
+    public var outputShape: [Int]
+}
+
 /// An executable dataflow graph: nodes in topological order over numbered value slots.
 public final class Graph: Sendable {
     struct Node: Sendable {
@@ -167,6 +175,18 @@ public final class Graph: Sendable {
     /// Runs the graph. Every declared input must be fed, with its declared type and
     /// fixed dimensions; the result holds every declared output.
     public func run(_ feeds: [String: Tensor]) throws -> [String: Tensor] {
+        try run(feeds, profile: nil)
+    }
+
+    /// Runs the graph and records every node's wall time in `profile` (in execution order).
+    public func run(_ feeds: [String: Tensor], profile: inout [NodeTiming]) throws -> [String: Tensor] {
+        var timings: [NodeTiming] = []
+        let result = try withUnsafeMutablePointer(to: &timings) { try run(feeds, profile: $0) }
+        profile = timings
+        return result
+    }
+
+    private func run(_ feeds: [String: Tensor], profile: UnsafeMutablePointer<[NodeTiming]>?) throws -> [String: Tensor] {
         for name in feeds.keys where !inputs.contains(where: { $0.name == name }) {
             let known = inputs.map { "'\($0.name)'" }.joined(separator: ", ")
             throw ManakoError(.invalidArgument, "the model has no input named '\(name)' (inputs: \(known))")
@@ -183,6 +203,7 @@ public final class Graph: Sendable {
         for node in nodes {
             let args = node.inputs.map { $0.flatMap { values[$0] } }
             let results: [Tensor]
+            let started = profile == nil ? nil : ContinuousClock.now
             do {
                 results = try node.op.run(args)
             } catch let e as ManakoError {
@@ -196,6 +217,12 @@ public final class Graph: Sendable {
                 values[slot] = results[k]
             }
             for s in node.releases { values[s] = nil }
+            if let started, let profile {
+                let elapsed = ContinuousClock.now - started
+                let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+                profile.pointee.append(NodeTiming(name: node.name, opType: node.opType, seconds: seconds,
+                                                  outputShape: results.first?.shape ?? []))
+            }
         }
         var result: [String: Tensor] = [:]
         for (info, s) in zip(outputs, outputSlots) { result[info.name] = values[s] }

@@ -5,11 +5,11 @@ public enum ConvKernels {
     /// General path: per image and group, im2col into a [C/g*KH*KW, OH*OW] matrix, then one SGEMM
     /// with the group's weights; 1x1 stride-1 unpadded convolutions skip im2col.
     public static func convolve(input: [Float], weights: [Float], bias: [Float]?, geometry g: WindowGeometry,
-                                outChannels: Int, groups: Int) -> [Float] {
+                                outChannels: Int, groups: Int, activation: FusedActivation = .none) -> [Float] {
         let cPerGroup = g.inChannels / groups
         let mPerGroup = outChannels / groups
         if groups == g.inChannels && groups == outChannels {
-            return depthwise(input: input, weights: weights, bias: bias, geometry: g)
+            return DepthwiseKernel.run(input: input, weights: weights, bias: bias, geometry: g, activation: activation)
         }
         let spatialOut = g.outHeight * g.outWidth
         let spatialIn = g.inHeight * g.inWidth
@@ -41,6 +41,8 @@ public enum ConvKernels {
                                     GemmKernel.sgemm(transA: false, transB: false, m: rows.count, n: spatialOut, k: patch,
                                                      alpha: 1, a: wGroup + rows.lowerBound * patch, lda: patch, b: source, ldb: spatialOut,
                                                      beta: bias == nil ? 0 : 1, c: yGroup + rows.lowerBound * spatialOut, ldc: spatialOut)
+                                    // Activation while the block is still in cache.
+                                    activation.apply(yGroup + rows.lowerBound * spatialOut, count: rows.count * spatialOut)
                                 }
                             }
                             if pointwise {
@@ -86,58 +88,6 @@ public enum ConvKernels {
                 }
             }
         }
-    }
-
-    /// Depthwise convolution (one filter per channel) as row AXPYs: each output row starts at
-    /// the bias, then every tap adds weight * input over the contiguous run of output columns
-    /// whose input column exists (vectorised by the compiler at stride 1). Weights [C, 1, KH, KW].
-    public static func depthwise(input: [Float], weights: [Float], bias: [Float]?, geometry g: WindowGeometry) -> [Float] {
-        let spatialOut = g.outHeight * g.outWidth
-        let spatialIn = g.inHeight * g.inWidth
-        let taps = g.kernelHeight * g.kernelWidth
-        // Per kernel column: input column offset and the valid output columns [lo, hi).
-        let columns = (0..<g.kernelWidth).map { kj -> (offset: Int, lo: Int, hi: Int) in
-            let offset = kj * g.dilationWidth - g.padLeft
-            let lo = offset < 0 ? (-offset + g.strideWidth - 1) / g.strideWidth : 0
-            let hi = g.inWidth - 1 - offset >= 0 ? min(g.outWidth, (g.inWidth - 1 - offset) / g.strideWidth + 1) : 0
-            return (offset, lo, max(lo, hi))
-        }
-        var output = [Float](repeating: 0, count: g.batch * g.inChannels * spatialOut)
-        input.withUnsafeBufferPointer { xb in
-            weights.withUnsafeBufferPointer { wb in
-                output.withUnsafeMutableBufferPointer { yb in
-                    let planes = Parallel.ranges(g.batch * g.inChannels)
-                    Parallel.forEach(planes.count) { part in
-                        for plane in planes[part] {
-                            let c = plane % g.inChannels
-                            let x = xb.baseAddress! + plane * spatialIn
-                            let y = yb.baseAddress! + plane * spatialOut
-                            let w = wb.baseAddress! + c * taps
-                            y.update(repeating: bias?[c] ?? 0, count: spatialOut)
-                            for oh in 0..<g.outHeight {
-                                let yRow = y + oh * g.outWidth
-                                for ki in 0..<g.kernelHeight {
-                                    let ih = oh * g.strideHeight - g.padTop + ki * g.dilationHeight
-                                    if ih < 0 || ih >= g.inHeight { continue }
-                                    let xRow = x + ih * g.inWidth
-                                    for (kj, column) in columns.enumerated() where column.lo < column.hi {
-                                        let weight = w[ki * g.kernelWidth + kj]
-                                        if g.strideWidth == 1 {
-                                            let source = xRow + column.offset
-                                            for ow in column.lo..<column.hi { yRow[ow] += weight * source[ow] }
-                                        } else {
-                                            let stride = g.strideWidth
-                                            for ow in column.lo..<column.hi { yRow[ow] += weight * xRow[ow * stride + column.offset] }
-                                        }
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
-        return output
     }
 
     /// Plain seven-loop twin of `convolve`, for tests.

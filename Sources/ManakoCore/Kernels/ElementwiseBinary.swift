@@ -1,5 +1,6 @@
 /// Shared body of the broadcasting binary operators: dispatch on element type, then broadcast.
 public enum ElementwiseBinary {
+    @inline(__always)
     public static func apply(_ a: Tensor, _ b: Tensor, float: (Float, Float) -> Float,
                              integer: (Int64, Int64) -> Int64) throws -> Tensor {
         switch (a.storage, b.storage) {

@@ -6,9 +6,30 @@ import Darwin
 
 /// Shared body of the float unary operators: apply `f` to every element.
 public enum ElementwiseUnary {
+    @inline(__always)
     public static func apply(_ inputs: [Tensor?], _ f: (Float) -> Float) throws -> [Tensor] {
         let x = try inputs.required(0, "X")
-        return [Tensor(shape: x.shape, floats: try x.floats().map(f))]
+        return [Tensor(shape: x.shape, floats: map(try x.floats(), f))]
+    }
+
+    /// `values.map(f)` as a pointer loop the compiler vectorises once `f` is inlined.
+    @inline(__always)
+    public static func map(_ values: [Float], _ f: (Float) -> Float) -> [Float] {
+        [Float](unsafeUninitializedCapacity: values.count) { out, initialized in
+            values.withUnsafeBufferPointer { x in
+                for i in 0..<x.count { (out.baseAddress! + i).initialize(to: f(x[i])) }
+            }
+            initialized = values.count
+        }
+    }
+
+    /// Applies a whole-vector function (SIMD8 lanes, scalar twin for the tail) to every element.
+    @inline(__always)
+    public static func apply(_ inputs: [Tensor?], vector: (SIMD8<Float>) -> SIMD8<Float>) throws -> [Tensor] {
+        let x = try inputs.required(0, "X")
+        var values = try x.floats()
+        VectorMath.transform(&values, vector)
+        return [Tensor(shape: x.shape, floats: values)]
     }
 }
 

@@ -38,9 +38,8 @@ public struct Conv: Operator {
         }
         let g = try WindowGeometry.make(input: x.shape, kernel: kernel, strides: strides, dilations: dilations,
                                         pads: pads, autoPad: autoPad)
-        var y = ConvKernels.convolve(input: try x.floats(), weights: try w.floats(), bias: bias, geometry: g,
-                                     outChannels: outChannels, groups: group)
-        activation.apply(&y)
+        let y = ConvKernels.convolve(input: try x.floats(), weights: try w.floats(), bias: bias, geometry: g,
+                                     outChannels: outChannels, groups: group, activation: activation)
         return [Tensor(shape: g.outputShape(channels: outChannels, spatialRank: x.rank - 2), floats: y)]
     }
 }
@@ -76,13 +75,30 @@ public enum FusedActivation: Sendable, Equatable {
     case hardSwish
 
     public func apply(_ values: inout [Float]) {
+        if self == .none { return }
+        VectorMath.transform(&values, apply)
+    }
+
+    public func apply(_ v: UnsafeMutablePointer<Float>, count: Int) {
+        if self == .none { return }
+        VectorMath.transform(v, count: count, apply)
+    }
+
+    /// The activation on eight lanes (kernels call it in their epilogue, before the store).
+    @inline(__always)
+    public func apply(_ v: SIMD8<Float>) -> SIMD8<Float> {
         switch self {
-        case .none: return
-        case .relu: values.withUnsafeMutableBufferPointer { v in for i in v.indices { v[i] = Swift.max(v[i], 0) } }
-        case .clip(let lo, let hi): values.withUnsafeMutableBufferPointer { v in for i in v.indices { v[i] = Swift.min(Swift.max(v[i], lo), hi) } }
-        case .silu: values.withUnsafeMutableBufferPointer { v in for i in v.indices { v[i] = v[i] / (1 + CMath.exp(-v[i])) } }
+        case .none: return v
+        case .relu: return v.replacing(with: 0, where: v .< 0)
+        case .clip(let lo, let hi):
+            let low = v.replacing(with: SIMD8(repeating: lo), where: v .< lo)
+            return low.replacing(with: SIMD8(repeating: hi), where: low .> hi)
+        case .silu: return VectorMath.silu(v)
         case .hardSwish:
-            values.withUnsafeMutableBufferPointer { v in for i in v.indices { v[i] = v[i] * Swift.max(0, Swift.min(1, v[i] / 6 + 0.5)) } }
+            var gate = v * (1 / 6) + 0.5
+            gate.replace(with: 0, where: gate .< 0)
+            gate.replace(with: 1, where: gate .> 1)
+            return v * gate
         }
     }
 }

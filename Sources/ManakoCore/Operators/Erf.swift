@@ -3,7 +3,7 @@ public struct Erf: Operator {
     public init() {}
 
     public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
-        try ElementwiseUnary.apply(inputs, CMath.erf)
+        try ElementwiseUnary.apply(inputs, vector: VectorMath.erf)
     }
 }
 

@@ -3,7 +3,7 @@ public struct Exp: Operator {
     public init() {}
 
     public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
-        try ElementwiseUnary.apply(inputs, CMath.exp)
+        try ElementwiseUnary.apply(inputs, vector: VectorMath.exp)
     }
 }
 

@@ -10,11 +10,7 @@ public struct GlobalAveragePool: Operator {
         let data = try x.floats()
         var out = [Float](repeating: 0, count: planes)
         data.withUnsafeBufferPointer { xb in
-            for p in 0..<planes {
-                var sum: Float = 0
-                for i in 0..<size { sum += xb[p * size + i] }
-                out[p] = size > 0 ? sum / Float(size) : 0
-            }
+            for p in 0..<planes { out[p] = size > 0 ? VectorMath.sum(xb.baseAddress! + p * size, count: size) / Float(size) : 0 }
         }
         return [Tensor(shape: [x.shape[0], x.shape[1]] + Array(repeating: 1, count: x.rank - 2), floats: out)]
     }

@@ -18,18 +18,20 @@ public struct LayerNormalization: Operator {
         let b = try inputs.optional(2).map { try broadcastTo($0, normalizedShape, "B") }
         var data = try x.floats()
         var means = [Float](repeating: 0, count: outer), inverse = [Float](repeating: 0, count: outer)
-        for o in 0..<outer {
-            let base = o * inner
-            var mean: Float = 0
-            for i in 0..<inner { mean += data[base + i] }
-            mean /= Float(inner)
-            var variance: Float = 0
-            for i in 0..<inner { let d = data[base + i] - mean; variance += d * d }
-            let inv = 1 / CMath.sqrt(variance / Float(inner) + epsilon)
-            for i in 0..<inner { data[base + i] = (data[base + i] - mean) * inv * s[i] + (b?[i] ?? 0) }
-            means[o] = mean
-            inverse[o] = inv
-        }
+        let shift = b ?? [Float](repeating: 0, count: inner)
+        var centred = [Float](repeating: 0, count: inner)
+        if inner > 0 { data.withUnsafeMutableBufferPointer { buffer in
+            for o in 0..<outer {
+                let row = buffer.baseAddress! + o * inner
+                let mean = VectorMath.sum(row, count: inner) / Float(inner)
+                for i in 0..<inner { centred[i] = (row[i] - mean) * (row[i] - mean) }
+                let variance = centred.withUnsafeBufferPointer { VectorMath.sum($0.baseAddress!, count: inner) } / Float(inner)
+                let inv = 1 / CMath.sqrt(variance + epsilon)
+                for i in 0..<inner { row[i] = (row[i] - mean) * inv * s[i] + shift[i] }
+                means[o] = mean
+                inverse[o] = inv
+            }
+        } }
         let statsShape = Array(x.shape[..<a]) + Array(repeating: 1, count: x.rank - a)
         return [Tensor(shape: x.shape, floats: data), Tensor(shape: statsShape, floats: means), Tensor(shape: statsShape, floats: inverse)]
     }

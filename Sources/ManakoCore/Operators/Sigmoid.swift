@@ -3,7 +3,7 @@ public struct Sigmoid: Operator {
     public init() {}
 
     public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
-        try ElementwiseUnary.apply(inputs, { 1 / (1 + CMath.exp(-$0)) })
+        try ElementwiseUnary.apply(inputs, vector: VectorMath.sigmoid)
     }
 }
 

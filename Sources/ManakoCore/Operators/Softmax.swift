@@ -1,9 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#elseif canImport(Darwin)
-import Darwin
-#endif
-
 /// Softmax (ONNX Softmax). From opset 13 it normalises along `axis` alone; before that
 /// (`coerce2D`) it normalises over all dimensions from `axis` on, as one flattened row.
 public struct Softmax: Operator {
@@ -22,27 +16,37 @@ public struct Softmax: Operator {
         let length = coerce2D ? x.shape[a...].reduce(1, *) : x.shape[a]
         let inner = coerce2D ? 1 : x.shape[(a + 1)...].reduce(1, *)
         var data = try x.floats()
-        for o in 0..<outer {
-            for i in 0..<inner {
-                let base = o * length * inner + i
-                var peak = -Float.infinity
-                for k in 0..<length { peak = max(peak, data[base + k * inner]) }
-                var sum: Float = 0
-                for k in 0..<length {
-                    let e = (data[base + k * inner] - peak).exponential
-                    data[base + k * inner] = e
-                    sum += e
+        guard length > 0 else { return [x] }
+        data.withUnsafeMutableBufferPointer { buffer in
+            let v = buffer.baseAddress!
+            if inner == 1 {
+                // Contiguous rows: max, then e^(x - max) eight lanes at a time, then scale.
+                for o in 0..<outer {
+                    let row = v + o * length
+                    let peak = VectorMath.maximum(row, count: length)
+                    VectorMath.transform(row, count: length) { VectorMath.exp($0 - peak) }
+                    let scale = 1 / VectorMath.sum(row, count: length)
+                    for k in 0..<length { row[k] *= scale }
                 }
-                for k in 0..<length { data[base + k * inner] /= sum }
+                return
+            }
+            var column = [Float](repeating: 0, count: length)
+            for o in 0..<outer {
+                for i in 0..<inner {
+                    let base = v + o * length * inner + i
+                    for k in 0..<length { column[k] = base[k * inner] }
+                    var peak = -Float.infinity
+                    for k in 0..<length { peak = max(peak, column[k]) }
+                    VectorMath.transform(&column) { VectorMath.exp($0 - peak) }
+                    var sum: Float = 0
+                    for k in 0..<length { sum += column[k] }
+                    let scale = 1 / sum
+                    for k in 0..<length { base[k * inner] = column[k] * scale }
+                }
             }
         }
         return [Tensor(shape: x.shape, floats: data)]
     }
-}
-
-extension Float {
-    /// e^self, via the C library (the core avoids Foundation).
-    @inlinable var exponential: Float { expf(self) }
 }
 
 extension Softmax: ShapePreserving {}

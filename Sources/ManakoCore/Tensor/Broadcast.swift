@@ -32,20 +32,19 @@ public enum Broadcast {
     }
 
     /// Applies `f` elementwise over the broadcast of `a` and `b`.
+    @inline(__always)
     public static func apply<T>(_ a: [T], _ aShape: [Int], _ b: [T], _ bShape: [Int],
                                 _ f: (T, T) -> T) throws -> ([T], [Int]) {
         try combine(a, aShape, b, bShape, f)
     }
 
     /// Like `apply`, with operands and result of any types (comparisons give Bool).
-    /// Dimensions that broadcast alike are merged, then the innermost runs as a tight loop with
-    /// stride 0 or 1 per operand: no per-element index tables.
+    /// Dimensions that broadcast alike are merged, then the innermost runs as a tight pointer loop
+    /// with stride 0 or 1 per operand (vectorised once `f` is inlined): no per-element index tables.
+    @inline(__always)
     public static func combine<A, B, R>(_ a: [A], _ aShape: [Int], _ b: [B], _ bShape: [Int],
                                         _ f: (A, B) -> R) throws -> ([R], [Int]) {
         let outShape = try shape(aShape, bShape)
-        if aShape == bShape { return (zip(a, b).map(f), outShape) }
-        if b.count == 1 && outShape == aShape { let s = b[0]; return (a.map { f($0, s) }, outShape) }
-        if a.count == 1 && outShape == bShape { let s = a[0]; return (b.map { f(s, $0) }, outShape) }
         let total = outShape.reduce(1, *)
         guard total > 0 else { return ([], outShape) }
         let rank = outShape.count
@@ -61,31 +60,45 @@ public enum Broadcast {
                 dims.append(entry)
             }
         }
+        if dims.isEmpty { dims = [(1, true, true)] }
         var aStrides = [Int](repeating: 0, count: dims.count), bStrides = aStrides
         var sa = 1, sb = 1
         for i in stride(from: dims.count - 1, through: 0, by: -1) {
             if dims[i].aPresent { aStrides[i] = sa; sa *= dims[i].size }
             if dims[i].bPresent { bStrides[i] = sb; sb *= dims[i].size }
         }
-        var out: [R] = []
-        out.reserveCapacity(total)
         let inner = dims.last!.size, ia = aStrides.last!, ib = bStrides.last!
         let outerDims = dims.dropLast().map(\.size)
-        var index = [Int](repeating: 0, count: outerDims.count)
-        var aBase = 0, bBase = 0
-        for _ in 0..<(total / inner) {
-            for k in 0..<inner { out.append(f(a[aBase + k * ia], b[bBase + k * ib])) }
-            var d = outerDims.count - 1
-            while d >= 0 {
-                index[d] += 1
-                aBase += aStrides[d]
-                bBase += bStrides[d]
-                if index[d] < outerDims[d] { break }
-                aBase -= aStrides[d] * outerDims[d]
-                bBase -= bStrides[d] * outerDims[d]
-                index[d] = 0
-                d -= 1
+        let out = [R](unsafeUninitializedCapacity: total) { buffer, initialized in
+            a.withUnsafeBufferPointer { ab in
+                b.withUnsafeBufferPointer { bb in
+                    let o = buffer.baseAddress!, x = ab.baseAddress!, y = bb.baseAddress!
+                    var index = [Int](repeating: 0, count: outerDims.count)
+                    var aBase = 0, bBase = 0, written = 0
+                    for _ in 0..<(total / inner) {
+                        let row = o + written, xa = x + aBase, yb = y + bBase
+                        switch (ia, ib) {
+                        case (1, 1): for k in 0..<inner { (row + k).initialize(to: f(xa[k], yb[k])) }
+                        case (1, _): let s = yb[0]; for k in 0..<inner { (row + k).initialize(to: f(xa[k], s)) }
+                        case (_, 1): let s = xa[0]; for k in 0..<inner { (row + k).initialize(to: f(s, yb[k])) }
+                        default: let s = f(xa[0], yb[0]); for k in 0..<inner { (row + k).initialize(to: s) }
+                        }
+                        written += inner
+                        var d = outerDims.count - 1
+                        while d >= 0 {
+                            index[d] += 1
+                            aBase += aStrides[d]
+                            bBase += bStrides[d]
+                            if index[d] < outerDims[d] { break }
+                            aBase -= aStrides[d] * outerDims[d]
+                            bBase -= bStrides[d] * outerDims[d]
+                            index[d] = 0
+                            d -= 1
+                        }
+                    }
+                }
             }
+            initialized = total
         }
         return (out, outShape)
     }

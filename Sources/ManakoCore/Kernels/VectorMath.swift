@@ -1,0 +1,125 @@
+/// Transcendental functions on eight lanes at once, for activations and Softmax.
+/// exp: range reduction x = n ln2 + r (|r| <= ln2/2), a degree-6 polynomial for e^r, then 2^n
+/// built in the exponent bits. erf: a rational minimax fit in x^2 on [-4, 4], saturating beyond.
+/// Accuracy against the C library is tested (a few ulp); `libm*` are the scalar twins.
+public enum VectorMath {
+    /// e^x per lane. Below -87.3 (where float goes denormal) the result is 0; above 88.72 it is infinity.
+    /// Written with `replacing(with:where:)` and bit casts only: those lower to single AVX instructions,
+    /// while the generic SIMD clamp, rounding and conversion calls do not.
+    @inline(__always)
+    public static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        var c = x.replacing(with: -87.33654, where: x .< -87.33654)
+        c.replace(with: 88.72283, where: c .> 88.72283)
+        // n = round(c / ln 2) by the 1.5 * 2^23 trick: the sum's low mantissa bits hold n.
+        let shifted = c * 1.442695041 + 12582912
+        let n = shifted - 12582912
+        let whole = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
+        // Two-part ln 2 keeps r exact to a few ulp.
+        var r = c - n * 0.693359375
+        r = r - n * -2.12194440e-4
+        var p = SIMD8<Float>(repeating: 1.9875691500e-4)
+        p = p * r + 1.3981999507e-3
+        p = p * r + 8.3334519073e-3
+        p = p * r + 4.1665795894e-2
+        p = p * r + 1.6666665459e-1
+        p = p * r + 5.0000001201e-1
+        p = p * (r * r) + r + 1
+        // 2^n as 2^h * 2^(n-h), h = n/2: n reaches 128 near the top of the range, past a single exponent field.
+        let half = whole &>> 1
+        let low = unsafeBitCast((half &+ 127) &<< 23, to: SIMD8<Float>.self)
+        let high = unsafeBitCast((whole &- half &+ 127) &<< 23, to: SIMD8<Float>.self)
+        var result = p * low * high
+        result.replace(with: 0, where: x .< -87.33654)
+        result.replace(with: .infinity, where: x .> 88.72283)
+        result.replace(with: x, where: x .!= x)
+        return result
+    }
+
+    /// 1 / (1 + e^-x) per lane.
+    @inline(__always)
+    public static func sigmoid(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        1 / (1 + exp(-x))
+    }
+
+    /// x * sigmoid(x) per lane (SiLU, Swish).
+    @inline(__always)
+    public static func silu(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        x / (1 + exp(-x))
+    }
+
+    /// erf(x) per lane: x * P(x^2) / Q(x^2) on x clamped to [-4, 4] (erf(4) = 1 - 1.5e-8 in float).
+    @inline(__always)
+    public static func erf(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        var c = x.replacing(with: -4, where: x .< -4)
+        c.replace(with: 4, where: c .> 4)
+        let c2 = c * c
+        var p = SIMD8<Float>(repeating: -2.72614225801306e-10)
+        p = p * c2 + 2.77068142495902e-08
+        p = p * c2 + -2.10102402082508e-06
+        p = p * c2 + -5.69250639462346e-05
+        p = p * c2 + -7.34990630326855e-04
+        p = p * c2 + -2.95459980854025e-03
+        p = p * c2 + -1.60960333262415e-02
+        p = p * c
+        var q = SIMD8<Float>(repeating: -1.45660718464996e-05)
+        q = q * c2 + -2.13374055278905e-04
+        q = q * c2 + -1.68282697438203e-03
+        q = q * c2 + -7.37332916720468e-03
+        q = q * c2 + -1.42647390514189e-02
+        return p / q
+    }
+
+    /// Applies `f` to `values` in place, eight at a time; the tail goes through `f` zero-padded,
+    /// so every element sees exactly the same arithmetic.
+    @inline(__always)
+    public static func transform(_ values: inout [Float], _ f: (SIMD8<Float>) -> SIMD8<Float>) {
+        values.withUnsafeMutableBufferPointer { buffer in transform(buffer.baseAddress!, count: buffer.count, f) }
+    }
+
+    @inline(__always)
+    public static func transform(_ v: UnsafeMutablePointer<Float>, count: Int, _ f: (SIMD8<Float>) -> SIMD8<Float>) {
+        var i = 0
+        while i + 8 <= count {
+            let raw = UnsafeMutableRawPointer(v + i)
+            raw.storeBytes(of: f(raw.loadUnaligned(as: SIMD8<Float>.self)), as: SIMD8<Float>.self)
+            i += 8
+        }
+        if i < count {
+            var lanes = SIMD8<Float>()
+            for k in 0..<(count - i) { lanes[k] = v[i + k] }
+            let result = f(lanes)
+            for k in 0..<(count - i) { v[i + k] = result[k] }
+        }
+    }
+
+    /// The sum of `count` floats, accumulated in eight lanes (a fixed order: deterministic).
+    @inline(__always)
+    public static func sum(_ v: UnsafePointer<Float>, count: Int) -> Float {
+        var lanes = SIMD8<Float>(), i = 0
+        while i + 8 <= count {
+            lanes += UnsafeRawPointer(v + i).loadUnaligned(as: SIMD8<Float>.self)
+            i += 8
+        }
+        var total = lanes.sum()
+        while i < count { total += v[i]; i += 1 }
+        return total
+    }
+
+    /// The largest of `count` floats (count >= 1), compared in eight lanes.
+    @inline(__always)
+    public static func maximum(_ v: UnsafePointer<Float>, count: Int) -> Float {
+        var lanes = SIMD8<Float>(repeating: -.infinity), i = 0
+        while i + 8 <= count {
+            let x = UnsafeRawPointer(v + i).loadUnaligned(as: SIMD8<Float>.self)
+            lanes.replace(with: x, where: x .> lanes)
+            i += 8
+        }
+        var best = lanes.max()
+        while i < count { best = Swift.max(best, v[i]); i += 1 }
+        return best
+    }
+
+    /// Scalar twins from the C library, for tests.
+    public static func libmExp(_ x: Float) -> Float { CMath.exp(x) }
+    public static func libmErf(_ x: Float) -> Float { CMath.erf(x) }
+}
