@@ -93,3 +93,33 @@ func depthwiseMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int])) 
         expectClose(fast, plain.map(scalar), "depthwise \(c) \(activation)")
     }
 }
+
+/// Winograd F(4x4, 3x3) against the seven-loop twin: partial tiles, 1x1 and 7x7 planes, odd
+/// channels, asymmetric padding, batch 3, with bias, residual and activations.
+@Test(arguments: [
+    // (batch, channels, outChannels, height, width, pads)
+    (1, 8, 8, 1, 1, [1, 1, 1, 1]),
+    (3, 9, 13, 7, 7, [1, 1, 1, 1]),
+    (1, 8, 16, 127, 9, [0, 1, 2, 1]),
+    (2, 17, 8, 17, 33, [0, 0, 0, 0]),
+    (1, 64, 64, 28, 28, [1, 1, 1, 1]),
+])
+func winogradMatchesReference(_ c: (Int, Int, Int, Int, Int, [Int])) throws {
+    let (n, ch, m, h, w, pads) = c
+    let g = try WindowGeometry(input: [n, ch, h, w], kernel: (3, 3), strides: (1, 1), dilations: (1, 1), pads: pads, autoPad: .explicit)
+    let x = pseudoRandom(n * ch * h * w, seed: 51), weights = pseudoRandom(m * ch * 9, seed: 52), bias = pseudoRandom(m, seed: 53)
+    let residual = pseudoRandom(n * m * g.outHeight * g.outWidth, seed: 54)
+    let plain = ConvKernels.reference(input: x, weights: weights, bias: bias, geometry: g, outChannels: m, groups: 1)
+    let transformed = WinogradKernel.transformWeights(weights, outChannels: m, inChannels: ch)
+    for threads in [1, 2] {
+        let fast = Parallel.withThreads(threads) {
+            WinogradKernel.run(input: x, weights: transformed, bias: bias, geometry: g, activation: .none, residual: nil)
+        }
+        // The transforms' constants (up to 8 and 1/24) cost precision: a few 1e-5 relative on
+        // 64-channel sums of unit-scale values, so the bound is 5e-4 rather than 1e-4.
+        expectClose(fast, plain, tolerance: 5e-4, "winograd \(c) threads \(threads)")
+    }
+    let fused = WinogradKernel.run(input: x, weights: transformed, bias: bias, geometry: g, activation: .silu, residual: residual)
+    expectClose(fused, zip(plain, residual).map { ($0 + $1) / (1 + VectorMath.libmExp(-($0 + $1))) }, tolerance: 5e-4,
+                "winograd \(c) residual + SiLU")
+}

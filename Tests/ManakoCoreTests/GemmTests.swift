@@ -31,3 +31,52 @@ func sgemmMatchesReference(_ size: (Int, Int, Int)) {
         expectClose(actual, expected, "sgemm \(size) \(ta) \(tb)")
     }
 }
+
+/// The 6x16 register-tile GEMM with its fused epilogue against the triple loop, on sizes that
+/// leave partial panels and tiles, with and without bias, residual and activation, on 1 and 2 threads.
+@Test(arguments: [(1, 1, 1), (6, 16, 1), (7, 127, 13), (13, 1001, 7), (64, 49, 576), (5, 17, 300), (33, 4000, 3)])
+func panelGemmMatchesReference(_ size: (Int, Int, Int)) {
+    let (m, n, k) = size
+    let a = pseudoRandom(m * k, seed: 41), b = pseudoRandom(k * n, seed: 42)
+    let bias = pseudoRandom(m, seed: 43), residual = pseudoRandom(m * n, seed: 44)
+    var product = [Float](repeating: 0, count: m * n)
+    GemmKernel.referenceGemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: b, ldb: n, beta: 0, c: &product, ldc: n)
+    let packed = a.withUnsafeBufferPointer { PanelGemm.PackedA($0.baseAddress!, rows: m, depth: k, rowStride: k) }
+    for threads in [1, 2] {
+        for (useBias, useResidual, activation) in [(false, false, FusedActivation.none), (true, true, .relu), (true, false, .clip(min: -0.5, max: 0.5))] {
+            var c = [Float](repeating: .nan, count: m * n)
+            Parallel.withThreads(threads) {
+                b.withUnsafeBufferPointer { bp in bias.withUnsafeBufferPointer { biasp in residual.withUnsafeBufferPointer { rp in
+                    c.withUnsafeMutableBufferPointer { cp in
+                        PanelGemm.multiply(packed, bp.baseAddress!, columns: n, bias: useBias ? biasp.baseAddress! : nil,
+                                           residual: useResidual ? rp.baseAddress! : nil, activation: activation, into: cp.baseAddress!)
+                    }
+                } } }
+            }
+            let expected = (0..<(m * n)).map { i -> Float in
+                var v = product[i] + (useBias ? bias[i / n] : 0) + (useResidual ? residual[i] : 0)
+                if activation == .relu { v = max(v, 0) }
+                if case .clip(let lo, let hi) = activation { v = min(max(v, lo), hi) }
+                return v
+            }
+            expectClose(c, expected, "panel gemm \(size) threads \(threads) \(activation)")
+        }
+    }
+}
+
+@Test func panelGemmSpeedProbe() {
+    for (m, n, k) in [(96, 12544, 16), (64, 3136, 576), (256, 3136, 64), (512, 49, 4608), (1280, 49, 320), (144, 3136, 24), (24, 3136, 144)] {
+        let a = pseudoRandom(m * k, seed: 1), b = pseudoRandom(k * n, seed: 2)
+        var c = [Float](repeating: 0, count: m * n)
+        let packed = a.withUnsafeBufferPointer { PanelGemm.PackedA($0.baseAddress!, rows: m, depth: k, rowStride: k) }
+        func time(_ body: () -> Void) -> Double {
+            var best = Double.infinity
+            for _ in 0..<5 { let t = ContinuousClock.now; body(); let e = ContinuousClock.now - t; best = min(best, Double(e.components.attoseconds) / 1e18 + Double(e.components.seconds)) }
+            return best
+        }
+        let mine = time { b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in PanelGemm.multiply(packed, bp.baseAddress!, columns: n, bias: nil, residual: nil, activation: .none, into: cp.baseAddress!) } } }
+        let blas = time { a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in GemmKernel.sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: ap.baseAddress!, lda: k, b: bp.baseAddress!, ldb: n, beta: 0, c: cp.baseAddress!, ldc: n) } } } }
+        let flops = 2.0 * Double(m * n * k)
+        print("PROBE \(m)x\(n)x\(k): panel \(flops / mine / 1e9) GFLOP/s, openblas \(flops / blas / 1e9) GFLOP/s")
+    }
+}

@@ -46,3 +46,25 @@ let grid = t([1, 1, 3, 3], [1, 2, 3, 4, 5, 6, 7, 8, 9])
     #expect(try run(ReduceMean(keepDims: false), x).floats() == [4.5])
     #expect(try run(ReduceMean(noopWithEmptyAxes: true), x) == x)
 }
+
+/// Vectorised max pooling against the plain twin: padding, ceil mode, dilation, strides 1-3,
+/// widths below and above eight, batch 3, on 1 and 2 threads.
+@Test(arguments: [
+    // (batch, channels, height, width, kernel, stride, dilation, pads, ceil)
+    (1, 1, 1, 1, 1, 1, 1, [0, 0, 0, 0], false),
+    (3, 7, 7, 7, 3, 2, 1, [1, 1, 1, 1], false),
+    (1, 5, 112, 112, 3, 2, 1, [1, 1, 1, 1], false),
+    (2, 3, 13, 11, 3, 2, 1, [0, 0, 0, 0], true),
+    (1, 2, 15, 17, 2, 3, 2, [1, 0, 0, 1], true),
+    (1, 4, 9, 1001, 3, 1, 1, [1, 1, 1, 1], false),
+])
+func maxPoolMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int], Bool)) throws {
+    let (n, ch, h, w, k, s, d, pads, ceil) = c
+    let g = try WindowGeometry(input: [n, ch, h, w], kernel: (k, k), strides: (s, s), dilations: (d, d), pads: pads,
+                               autoPad: .explicit, ceilMode: ceil)
+    let x = pseudoRandom(n * ch * h * w, seed: 61)
+    let plain = PoolKernels.reference(x, g, kind: .max)
+    for threads in [1, 2] {
+        #expect(Parallel.withThreads(threads) { PoolKernels.pool(x, g, kind: .max) } == plain, "max pool \(c) threads \(threads)")
+    }
+}

@@ -4,6 +4,45 @@ public enum PoolKernels {
     public enum Kind: Sendable { case max, average, averageIncludingPad }
 
     public static func pool(_ input: [Float], _ g: WindowGeometry, kind: Kind) -> [Float] {
+        if kind == .max { return maxPool(input, g) }
+        return reference(input, g, kind: kind)
+    }
+
+    /// Max pooling eight output columns at a time over a -infinity-padded `PhasePlane`
+    /// (planes split across threads).
+    static func maxPool(_ input: [Float], _ g: WindowGeometry) -> [Float] {
+        let planeCount = g.batch * g.inChannels
+        let spatialIn = g.inHeight * g.inWidth, spatialOut = g.outHeight * g.outWidth
+        return [Float](unsafeUninitializedCapacity: planeCount * spatialOut) { output, initialized in
+            input.withUnsafeBufferPointer { xb in
+                let yBase = output.baseAddress!
+                let parts = Parallel.ranges(planeCount)
+                Parallel.forEach(parts.count) { part in
+                    let scratch = PhasePlane(g, fill: -.infinity)
+                    defer { scratch.deallocate() }
+                    scratch.tapOffsets.withUnsafeBufferPointer { offsets in
+                        for plane in parts[part] {
+                            scratch.load(xb.baseAddress! + plane * spatialIn)
+                            for oh in 0..<g.outHeight {
+                                scratch.forEachVector(row: oh, into: yBase + plane * spatialOut) { window in
+                                    var best = SIMD8<Float>(repeating: -.infinity)
+                                    for offset in offsets {
+                                        let v = UnsafeRawPointer(window + offset).loadUnaligned(as: SIMD8<Float>.self)
+                                        best.replace(with: v, where: v .> best)
+                                    }
+                                    return best
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            initialized = planeCount * spatialOut
+        }
+    }
+
+    /// Plain twin (and the average-pooling path): each window's in-bounds taps, one by one.
+    public static func reference(_ input: [Float], _ g: WindowGeometry, kind: Kind) -> [Float] {
         let planes = g.batch * g.inChannels
         let spatialIn = g.inHeight * g.inWidth, spatialOut = g.outHeight * g.outWidth
         var output = [Float](repeating: 0, count: planes * spatialOut)

@@ -8,6 +8,12 @@ public struct Conv: Operator {
     public var group: Int
     /// An activation applied to the output in place (fused at load by GraphOptimizer).
     public var activation: FusedActivation = .none
+    /// Input 3 is added to the output before the activation (a residual Add fused at load).
+    public var addsResidual = false
+    /// The weights packed for the GEMM path, per group (prepared at load when W is a constant).
+    public var packedWeights: [PanelGemm.PackedA]?
+    /// The weights transformed for Winograd F(4x4, 3x3) (prepared at load for eligible convolutions).
+    public var winogradWeights: WinogradKernel.Weights?
 
     public init(kernelShape: [Int]? = nil, strides: [Int]? = nil, dilations: [Int]? = nil, pads: [Int]? = nil,
                 autoPad: AutoPad = .explicit, group: Int = 1) {
@@ -38,9 +44,26 @@ public struct Conv: Operator {
         }
         let g = try WindowGeometry.make(input: x.shape, kernel: kernel, strides: strides, dilations: dilations,
                                         pads: pads, autoPad: autoPad)
+        let shape = g.outputShape(channels: outChannels, spatialRank: x.rank - 2)
+        let residual = addsResidual ? try inputs.required(3, "residual") : nil
+        if let residual, residual.shape != shape {
+            // Fused at load without shapes: a broadcasting residual takes the unfused route.
+            let plain = ConvKernels.convolve(input: try x.floats(), weights: try w.floats(), bias: bias, geometry: g,
+                                             outChannels: outChannels, groups: group, packed: packedWeights)
+            var (sum, sumShape) = try Broadcast.apply(plain, shape, try residual.floats(), residual.shape, +)
+            activation.apply(&sum)
+            return [Tensor(shape: sumShape, floats: sum)]
+        }
+        if let winograd = winogradWeights, winograd.inChannels == channels, winograd.outChannels == outChannels, x.rank == 4,
+           (g.outHeight + 3) / 4 * ((g.outWidth + 3) / 4) >= WinogradKernel.minimumTiles {
+            let y = WinogradKernel.run(input: try x.floats(), weights: winograd, bias: bias, geometry: g,
+                                       activation: activation, residual: try residual?.floats())
+            return [Tensor(shape: shape, floats: y)]
+        }
         let y = ConvKernels.convolve(input: try x.floats(), weights: try w.floats(), bias: bias, geometry: g,
-                                     outChannels: outChannels, groups: group, activation: activation)
-        return [Tensor(shape: g.outputShape(channels: outChannels, spatialRank: x.rank - 2), floats: y)]
+                                     outChannels: outChannels, groups: group, activation: activation,
+                                     residual: try residual?.floats(), packed: packedWeights)
+        return [Tensor(shape: shape, floats: y)]
     }
 }
 
@@ -60,7 +83,9 @@ extension Conv {
         guard spatial.allSatisfy({ $0 != nil }) else { return [[x[0], w[0]] + spatial.map { _ in nil }] }
         let g = try WindowGeometry.make(input: [1, w[1] * group] + spatial.map { $0! }, kernel: Array(w[2...]), strides: strides,
                                         dilations: dilations, pads: pads, autoPad: autoPad)
-        return [[x[0], w[0]] + g.outputShape(channels: w[0], spatialRank: spatial.count).dropFirst(2).map { $0 }]
+        let own: [Int?] = [x[0], w[0]] + g.outputShape(channels: w[0], spatialRank: spatial.count).dropFirst(2).map { $0 }
+        if addsResidual, inputs.count > 3, let r = inputs[3]?.shape { return [try ShapeRules.broadcast(own, r)] }
+        return [own]
     }
 }
 

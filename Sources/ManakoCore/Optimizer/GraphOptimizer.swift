@@ -9,6 +9,9 @@ public enum GraphOptimizer {
         public var removedDeadNodes = 0
         public var fusedActivations = 0
         public var foldedPads = 0
+        public var fusedResiduals = 0
+        public var packedConvolutions = 0
+        public var winogradConvolutions = 0
 
         public init() {}
     }
@@ -23,8 +26,10 @@ public enum GraphOptimizer {
         nodes = try foldConstants(nodes, constants: &constants, report: &report)
         nodes = try foldBatchNorms(nodes, constants: &constants, outputNames: outputNames, report: &report)
         nodes = foldPadsIntoConvolutions(nodes, constants: constants, outputNames: outputNames, report: &report)
+        nodes = fuseResidualAdds(nodes, constants: constants, outputNames: outputNames, report: &report)
         nodes = fuseActivations(nodes, constants: constants, outputNames: outputNames, report: &report)
         nodes = removeDeadNodes(nodes, constants: &constants, outputNames: outputNames, report: &report)
+        nodes = packConvolutionWeights(nodes, constants: constants, report: &report)
         return (nodes, report)
     }
 
@@ -238,6 +243,64 @@ public enum GraphOptimizer {
             report.fusedActivations += 1
         }
         return result.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+    }
+
+    /// Add(Conv(...), r) where the convolution's output is read by nothing else: r becomes the
+    /// convolution's fourth input, added in its epilogue (ResNet's shortcut), so a following Relu
+    /// then fuses too. A constant r is left alone (that is a bias).
+    static func fuseResidualAdds(_ nodes: [NodeSpec], constants: [String: Tensor], outputNames: Set<String>,
+                                 report: inout Report) -> [NodeSpec] {
+        var readers: [String: [Int]] = [:]
+        for (n, node) in nodes.enumerated() { for input in node.inputs where !input.isEmpty { readers[input, default: []].append(n) } }
+        var producer: [String: Int] = [:]
+        for (n, node) in nodes.enumerated() { for output in node.outputs where !output.isEmpty { producer[output] = n } }
+        var result = nodes
+        var removed = Set<Int>()
+        for (a, add) in nodes.enumerated() where add.op is Add && add.inputs.count == 2 && add.outputs.count == 1 {
+            for side in 0..<2 {
+                let c = add.inputs[side], r = add.inputs[1 - side]
+                guard c != r, constants[r] == nil, let p = producer[c], !removed.contains(p), !removed.contains(a),
+                      var conv = result[p].op as? Conv, conv.activation == .none, !conv.addsResidual,
+                      result[p].outputs == [c], readers[c] == [a], !outputNames.contains(c) else { continue }
+                conv.addsResidual = true
+                result[p].op = conv
+                var inputs = result[p].inputs
+                while inputs.count < 3 { inputs.append("") }
+                result[p].inputs = inputs + [r]
+                result[p].outputs = add.outputs
+                removed.insert(a)
+                report.fusedResiduals += 1
+                break
+            }
+        }
+        return result.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+    }
+
+    /// Packs the weights of every convolution with constant weights that takes the GEMM path,
+    /// once, into the layout of `PanelGemm`.
+    static func packConvolutionWeights(_ nodes: [NodeSpec], constants: [String: Tensor], report: inout Report) -> [NodeSpec] {
+        nodes.map { node in
+            guard var conv = node.op as? Conv, node.inputs.count > 1, let w = constants[node.inputs[1]],
+                  let values = try? w.floats(), w.rank >= 3, conv.group >= 1, w.shape[0] % conv.group == 0 else { return node }
+            let depthwise = w.shape[1] == 1 && conv.group == w.shape[0] && !conv.addsResidual
+            if depthwise { return node }
+            let patch = w.shape.dropFirst().reduce(1, *)
+            let ones = [Int](repeating: 1, count: w.rank - 2)
+            let strides = conv.strides ?? ones, dilations = conv.dilations ?? ones
+            if w.rank == 4, strides.count == 2, dilations.count == 2,
+               WinogradKernel.applies(kernel: (w.shape[2], w.shape[3]), strides: (strides[0], strides[1]),
+                                      dilations: (dilations[0], dilations[1]), groups: conv.group,
+                                      inChannels: w.shape[1], outChannels: w.shape[0]) {
+                conv.winogradWeights = WinogradKernel.transformWeights(values, outChannels: w.shape[0], inChannels: w.shape[1])
+                report.winogradConvolutions += 1
+            }
+            // Also for Winograd layers: small outputs take the GEMM path at run time.
+            conv.packedWeights = ConvKernels.packWeights(values, outChannels: w.shape[0], groups: conv.group, patch: patch)
+            report.packedConvolutions += 1
+            var copy = node
+            copy.op = conv
+            return copy
+        }
     }
 
     /// Drops nodes no graph output depends on, and constants nothing reads.

@@ -1,0 +1,177 @@
+/// C = A * B + bias (per row), then an optional residual and activation, for convolutions.
+/// A 6x16 register tile: A is packed into panels of 6 rows (k-major), B is read in place 16
+/// columns at a time; 12 eight-lane accumulators, one FMA per broadcast A value and B vector.
+/// Layout: A [M, K] row-major (weights), B [K, N] row-major (activations, ldb = N), C [M, N].
+/// Twin: `GemmKernel.referenceGemm`, tested on awkward sizes.
+public enum PanelGemm {
+    static let rowsPerPanel = 6
+    static let columnsPerTile = 16
+
+    /// A packed into ceil(M / 6) panels of K x 6, missing rows zero.
+    public struct PackedA: Sendable {
+        public let rows: Int
+        public let depth: Int
+        let values: [Float]
+
+        public init(_ a: UnsafePointer<Float>, rows: Int, depth: Int, rowStride: Int) {
+            self.rows = rows
+            self.depth = depth
+            let panels = (rows + rowsPerPanel - 1) / rowsPerPanel
+            values = [Float](unsafeUninitializedCapacity: panels * depth * rowsPerPanel) { out, initialized in
+                let o = out.baseAddress!
+                for panel in 0..<panels {
+                    for k in 0..<depth {
+                        for r in 0..<rowsPerPanel {
+                            let row = panel * rowsPerPanel + r
+                            (o + (panel * depth + k) * rowsPerPanel + r).initialize(to: row < rows ? a[row * rowStride + k] : 0)
+                        }
+                    }
+                }
+                initialized = panels * depth * rowsPerPanel
+            }
+        }
+    }
+
+    /// Computes C[M, N] = A * B + bias, adds `residual` (same layout as C) if given, applies
+    /// `activation`. GotoBLAS-style blocking: K in slices of at most 512 (a panel's slice stays in
+    /// L1), columns in blocks whose packed B slice ([tile][slice][16], zero-padded) stays in L2;
+    /// C accumulates across slices and the epilogue runs with the last one. Work items are column
+    /// blocks, or panel ranges of one block when there are fewer blocks than threads; every
+    /// element's sum runs in one fixed order, so the result does not depend on the thread count.
+    public static func multiply(_ a: PackedA, _ b: UnsafePointer<Float>, columns n: Int, bias: UnsafePointer<Float>?,
+                                residual: UnsafePointer<Float>?, activation: FusedActivation, into c: UnsafeMutablePointer<Float>) {
+        let m = a.rows, k = a.depth
+        guard m > 0, n > 0 else { return }
+        let panels = (m + rowsPerPanel - 1) / rowsPerPanel
+        let slices = max(1, (k + 511) / 512), sliceDepth = max(1, (k + slices - 1) / slices)
+        let blockColumns = max(columnsPerTile, min((n + columnsPerTile - 1) / columnsPerTile * columnsPerTile,
+                                                   (49152 / sliceDepth) / columnsPerTile * columnsPerTile))
+        let blocks = (n + blockColumns - 1) / blockColumns
+        let threads = Parallel.threads
+        let panelSplits = blocks >= threads ? 1 : min(panels, threads)
+        a.values.withUnsafeBufferPointer { packed in
+            Parallel.forEach(blocks * panelSplits) { item in
+                let block = item / panelSplits, split = item % panelSplits
+                let panelRange = (panels * split / panelSplits)..<(panels * (split + 1) / panelSplits)
+                let blockStart = block * blockColumns, blockEnd = min(n, blockStart + blockColumns)
+                let tiles = (blockEnd - blockStart + columnsPerTile - 1) / columnsPerTile
+                let packedB = UnsafeMutablePointer<Float>.allocate(capacity: tiles * sliceDepth * columnsPerTile)
+                defer { packedB.deallocate() }
+                var k0 = 0
+                while k0 < k {
+                    let depth = min(sliceDepth, k - k0)
+                    for t in 0..<tiles {
+                        let column = blockStart + t * columnsPerTile, width = min(columnsPerTile, blockEnd - column)
+                        let target = packedB + t * depth * columnsPerTile
+                        for p in 0..<depth {
+                            let source = b + (k0 + p) * n + column, row = target + p * columnsPerTile
+                            if width == columnsPerTile {
+                                row.update(from: source, count: columnsPerTile)
+                            } else {
+                                for j in 0..<columnsPerTile { row[j] = j < width ? source[j] : 0 }
+                            }
+                        }
+                    }
+                    multiplyPacked(packed.baseAddress! + k0 * rowsPerPanel, rows: m, depth: depth, panelStride: k * rowsPerPanel,
+                                   panels: panelRange, packedB: packedB, columns: blockStart..<blockEnd, ldc: n,
+                                   accumulate: k0 > 0, finish: k0 + depth == k,
+                                   bias: bias, residual: residual, activation: activation, into: c)
+                    k0 += depth
+                }
+            }
+        }
+    }
+
+    /// The compute loop over B already packed as [tile][depth][16] for `columns` of C (row stride
+    /// `ldc`), on the calling thread. `a` points at the first panel's slice; panels are
+    /// `panelStride` apart. `accumulate` adds C's current values; `finish` runs the epilogue.
+    @inline(__always)
+    public static func multiplyPacked(_ a: UnsafePointer<Float>, rows m: Int, depth k: Int, panelStride: Int, panels: Range<Int>,
+                                      packedB: UnsafePointer<Float>, columns: Range<Int>, ldc: Int,
+                                      accumulate: Bool = false, finish: Bool = true,
+                                      bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
+                                      activation: FusedActivation, into c: UnsafeMutablePointer<Float>) {
+        let tiles = (columns.count + columnsPerTile - 1) / columnsPerTile
+        for panel in panels {
+            let aPanel = a + panel * panelStride
+            let firstRow = panel * rowsPerPanel
+            let rowCount = min(rowsPerPanel, m - firstRow)
+            for t in 0..<tiles {
+                let column = columns.lowerBound + t * columnsPerTile
+                tile(aPanel, packedB + t * k * columnsPerTile, ldb: columnsPerTile, depth: k, firstRow: firstRow,
+                     rowCount: rowCount, column: column, width: min(columnsPerTile, columns.upperBound - column), n: ldc,
+                     accumulate: accumulate, finish: finish, bias: bias, residual: residual, activation: activation, c: c)
+            }
+        }
+    }
+
+    /// Runs `body` with A's packed values (for callers that pack B themselves).
+    public static func withPanels<R>(_ a: PackedA, _ body: (UnsafePointer<Float>) -> R) -> R {
+        a.values.withUnsafeBufferPointer { body($0.baseAddress!) }
+    }
+
+    /// One 6x16 tile of C at (firstRow, column); stores `rowCount` rows and `width` columns.
+    @inline(__always)
+    static func tile(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, ldb: Int, depth: Int,
+                     firstRow: Int, rowCount: Int, column: Int, width: Int, n: Int, accumulate: Bool, finish: Bool,
+                     bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: FusedActivation,
+                     c: UnsafeMutablePointer<Float>) {
+        var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
+        var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
+        var c40 = SIMD8<Float>(), c41 = SIMD8<Float>(), c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
+        var pa = a, pb = UnsafeRawPointer(b)
+        let step = ldb * MemoryLayout<Float>.stride
+        for _ in 0..<depth {
+            let b0 = pb.loadUnaligned(as: SIMD8<Float>.self)
+            let b1 = pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+            var s = SIMD8<Float>(repeating: pa[0]); c00.addProduct(s, b0); c01.addProduct(s, b1)
+            s = SIMD8<Float>(repeating: pa[1]); c10.addProduct(s, b0); c11.addProduct(s, b1)
+            s = SIMD8<Float>(repeating: pa[2]); c20.addProduct(s, b0); c21.addProduct(s, b1)
+            s = SIMD8<Float>(repeating: pa[3]); c30.addProduct(s, b0); c31.addProduct(s, b1)
+            s = SIMD8<Float>(repeating: pa[4]); c40.addProduct(s, b0); c41.addProduct(s, b1)
+            s = SIMD8<Float>(repeating: pa[5]); c50.addProduct(s, b0); c51.addProduct(s, b1)
+            pa += rowsPerPanel
+            pb += step
+        }
+        func emit(_ r: Int, _ low: SIMD8<Float>, _ high: SIMD8<Float>) {
+            let row = firstRow + r
+            var lo = low, hi = high
+            let out = c + row * n + column
+            if width == columnsPerTile {
+                let raw = UnsafeMutableRawPointer(out)
+                if accumulate {
+                    lo += raw.loadUnaligned(as: SIMD8<Float>.self)
+                    hi += raw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+                }
+                if !finish {
+                    raw.storeBytes(of: lo, as: SIMD8<Float>.self)
+                    raw.storeBytes(of: hi, toByteOffset: 32, as: SIMD8<Float>.self)
+                    return
+                }
+                if let bias { let v = SIMD8<Float>(repeating: bias[row]); lo += v; hi += v }
+                if let residual {
+                    let source = UnsafeRawPointer(residual + row * n + column)
+                    lo += source.loadUnaligned(as: SIMD8<Float>.self)
+                    hi += source.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+                }
+                raw.storeBytes(of: activation.apply(lo), as: SIMD8<Float>.self)
+                raw.storeBytes(of: activation.apply(hi), toByteOffset: 32, as: SIMD8<Float>.self)
+            } else {
+                for j in 0..<width {
+                    var v = j < 8 ? lo[j] : hi[j - 8]
+                    if accumulate { v += out[j] }
+                    if !finish { out[j] = v; continue }
+                    if let bias { v += bias[row] }
+                    if let residual { v += residual[row * n + column + j] }
+                    out[j] = activation.apply(SIMD8(repeating: v))[0]
+                }
+            }
+        }
+        emit(0, c00, c01)
+        if rowCount > 1 { emit(1, c10, c11) }
+        if rowCount > 2 { emit(2, c20, c21) }
+        if rowCount > 3 { emit(3, c30, c31) }
+        if rowCount > 4 { emit(4, c40, c41) }
+        if rowCount > 5 { emit(5, c50, c51) }
+    }
+}

@@ -1,0 +1,82 @@
+/// A padded copy of one input plane with its columns split into `stride` phases, shared by the
+/// sliding-window kernels (depthwise convolution, max pooling): column c of the padded row lives
+/// in phase c % stride at position c / stride, so every tap of a window row, at any stride and
+/// dilation, reads eight consecutive outputs' inputs with one unit-stride load.
+/// The padding holds `fill` (0 for convolution, -infinity for max pooling).
+struct PhasePlane {
+    let geometry: WindowGeometry
+    let stride: Int
+    let phaseWidth: Int
+    let rowStride: Int
+    /// Each tap's offset from its window's first element.
+    let tapOffsets: [Int]
+    let phaseStarts: [(column: Int, position: Int)]
+    let scratch: UnsafeMutablePointer<Float>
+    let capacity: Int
+
+    init(_ g: WindowGeometry, fill: Float) {
+        geometry = g
+        let s = g.strideWidth
+        stride = s
+        // Rows and columns the windows reach (more than the padding with pooling's ceil mode).
+        let paddedHeight = max(g.inHeight + g.padTop + g.padBottom, (g.outHeight - 1) * g.strideHeight + (g.kernelHeight - 1) * g.dilationHeight + 1)
+        let paddedWidth = max(g.inWidth + g.padLeft + g.padRight, (g.outWidth - 1) * s + (g.kernelWidth - 1) * g.dilationWidth + 1)
+        let vectorColumns = (g.outWidth + 7) / 8 * 8
+        // Room for the last vector's reads past the real columns (which see `fill`).
+        phaseWidth = max((paddedWidth + s - 1) / s, vectorColumns + (g.kernelWidth - 1) * g.dilationWidth / s)
+        rowStride = s * phaseWidth
+        let stridePhaseWidth = phaseWidth
+        tapOffsets = (0..<(g.kernelHeight * g.kernelWidth)).map { tap in
+            let ki = tap / g.kernelWidth, kj = tap % g.kernelWidth
+            return ki * g.dilationHeight * s * stridePhaseWidth + (kj * g.dilationWidth) % s * stridePhaseWidth + kj * g.dilationWidth / s
+        }
+        phaseStarts = (0..<s).map { p in
+            let column = ((p - g.padLeft) % s + s) % s
+            return (column, (column + g.padLeft) / s)
+        }
+        capacity = paddedHeight * rowStride
+        scratch = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
+        // The padding is written once; `load` only overwrites the interior.
+        scratch.initialize(repeating: fill, count: capacity)
+    }
+
+    func deallocate() { scratch.deallocate() }
+
+    /// Copies one [H, W] plane into the interior.
+    func load(_ x: UnsafePointer<Float>) {
+        let g = geometry
+        for row in 0..<g.inHeight {
+            let source = x + row * g.inWidth
+            let target = scratch + (row + g.padTop) * rowStride
+            for p in 0..<stride {
+                let phase = target + p * phaseWidth + phaseStarts[p].position
+                var column = phaseStarts[p].column, k = 0
+                while column < g.inWidth { phase[k] = source[column]; column += stride; k += 1 }
+            }
+        }
+    }
+
+    /// The first element of the window of output (oh, ow).
+    @inline(__always)
+    func window(_ oh: Int, _ ow: Int) -> UnsafeMutablePointer<Float> {
+        scratch + oh * geometry.strideHeight * rowStride + ow
+    }
+
+    /// Calls `body(y, ow)` for every eight-column vector of output row `oh` and stores the vector
+    /// it returns into `y` (a partial last vector stores only the columns that exist).
+    @inline(__always)
+    func forEachVector(row oh: Int, into y: UnsafeMutablePointer<Float>, _ body: (UnsafeMutablePointer<Float>) -> SIMD8<Float>) {
+        let width = geometry.outWidth
+        var ow = 0
+        while ow < width {
+            let result = body(window(oh, ow))
+            let out = y + oh * width + ow
+            if ow + 8 <= width {
+                UnsafeMutableRawPointer(out).storeBytes(of: result, as: SIMD8<Float>.self)
+            } else {
+                for k in 0..<(width - ow) { out[k] = result[k] }
+            }
+            ow += 8
+        }
+    }
+}

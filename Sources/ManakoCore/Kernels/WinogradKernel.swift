@@ -1,0 +1,242 @@
+/// 3x3 stride-1 convolution by Winograd F(4x4, 3x3): each 4x4 output tile is A^T [(G g G^T) . (B^T d B)] A
+/// over a 6x6 input tile d, so the 36 transform-domain products of all tiles become 36 GEMMs
+/// [M, C] x [C, tiles] (PanelGemm): 36 multiplies per 16 outputs instead of 144.
+/// Layout: input [N, C, H, W], weights [M, C, 3, 3], output [N, M, OH, OW]; tiles are processed in
+/// blocks (transformed input [36][C][block], products [36][M][block]) split across threads.
+/// Twin: `ConvKernels.reference`; the transforms add rounding error of about 1e-5 relative.
+public enum WinogradKernel {
+    /// Transformed weights: one packed [M, C] GEMM operand per transform position.
+    public struct Weights: Sendable {
+        public let outChannels: Int
+        public let inChannels: Int
+        let positions: [PanelGemm.PackedA]
+    }
+
+    /// Below this many 4x4 tiles per image (a 14x14 output has 16) the padding of partial tiles and
+    /// of the GEMM's 16 columns costs more than Winograd saves: such layers take the GEMM path.
+    public static let minimumTiles = 16
+
+    /// Whether a convolution of this shape takes the Winograd path (given enough tiles).
+    public static func applies(kernel: (Int, Int), strides: (Int, Int), dilations: (Int, Int), groups: Int,
+                               inChannels: Int, outChannels: Int) -> Bool {
+        kernel == (3, 3) && strides == (1, 1) && dilations == (1, 1) && groups == 1 && inChannels >= 8 && outChannels >= 8
+    }
+
+    /// U = G g G^T per filter and channel, gathered per position into GEMM operands (once, at load).
+    public static func transformWeights(_ weights: [Float], outChannels m: Int, inChannels c: Int) -> Weights {
+        let g: [[Double]] = [[1.0 / 4, 0, 0], [-1.0 / 6, -1.0 / 6, -1.0 / 6], [-1.0 / 6, 1.0 / 6, -1.0 / 6],
+                             [1.0 / 24, 1.0 / 12, 1.0 / 6], [1.0 / 24, -1.0 / 12, 1.0 / 6], [0, 0, 1]]
+        var u = [Float](repeating: 0, count: 36 * m * c)  // [position][m][c]
+        for filter in 0..<m {
+            for channel in 0..<c {
+                let k = weights[((filter * c + channel) * 9)...].prefix(9).map(Double.init)
+                // t = G k (6x3), then U = t G^T (6x6).
+                var t = [Double](repeating: 0, count: 18)
+                for i in 0..<6 { for j in 0..<3 { t[i * 3 + j] = g[i][0] * k[j] + g[i][1] * k[3 + j] + g[i][2] * k[6 + j] } }
+                for i in 0..<6 {
+                    for j in 0..<6 {
+                        let value = t[i * 3] * g[j][0] + t[i * 3 + 1] * g[j][1] + t[i * 3 + 2] * g[j][2]
+                        u[((i * 6 + j) * m + filter) * c + channel] = Float(value)
+                    }
+                }
+            }
+        }
+        let positions = u.withUnsafeBufferPointer { p in
+            (0..<36).map { PanelGemm.PackedA(p.baseAddress! + $0 * m * c, rows: m, depth: c, rowStride: c) }
+        }
+        return Weights(outChannels: m, inChannels: c, positions: positions)
+    }
+
+    public static func run(input: [Float], weights: Weights, bias: [Float]?, geometry g: WindowGeometry,
+                           activation: FusedActivation, residual: [Float]?) -> [Float] {
+        let m = weights.outChannels, c = weights.inChannels
+        let tilesHigh = (g.outHeight + 3) / 4, tilesWide = (g.outWidth + 3) / 4
+        let tiles = tilesHigh * tilesWide
+        // Tile blocks sized so the transformed input stays near 1 MB; a multiple of 8 lanes.
+        // Tile blocks: the transformed input stays near 1 MB; a multiple of the GEMM's 16 columns.
+        let block = min((tiles + 15) / 16 * 16, max(16, (1 << 18) / (36 * max(c, m)) / 16 * 16))
+        let blocksPerImage = (tiles + block - 1) / block
+        let spatialIn = g.inHeight * g.inWidth, spatialOut = g.outHeight * g.outWidth
+        let total = g.batch * m * spatialOut
+        return [Float](unsafeUninitializedCapacity: total) { output, initialized in
+            input.withUnsafeBufferPointer { xb in
+                bias.withOptionalPointer { biasPointer in
+                    residual.withOptionalPointer { residualPointer in
+                        let y = output.baseAddress!
+                        let work = g.batch * blocksPerImage
+                        let parts = Parallel.ranges(work)
+                        Parallel.forEach(parts.count) { part in
+                            let v = UnsafeMutablePointer<Float>.allocate(capacity: 36 * c * block)
+                            let products = UnsafeMutablePointer<Float>.allocate(capacity: 36 * m * block)
+                            defer { v.deallocate(); products.deallocate() }
+                            for item in parts[part] {
+                                let image = item / blocksPerImage
+                                let first = (item % blocksPerImage) * block, count = min(block, tiles - first)
+                                let x = xb.baseAddress! + image * c * spatialIn
+                                transformInput(x, channels: c, geometry: g, tilesWide: tilesWide, first: first, count: count,
+                                               block: block, into: v)
+                                // V is already in the GEMM's packed-B layout: no copies between the transform and the products.
+                                for position in 0..<36 {
+                                    PanelGemm.withPanels(weights.positions[position]) { panels in
+                                        PanelGemm.multiplyPacked(panels, rows: m, depth: c, panelStride: c * 6, panels: 0..<((m + 5) / 6),
+                                                                 packedB: v + position * c * block, columns: 0..<block, ldc: block,
+                                                                 bias: nil, residual: nil, activation: .none,
+                                                                 into: products + position * m * block)
+                                    }
+                                }
+                                transformOutput(products, outChannels: m, geometry: g, tilesWide: tilesWide, first: first,
+                                                count: count, block: block, bias: biasPointer,
+                                                residual: residualPointer.map { $0 + image * m * spatialOut },
+                                                activation: activation, into: y + image * m * spatialOut)
+                            }
+                        }
+                    }
+                }
+            }
+            initialized = total
+        }
+    }
+
+    /// V = B^T d B for tiles first..<first+count of every channel, eight tiles per vector;
+    /// written per position in PanelGemm's packed-B layout [block / 16][channel][16] (lanes past
+    /// `count` are zero). The 6x6 patches of
+    /// eight tiles are first copied into a lane-minor staging buffer, so the arithmetic is 8-wide.
+    static func transformInput(_ x: UnsafePointer<Float>, channels: Int, geometry g: WindowGeometry, tilesWide: Int,
+                               first: Int, count: Int, block: Int, into v: UnsafeMutablePointer<Float>) {
+        let staging = UnsafeMutablePointer<Float>.allocate(capacity: 36 * 8)
+        defer { staging.deallocate() }
+        let origins = (0..<count).map { (top: ((first + $0) / tilesWide) * 4 - g.padTop, left: ((first + $0) % tilesWide) * 4 - g.padLeft) }
+        let patch = UnsafeRawPointer(staging)
+        func d(_ i: Int) -> SIMD8<Float> { patch.loadUnaligned(fromByteOffset: i * 32, as: SIMD8<Float>.self) }
+        let rows = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 36)
+        defer { rows.deallocate() }
+        for channel in 0..<channels {
+            let plane = x + channel * g.inHeight * g.inWidth
+            var lane0 = 0
+            while lane0 < block {
+                let lanes = max(0, min(8, count - lane0))
+                if lanes < 8 { staging.initialize(repeating: 0, count: 36 * 8) }
+                for lane in 0..<lanes {
+                    let (top, left) = origins[lane0 + lane]
+                    if top >= 0 && left >= 0 && top + 6 <= g.inHeight && left + 6 <= g.inWidth {
+                        for r in 0..<6 {
+                            let source = plane + (top + r) * g.inWidth + left, target = staging + r * 48 + lane
+                            target[0] = source[0]; target[8] = source[1]; target[16] = source[2]
+                            target[24] = source[3]; target[32] = source[4]; target[40] = source[5]
+                        }
+                    } else {
+                        for r in 0..<6 {
+                            let row = top + r
+                            for col in 0..<6 {
+                                let column = left + col
+                                let inside = row >= 0 && row < g.inHeight && column >= 0 && column < g.inWidth
+                                staging[(r * 6 + col) * 8 + lane] = inside ? plane[row * g.inWidth + column] : 0
+                            }
+                        }
+                    }
+                }
+                // Rows: t = B^T d (per column), then columns: V = t B.
+                for col in 0..<6 {
+                    let d0 = d(col), d1 = d(6 + col), d2 = d(12 + col), d3 = d(18 + col), d4 = d(24 + col), d5 = d(30 + col)
+                    rows[col] = 4 * d0 - 5 * d2 + d4
+                    rows[6 + col] = -4 * (d1 + d2) + d3 + d4
+                    rows[12 + col] = 4 * (d1 - d2) - d3 + d4
+                    rows[18 + col] = 2 * (d3 - d1) - d2 + d4
+                    rows[24 + col] = 2 * (d1 - d3) - d2 + d4
+                    rows[30 + col] = 4 * d1 - 5 * d3 + d5
+                }
+                for r in 0..<6 {
+                    let d0 = rows[r * 6], d1 = rows[r * 6 + 1], d2 = rows[r * 6 + 2], d3 = rows[r * 6 + 3], d4 = rows[r * 6 + 4], d5 = rows[r * 6 + 5]
+                    let base = v + r * 6 * channels * block + ((lane0 / 16) * channels + channel) * 16 + lane0 % 16
+                    let step = channels * block
+                    func store(_ j: Int, _ value: SIMD8<Float>) { UnsafeMutableRawPointer(base + j * step).storeBytes(of: value, as: SIMD8<Float>.self) }
+                    store(0, 4 * d0 - 5 * d2 + d4)
+                    store(1, -4 * (d1 + d2) + d3 + d4)
+                    store(2, 4 * (d1 - d2) - d3 + d4)
+                    store(3, 2 * (d3 - d1) - d2 + d4)
+                    store(4, 2 * (d1 - d3) - d2 + d4)
+                    store(5, 4 * d1 - 5 * d3 + d5)
+                }
+                lane0 += 8
+            }
+        }
+    }
+
+    /// Y = A^T M A per tile and filter, plus bias and residual, then the activation; stores the
+    /// part of each 4x4 tile inside the output (through a lane-minor staging buffer).
+    static func transformOutput(_ products: UnsafePointer<Float>, outChannels m: Int, geometry g: WindowGeometry, tilesWide: Int,
+                                first: Int, count: Int, block: Int, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
+                                activation: FusedActivation, into y: UnsafeMutablePointer<Float>) {
+        let rows = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 24)
+        let staging = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 16)
+        defer { rows.deallocate(); staging.deallocate() }
+        let lanesOut = UnsafeRawPointer(staging).assumingMemoryBound(to: Float.self)
+        // Top-left output position of each tile of the block, and how much of its 4x4 is inside.
+        let origins = (0..<count).map { (top: ((first + $0) / tilesWide) * 4, left: ((first + $0) % tilesWide) * 4) }
+        let extents = origins.map { (height: min(4, g.outHeight - $0.top), width: min(4, g.outWidth - $0.left)) }
+        let fullTiles = stride(from: 0, to: count, by: 8).map { start in
+            start + 8 <= count && extents[start..<(start + 8)].allSatisfy { $0 == (4, 4) }
+        }
+        let spatial = g.outHeight * g.outWidth
+        for filter in 0..<m {
+            let plane = y + filter * spatial
+            let residualPlane = residual.map { $0 + filter * spatial }
+            let start = SIMD8<Float>(repeating: bias?[filter] ?? 0)
+            var lane0 = 0
+            while lane0 < count {
+                let source = UnsafeRawPointer(products + filter * block + lane0), step = m * block * 4
+                func load(_ position: Int) -> SIMD8<Float> { source.loadUnaligned(fromByteOffset: position * step, as: SIMD8<Float>.self) }
+                // Columns: t = A^T M (4x6), then rows: Y = t A (4x4).
+                for col in 0..<6 {
+                    let m0 = load(col), m1 = load(6 + col), m2 = load(12 + col), m3 = load(18 + col), m4 = load(24 + col), m5 = load(30 + col)
+                    let a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4
+                    rows[col] = m0 + a + c
+                    rows[6 + col] = b + 2 * d
+                    rows[12 + col] = a + 4 * c
+                    rows[18 + col] = b + 8 * d + m5
+                }
+                for r in 0..<4 {
+                    let m0 = rows[r * 6], m1 = rows[r * 6 + 1], m2 = rows[r * 6 + 2], m3 = rows[r * 6 + 3], m4 = rows[r * 6 + 4], m5 = rows[r * 6 + 5]
+                    let a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4
+                    staging[r * 4] = m0 + a + c + start
+                    staging[r * 4 + 1] = b + 2 * d + start
+                    staging[r * 4 + 2] = a + 4 * c + start
+                    staging[r * 4 + 3] = b + 8 * d + m5 + start
+                }
+                let lanes = min(8, count - lane0)
+                if lanes == 8 && residualPlane == nil && fullTiles[lane0 / 8] {
+                    // Eight whole tiles: plain copies, no bounds.
+                    for lane in 0..<8 {
+                        let target = plane + origins[lane0 + lane].top * g.outWidth + origins[lane0 + lane].left
+                        for r in 0..<4 {
+                            let row = target + r * g.outWidth, from = lanesOut + r * 32 + lane
+                            row[0] = from[0]; row[1] = from[8]; row[2] = from[16]; row[3] = from[24]
+                        }
+                    }
+                    lane0 += 8
+                    continue
+                }
+                for lane in 0..<lanes {
+                    let (top, left) = origins[lane0 + lane], (height, width) = extents[lane0 + lane]
+                    for r in 0..<height {
+                        let index = (top + r) * g.outWidth + left
+                        for j in 0..<width {
+                            var value = lanesOut[(r * 4 + j) * 8 + lane]
+                            if let residualPlane { value += residualPlane[index + j] }
+                            plane[index + j] = value
+                        }
+                    }
+                }
+                lane0 += 8
+            }
+            // The activation, on this block's tiles only (other blocks may belong to other threads).
+            if activation != .none {
+                for (tile, origin) in origins.enumerated() {
+                    for r in 0..<extents[tile].height {
+                        activation.apply(plane + (origin.top + r) * g.outWidth + origin.left, count: extents[tile].width)
+                    }
+                }
+            }
+        }
+    }
+}
