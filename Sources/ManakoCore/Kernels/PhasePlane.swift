@@ -42,12 +42,39 @@ struct PhasePlane {
 
     func deallocate() { scratch.deallocate() }
 
-    /// Copies one [H, W] plane into the interior.
+    /// Copies one [H, W] plane into the interior: a row copy at stride 1, an even/odd vector
+    /// split at stride 2, element by element otherwise.
     func load(_ x: UnsafePointer<Float>) {
         let g = geometry
         for row in 0..<g.inHeight {
             let source = x + row * g.inWidth
             let target = scratch + (row + g.padTop) * rowStride
+            if stride == 1 {
+                (target + g.padLeft).update(from: source, count: g.inWidth)
+                continue
+            }
+            if stride == 2 {
+                // Column c goes to phase (c + padLeft) % 2 at (c + padLeft) / 2; pairs start where that phase is 0.
+                let first = g.padLeft % 2
+                if first == 1 && g.inWidth > 0 { target[phaseWidth + g.padLeft / 2] = source[0] }
+                var c = first
+                let even = target + (c + g.padLeft) / 2, odd = target + phaseWidth + (c + g.padLeft) / 2
+                var k = 0
+                while c + 16 <= g.inWidth {
+                    let v = UnsafeRawPointer(source + c).loadUnaligned(as: SIMD16<Float>.self)
+                    UnsafeMutableRawPointer(even + k).storeBytes(of: v.evenHalf, as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(odd + k).storeBytes(of: v.oddHalf, as: SIMD8<Float>.self)
+                    c += 16
+                    k += 8
+                }
+                while c < g.inWidth {
+                    even[k] = source[c]
+                    if c + 1 < g.inWidth { odd[k] = source[c + 1] }
+                    c += 2
+                    k += 1
+                }
+                continue
+            }
             for p in 0..<stride {
                 let phase = target + p * phaseWidth + phaseStarts[p].position
                 var column = phaseStarts[p].column, k = 0
