@@ -68,3 +68,12 @@ func maxPoolMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int], Boo
         #expect(Parallel.withThreads(threads) { PoolKernels.pool(x, g, kind: .max) } == plain, "max pool \(c) threads \(threads)")
     }
 }
+
+/// Average pooling with every window inside the input takes the vector path: same as the twin.
+@Test(arguments: [(2, 3, 8, 8, 2, 2), (1, 5, 56, 57, 2, 2), (3, 2, 9, 20, 3, 1), (1, 1, 7, 7, 7, 1)])
+func averagePoolMatchesReference(_ c: (Int, Int, Int, Int, Int, Int)) throws {
+    let (n, ch, h, w, k, s) = c
+    let g = try WindowGeometry(input: [n, ch, h, w], kernel: (k, k), strides: (s, s), dilations: (1, 1), pads: [0, 0, 0, 0], autoPad: .explicit)
+    let x = pseudoRandom(n * ch * h * w, seed: 62)
+    expectClose(Parallel.withThreads(2) { PoolKernels.pool(x, g, kind: .average) }, PoolKernels.reference(x, g, kind: .average), tolerance: 1e-6)
+}

@@ -4,13 +4,19 @@ public enum PoolKernels {
     public enum Kind: Sendable { case max, average, averageIncludingPad }
 
     public static func pool(_ input: [Float], _ g: WindowGeometry, kind: Kind) -> [Float] {
-        if kind == .max { return maxPool(input, g) }
+        if kind == .max { return vectorPool(input, g, average: false) }
+        // Averages take the vector path when every window lies wholly inside the input (one divisor).
+        let inside = g.padTop == 0 && g.padLeft == 0
+            && (g.outHeight - 1) * g.strideHeight + (g.kernelHeight - 1) * g.dilationHeight < g.inHeight
+            && (g.outWidth - 1) * g.strideWidth + (g.kernelWidth - 1) * g.dilationWidth < g.inWidth
+        if inside { return vectorPool(input, g, average: true) }
         return reference(input, g, kind: kind)
     }
 
-    /// Max pooling eight output columns at a time over a -infinity-padded `PhasePlane`
-    /// (planes split across threads).
-    static func maxPool(_ input: [Float], _ g: WindowGeometry) -> [Float] {
+    /// Max (or whole-window average) pooling eight output columns at a time over a padded
+    /// `PhasePlane` (planes split across threads).
+    static func vectorPool(_ input: [Float], _ g: WindowGeometry, average: Bool) -> [Float] {
+        let divisor = 1 / Float(g.kernelHeight * g.kernelWidth)
         let planeCount = g.batch * g.inChannels
         let spatialIn = g.inHeight * g.inWidth, spatialOut = g.outHeight * g.outWidth
         return [Float](unsafeUninitializedCapacity: planeCount * spatialOut) { output, initialized in
@@ -18,13 +24,18 @@ public enum PoolKernels {
                 let yBase = output.baseAddress!
                 let parts = Parallel.ranges(planeCount)
                 Parallel.forEach(parts.count) { part in
-                    let scratch = PhasePlane(g, fill: -.infinity)
+                    let scratch = PhasePlane(g, fill: average ? 0 : -.infinity)
                     defer { scratch.deallocate() }
                     scratch.tapOffsets.withUnsafeBufferPointer { offsets in
                         for plane in parts[part] {
                             scratch.load(xb.baseAddress! + plane * spatialIn)
                             for oh in 0..<g.outHeight {
                                 scratch.forEachVector(row: oh, into: yBase + plane * spatialOut) { window in
+                                    if average {
+                                        var sum = SIMD8<Float>()
+                                        for offset in offsets { sum += UnsafeRawPointer(window + offset).loadUnaligned(as: SIMD8<Float>.self) }
+                                        return sum * divisor
+                                    }
                                     var best = SIMD8<Float>(repeating: -.infinity)
                                     for offset in offsets {
                                         let v = UnsafeRawPointer(window + offset).loadUnaligned(as: SIMD8<Float>.self)

@@ -1,7 +1,9 @@
 /// Inference-mode batch normalisation (ONNX BatchNormalization), NC...:
 /// y = (x - mean[c]) / sqrt(var[c] + epsilon) * scale[c] + bias[c].
-public struct BatchNormalization: Operator {
+public struct BatchNormalization: Operator, ActivationFusing {
     public var epsilon: Float
+    /// An activation applied to the output in place (fused at load: DenseNet's BN-ReLU).
+    public var activation: FusedActivation = .none
 
     public init(epsilon: Float = 1e-5) { self.epsilon = epsilon }
 
@@ -23,9 +25,12 @@ public struct BatchNormalization: Operator {
                                                              variance: parameters[3], epsilon: epsilon)
         let inner = x.shape.dropFirst(2).reduce(1, *)
         var data = try x.floats()
-        for i in 0..<data.count {
-            let c = (i / inner) % channels
-            data[i] = data[i] * multiplier[c] + offset[c]
+        let activation = self.activation
+        data.withUnsafeMutableBufferPointer { buffer in
+            for plane in 0..<(buffer.count / max(inner, 1)) {
+                let c = plane % channels, m = multiplier[c], o = offset[c]
+                VectorMath.transform(buffer.baseAddress! + plane * inner, count: inner) { activation.apply($0 * m + o) }
+            }
         }
         return [Tensor(shape: x.shape, floats: data)]
     }

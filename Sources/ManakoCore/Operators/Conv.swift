@@ -1,5 +1,5 @@
 /// Convolution (ONNX Conv): inputs X [N, C, (H,) W], W [M, C/group, (KH,) KW], optional B [M].
-public struct Conv: Operator {
+public struct Conv: Operator, ActivationFusing {
     public var kernelShape: [Int]?
     public var strides: [Int]?
     public var dilations: [Int]?
@@ -87,6 +87,11 @@ extension Conv {
         if addsResidual, inputs.count > 3, let r = inputs[3]?.shape { return [try ShapeRules.broadcast(own, r)] }
         return [own]
     }
+}
+
+/// An operator that can apply an activation to its own output (the optimizer fuses into it).
+public protocol ActivationFusing: Operator {
+    var activation: FusedActivation { get set }
 }
 
 /// An elementwise activation a producing operator applies to its own output.

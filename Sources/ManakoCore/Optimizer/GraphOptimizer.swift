@@ -187,7 +187,7 @@ public enum GraphOptimizer {
         return result.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
     }
 
-    /// Conv followed by Relu, Clip (constant bounds), HardSwish, or SiLU written as
+    /// Conv or BatchNormalization followed by Relu, Clip (constant bounds), HardSwish, or SiLU written as
     /// Mul(x, Sigmoid(x)), the convolution's output read by nothing else: the activation runs in
     /// the convolution's epilogue, in place.
     static func fuseActivations(_ nodes: [NodeSpec], constants: [String: Tensor], outputNames: Set<String>,
@@ -199,7 +199,7 @@ public enum GraphOptimizer {
         var result = nodes
         var removed = Set<Int>()
         for (p, producerNode) in nodes.enumerated() {
-            guard var conv = producerNode.op as? Conv, conv.activation == .none, producerNode.outputs.count == 1,
+            guard var conv = producerNode.op as? any ActivationFusing, conv.activation == .none, producerNode.outputs.count == 1,
                   let c = producerNode.outputs.first, !outputNames.contains(c), let users = readers[c] else { continue }
             var absorbed: [Int] = []
             var finalOutput: String? = nil
