@@ -36,7 +36,7 @@ public enum PanelGemm {
     /// `activation`. GotoBLAS-style blocking: K in slices of at most 512 (a panel's slice stays in
     /// L1), columns in blocks whose packed B slice ([tile][slice][16], zero-padded) stays in L2;
     /// C accumulates across slices and the epilogue runs with the last one. Work items are column
-    /// blocks, or panel ranges of one block when there are fewer blocks than threads; every
+    /// blocks, or panel ranges of blocks when there are few blocks; every
     /// element's sum runs in one fixed order, so the result does not depend on the thread count.
     public static func multiply(_ a: PackedA, _ b: UnsafePointer<Float>, columns n: Int, bias: UnsafePointer<Float>?,
                                 residual: UnsafePointer<Float>?, activation: FusedActivation, into c: UnsafeMutablePointer<Float>) {
@@ -48,7 +48,8 @@ public enum PanelGemm {
                                                    (49152 / sliceDepth) / columnsPerTile * columnsPerTile))
         let blocks = (n + blockColumns - 1) / blockColumns
         let threads = Parallel.threads
-        let panelSplits = blocks >= threads ? 1 : min(panels, threads)
+        // About four items per thread for dynamic scheduling (one when single-threaded).
+        let panelSplits = threads == 1 || blocks >= 4 * threads ? 1 : min(panels, (4 * threads + blocks - 1) / blocks)
         a.values.withUnsafeBufferPointer { packed in
             Parallel.forEach(blocks * panelSplits) { item in
                 let block = item / panelSplits, split = item % panelSplits

@@ -1,10 +1,12 @@
-import Dispatch
 #if canImport(Glibc)
 import Glibc
 #endif
+import Synchronization
 
-/// How many threads the kernels of the current graph run may use. Set per run by the caller's
-/// thread (Graph.run); worker threads see 1, so parallel loops never nest.
+/// How many threads the kernels of the current graph run may use, and the pool that runs them.
+/// The allowance is set per run on the caller's thread (Graph.run through Model); workers see 1,
+/// so parallel loops never nest. There is no process-wide thread setting: two models with
+/// different allowances run side by side, sharing the pool's sleeping workers.
 public enum Parallel {
     nonisolated(unsafe) static let key: pthread_key_t = {
         var key = pthread_key_t()
@@ -25,7 +27,9 @@ public enum Parallel {
         return try body()
     }
 
-    /// Calls `body(chunk)` for chunks 0..<count, on up to `threads` threads; chunks must be independent.
+    /// Calls `body(i)` for i in 0..<count on the calling thread and up to `threads - 1` pool
+    /// workers; items are claimed one at a time (dynamic scheduling), so a slow core does not hold
+    /// the others back. Items must be independent. Returns when all are done; workers then sleep.
     public static func forEach(_ count: Int, _ body: (Int) -> Void) {
         let threads = min(self.threads, count)
         if threads <= 1 {
@@ -33,16 +37,112 @@ public enum Parallel {
             return
         }
         withoutActuallyEscaping(body) { body in
-            // The chunks are independent by contract; the closure writes disjoint memory.
+            // The items are independent by contract; the closure writes disjoint memory.
             nonisolated(unsafe) let work = body
-            DispatchQueue.concurrentPerform(iterations: count) { work($0) }
+            let job = WorkerPool.Job(count: count, body: work)
+            WorkerPool.shared.submit(job, helpers: threads - 1)
+            job.participate()
+            job.waitUntilDone()
+            WorkerPool.shared.retire(job)
+            // A worker may still hold the job (finding nothing left to claim); it must not hold
+            // the closure past this call.
+            job.body = { _ in }
         }
     }
 
-    /// Splits 0..<total into `threads` contiguous ranges.
+    /// Splits 0..<total into contiguous ranges: one when single-threaded, otherwise about four
+    /// per thread so dynamic scheduling can even out the load.
     public static func ranges(_ total: Int) -> [Range<Int>] {
-        let parts = max(1, min(threads, total))
+        let threads = self.threads
+        let parts = max(1, min(threads == 1 ? 1 : threads * 4, total))
         return (0..<parts).map { p in (total * p / parts)..<(total * (p + 1) / parts) }
+    }
+}
+
+/// Sleeping worker threads shared by all models; created on demand up to the largest allowance
+/// asked for. A worker waits on a condition variable (no spinning), joins the oldest job with
+/// unclaimed items, and claims items until none are left.
+final class WorkerPool: @unchecked Sendable {
+    static let shared = WorkerPool()
+
+    final class Job: @unchecked Sendable {
+        let count: Int
+        /// Read only after claiming an item, so replacing it once all items are done is safe.
+        var body: (Int) -> Void
+        let next = Atomic<Int>(0)
+        let done = Atomic<Int>(0)
+
+        init(count: Int, body: @escaping (Int) -> Void) {
+            self.count = count
+            self.body = body
+        }
+
+        var hasUnclaimedItems: Bool { next.load(ordering: .relaxed) < count }
+
+        /// Claims and runs items until none are left.
+        func participate() {
+            while true {
+                let i = next.add(1, ordering: .relaxed).oldValue
+                if i >= count { return }
+                body(i)
+                done.add(1, ordering: .releasing)
+            }
+        }
+
+        /// Items claimed by workers may still be running: wait for them, yielding the core.
+        func waitUntilDone() {
+            while done.load(ordering: .acquiring) < count { sched_yield() }
+        }
+    }
+
+    private var mutex = pthread_mutex_t()
+    private var wake = pthread_cond_t()
+    private var jobs: [Job] = []
+    private var workers = 0
+
+    private init() {
+        pthread_mutex_init(&mutex, nil)
+        pthread_cond_init(&wake, nil)
+    }
+
+    func submit(_ job: Job, helpers: Int) {
+        pthread_mutex_lock(&mutex)
+        jobs.append(job)
+        while workers < helpers { startWorker() }
+        pthread_mutex_unlock(&mutex)
+        for _ in 0..<helpers { pthread_cond_signal(&wake) }
+    }
+
+    /// Removes a finished job (the caller's, once every item is done).
+    func retire(_ job: Job) {
+        pthread_mutex_lock(&mutex)
+        jobs.removeAll { $0 === job }
+        pthread_mutex_unlock(&mutex)
+    }
+
+    private func startWorker() {
+        workers += 1
+        var thread = pthread_t()
+        let context = Unmanaged.passRetained(self).toOpaque()
+        pthread_create(&thread, nil, { context in
+            let pool = Unmanaged<WorkerPool>.fromOpaque(context!).takeRetainedValue()
+            pool.workerLoop()
+            return nil
+        }, context)
+        pthread_detach(thread)
+    }
+
+    private func workerLoop() {
+        while true {
+            pthread_mutex_lock(&mutex)
+            var job = jobs.first { $0.hasUnclaimedItems }
+            while job == nil {
+                pthread_cond_wait(&wake, &mutex)
+                job = jobs.first { $0.hasUnclaimedItems }
+            }
+            pthread_mutex_unlock(&mutex)
+            job!.participate()
+        }
     }
 }
 
