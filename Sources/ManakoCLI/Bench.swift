@@ -22,24 +22,7 @@ struct Bench: ParsableCommand {
             let start = ContinuousClock.now
             let loaded = try Model(path: try model ?? defaultModelPath(), options: ModelOptions(threads: threads))
             let loadSeconds = (ContinuousClock.now - start).seconds
-            var feeds: [String: Tensor] = [:]
-            for info in loaded.inputs {
-                guard let declared = info.shape else { throw ManakoError(.invalidArgument, "input '\(info.name)' has no declared shape") }
-                let shape = try declared.enumerated().map { axis, dimension -> Int in
-                    if axis == 0 { return batch }
-                    guard case .fixed(let n) = dimension else {
-                        throw ManakoError(.invalidArgument, "input '\(info.name)' has a symbolic dimension at axis \(axis)")
-                    }
-                    return n
-                }
-                let count = shape.reduce(1, *)
-                // A fixed linear congruential sequence in [-1, 1): the same input every run, and cheap.
-                var state: UInt64 = 0x9E37_79B9_7F4A_7C15
-                feeds[info.name] = Tensor(shape: shape, floats: (0..<count).map { _ in
-                    state = state &* 6364136223846793005 &+ 1442695040888963407
-                    return Float(state >> 40) / Float(1 << 23) - 1
-                })
-            }
+            let feeds = try syntheticFeeds(loaded, batch: batch)
             for _ in 0..<3 { _ = try loaded.run(feeds) }
             var times: [Double] = []
             for _ in 0..<runs {
@@ -66,6 +49,29 @@ struct Bench: ParsableCommand {
     }
 }
 
+/// Inputs of the model's declared shapes (batch `batch`), filled with a fixed pseudo-random sequence.
+func syntheticFeeds(_ loaded: Model, batch: Int) throws -> [String: Tensor] {
+    var feeds: [String: Tensor] = [:]
+    for info in loaded.inputs {
+        guard let declared = info.shape else { throw ManakoError(.invalidArgument, "input '\(info.name)' has no declared shape") }
+        let shape = try declared.enumerated().map { axis, dimension -> Int in
+            if axis == 0 { return batch }
+            guard case .fixed(let n) = dimension else {
+                throw ManakoError(.invalidArgument, "input '\(info.name)' has a symbolic dimension at axis \(axis)")
+            }
+            return n
+        }
+        let count = shape.reduce(1, *)
+        // A fixed linear congruential sequence in [-1, 1): the same input every run, and cheap.
+        var state: UInt64 = 0x9E37_79B9_7F4A_7C15
+        feeds[info.name] = Tensor(shape: shape, floats: (0..<count).map { _ in
+            state = state &* 6364136223846793005 &+ 1442695040888963407
+            return Float(state >> 40) / Float(1 << 23) - 1
+        })
+    }
+    return feeds
+}
+
 extension Bench {
     /// Sums node times over `runs` profiled runs, then prints the share per operator type and the slowest nodes.
     func printProfile(_ loaded: Model, _ feeds: [String: Tensor]) throws {
@@ -85,8 +91,8 @@ extension Bench {
         }
         print("slowest nodes:")
         for t in perNode.sorted(by: { $0.seconds > $1.seconds }).prefix(15) {
-            print(String(format: "  %9.3f ms  %@ (%@) -> %@", t.seconds * 1000 / Double(runs), t.name as NSString,
-                         t.opType as NSString, "\(t.outputShape)" as NSString))
+            print(String(format: "  %9.3f ms  %@ (%@) -> %@%@", t.seconds * 1000 / Double(runs), t.name as NSString,
+                         t.opType as NSString, "\(t.outputShape)" as NSString, (t.plan.map { ": " + $0 } ?? "") as NSString))
         }
     }
 }

@@ -111,11 +111,14 @@ struct Info: ParsableCommand {
     static let configuration = CommandConfiguration(abstract: "Describe a model: inputs, outputs, opsets, operators, parameters, metadata.")
 
     @Option(help: "ONNX model (default: the bundled one).") var model: String?
+    @Flag(help: "Also run the model once (batch 1, synthetic input) and list each node with the algorithm it chose and its time.") var plan = false
+    @Option(help: "Threads for --plan.") var threads: Int?
 
     func run() throws {
         try reportingErrors {
             let path = try model ?? defaultModelPath()
             let s = try ONNXImporter.inspect(bytes: try FileIO.read(path))
+            defer { if plan && s.unsupported.isEmpty { try? printPlan(path) } }
             func describe(_ v: ValueInfo) -> String {
                 let shape = v.shape.map { "[" + $0.map(\.description).joined(separator: ", ") + "]" } ?? "(unknown shape)"
                 return "  \(v.name): \(v.elementType?.description ?? "unsupported type") \(shape)"
@@ -148,6 +151,23 @@ struct Info: ParsableCommand {
                 s.unsupported.forEach { print("  \($0)") }
             }
         }
+    }
+}
+
+extension Info {
+    /// One profiled run: every node in execution order with its output shape, plan and time.
+    func printPlan(_ path: String) throws {
+        let loaded = try Model(path: path, options: ModelOptions(threads: threads))
+        let feeds = try syntheticFeeds(loaded, batch: 1)
+        _ = try loaded.run(feeds)
+        var timings: [NodeTiming] = []
+        _ = try loaded.run(feeds, profile: &timings)
+        print("plan (\(loaded.threads) thread\(loaded.threads == 1 ? "" : "s"), batch 1, one run after a warm-up):")
+        for t in timings {
+            let ms = String(format: "%8.3f ms", t.seconds * 1000)
+            print("  \(ms)  \(t.name) (\(t.opType)) -> \(t.outputShape)" + (t.plan.map { ": " + $0 } ?? ""))
+        }
+        print(String(format: "  total %.3f ms", timings.reduce(0) { $0 + $1.seconds } * 1000))
     }
 }
 

@@ -50,6 +50,8 @@ public struct NodeTiming: Sendable {
     public var opType: String
     public var seconds: Double
     public var outputShape: [Int]
+    /// The algorithm the node chose (operators that choose; see `PlanDescribing`).
+    public var plan: String?
 }
 
 /// An executable dataflow graph: nodes in topological order over numbered value slots.
@@ -221,7 +223,8 @@ public final class Graph: Sendable {
                 let elapsed = ContinuousClock.now - started
                 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
                 profile.pointee.append(NodeTiming(name: node.name, opType: node.opType, seconds: seconds,
-                                                  outputShape: results.first?.shape ?? []))
+                                                  outputShape: results.first?.shape ?? [],
+                                                  plan: (node.op as? any PlanDescribing)?.plan(args)))
             }
         }
         var result: [String: Tensor] = [:]

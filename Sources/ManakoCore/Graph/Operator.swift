@@ -11,6 +11,13 @@ public protocol Operator: Sendable {
     func inferShapes(_ inputs: [ShapeFact?]) throws -> [[Int?]?]?
 }
 
+/// Operators that choose among algorithms by the shapes they meet describe their choice, for
+/// `manako info --plan` and profiles. The choice depends only on shapes and load-time
+/// preparation, so it is the same on every run.
+public protocol PlanDescribing: Operator {
+    func plan(_ inputs: [Tensor?]) -> String
+}
+
 /// Operators whose outputs have their first input's shape.
 public protocol ShapePreserving: Operator {}
 

@@ -24,14 +24,24 @@ public enum DepthwiseKernel {
                                 let w = wb.baseAddress! + c * taps
                                 let start = SIMD8<Float>(repeating: bias?[c] ?? 0)
                                 for oh in 0..<g.outHeight {
-                                    scratch.forEachVector(row: oh, into: yBase + plane * spatialOut) { window in
+                                    // Sixteen columns as two independent FMA chains (one chain is latency-bound).
+                                    scratch.forEachVectorPair(row: oh, into: yBase + plane * spatialOut, { window in
+                                        var first = start, second = start
+                                        for tap in 0..<taps {
+                                            let source = UnsafeRawPointer(window + offsets[tap])
+                                            let weight = SIMD8<Float>(repeating: w[tap])
+                                            first.addProduct(weight, source.loadUnaligned(as: SIMD8<Float>.self))
+                                            second.addProduct(weight, source.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+                                        }
+                                        return (activation.apply(first), activation.apply(second))
+                                    }, { window in
                                         var sum = start
                                         for tap in 0..<taps {
                                             let v = UnsafeRawPointer(window + offsets[tap]).loadUnaligned(as: SIMD8<Float>.self)
                                             sum.addProduct(SIMD8(repeating: w[tap]), v)
                                         }
                                         return activation.apply(sum)
-                                    }
+                                    })
                                 }
                             }
                         }

@@ -33,8 +33,9 @@ public enum PanelGemm {
     }
 
     /// Computes C[M, N] = A * B + bias, adds `residual` (same layout as C) if given, applies
-    /// `activation`. GotoBLAS-style blocking: K in slices of at most 512 (a panel's slice stays in
-    /// L1), columns in blocks whose packed B slice ([tile][slice][16], zero-padded) stays in L2;
+    /// `activation`. BLIS-style blocking: K in slices of at most 256, so one packed 16-column tile
+    /// of B's slice stays in L1 while panels of A stream past it from L2 (`multiplyPacked`);
+    /// columns in blocks whose packed B slice ([tile][slice][16], zero-padded) stays in L2;
     /// C accumulates across slices and the epilogue runs with the last one. Work items are column
     /// blocks, or panel ranges of blocks when there are few blocks; every
     /// element's sum runs in one fixed order, so the result does not depend on the thread count.
@@ -43,7 +44,7 @@ public enum PanelGemm {
         let m = a.rows, k = a.depth
         guard m > 0, n > 0 else { return }
         let panels = (m + rowsPerPanel - 1) / rowsPerPanel
-        let slices = max(1, (k + 511) / 512), sliceDepth = max(1, (k + slices - 1) / slices)
+        let slices = max(1, (k + 255) / 256), sliceDepth = max(1, (k + slices - 1) / slices)
         let blockColumns = max(columnsPerTile, min((n + columnsPerTile - 1) / columnsPerTile * columnsPerTile,
                                                    (49152 / sliceDepth) / columnsPerTile * columnsPerTile))
         let blocks = (n + blockColumns - 1) / blockColumns
@@ -93,16 +94,23 @@ public enum PanelGemm {
                                       bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
                                       activation: FusedActivation, into c: UnsafeMutablePointer<Float>) {
         let tiles = (columns.count + columnsPerTile - 1) / columnsPerTile
-        for panel in panels {
-            let aPanel = a + panel * panelStride
-            let firstRow = panel * rowsPerPanel
-            let rowCount = min(rowsPerPanel, m - firstRow)
+        // Panels in groups whose slices fill about half of L2; within a group each B tile stays
+        // in L1 while the group's panels pass over it.
+        let group = max(1, 32768 / max(1, k * rowsPerPanel))
+        var groupStart = panels.lowerBound
+        while groupStart < panels.upperBound {
+            let groupEnd = min(panels.upperBound, groupStart + group)
             for t in 0..<tiles {
                 let column = columns.lowerBound + t * columnsPerTile
-                tile(aPanel, packedB + t * k * columnsPerTile, ldb: columnsPerTile, depth: k, firstRow: firstRow,
-                     rowCount: rowCount, column: column, width: min(columnsPerTile, columns.upperBound - column), n: ldc,
-                     accumulate: accumulate, finish: finish, bias: bias, residual: residual, activation: activation, c: c)
+                let width = min(columnsPerTile, columns.upperBound - column)
+                for panel in groupStart..<groupEnd {
+                    let firstRow = panel * rowsPerPanel
+                    tile(a + panel * panelStride, packedB + t * k * columnsPerTile, ldb: columnsPerTile, depth: k, firstRow: firstRow,
+                         rowCount: min(rowsPerPanel, m - firstRow), column: column, width: width, n: ldc,
+                         accumulate: accumulate, finish: finish, bias: bias, residual: residual, activation: activation, c: c)
+                }
             }
+            groupStart = groupEnd
         }
     }
 

@@ -89,6 +89,33 @@ struct PhasePlane {
         scratch + oh * geometry.strideHeight * rowStride + ow
     }
 
+    /// Like `forEachVector`, two vectors (sixteen columns) per call where they exist, so the
+    /// body can keep two independent accumulator chains in flight.
+    @inline(__always)
+    func forEachVectorPair(row oh: Int, into y: UnsafeMutablePointer<Float>,
+                           _ pair: (UnsafeMutablePointer<Float>) -> (SIMD8<Float>, SIMD8<Float>),
+                           _ single: (UnsafeMutablePointer<Float>) -> SIMD8<Float>) {
+        let width = geometry.outWidth
+        var ow = 0
+        while ow + 16 <= width {
+            let (first, second) = pair(window(oh, ow))
+            let out = UnsafeMutableRawPointer(y + oh * width + ow)
+            out.storeBytes(of: first, as: SIMD8<Float>.self)
+            out.storeBytes(of: second, toByteOffset: 32, as: SIMD8<Float>.self)
+            ow += 16
+        }
+        while ow < width {
+            let result = single(window(oh, ow))
+            let out = y + oh * width + ow
+            if ow + 8 <= width {
+                UnsafeMutableRawPointer(out).storeBytes(of: result, as: SIMD8<Float>.self)
+            } else {
+                for k in 0..<(width - ow) { out[k] = result[k] }
+            }
+            ow += 8
+        }
+    }
+
     /// Calls `body(y, ow)` for every eight-column vector of output row `oh` and stores the vector
     /// it returns into `y` (a partial last vector stores only the columns that exist).
     @inline(__always)

@@ -67,6 +67,32 @@ public struct Conv: Operator, ActivationFusing {
     }
 }
 
+extension Conv: PlanDescribing {
+    /// The kernel `run` takes for these inputs, and what its epilogue fuses.
+    public func plan(_ inputs: [Tensor?]) -> String {
+        guard let x = inputs.first ?? nil, inputs.count > 1, let w = inputs[1], x.rank == 4, w.rank == 4,
+              let g = try? WindowGeometry.make(input: x.shape, kernel: Array(w.shape.dropFirst(2)), strides: strides,
+                                               dilations: dilations, pads: pads, autoPad: autoPad) else { return "im2col + panel GEMM" }
+        let kernel = "\(g.kernelHeight)x\(g.kernelWidth)/\(g.strideWidth)"
+        var algorithm: String
+        let tiles = (g.outHeight + 3) / 4 * ((g.outWidth + 3) / 4)
+        if let winograd = winogradWeights, winograd.inChannels == x.shape[1], tiles >= WinogradKernel.minimumTiles {
+            algorithm = "Winograd F(4x4,3x3), \(tiles) tiles, 36 GEMMs \(w.shape[0])x\(w.shape[1])"
+        } else if group == x.shape[1] && group == w.shape[0] && !addsResidual {
+            algorithm = "depthwise direct \(kernel)"
+        } else if g.kernelHeight == 1 && g.kernelWidth == 1 && g.strideHeight == 1 && g.strideWidth == 1
+                    && g.padTop + g.padLeft + g.padBottom + g.padRight == 0 {
+            algorithm = "pointwise panel GEMM \(w.shape[0] / group)x\(w.shape[1])x\(g.outHeight * g.outWidth)"
+        } else {
+            algorithm = "im2col \(kernel) + panel GEMM \(w.shape[0] / group)x\(w.shape[1] * g.kernelHeight * g.kernelWidth)x\(g.outHeight * g.outWidth)"
+        }
+        if group > 1 && !algorithm.hasPrefix("depthwise") { algorithm += ", \(group) groups" }
+        let fused = [inputs.count > 2 && inputs[2] != nil ? "bias" : nil, addsResidual ? "residual" : nil,
+                     activation == .none ? nil : "\(activation)"].compactMap { $0 }
+        return fused.isEmpty ? algorithm : algorithm + " + " + fused.joined(separator: " + ")
+    }
+}
+
 extension Conv {
     public func inferShapes(_ inputs: [ShapeFact?]) throws -> [[Int?]?]? {
         guard let x = inputs.first??.shape, inputs.count > 1, let w = inputs[1]?.concreteShape else { return nil }
@@ -117,6 +143,12 @@ public enum FusedActivation: Sendable, Equatable {
     /// The activation on eight lanes (kernels call it in their epilogue, before the store).
     @inline(__always)
     public func apply(_ v: SIMD8<Float>) -> SIMD8<Float> {
+        if case .none = self { return v }
+        return applyActivation(v)
+    }
+
+    @inline(__always)
+    func applyActivation(_ v: SIMD8<Float>) -> SIMD8<Float> {
         switch self {
         case .none: return v
         case .relu: return v.replacing(with: 0, where: v .< 0)
