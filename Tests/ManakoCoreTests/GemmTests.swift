@@ -10,8 +10,9 @@ import Testing
     #expect(throws: ManakoError.self) { try run(Gemm(), t([2, 3], Array(repeating: 0, count: 6)), t([2, 3], Array(repeating: 0, count: 6))) }
 }
 
-/// OpenBLAS SGEMM against the triple-loop twin on awkward sizes and transpositions.
-@Test(arguments: [(1, 1, 1), (7, 1, 127), (127, 7, 1), (1001, 3, 7), (13, 17, 19)])
+/// OpenBLAS SGEMM (SGEMV split across threads for one row) against the triple-loop twin on
+/// awkward sizes and transpositions.
+@Test(arguments: [(1, 1, 1), (7, 1, 127), (127, 7, 1), (1001, 3, 7), (13, 17, 19), (1, 1000, 257), (1, 7, 127)])
 func sgemmMatchesReference(_ size: (Int, Int, Int)) {
     let (m, n, k) = size
     for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
@@ -23,8 +24,10 @@ func sgemmMatchesReference(_ size: (Int, Int, Int)) {
         a.withUnsafeBufferPointer { ap in
             b.withUnsafeBufferPointer { bp in
                 actual.withUnsafeMutableBufferPointer { cp in
-                    GemmKernel.sgemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 0.5, a: ap.baseAddress!, lda: ta ? m : k,
-                                     b: bp.baseAddress!, ldb: tb ? k : n, beta: 2, c: cp.baseAddress!, ldc: n)
+                    Parallel.withThreads(2) {
+                        GemmKernel.sgemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 0.5, a: ap.baseAddress!, lda: ta ? m : k,
+                                         b: bp.baseAddress!, ldb: tb ? k : n, beta: 2, c: cp.baseAddress!, ldc: n)
+                    }
                 }
             }
         }

@@ -15,6 +15,22 @@ public enum GemmKernel {
     ) {
         if m == 0 || n == 0 { return }
         _ = openBLASSingleThreaded
+        if m == 1 {
+            // One row (a classifier at batch 1): a matrix-vector product, memory-bound, so the
+            // output columns are split across threads; each column's sum is one SGEMV's, however split.
+            let parts = Parallel.ranges(n)
+            Parallel.forEach(parts.count) { part in
+                let columns = parts[part]
+                if transB {
+                    cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(columns.count), blasint(k), alpha, b + columns.lowerBound * ldb,
+                                blasint(ldb), a, blasint(transA ? lda : 1), beta, c + columns.lowerBound, 1)
+                } else {
+                    cblas_sgemv(CblasRowMajor, CblasTrans, blasint(k), blasint(columns.count), alpha, b + columns.lowerBound,
+                                blasint(ldb), a, blasint(transA ? lda : 1), beta, c + columns.lowerBound, 1)
+                }
+            }
+            return
+        }
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
     }
