@@ -30,7 +30,8 @@ let package = Package(
             providers: [.apt(["libjpeg-dev"])]),
         // libjpeg and libpng report errors by longjmp; this C layer turns them into return codes.
         .target(name: "CManakoCodecs", dependencies: ["CJPEG", "CPNG"]),
-        .target(name: "ManakoCore", dependencies: ["CBLAS"]),
+        .target(name: "CManakoSIMD"),
+        .target(name: "ManakoCore", dependencies: ["CBLAS", "CManakoSIMD"]),
         .target(name: "ManakoONNX", dependencies: ["ManakoCore"]),
         .target(name: "ManakoImage", dependencies: ["ManakoCore", "CManakoCodecs"]),
         .target(name: "Manako", dependencies: ["ManakoCore", "ManakoONNX", "ManakoImage"]),

@@ -41,8 +41,8 @@ func convMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, Int, [Int], I
     expectClose(fast, slow, "conv \(c)")
 }
 
-/// The same cases split across threads: still equal to the twin, close to one thread (OpenBLAS
-/// may round the last bits differently when the rows are split), and identical run to run.
+/// The same cases split across threads: still equal to the twin, bit-identical to one thread
+/// (the split never changes a sum's order), and identical run to run.
 @Test(arguments: [
     (1, 7, 15, 13, 7, 3, 1, 1, [1, 1, 1, 1], 7),
     (2, 5, 13, 11, 7, 3, 2, 1, [0, 1, 2, 0], 1),
@@ -58,7 +58,7 @@ func threadedConvMatchesReferenceAndOneThread(_ c: (Int, Int, Int, Int, Int, Int
     let reference = ConvKernels.reference(input: x, weights: weights, bias: bias, geometry: g, outChannels: m, groups: groups)
     let again = Parallel.withThreads(2) { ConvKernels.convolve(input: x, weights: weights, bias: bias, geometry: g, outChannels: m, groups: groups) }
     expectClose(two, reference, "threaded conv \(c)")
-    expectClose(two, one, tolerance: 1e-5, "1 vs 2 threads \(c)")
+    #expect(two == one, "1 vs 2 threads differ for \(c)")
     #expect(two == again, "two runs with 2 threads differ for \(c)")
 }
 

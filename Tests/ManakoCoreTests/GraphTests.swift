@@ -56,3 +56,21 @@ func node(_ name: String, _ inputs: [String], _ outputs: [String]) -> NodeSpec {
     #expect(throws: ManakoError.self) { try Tensor(shape: [-1], storage: .float32([])) }
     #expect(Tensor.elementCount([Int.max, 2]) == nil)
 }
+
+/// Recycled buffers never alias a live value: 'a' is released after Flatten, whose output (a
+/// graph output) shares a's storage; Neg then asks for a buffer of the same size. Runs repeat
+/// with the same results, and the pool keeps buffers between them.
+@Test func recycledBuffersNeverAliasLiveValues() throws {
+    let b = ValueInfo(name: "b", elementType: .float32, shape: nil), c = ValueInfo(name: "c", elementType: .float32, shape: nil)
+    let graph = try Graph(inputs: [x], outputs: [b, c], constants: [:], nodes: [
+        NodeSpec(name: "relu", opType: "Relu", op: Relu(), inputs: ["x"], outputs: ["a"]),
+        NodeSpec(name: "flatten", opType: "Flatten", op: Flatten(), inputs: ["a"], outputs: ["b"]),
+        NodeSpec(name: "negate", opType: "Neg", op: Neg(), inputs: ["x"], outputs: ["c"]),
+    ])
+    let input = t([2, 2], [-1, 2, 3, -4])
+    for _ in 0..<3 {
+        let out = try graph.run(["x": input])
+        #expect(try out["b"]!.floats() == [0, 2, 3, 0])
+        #expect(try out["c"]!.floats() == [1, -2, -3, 4])
+    }
+}

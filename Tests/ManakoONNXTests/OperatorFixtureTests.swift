@@ -85,6 +85,9 @@ func architectureMatchesOnnxRuntime(_ modelPath: String) throws {
     let expected = try NPY.read(try FileIO.read(String(modelPath.dropLast(5)) + ".npy"))
     let logits = try #require(model.graph.run([model.graph.inputs[0].name: input])[model.graph.outputs[0].name])
     try expectClose(logits, expected, rtol: 1e-4, atol: 1e-4, name)
+    // Work is split across threads without changing any sum: bit-identical with 3 threads.
+    let threaded = try Parallel.withThreads(3) { try model.graph.run([model.graph.inputs[0].name: input])[model.graph.outputs[0].name] }
+    #expect(threaded == logits, "\(name): 3 threads changed the result")
     // Identical top-5 per image.
     let classes = expected.shape.last!
     let (a, e) = (try logits.floats(), try expected.floats())

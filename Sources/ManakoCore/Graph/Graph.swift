@@ -64,6 +64,8 @@ public final class Graph: Sendable {
         let outputs: [Int?]
         /// Value slots whose last reader is this node, freed after it runs.
         let releases: [Int]
+        /// The released slots produced by nodes, whose float buffers return to the run's pool.
+        let recycles: [Int]
     }
 
     public let inputs: [ValueInfo]
@@ -80,6 +82,8 @@ public final class Graph: Sendable {
     let inputSlots: [Int]
     let outputSlots: [Int]
     let constantSlots: [(Int, Tensor)]
+    /// Activation buffers recycled across nodes and runs (one pool per concurrent run).
+    let pools = BufferPools()
 
     /// Orders `nodes` topologically and checks that every value has one producer.
     /// Errors name the node: duplicate producers, dangling inputs, cycles, missing outputs.
@@ -152,6 +156,8 @@ public final class Graph: Sendable {
         for (s, position) in lastReader {
             if !outputNames.contains(slotNames[s]) { releasesAt[position].append(s) }
         }
+        // Only node outputs go back to the buffer pool (constants and caller inputs live on).
+        let produced = Set(specs.flatMap { $0.outputs.filter { !$0.isEmpty }.map { slotOf[$0]! } })
         var built: [Node] = []
         for (position, n) in order.enumerated() {
             let spec = specs[n]
@@ -159,7 +165,7 @@ public final class Graph: Sendable {
                 name: spec.name, opType: spec.opType, op: spec.op,
                 inputs: spec.inputs.map { $0.isEmpty ? nil : slotOf[$0]! },
                 outputs: spec.outputs.map { $0.isEmpty ? nil : slotOf[$0]! },
-                releases: releasesAt[position]))
+                releases: releasesAt[position], recycles: releasesAt[position].filter { produced.contains($0) }))
         }
         self.inputs = inputs
         self.outputs = outputs
@@ -189,6 +195,12 @@ public final class Graph: Sendable {
     }
 
     private func run(_ feeds: [String: Tensor], profile: UnsafeMutablePointer<[NodeTiming]>?) throws -> [String: Tensor] {
+        let pool = pools.checkOut()
+        defer { pools.checkIn(pool) }
+        return try BufferPool.with(pool) { try run(feeds, profile: profile, pool: pool) }
+    }
+
+    private func run(_ feeds: [String: Tensor], profile: UnsafeMutablePointer<[NodeTiming]>?, pool: BufferPool) throws -> [String: Tensor] {
         for name in feeds.keys where !inputs.contains(where: { $0.name == name }) {
             let known = inputs.map { "'\($0.name)'" }.joined(separator: ", ")
             throw ManakoError(.invalidArgument, "the model has no input named '\(name)' (inputs: \(known))")
@@ -218,6 +230,7 @@ public final class Graph: Sendable {
                 }
                 values[slot] = results[k]
             }
+            for s in node.recycles { if case .float32(let buffer)? = values[s]?.storage { pool.give(buffer) } }
             for s in node.releases { values[s] = nil }
             if let started, let profile {
                 let elapsed = ContinuousClock.now - started

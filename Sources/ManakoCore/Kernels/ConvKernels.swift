@@ -22,8 +22,9 @@ public enum ConvKernels {
         let total = g.batch * outChannels * spatialOut
         // Every element is written by im2col before it is read (Float needs no initialisation).
         let columnCount = pointwise ? 0 : patch * spatialOut
-        var columns = [Float](unsafeUninitializedCapacity: columnCount) { _, initialized in initialized = columnCount }
-        return [Float](unsafeUninitializedCapacity: total) { output, initialized in
+        var columns = BufferPool.floats(columnCount) { _ in }
+        defer { BufferPool.recycle(columns) }
+        return BufferPool.floats(total) { output in
             input.withUnsafeBufferPointer { x in
                 let y = output.baseAddress!
                 for n in 0..<g.batch {
@@ -51,7 +52,6 @@ public enum ConvKernels {
                     }
                 }
             }
-            initialized = total
         }
     }
 

@@ -1,3 +1,5 @@
+import CManakoSIMD
+
 /// Depthwise convolution (one filter per channel), direct and eight output columns at a time.
 /// Each input plane is copied once into a zero-padded `PhasePlane`, so every tap of every stride
 /// and dilation is a unit-stride 8-lane load; bias and activation are applied in registers before
@@ -9,7 +11,7 @@ public enum DepthwiseKernel {
         let spatialIn = g.inHeight * g.inWidth, spatialOut = g.outHeight * g.outWidth
         let taps = g.kernelHeight * g.kernelWidth
         let planeCount = g.batch * g.inChannels
-        return [Float](unsafeUninitializedCapacity: planeCount * spatialOut) { output, initialized in
+        return BufferPool.floats(planeCount * spatialOut) { output in
             input.withUnsafeBufferPointer { xb in
                 weights.withUnsafeBufferPointer { wb in
                     let yBase = output.baseAddress!
@@ -30,15 +32,15 @@ public enum DepthwiseKernel {
                                         for tap in 0..<taps {
                                             let source = UnsafeRawPointer(window + offsets[tap])
                                             let weight = SIMD8<Float>(repeating: w[tap])
-                                            first.addProduct(weight, source.loadUnaligned(as: SIMD8<Float>.self))
-                                            second.addProduct(weight, source.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+                                            first = mk_multiply_add(weight, source.loadUnaligned(as: SIMD8<Float>.self), first)
+                                            second = mk_multiply_add(weight, source.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), second)
                                         }
                                         return (activation.apply(first), activation.apply(second))
                                     }, { window in
                                         var sum = start
                                         for tap in 0..<taps {
                                             let v = UnsafeRawPointer(window + offsets[tap]).loadUnaligned(as: SIMD8<Float>.self)
-                                            sum.addProduct(SIMD8(repeating: w[tap]), v)
+                                            sum = mk_multiply_add(SIMD8(repeating: w[tap]), v, sum)
                                         }
                                         return activation.apply(sum)
                                     })
@@ -48,7 +50,6 @@ public enum DepthwiseKernel {
                     }
                 }
             }
-            initialized = planeCount * spatialOut
         }
     }
 }

@@ -15,11 +15,10 @@ public enum ElementwiseUnary {
     /// `values.map(f)` as a pointer loop the compiler vectorises once `f` is inlined.
     @inline(__always)
     public static func map(_ values: [Float], _ f: (Float) -> Float) -> [Float] {
-        [Float](unsafeUninitializedCapacity: values.count) { out, initialized in
+        BufferPool.floats(values.count) { out in
             values.withUnsafeBufferPointer { x in
                 for i in 0..<x.count { (out.baseAddress! + i).initialize(to: f(x[i])) }
             }
-            initialized = values.count
         }
     }
 

@@ -17,10 +17,11 @@ public enum GemmKernel {
         _ = openBLASSingleThreaded
         if m == 1 {
             // One row (a classifier at batch 1): a matrix-vector product, memory-bound, so the
-            // output columns are split across threads; each column's sum is one SGEMV's, however split.
-            let parts = Parallel.ranges(n)
-            Parallel.forEach(parts.count) { part in
-                let columns = parts[part]
+            // output columns are split across threads in fixed chunks of 128, so the calls (and
+            // the bits of the result) are the same for every thread count.
+            let chunks = (n + 127) / 128
+            Parallel.forEach(chunks) { chunk in
+                let columns = (chunk * 128)..<min(n, chunk * 128 + 128)
                 if transB {
                     cblas_sgemv(CblasRowMajor, CblasNoTrans, blasint(columns.count), blasint(k), alpha, b + columns.lowerBound * ldb,
                                 blasint(ldb), a, blasint(transA ? lda : 1), beta, c + columns.lowerBound, 1)

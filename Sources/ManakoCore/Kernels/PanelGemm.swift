@@ -1,3 +1,5 @@
+import CManakoSIMD
+
 /// C = A * B + bias (per row), then an optional residual and activation, for convolutions.
 /// A 6x16 register tile: A is packed into panels of 6 rows (k-major), B is read in place 16
 /// columns at a time; 12 eight-lane accumulators, one FMA per broadcast A value and B vector.
@@ -133,12 +135,12 @@ public enum PanelGemm {
         for _ in 0..<depth {
             let b0 = pb.loadUnaligned(as: SIMD8<Float>.self)
             let b1 = pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
-            var s = SIMD8<Float>(repeating: pa[0]); c00.addProduct(s, b0); c01.addProduct(s, b1)
-            s = SIMD8<Float>(repeating: pa[1]); c10.addProduct(s, b0); c11.addProduct(s, b1)
-            s = SIMD8<Float>(repeating: pa[2]); c20.addProduct(s, b0); c21.addProduct(s, b1)
-            s = SIMD8<Float>(repeating: pa[3]); c30.addProduct(s, b0); c31.addProduct(s, b1)
-            s = SIMD8<Float>(repeating: pa[4]); c40.addProduct(s, b0); c41.addProduct(s, b1)
-            s = SIMD8<Float>(repeating: pa[5]); c50.addProduct(s, b0); c51.addProduct(s, b1)
+            var s = SIMD8<Float>(repeating: pa[0]); c00 = mk_multiply_add(s, b0, c00); c01 = mk_multiply_add(s, b1, c01)
+            s = SIMD8<Float>(repeating: pa[1]); c10 = mk_multiply_add(s, b0, c10); c11 = mk_multiply_add(s, b1, c11)
+            s = SIMD8<Float>(repeating: pa[2]); c20 = mk_multiply_add(s, b0, c20); c21 = mk_multiply_add(s, b1, c21)
+            s = SIMD8<Float>(repeating: pa[3]); c30 = mk_multiply_add(s, b0, c30); c31 = mk_multiply_add(s, b1, c31)
+            s = SIMD8<Float>(repeating: pa[4]); c40 = mk_multiply_add(s, b0, c40); c41 = mk_multiply_add(s, b1, c41)
+            s = SIMD8<Float>(repeating: pa[5]); c50 = mk_multiply_add(s, b0, c50); c51 = mk_multiply_add(s, b1, c51)
             pa += rowsPerPanel
             pb += step
         }

@@ -19,7 +19,7 @@ public enum PoolKernels {
         let divisor = 1 / Float(g.kernelHeight * g.kernelWidth)
         let planeCount = g.batch * g.inChannels
         let spatialIn = g.inHeight * g.inWidth, spatialOut = g.outHeight * g.outWidth
-        return [Float](unsafeUninitializedCapacity: planeCount * spatialOut) { output, initialized in
+        return BufferPool.floats(planeCount * spatialOut) { output in
             input.withUnsafeBufferPointer { xb in
                 let yBase = output.baseAddress!
                 let parts = Parallel.ranges(planeCount)
@@ -48,7 +48,6 @@ public enum PoolKernels {
                     }
                 }
             }
-            initialized = planeCount * spatialOut
         }
     }
 

@@ -58,7 +58,7 @@ public enum WinogradKernel {
         let blocksPerImage = (tiles + block - 1) / block
         let spatialIn = g.inHeight * g.inWidth, spatialOut = g.outHeight * g.outWidth
         let total = g.batch * m * spatialOut
-        return [Float](unsafeUninitializedCapacity: total) { output, initialized in
+        return BufferPool.floats(total) { output in
             input.withUnsafeBufferPointer { xb in
                 bias.withOptionalPointer { biasPointer in
                     residual.withOptionalPointer { residualPointer in
@@ -93,7 +93,6 @@ public enum WinogradKernel {
                     }
                 }
             }
-            initialized = total
         }
     }
 

@@ -1,0 +1,81 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+
+/// Float buffers recycled between the nodes of a run and across runs, so that after the first
+/// run the kernels write into memory that is already mapped (a fresh array per output costs
+/// page faults and kernel zeroing whenever the allocator has returned memory to the system).
+/// A graph keeps one pool per concurrent run; a pool matches buffers by exact element count,
+/// so it settles at one set of buffers per distinct shape schedule (a batch size, say).
+public final class BufferPool: @unchecked Sendable {
+    private var free: [Int: [[Float]]] = [:]
+
+    public init() {}
+
+    /// A recycled array of exactly `count` elements, if one is free.
+    func take(_ count: Int) -> [Float]? {
+        free[count]?.popLast()
+    }
+
+    /// Keeps `buffer` for a later request of the same size.
+    func give(_ buffer: [Float]) {
+        if buffer.isEmpty { return }
+        free[buffer.count, default: []].append(buffer)
+    }
+
+    /// Floats held for reuse (for reports and tests).
+    public var heldElements: Int { free.reduce(0) { $0 + $1.key * $1.value.count } }
+
+    nonisolated(unsafe) static let key: pthread_key_t = {
+        var key = pthread_key_t()
+        pthread_key_create(&key, nil)
+        return key
+    }()
+
+    /// The pool of the run on the calling thread (nil outside a graph run and on workers).
+    static var current: BufferPool? {
+        pthread_getspecific(key).map { Unmanaged<BufferPool>.fromOpaque($0).takeUnretainedValue() }
+    }
+
+    /// Runs `body` with `pool` as the calling thread's current pool.
+    static func with<T>(_ pool: BufferPool, _ body: () throws -> T) rethrows -> T {
+        let previous = pthread_getspecific(key)
+        pthread_setspecific(key, Unmanaged.passUnretained(pool).toOpaque())
+        defer { pthread_setspecific(key, previous) }
+        return try body()
+    }
+
+    /// An array of `count` floats whose every element `fill` writes: recycled from the current
+    /// run's pool when one of that size is free, otherwise new. (A recycled array still shared
+    /// elsewhere, say by a Reshape's output, is copied by Swift before the write: never aliased.)
+    @inline(__always)
+    public static func floats(_ count: Int, _ fill: (UnsafeMutableBufferPointer<Float>) -> Void) -> [Float] {
+        if var recycled = current?.take(count) {
+            recycled.withUnsafeMutableBufferPointer { fill($0) }
+            return recycled
+        }
+        return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+            fill(buffer)
+            initialized = count
+        }
+    }
+
+    /// Returns a scratch array to the current run's pool.
+    public static func recycle(_ buffer: [Float]) {
+        current?.give(buffer)
+    }
+}
+
+/// The pools of a graph: one checked out per run in progress.
+final class BufferPools: Sendable {
+    private let idle = Mutex<[BufferPool]>([])
+
+    func checkOut() -> BufferPool {
+        idle.withLock { $0.popLast() } ?? BufferPool()
+    }
+
+    func checkIn(_ pool: BufferPool) {
+        idle.withLock { $0.append(pool) }
+    }
+}
