@@ -7,11 +7,15 @@ Needs numpy, onnxruntime and the manako package (pip install ./bindings/python, 
 MANAKO_LIBRARY and PYTHONPATH=bindings/python).
 """
 import argparse
+import os
 import pathlib
 import statistics
 import time
 
-import numpy as np
+# numpy's own OpenBLAS threads would otherwise compete with both engines for the same cores.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
 import onnxruntime as ort
 
 import manako
@@ -52,13 +56,21 @@ def main():
                     for _ in range(3):
                         model.run(feeds)
                         session.run(None, feeds)
-                    for _ in range(args.runs):  # interleaved, so both see the same machine state
-                        t = time.perf_counter()
-                        model.run(feeds)
-                        ours.append(time.perf_counter() - t)
-                        t = time.perf_counter()
-                        session.run(None, feeds)
-                        theirs.append(time.perf_counter() - t)
+                    # Interleaved in blocks of five runs, so both see the same machine state; a
+                    # pause before each block lets the other engine's threads go idle (ONNX
+                    # Runtime's workers spin for a while after a run).
+                    def timed(run):
+                        time.sleep(0.05)
+                        times = []
+                        for _ in range(min(5, args.runs - len(ours))):
+                            t = time.perf_counter()
+                            run()
+                            times.append(time.perf_counter() - t)
+                        return times
+                    while len(ours) < args.runs:
+                        block = timed(lambda: model.run(feeds))
+                        theirs += timed(lambda: session.run(None, feeds))[:len(block)]
+                        ours += block
                     m, o = statistics.median(ours) * 1000, statistics.median(theirs) * 1000
                     print(f"| {pathlib.Path(path).stem} | {threads} | {batch} | {m:.1f} | {o:.1f} | {m / o:.2f} |", flush=True)
 

@@ -74,3 +74,25 @@ func node(_ name: String, _ inputs: [String], _ outputs: [String]) -> NodeSpec {
         #expect(try out["c"]!.floats() == [1, -2, -3, 4])
     }
 }
+
+/// The pool settles: operators that allocate outside it (Add) release buffers into it every
+/// run, but it keeps at most a few per size, so what it holds stops growing.
+@Test func bufferPoolStopsGrowing() throws {
+    var specs: [NodeSpec] = []
+    var previous = "x"
+    for i in 0..<12 {
+        specs.append(NodeSpec(name: "add\(i)", opType: "Add", op: Add(), inputs: [previous, "x"], outputs: ["s\(i)"]))
+        specs.append(NodeSpec(name: "relu\(i)", opType: "Relu", op: Relu(), inputs: ["s\(i)"], outputs: ["r\(i)"]))
+        previous = "r\(i)"
+    }
+    specs.append(NodeSpec(name: "last", opType: "Relu", op: Relu(), inputs: [previous], outputs: ["y"]))
+    let graph = try Graph(inputs: [x], outputs: [y], constants: [:], nodes: specs)
+    let input = t([64, 2], pseudoRandom(128, seed: 9))
+    var held: [Int] = []
+    for _ in 0..<6 {
+        _ = try graph.run(["x": input])
+        held.append(graph.pooledElements)
+    }
+    #expect(held[5] == held[2], "pool grew across runs: \(held)")
+    #expect(held[5] <= 8 * 128, "pool holds \(held[5]) floats")
+}

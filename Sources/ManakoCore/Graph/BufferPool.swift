@@ -18,10 +18,15 @@ public final class BufferPool: @unchecked Sendable {
         free[count]?.popLast()
     }
 
-    /// Keeps `buffer` for a later request of the same size.
+    /// Buffers kept per size: enough for the values of one size alive at once in the networks
+    /// seen (a block's input, its branches and its output); operators that do not draw from the
+    /// pool (broadcasting arithmetic, say) would otherwise make it grow every run.
+    static let buffersPerSize = 4
+
+    /// Keeps `buffer` for a later request of the same size (up to `buffersPerSize`).
     func give(_ buffer: [Float]) {
         if buffer.isEmpty { return }
-        free[buffer.count, default: []].append(buffer)
+        if free[buffer.count, default: []].count < BufferPool.buffersPerSize { free[buffer.count, default: []].append(buffer) }
     }
 
     /// Floats held for reuse (for reports and tests).
@@ -78,4 +83,7 @@ final class BufferPools: Sendable {
     func checkIn(_ pool: BufferPool) {
         idle.withLock { $0.append(pool) }
     }
+
+    /// Floats held by the idle pools.
+    var heldElements: Int { idle.withLock { $0.reduce(0) { $0 + $1.heldElements } } }
 }

@@ -85,6 +85,9 @@ public final class Graph: Sendable {
     /// Activation buffers recycled across nodes and runs (one pool per concurrent run).
     let pools = BufferPools()
 
+    /// Floats the graph keeps between runs for reuse (its arena, grown by the first runs).
+    public var pooledElements: Int { pools.heldElements }
+
     /// Orders `nodes` topologically and checks that every value has one producer.
     /// Errors name the node: duplicate producers, dangling inputs, cycles, missing outputs.
     public init(inputs: [ValueInfo], outputs: [ValueInfo], constants: [String: Tensor], nodes specs: [NodeSpec]) throws {

@@ -32,6 +32,19 @@ public enum GemmKernel {
             }
             return
         }
+        if Parallel.threads > 1 && m >= 64 {
+            // Rows split across threads. OpenBLAS sums each element of C over K in the same
+            // order whatever rows a call covers, so the split leaves every bit unchanged (the
+            // architecture tests compare 1 and 3 threads).
+            let parts = Parallel.ranges(m)
+            Parallel.forEach(parts.count) { part in
+                let rows = parts[part]
+                cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
+                            blasint(rows.count), blasint(n), blasint(k), alpha, a + (transA ? rows.lowerBound : rows.lowerBound * lda),
+                            blasint(lda), b, blasint(ldb), beta, c + rows.lowerBound * ldc, blasint(ldc))
+            }
+            return
+        }
         cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
                     blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
     }

@@ -52,7 +52,6 @@ public enum WinogradKernel {
         let m = weights.outChannels, c = weights.inChannels
         let tilesHigh = (g.outHeight + 3) / 4, tilesWide = (g.outWidth + 3) / 4
         let tiles = tilesHigh * tilesWide
-        // Tile blocks sized so the transformed input stays near 1 MB; a multiple of 8 lanes.
         // Tile blocks: the transformed input stays near 1 MB; a multiple of the GEMM's 16 columns.
         let block = min((tiles + 15) / 16 * 16, max(16, (1 << 18) / (36 * max(c, m)) / 16 * 16))
         let blocksPerImage = (tiles + block - 1) / block
@@ -64,6 +63,39 @@ public enum WinogradKernel {
                     residual.withOptionalPointer { residualPointer in
                         let y = output.baseAddress!
                         let work = g.batch * blocksPerImage
+                        let threads = Parallel.threads
+                        if threads > 1 && work < 2 * threads {
+                            // Few blocks (small planes): split each block's stages instead, by
+                            // channel, by transform position and by filter.
+                            let v = UnsafeMutablePointer<Float>.allocate(capacity: 36 * c * block)
+                            let products = UnsafeMutablePointer<Float>.allocate(capacity: 36 * m * block)
+                            defer { v.deallocate(); products.deallocate() }
+                            let channelParts = Parallel.ranges(c), filterParts = Parallel.ranges(m)
+                            for item in 0..<work {
+                                let image = item / blocksPerImage
+                                let first = (item % blocksPerImage) * block, count = min(block, tiles - first)
+                                let x = xb.baseAddress! + image * c * spatialIn
+                                Parallel.forEach(channelParts.count) { part in
+                                    transformInput(x, channels: c, only: channelParts[part], geometry: g, tilesWide: tilesWide,
+                                                   first: first, count: count, block: block, into: v)
+                                }
+                                Parallel.forEach(36) { position in
+                                    PanelGemm.withPanels(weights.positions[position]) { panels in
+                                        PanelGemm.multiplyPacked(panels, rows: m, depth: c, panelStride: c * 6, panels: 0..<((m + 5) / 6),
+                                                                 packedB: v + position * c * block, columns: 0..<block, ldc: block,
+                                                                 bias: nil, residual: nil, activation: .none,
+                                                                 into: products + position * m * block)
+                                    }
+                                }
+                                Parallel.forEach(filterParts.count) { part in
+                                    transformOutput(products, outChannels: m, only: filterParts[part], geometry: g, tilesWide: tilesWide,
+                                                    first: first, count: count, block: block, bias: biasPointer,
+                                                    residual: residualPointer.map { $0 + image * m * spatialOut },
+                                                    activation: activation, into: y + image * m * spatialOut)
+                                }
+                            }
+                            return
+                        }
                         let parts = Parallel.ranges(work)
                         Parallel.forEach(parts.count) { part in
                             let v = UnsafeMutablePointer<Float>.allocate(capacity: 36 * c * block)
@@ -73,8 +105,8 @@ public enum WinogradKernel {
                                 let image = item / blocksPerImage
                                 let first = (item % blocksPerImage) * block, count = min(block, tiles - first)
                                 let x = xb.baseAddress! + image * c * spatialIn
-                                transformInput(x, channels: c, geometry: g, tilesWide: tilesWide, first: first, count: count,
-                                               block: block, into: v)
+                                transformInput(x, channels: c, only: 0..<c, geometry: g, tilesWide: tilesWide, first: first,
+                                               count: count, block: block, into: v)
                                 // V is already in the GEMM's packed-B layout: no copies between the transform and the products.
                                 for position in 0..<36 {
                                     PanelGemm.withPanels(weights.positions[position]) { panels in
@@ -84,7 +116,7 @@ public enum WinogradKernel {
                                                                  into: products + position * m * block)
                                     }
                                 }
-                                transformOutput(products, outChannels: m, geometry: g, tilesWide: tilesWide, first: first,
+                                transformOutput(products, outChannels: m, only: 0..<m, geometry: g, tilesWide: tilesWide, first: first,
                                                 count: count, block: block, bias: biasPointer,
                                                 residual: residualPointer.map { $0 + image * m * spatialOut },
                                                 activation: activation, into: y + image * m * spatialOut)
@@ -100,7 +132,7 @@ public enum WinogradKernel {
     /// written per position in PanelGemm's packed-B layout [block / 16][channel][16] (lanes past
     /// `count` are zero). The 6x6 patches of
     /// eight tiles are first copied into a lane-minor staging buffer, so the arithmetic is 8-wide.
-    static func transformInput(_ x: UnsafePointer<Float>, channels: Int, geometry g: WindowGeometry, tilesWide: Int,
+    static func transformInput(_ x: UnsafePointer<Float>, channels: Int, only selected: Range<Int>, geometry g: WindowGeometry, tilesWide: Int,
                                first: Int, count: Int, block: Int, into v: UnsafeMutablePointer<Float>) {
         let staging = UnsafeMutablePointer<Float>.allocate(capacity: 36 * 8)
         defer { staging.deallocate() }
@@ -109,7 +141,7 @@ public enum WinogradKernel {
         func d(_ i: Int) -> SIMD8<Float> { patch.loadUnaligned(fromByteOffset: i * 32, as: SIMD8<Float>.self) }
         let rows = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 36)
         defer { rows.deallocate() }
-        for channel in 0..<channels {
+        for channel in selected {
             let plane = x + channel * g.inHeight * g.inWidth
             var lane0 = 0
             while lane0 < block {
@@ -163,7 +195,7 @@ public enum WinogradKernel {
 
     /// Y = A^T M A per tile and filter, plus bias and residual, then the activation; stores the
     /// part of each 4x4 tile inside the output (through a lane-minor staging buffer).
-    static func transformOutput(_ products: UnsafePointer<Float>, outChannels m: Int, geometry g: WindowGeometry, tilesWide: Int,
+    static func transformOutput(_ products: UnsafePointer<Float>, outChannels m: Int, only selected: Range<Int>, geometry g: WindowGeometry, tilesWide: Int,
                                 first: Int, count: Int, block: Int, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
                                 activation: FusedActivation, into y: UnsafeMutablePointer<Float>) {
         let rows = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 24)
@@ -177,7 +209,7 @@ public enum WinogradKernel {
             start + 8 <= count && extents[start..<(start + 8)].allSatisfy { $0 == (4, 4) }
         }
         let spatial = g.outHeight * g.outWidth
-        for filter in 0..<m {
+        for filter in selected {
             let plane = y + filter * spatial
             let residualPlane = residual.map { $0 + filter * spatial }
             let start = SIMD8<Float>(repeating: bias?[filter] ?? 0)
