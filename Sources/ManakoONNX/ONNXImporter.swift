@@ -146,8 +146,11 @@ public enum ONNXImporter {
         let outputs = graph.outputs.map(valueInfo)
         let (optimized, report) = try GraphOptimizer.optimize(nodes: specs, constants: &constants, outputs: outputs)
         let built = try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: optimized)
-        _ = try built.inferShapes()  // shape contradictions fail the load, naming the node
-        return (built, report)
+        let shapes = try built.inferShapes()  // shape contradictions fail the load, naming the node
+        // With the shapes known, each convolution keeps only the prepared weights it will use.
+        let (trimmed, changed) = GraphOptimizer.keepPreparedWeightsInUse(optimized, shapes: shapes)
+        if !changed { return (built, report) }
+        return (try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: trimmed), report)
     }
 }
 

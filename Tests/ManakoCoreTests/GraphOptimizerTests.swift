@@ -115,3 +115,29 @@ func optimizableGraph() -> ([NodeSpec], [String: Tensor]) {
     expectClose(try fused["y"]!.floats(), try plain["y"]!.floats(), tolerance: 1e-6)
     expectClose(try fused["z"]!.floats(), try plain["z"]!.floats(), tolerance: 1e-6)
 }
+
+/// A 3x3 stride-1 convolution with constant weights is prepared for Winograd and the GEMM at
+/// load; a residual Add fuses into it; once shapes are known it keeps only what its output
+/// size selects, and the results still match the unoptimised graph.
+@Test func convolutionsKeepThePreparedWeightsTheirShapeSelects() throws {
+    let out = ValueInfo(name: "y", elementType: .float32, shape: nil)
+    for (size, expectWinograd) in [(28, true), (7, false)] {
+        var constants: [String: Tensor] = ["w": Tensor(shape: [8, 8, 3, 3], floats: pseudoRandom(576, seed: 71))]
+        let nodes = [
+            NodeSpec(name: "conv", opType: "Conv", op: Conv(pads: [1, 1, 1, 1]), inputs: ["x", "w"], outputs: ["c"]),
+            NodeSpec(name: "add", opType: "Add", op: Add(), inputs: ["c", "x"], outputs: ["s"]),
+            NodeSpec(name: "relu", opType: "Relu", op: Relu(), inputs: ["s"], outputs: ["y"]),
+        ]
+        let input = ValueInfo(name: "x", elementType: .float32, shape: [.fixed(1), .fixed(8), .fixed(size), .fixed(size)])
+        let plain = try Graph(inputs: [input], outputs: [out], constants: constants, nodes: nodes)
+        let (optimized, report) = try GraphOptimizer.optimize(nodes: nodes, constants: &constants, outputs: [out])
+        #expect(report.fusedResiduals == 1 && report.fusedActivations == 1 && report.winogradConvolutions == 1)
+        let shapes = try Graph(inputs: [input], outputs: [out], constants: constants, nodes: optimized).inferShapes()
+        let (kept, changed) = GraphOptimizer.keepPreparedWeightsInUse(optimized, shapes: shapes)
+        let conv = try #require(kept.first?.op as? Conv)
+        #expect(changed && (conv.winogradWeights != nil) == expectWinograd && (conv.packedWeights != nil) == !expectWinograd)
+        let fast = try Graph(inputs: [input], outputs: [out], constants: constants, nodes: kept)
+        let x = t([1, 8, size, size], pseudoRandom(64 * size * size, seed: 72))
+        expectClose(try fast.run(["x": x])["y"]!.floats(), try plain.run(["x": x])["y"]!.floats(), tolerance: 5e-4, "size \(size)")
+    }
+}

@@ -27,16 +27,24 @@ public enum WinogradKernel {
         let g: [[Double]] = [[1.0 / 4, 0, 0], [-1.0 / 6, -1.0 / 6, -1.0 / 6], [-1.0 / 6, 1.0 / 6, -1.0 / 6],
                              [1.0 / 24, 1.0 / 12, 1.0 / 6], [1.0 / 24, -1.0 / 12, 1.0 / 6], [0, 0, 1]]
         var u = [Float](repeating: 0, count: 36 * m * c)  // [position][m][c]
-        for filter in 0..<m {
-            for channel in 0..<c {
-                let k = weights[((filter * c + channel) * 9)...].prefix(9).map(Double.init)
-                // t = G k (6x3), then U = t G^T (6x6).
-                var t = [Double](repeating: 0, count: 18)
-                for i in 0..<6 { for j in 0..<3 { t[i * 3 + j] = g[i][0] * k[j] + g[i][1] * k[3 + j] + g[i][2] * k[6 + j] } }
-                for i in 0..<6 {
-                    for j in 0..<6 {
-                        let value = t[i * 3] * g[j][0] + t[i * 3 + 1] * g[j][1] + t[i * 3 + 2] * g[j][2]
-                        u[((i * 6 + j) * m + filter) * c + channel] = Float(value)
+        u.withUnsafeMutableBufferPointer { out in
+            weights.withUnsafeBufferPointer { w in
+                // t = G k (6x3), then U = t G^T (6x6), in double precision; no allocation per filter.
+                var t = (0..<18).map { _ in 0.0 }
+                for filter in 0..<m {
+                    for channel in 0..<c {
+                        let k = w.baseAddress! + (filter * c + channel) * 9
+                        for i in 0..<6 {
+                            for j in 0..<3 {
+                                t[i * 3 + j] = g[i][0] * Double(k[j]) + g[i][1] * Double(k[3 + j]) + g[i][2] * Double(k[6 + j])
+                            }
+                        }
+                        for i in 0..<6 {
+                            for j in 0..<6 {
+                                let value = t[i * 3] * g[j][0] + t[i * 3 + 1] * g[j][1] + t[i * 3 + 2] * g[j][2]
+                                out[((i * 6 + j) * m + filter) * c + channel] = Float(value)
+                            }
+                        }
                     }
                 }
             }

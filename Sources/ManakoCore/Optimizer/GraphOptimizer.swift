@@ -303,6 +303,28 @@ public enum GraphOptimizer {
         }
     }
 
+    /// Convolutions prepared for both Winograd and the GEMM keep only the one their inferred
+    /// output size selects (Winograd needs `WinogradKernel.minimumTiles` tiles); where the
+    /// spatial size is not known at load, both stay. Returns whether any node changed.
+    public static func keepPreparedWeightsInUse(_ nodes: [NodeSpec], shapes: [String: [Int?]]) -> ([NodeSpec], Bool) {
+        var changed = false
+        let result = nodes.map { node -> NodeSpec in
+            guard var conv = node.op as? Conv, conv.winogradWeights != nil, conv.packedWeights != nil,
+                  let output = node.outputs.first, let shape = shapes[output], shape.count == 4,
+                  let height = shape[2], let width = shape[3] else { return node }
+            if (height + 3) / 4 * ((width + 3) / 4) >= WinogradKernel.minimumTiles {
+                conv.packedWeights = nil
+            } else {
+                conv.winogradWeights = nil
+            }
+            changed = true
+            var copy = node
+            copy.op = conv
+            return copy
+        }
+        return (result, changed)
+    }
+
     /// Drops nodes no graph output depends on, and constants nothing reads.
     static func removeDeadNodes(_ nodes: [NodeSpec], constants: inout [String: Tensor], outputNames: Set<String>,
                                 report: inout Report) -> [NodeSpec] {
