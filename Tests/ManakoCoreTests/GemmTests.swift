@@ -83,3 +83,25 @@ func panelGemmMatchesReference(_ size: (Int, Int, Int)) {
         print("PROBE \(m)x\(n)x\(k): panel \(flops / mine / 1e9) GFLOP/s, openblas \(flops / blas / 1e9) GFLOP/s")
     }
 }
+
+/// OpenBLAS products split across threads (by columns, or rows, or SGEMV chunks) give the
+/// same bits as one thread, with and without transposition.
+@Test(arguments: [(197, 768, 192), (197, 192, 768), (3, 1000, 1280), (300, 100, 64), (1, 1000, 512)])
+func splitOpenBLASProductsAreBitIdentical(_ size: (Int, Int, Int)) {
+    let (m, n, k) = size
+    let a = pseudoRandom(m * k, seed: 81), b = pseudoRandom(k * n, seed: 82)
+    for (ta, tb) in [(false, false), (false, true), (true, false)] {
+        func product(_ threads: Int) -> [Float] {
+            var c = [Float](repeating: 0, count: m * n)
+            a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in
+                Parallel.withThreads(threads) {
+                    GemmKernel.sgemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 1, a: ap.baseAddress!, lda: ta ? m : k,
+                                     b: bp.baseAddress!, ldb: tb ? k : n, beta: 0, c: cp.baseAddress!, ldc: n)
+                }
+            } } }
+            return c
+        }
+        let one = product(1)
+        #expect(product(2) == one && product(3) == one, "\(size) transA \(ta) transB \(tb)")
+    }
+}

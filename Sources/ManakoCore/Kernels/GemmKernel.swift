@@ -32,16 +32,18 @@ public enum GemmKernel {
             }
             return
         }
-        if Parallel.threads > 1 && m >= 64 {
-            // Rows split across threads. OpenBLAS sums each element of C over K in the same
-            // order whatever rows a call covers, so the split leaves every bit unchanged (the
-            // architecture tests compare 1 and 3 threads).
-            let parts = Parallel.ranges(m)
-            Parallel.forEach(parts.count) { part in
-                let rows = parts[part]
+        if n >= 512 && m * n * k >= 1 << 20 {
+            // Wide products in fixed blocks of 256 columns, spread over the threads. The blocks
+            // (hence every OpenBLAS call and every bit of C) are the same for any thread count;
+            // splitting by thread count would not be, as OpenBLAS rounds some partial blocks
+            // differently (tested).
+            let blocks = (n + 255) / 256
+            Parallel.forEach(blocks) { block in
+                let columns = (block * 256)..<min(n, block * 256 + 256)
                 cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-                            blasint(rows.count), blasint(n), blasint(k), alpha, a + (transA ? rows.lowerBound : rows.lowerBound * lda),
-                            blasint(lda), b, blasint(ldb), beta, c + rows.lowerBound * ldc, blasint(ldc))
+                            blasint(m), blasint(columns.count), blasint(k), alpha, a, blasint(lda),
+                            b + (transB ? columns.lowerBound * ldb : columns.lowerBound), blasint(ldb), beta,
+                            c + columns.lowerBound, blasint(ldc))
             }
             return
         }

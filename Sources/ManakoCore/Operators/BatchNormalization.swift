@@ -27,9 +27,13 @@ public struct BatchNormalization: Operator, ActivationFusing {
         var data = try x.floats()
         let activation = self.activation
         data.withUnsafeMutableBufferPointer { buffer in
-            for plane in 0..<(buffer.count / max(inner, 1)) {
-                let c = plane % channels, m = multiplier[c], o = offset[c]
-                VectorMath.transform(buffer.baseAddress! + plane * inner, count: inner) { activation.apply($0 * m + o) }
+            let base = buffer.baseAddress!
+            let parts = Parallel.ranges(buffer.count / max(inner, 1))
+            Parallel.forEach(parts.count) { part in
+                for plane in parts[part] {
+                    let c = plane % channels, m = multiplier[c], o = offset[c]
+                    VectorMath.transform(base + plane * inner, count: inner) { activation.apply($0 * m + o) }
+                }
             }
         }
         return [Tensor(shape: x.shape, floats: data)]

@@ -20,11 +20,18 @@ public struct MatMul: Operator {
         aData.withUnsafeBufferPointer { ap in
             bData.withUnsafeBufferPointer { bp in
                 y.withUnsafeMutableBufferPointer { yp in
-                    for i in 0..<batchCount {
+                    // Batch items (attention heads) are independent products: one per work item
+                    // when there are several, each on one thread; the same calls for any count.
+                    let base = (a: ap.baseAddress!, b: bp.baseAddress!, y: yp.baseAddress!)
+                    func product(_ i: Int) {
                         GemmKernel.sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1,
-                                         a: ap.baseAddress! + aMap[i] * m * k, lda: k,
-                                         b: bp.baseAddress! + bMap[i] * k * n, ldb: n,
-                                         beta: 0, c: yp.baseAddress! + i * m * n, ldc: n)
+                                         a: base.a + aMap[i] * m * k, lda: k, b: base.b + bMap[i] * k * n, ldb: n,
+                                         beta: 0, c: base.y + i * m * n, ldc: n)
+                    }
+                    if batchCount == 1 {
+                        product(0)
+                    } else {
+                        Parallel.forEach(batchCount) { i in Parallel.withThreads(1) { product(i) } }
                     }
                 }
             }

@@ -20,13 +20,17 @@ public struct Softmax: Operator {
         data.withUnsafeMutableBufferPointer { buffer in
             let v = buffer.baseAddress!
             if inner == 1 {
-                // Contiguous rows: max, then e^(x - max) eight lanes at a time, then scale.
-                for o in 0..<outer {
-                    let row = v + o * length
-                    let peak = VectorMath.maximum(row, count: length)
-                    VectorMath.transform(row, count: length) { VectorMath.exp($0 - peak) }
-                    let scale = 1 / VectorMath.sum(row, count: length)
-                    for k in 0..<length { row[k] *= scale }
+                // Contiguous rows (split across threads): max, then e^(x - max) eight lanes at a
+                // time, then scale.
+                let parts = Parallel.ranges(outer)
+                Parallel.forEach(parts.count) { part in
+                    for o in parts[part] {
+                        let row = v + o * length
+                        let peak = VectorMath.maximum(row, count: length)
+                        VectorMath.transform(row, count: length) { VectorMath.exp($0 - peak) }
+                        let scale = 1 / VectorMath.sum(row, count: length)
+                        for k in 0..<length { row[k] *= scale }
+                    }
                 }
                 return
             }
