@@ -96,6 +96,21 @@ public enum PanelGemm {
                                       bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
                                       activation: FusedActivation, into c: UnsafeMutablePointer<Float>) {
         let tiles = (columns.count + columnsPerTile - 1) / columnsPerTile
+        if k <= 64 {
+            // Short sums: the output stores dominate, so each panel sweeps its six rows of C
+            // left to right (six write streams, not one per row of the block); B's short tiles
+            // stay in cache across panels anyway.
+            for panel in panels {
+                let firstRow = panel * rowsPerPanel
+                for t in 0..<tiles {
+                    let column = columns.lowerBound + t * columnsPerTile
+                    tile(a + panel * panelStride, packedB + t * k * columnsPerTile, ldb: columnsPerTile, depth: k, firstRow: firstRow,
+                         rowCount: min(rowsPerPanel, m - firstRow), column: column, width: min(columnsPerTile, columns.upperBound - column),
+                         n: ldc, accumulate: accumulate, finish: finish, bias: bias, residual: residual, activation: activation, c: c)
+                }
+            }
+            return
+        }
         // Panels in groups whose slices fill about half of L2; within a group each B tile stays
         // in L1 while the group's panels pass over it.
         let group = max(1, 32768 / max(1, k * rowsPerPanel))
