@@ -104,24 +104,17 @@ struct PhasePlane {
             out.storeBytes(of: second, toByteOffset: 32, as: SIMD8<Float>.self)
             ow += 16
         }
-        while ow < width {
-            let result = single(window(oh, ow))
-            let out = y + oh * width + ow
-            if ow + 8 <= width {
-                UnsafeMutableRawPointer(out).storeBytes(of: result, as: SIMD8<Float>.self)
-            } else {
-                for k in 0..<(width - ow) { out[k] = result[k] }
-            }
-            ow += 8
-        }
+        forEachVector(row: oh, into: y, from: ow, single)
     }
 
-    /// Calls `body(y, ow)` for every eight-column vector of output row `oh` and stores the vector
-    /// it returns into `y` (a partial last vector stores only the columns that exist).
+    /// Calls `body(y, ow)` for every eight-column vector of output row `oh` from column `start`
+    /// and stores the vector it returns into `y` (a partial last vector stores only the columns
+    /// that exist).
     @inline(__always)
-    func forEachVector(row oh: Int, into y: UnsafeMutablePointer<Float>, _ body: (UnsafeMutablePointer<Float>) -> SIMD8<Float>) {
+    func forEachVector(row oh: Int, into y: UnsafeMutablePointer<Float>, from start: Int = 0,
+                       _ body: (UnsafeMutablePointer<Float>) -> SIMD8<Float>) {
         let width = geometry.outWidth
-        var ow = 0
+        var ow = start
         while ow < width {
             let result = body(window(oh, ow))
             let out = y + oh * width + ow
