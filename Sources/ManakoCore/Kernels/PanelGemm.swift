@@ -147,17 +147,32 @@ public enum PanelGemm {
         var c40 = SIMD8<Float>(), c41 = SIMD8<Float>(), c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
         var pa = a, pb = UnsafeRawPointer(b)
         let step = ldb * MemoryLayout<Float>.stride
-        for _ in 0..<depth {
-            let b0 = pb.loadUnaligned(as: SIMD8<Float>.self)
-            let b1 = pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
-            var s = SIMD8<Float>(repeating: pa[0]); c00 = mk_multiply_add(s, b0, c00); c01 = mk_multiply_add(s, b1, c01)
-            s = SIMD8<Float>(repeating: pa[1]); c10 = mk_multiply_add(s, b0, c10); c11 = mk_multiply_add(s, b1, c11)
-            s = SIMD8<Float>(repeating: pa[2]); c20 = mk_multiply_add(s, b0, c20); c21 = mk_multiply_add(s, b1, c21)
-            s = SIMD8<Float>(repeating: pa[3]); c30 = mk_multiply_add(s, b0, c30); c31 = mk_multiply_add(s, b1, c31)
-            s = SIMD8<Float>(repeating: pa[4]); c40 = mk_multiply_add(s, b0, c40); c41 = mk_multiply_add(s, b1, c41)
-            s = SIMD8<Float>(repeating: pa[5]); c50 = mk_multiply_add(s, b0, c50); c51 = mk_multiply_add(s, b1, c51)
-            pa += rowsPerPanel
-            pb += step
+        if width <= 8 {
+            // A last tile of at most eight columns (7x7 planes have 49): half the work.
+            for _ in 0..<depth {
+                let b0 = pb.loadUnaligned(as: SIMD8<Float>.self)
+                c00 = mk_multiply_add(SIMD8<Float>(repeating: pa[0]), b0, c00)
+                c10 = mk_multiply_add(SIMD8<Float>(repeating: pa[1]), b0, c10)
+                c20 = mk_multiply_add(SIMD8<Float>(repeating: pa[2]), b0, c20)
+                c30 = mk_multiply_add(SIMD8<Float>(repeating: pa[3]), b0, c30)
+                c40 = mk_multiply_add(SIMD8<Float>(repeating: pa[4]), b0, c40)
+                c50 = mk_multiply_add(SIMD8<Float>(repeating: pa[5]), b0, c50)
+                pa += rowsPerPanel
+                pb += step
+            }
+        } else {
+            for _ in 0..<depth {
+                let b0 = pb.loadUnaligned(as: SIMD8<Float>.self)
+                let b1 = pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+                var s = SIMD8<Float>(repeating: pa[0]); c00 = mk_multiply_add(s, b0, c00); c01 = mk_multiply_add(s, b1, c01)
+                s = SIMD8<Float>(repeating: pa[1]); c10 = mk_multiply_add(s, b0, c10); c11 = mk_multiply_add(s, b1, c11)
+                s = SIMD8<Float>(repeating: pa[2]); c20 = mk_multiply_add(s, b0, c20); c21 = mk_multiply_add(s, b1, c21)
+                s = SIMD8<Float>(repeating: pa[3]); c30 = mk_multiply_add(s, b0, c30); c31 = mk_multiply_add(s, b1, c31)
+                s = SIMD8<Float>(repeating: pa[4]); c40 = mk_multiply_add(s, b0, c40); c41 = mk_multiply_add(s, b1, c41)
+                s = SIMD8<Float>(repeating: pa[5]); c50 = mk_multiply_add(s, b0, c50); c51 = mk_multiply_add(s, b1, c51)
+                pa += rowsPerPanel
+                pb += step
+            }
         }
         func emit(_ r: Int, _ low: SIMD8<Float>, _ high: SIMD8<Float>) {
             let row = firstRow + r
