@@ -67,23 +67,6 @@ func panelGemmMatchesReference(_ size: (Int, Int, Int)) {
     }
 }
 
-@Test func panelGemmSpeedProbe() {
-    for (m, n, k) in [(96, 12544, 16), (64, 3136, 576), (256, 3136, 64), (512, 49, 4608), (1280, 49, 320), (144, 3136, 24), (24, 3136, 144)] {
-        let a = pseudoRandom(m * k, seed: 1), b = pseudoRandom(k * n, seed: 2)
-        var c = [Float](repeating: 0, count: m * n)
-        let packed = a.withUnsafeBufferPointer { PanelGemm.PackedA($0.baseAddress!, rows: m, depth: k, rowStride: k) }
-        func time(_ body: () -> Void) -> Double {
-            var best = Double.infinity
-            for _ in 0..<5 { let t = ContinuousClock.now; body(); let e = ContinuousClock.now - t; best = min(best, Double(e.components.attoseconds) / 1e18 + Double(e.components.seconds)) }
-            return best
-        }
-        let mine = time { b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in PanelGemm.multiply(packed, bp.baseAddress!, columns: n, bias: nil, residual: nil, activation: .none, into: cp.baseAddress!) } } }
-        let blas = time { a.withUnsafeBufferPointer { ap in b.withUnsafeBufferPointer { bp in c.withUnsafeMutableBufferPointer { cp in GemmKernel.sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: ap.baseAddress!, lda: k, b: bp.baseAddress!, ldb: n, beta: 0, c: cp.baseAddress!, ldc: n) } } } }
-        let flops = 2.0 * Double(m * n * k)
-        print("PROBE \(m)x\(n)x\(k): panel \(flops / mine / 1e9) GFLOP/s, openblas \(flops / blas / 1e9) GFLOP/s")
-    }
-}
-
 /// OpenBLAS products split across threads (by columns, or rows, or SGEMV chunks) give the
 /// same bits as one thread, with and without transposition.
 @Test(arguments: [(197, 768, 192), (197, 192, 768), (3, 1000, 1280), (300, 100, 64), (1, 1000, 512)])
