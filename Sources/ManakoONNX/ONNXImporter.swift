@@ -148,7 +148,7 @@ public enum ONNXImporter {
         let built = try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: optimized)
         let shapes = try built.inferShapes()  // shape contradictions fail the load, naming the node
         // With the shapes known, each convolution keeps only the prepared weights it will use.
-        let (trimmed, changed) = GraphOptimizer.keepPreparedWeightsInUse(optimized, shapes: shapes)
+        let (trimmed, changed) = GraphOptimizer.keepPreparedWeightsInUse(optimized, shapes: shapes, constants: &constants, outputs: outputs)
         if !changed { return (built, report) }
         return (try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: trimmed), report)
     }

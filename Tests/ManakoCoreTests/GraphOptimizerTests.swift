@@ -133,9 +133,11 @@ func optimizableGraph() -> ([NodeSpec], [String: Tensor]) {
         let (optimized, report) = try GraphOptimizer.optimize(nodes: nodes, constants: &constants, outputs: [out])
         #expect(report.fusedResiduals == 1 && report.fusedActivations == 1 && report.winogradConvolutions == 1)
         let shapes = try Graph(inputs: [input], outputs: [out], constants: constants, nodes: optimized).inferShapes()
-        let (kept, changed) = GraphOptimizer.keepPreparedWeightsInUse(optimized, shapes: shapes)
+        let (kept, changed) = GraphOptimizer.keepPreparedWeightsInUse(optimized, shapes: shapes, constants: &constants, outputs: [out])
         let conv = try #require(kept.first?.op as? Conv)
         #expect(changed && (conv.winogradWeights != nil) == expectWinograd && (conv.packedWeights != nil) == !expectWinograd)
+        // W itself is gone: the convolution keeps its shape, the graph no longer holds the constant.
+        #expect(kept.first?.inputs[1] == "" && conv.weightShape == [8, 8, 3, 3] && constants["w"] == nil)
         let fast = try Graph(inputs: [input], outputs: [out], constants: constants, nodes: kept)
         let x = t([1, 8, size, size], pseudoRandom(64 * size * size, seed: 72))
         expectClose(try fast.run(["x": x])["y"]!.floats(), try plain.run(["x": x])["y"]!.floats(), tolerance: 5e-4, "size \(size)")

@@ -14,6 +14,8 @@ public struct Conv: Operator, ActivationFusing {
     public var packedWeights: [PanelGemm.PackedA]?
     /// The weights transformed for Winograd F(4x4, 3x3) (prepared at load for eligible convolutions).
     public var winogradWeights: WinogradKernel.Weights?
+    /// W's shape when the load dropped W itself, keeping only its prepared form.
+    public var weightShape: [Int]?
 
     public init(kernelShape: [Int]? = nil, strides: [Int]? = nil, dilations: [Int]? = nil, pads: [Int]? = nil,
                 autoPad: AutoPad = .explicit, group: Int = 1) {
@@ -26,41 +28,47 @@ public struct Conv: Operator, ActivationFusing {
     }
 
     public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
-        let x = try inputs.required(0, "X"), w = try inputs.required(1, "W")
+        let x = try inputs.required(0, "X"), w = inputs.count > 1 ? inputs[1] : nil
+        guard let wShape = w?.shape ?? weightShape else { throw ManakoError(.invalidModel, "Conv needs its input W") }
         let bias = try inputs.optional(2)?.floats()
-        guard x.rank == 3 || x.rank == 4, w.rank == x.rank else {
-            throw ManakoError(.shapeMismatch, "X \(x.shape) and W \(w.shape) must both be 3-D or 4-D")
+        guard x.rank == 3 || x.rank == 4, wShape.count == x.rank else {
+            throw ManakoError(.shapeMismatch, "X \(x.shape) and W \(wShape) must both be 3-D or 4-D")
         }
-        let channels = x.shape[1], outChannels = w.shape[0]
-        guard group >= 1, channels % group == 0, outChannels % group == 0, w.shape[1] * group == channels else {
-            throw ManakoError(.shapeMismatch, "X has \(channels) channels but W \(w.shape) with group \(group) expects \(w.shape[1] * group)")
+        let channels = x.shape[1], outChannels = wShape[0]
+        guard group >= 1, channels % group == 0, outChannels % group == 0, wShape[1] * group == channels else {
+            throw ManakoError(.shapeMismatch, "X has \(channels) channels but W \(wShape) with group \(group) expects \(wShape[1] * group)")
         }
         if let bias, bias.count != outChannels {
             throw ManakoError(.shapeMismatch, "B has \(bias.count) elements, W has \(outChannels) filters")
         }
-        let kernel = Array(w.shape.dropFirst(2))
+        let kernel = Array(wShape.dropFirst(2))
         if let kernelShape, kernelShape != kernel {
-            throw ManakoError(.shapeMismatch, "kernel_shape \(kernelShape) does not match W \(w.shape)")
+            throw ManakoError(.shapeMismatch, "kernel_shape \(kernelShape) does not match W \(wShape)")
         }
         let g = try WindowGeometry.make(input: x.shape, kernel: kernel, strides: strides, dilations: dilations,
                                         pads: pads, autoPad: autoPad)
         let shape = g.outputShape(channels: outChannels, spatialRank: x.rank - 2)
         let residual = addsResidual ? try inputs.required(3, "residual") : nil
+        // Without W (dropped at load) only the prepared form the inferred shapes chose can run.
+        let winogradFits = (g.outHeight + 3) / 4 * ((g.outWidth + 3) / 4) >= WinogradKernel.minimumTiles
+        if w == nil && !(packedWeights != nil || (winogradWeights != nil && winogradFits && residual.map { $0.shape == shape } ?? true)) {
+            throw ManakoError(.internal, "the convolution's weights were dropped at load for other input shapes")
+        }
         if let residual, residual.shape != shape {
             // Fused at load without shapes: a broadcasting residual takes the unfused route.
-            let plain = ConvKernels.convolve(input: try x.floats(), weights: try w.floats(), bias: bias, geometry: g,
+            let plain = ConvKernels.convolve(input: try x.floats(), weights: try w?.floats() ?? [], bias: bias, geometry: g,
                                              outChannels: outChannels, groups: group, packed: packedWeights)
             var (sum, sumShape) = try Broadcast.apply(plain, shape, try residual.floats(), residual.shape, +)
             activation.apply(&sum)
             return [Tensor(shape: sumShape, floats: sum)]
         }
         if let winograd = winogradWeights, winograd.inChannels == channels, winograd.outChannels == outChannels, x.rank == 4,
-           (g.outHeight + 3) / 4 * ((g.outWidth + 3) / 4) >= WinogradKernel.minimumTiles {
+           winogradFits {
             let y = WinogradKernel.run(input: try x.floats(), weights: winograd, bias: bias, geometry: g,
                                        activation: activation, residual: try residual?.floats())
             return [Tensor(shape: shape, floats: y)]
         }
-        let y = ConvKernels.convolve(input: try x.floats(), weights: try w.floats(), bias: bias, geometry: g,
+        let y = ConvKernels.convolve(input: try x.floats(), weights: try w?.floats() ?? [], bias: bias, geometry: g,
                                      outChannels: outChannels, groups: group, activation: activation,
                                      residual: try residual?.floats(), packed: packedWeights)
         return [Tensor(shape: shape, floats: y)]
@@ -70,21 +78,22 @@ public struct Conv: Operator, ActivationFusing {
 extension Conv: PlanDescribing {
     /// The kernel `run` takes for these inputs, and what its epilogue fuses.
     public func plan(_ inputs: [Tensor?]) -> String {
-        guard let x = inputs.first ?? nil, inputs.count > 1, let w = inputs[1], x.rank == 4, w.rank == 4,
-              let g = try? WindowGeometry.make(input: x.shape, kernel: Array(w.shape.dropFirst(2)), strides: strides,
+        guard let x = inputs.first ?? nil, let wShape = (inputs.count > 1 ? inputs[1]?.shape : nil) ?? weightShape,
+              x.rank == 4, wShape.count == 4,
+              let g = try? WindowGeometry.make(input: x.shape, kernel: Array(wShape.dropFirst(2)), strides: strides,
                                                dilations: dilations, pads: pads, autoPad: autoPad) else { return "im2col + panel GEMM" }
         let kernel = "\(g.kernelHeight)x\(g.kernelWidth)/\(g.strideWidth)"
         var algorithm: String
         let tiles = (g.outHeight + 3) / 4 * ((g.outWidth + 3) / 4)
         if let winograd = winogradWeights, winograd.inChannels == x.shape[1], tiles >= WinogradKernel.minimumTiles {
-            algorithm = "Winograd F(4x4,3x3), \(tiles) tiles, 36 GEMMs \(w.shape[0])x\(w.shape[1])"
-        } else if group == x.shape[1] && group == w.shape[0] && !addsResidual {
+            algorithm = "Winograd F(4x4,3x3), \(tiles) tiles, 36 GEMMs \(wShape[0])x\(wShape[1])"
+        } else if group == x.shape[1] && group == wShape[0] && !addsResidual {
             algorithm = "depthwise direct \(kernel)"
         } else if g.kernelHeight == 1 && g.kernelWidth == 1 && g.strideHeight == 1 && g.strideWidth == 1
                     && g.padTop + g.padLeft + g.padBottom + g.padRight == 0 {
-            algorithm = "pointwise panel GEMM \(w.shape[0] / group)x\(w.shape[1])x\(g.outHeight * g.outWidth)"
+            algorithm = "pointwise panel GEMM \(wShape[0] / group)x\(wShape[1])x\(g.outHeight * g.outWidth)"
         } else {
-            algorithm = "im2col \(kernel) + panel GEMM \(w.shape[0] / group)x\(w.shape[1] * g.kernelHeight * g.kernelWidth)x\(g.outHeight * g.outWidth)"
+            algorithm = "im2col \(kernel) + panel GEMM \(wShape[0] / group)x\(wShape[1] * g.kernelHeight * g.kernelWidth)x\(g.outHeight * g.outWidth)"
         }
         if group > 1 && !algorithm.hasPrefix("depthwise") { algorithm += ", \(group) groups" }
         let fused = [inputs.count > 2 && inputs[2] != nil ? "bias" : nil, addsResidual ? "residual" : nil,
@@ -95,7 +104,7 @@ extension Conv: PlanDescribing {
 
 extension Conv {
     public func inferShapes(_ inputs: [ShapeFact?]) throws -> [[Int?]?]? {
-        guard let x = inputs.first??.shape, inputs.count > 1, let w = inputs[1]?.concreteShape else { return nil }
+        guard let x = inputs.first??.shape, let w = (inputs.count > 1 ? inputs[1]?.concreteShape : nil) ?? weightShape else { return nil }
         guard x.count == w.count, x.count == 3 || x.count == 4 else {
             throw ManakoError(.shapeMismatch, "X \(ShapeRules.describe(x)) and W \(w) must both be 3-D or 4-D")
         }

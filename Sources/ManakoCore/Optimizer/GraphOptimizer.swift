@@ -306,21 +306,33 @@ public enum GraphOptimizer {
     /// Convolutions prepared for both Winograd and the GEMM keep only the one their inferred
     /// output size selects (Winograd needs `WinogradKernel.minimumTiles` tiles); where the
     /// spatial size is not known at load, both stay. Returns whether any node changed.
-    public static func keepPreparedWeightsInUse(_ nodes: [NodeSpec], shapes: [String: [Int?]]) -> ([NodeSpec], Bool) {
+    /// Where the output's spatial size is known, W itself is dropped too (the convolution keeps
+    /// its shape), and with it the constant once nothing else reads it: the original weights
+    /// would otherwise stay next to their prepared copy.
+    public static func keepPreparedWeightsInUse(_ nodes: [NodeSpec], shapes: [String: [Int?]],
+                                                constants: inout [String: Tensor], outputs: [ValueInfo]) -> ([NodeSpec], Bool) {
         var changed = false
         let result = nodes.map { node -> NodeSpec in
-            guard var conv = node.op as? Conv, conv.winogradWeights != nil, conv.packedWeights != nil,
-                  let output = node.outputs.first, let shape = shapes[output], shape.count == 4,
-                  let height = shape[2], let width = shape[3] else { return node }
-            if (height + 3) / 4 * ((width + 3) / 4) >= WinogradKernel.minimumTiles {
-                conv.packedWeights = nil
-            } else {
-                conv.winogradWeights = nil
-            }
-            changed = true
+            guard var conv = node.op as? Conv, conv.winogradWeights != nil || conv.packedWeights != nil, node.inputs.count > 1,
+                  let w = constants[node.inputs[1]], let output = node.outputs.first, let shape = shapes[output],
+                  shape.count == 4, let height = shape[2], let width = shape[3] else { return node }
+            let winograd = (height + 3) / 4 * ((width + 3) / 4) >= WinogradKernel.minimumTiles && conv.winogradWeights != nil
+            if winograd { conv.packedWeights = nil } else { conv.winogradWeights = nil }
+            // A residual of another shape takes the unfused route, which needs the GEMM form.
+            let residualFits = !conv.addsResidual || (node.inputs.count > 3 && shapes[node.inputs[3]] == shape)
             var copy = node
+            if conv.packedWeights != nil || (winograd && residualFits) {
+                conv.weightShape = w.shape
+                copy.inputs[1] = ""
+            }
+            guard conv.packedWeights != nil || conv.winogradWeights != nil else { return node }
+            changed = true
             copy.op = conv
             return copy
+        }
+        if changed {
+            let read = Set(result.flatMap(\.inputs)).union(outputs.map(\.name))
+            constants = constants.filter { read.contains($0.key) }
         }
         return (result, changed)
     }
