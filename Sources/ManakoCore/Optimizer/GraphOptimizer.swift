@@ -33,6 +33,20 @@ public enum GraphOptimizer {
         return (nodes, report)
     }
 
+    /// For each value, the nodes that read it (a node reading it twice is listed twice).
+    static func readerIndex(_ nodes: [NodeSpec]) -> [String: [Int]] {
+        var readers: [String: [Int]] = [:]
+        for (n, node) in nodes.enumerated() { for input in node.inputs where !input.isEmpty { readers[input, default: []].append(n) } }
+        return readers
+    }
+
+    /// For each value, the node that writes it.
+    static func producerIndex(_ nodes: [NodeSpec]) -> [String: Int] {
+        var producer: [String: Int] = [:]
+        for (n, node) in nodes.enumerated() { for output in node.outputs where !output.isEmpty { producer[output] = n } }
+        return producer
+    }
+
     /// Identity, and Dropout without its mask: readers of the output read the input instead.
     static func removePassThroughs(_ nodes: [NodeSpec], outputNames: Set<String>, report: inout Report) -> [NodeSpec] {
         var alias: [String: String] = [:]
@@ -98,8 +112,7 @@ public enum GraphOptimizer {
                                report: inout Report) throws -> [NodeSpec] {
         var readerCount: [String: Int] = [:]
         for node in nodes { for input in node.inputs where !input.isEmpty { readerCount[input, default: 0] += 1 } }
-        var producer: [String: Int] = [:]
-        for (n, node) in nodes.enumerated() { for output in node.outputs where !output.isEmpty { producer[output] = n } }
+        let producer = producerIndex(nodes)
         var result = nodes
         var removed = Set<Int>()
         for (b, node) in nodes.enumerated() {
@@ -148,8 +161,7 @@ public enum GraphOptimizer {
     /// convolution pads instead (its kernels skip out-of-range taps), saving a copy of the tensor.
     static func foldPadsIntoConvolutions(_ nodes: [NodeSpec], constants: [String: Tensor], outputNames: Set<String>,
                                          report: inout Report) -> [NodeSpec] {
-        var readers: [String: [Int]] = [:]
-        for (n, node) in nodes.enumerated() { for input in node.inputs where !input.isEmpty { readers[input, default: []].append(n) } }
+        let readers = readerIndex(nodes)
         var result = nodes
         var removed = Set<Int>()
         for (p, node) in nodes.enumerated() {
@@ -192,10 +204,7 @@ public enum GraphOptimizer {
     /// the convolution's epilogue, in place.
     static func fuseActivations(_ nodes: [NodeSpec], constants: [String: Tensor], outputNames: Set<String>,
                                 report: inout Report) -> [NodeSpec] {
-        var readers: [String: [Int]] = [:]
-        for (n, node) in nodes.enumerated() { for input in Set(node.inputs) where !input.isEmpty { readers[input, default: []].append(n) } }
-        var producer: [String: Int] = [:]
-        for (n, node) in nodes.enumerated() { for output in node.outputs where !output.isEmpty { producer[output] = n } }
+        let (readers, producer) = (readerIndex(nodes), producerIndex(nodes))
         var result = nodes
         var removed = Set<Int>()
         for (p, producerNode) in nodes.enumerated() {
@@ -250,10 +259,7 @@ public enum GraphOptimizer {
     /// then fuses too. A constant r is left alone (that is a bias).
     static func fuseResidualAdds(_ nodes: [NodeSpec], constants: [String: Tensor], outputNames: Set<String>,
                                  report: inout Report) -> [NodeSpec] {
-        var readers: [String: [Int]] = [:]
-        for (n, node) in nodes.enumerated() { for input in node.inputs where !input.isEmpty { readers[input, default: []].append(n) } }
-        var producer: [String: Int] = [:]
-        for (n, node) in nodes.enumerated() { for output in node.outputs where !output.isEmpty { producer[output] = n } }
+        let (readers, producer) = (readerIndex(nodes), producerIndex(nodes))
         var result = nodes
         var removed = Set<Int>()
         for (a, add) in nodes.enumerated() where add.op is Add && add.inputs.count == 2 && add.outputs.count == 1 {
@@ -340,8 +346,7 @@ public enum GraphOptimizer {
     /// Drops nodes no graph output depends on, and constants nothing reads.
     static func removeDeadNodes(_ nodes: [NodeSpec], constants: inout [String: Tensor], outputNames: Set<String>,
                                 report: inout Report) -> [NodeSpec] {
-        var producer: [String: Int] = [:]
-        for (n, node) in nodes.enumerated() { for output in node.outputs where !output.isEmpty { producer[output] = n } }
+        let producer = producerIndex(nodes)
         var live = Set<Int>()
         var pending = outputNames.compactMap { producer[$0] }
         while let n = pending.popLast() {
