@@ -47,14 +47,22 @@ typedef enum manako_pixel_format {
  *  A model is immutable once loaded: any number of threads may use it at once. */
 typedef struct manako_model_impl *manako_model_t;
 
-/** Load options. Initialise with manako_options_init, then change what you need. */
+/** Load options. Initialise with manako_options_init, then change what you need.
+ *  The limits bound what a model file or image may make Manako read or allocate; each is
+ *  checked before the allocation it guards and fails with MANAKO_LIMIT_EXCEEDED. 0 (or a
+ *  negative value from a caller compiled against an older header) is refused; the fields
+ *  after `preset` are read only when `struct_size` covers them. */
 typedef struct manako_options {
-    uint32_t struct_size;       /**< sizeof(manako_options), set by manako_options_init */
-    int32_t threads;            /**< worker threads; 0 = library default */
-    int64_t max_image_pixels;   /**< images with more pixels are refused before decoding */
-    const char *labels_path;    /**< labels file (one per line) overriding the model's own; may be NULL */
-    const char *preset;         /**< preprocessing (a preset name or a JSON configuration, see README)
-                                     overriding the model's metadata; may be NULL */
+    uint32_t struct_size;         /**< sizeof(manako_options), set by manako_options_init */
+    int32_t threads;              /**< worker threads; 0 = library default */
+    int64_t max_image_pixels;     /**< images with more pixels are refused before decoding (default 100 M) */
+    const char *labels_path;      /**< labels file (one per line) overriding the model's own; may be NULL */
+    const char *preset;           /**< preprocessing (a preset name or a JSON configuration, see README)
+                                       overriding the model's metadata; may be NULL */
+    int64_t max_file_bytes;       /**< largest model file, model buffer or external-data file (default 4 GiB) */
+    int64_t max_tensor_elements;  /**< largest tensor, stored or computed, in elements (default 2^28) */
+    int64_t max_weight_bytes;     /**< total size of the decoded weights (default 4 GiB) */
+    int64_t max_nodes;            /**< most nodes in the graph (default 100000) */
 } manako_options;
 
 /** One ranked class. `label` points into the model (valid until manako_model_free) and is
@@ -153,8 +161,8 @@ manako_status manako_model_preprocess_pixels(manako_model_t model, void const * 
 /// before any capacity is checked, so on MANAKO_BUFFER_TOO_SMALL the caller can allocate and retry.
 manako_status manako_model_run(manako_model_t model, manako_input const * inputs, size_t input_count, manako_output * outputs, size_t output_count);
 
-/// Fills `options` with defaults (library thread default, 100 megapixel image limit, the
-/// model's own labels and preprocessing).
+/// Fills `options` with defaults (library thread default, the default limits, the model's own
+/// labels and preprocessing).
 manako_status manako_options_init(manako_options * options);
 
 /// Manako's version as "MAJOR.MINOR.PATCH". The string is static; this call cannot fail.

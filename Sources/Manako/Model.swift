@@ -15,13 +15,17 @@ public struct ModelOptions: Sendable {
     public var labelsPath: String?
     /// A preprocessing preset name or JSON configuration that overrides the model's metadata.
     public var preset: String?
+    /// What the model file may make Manako read and allocate (file size, tensor elements,
+    /// weight bytes, node count), at load and on every run.
+    public var limits: ResourceLimits
 
     public init(threads: Int? = nil, maxImagePixels: Int = ImageLimits.defaultMaxPixels,
-                labelsPath: String? = nil, preset: String? = nil) {
+                labelsPath: String? = nil, preset: String? = nil, limits: ResourceLimits = .defaults) {
         self.threads = threads
         self.maxImagePixels = maxImagePixels
         self.labelsPath = labelsPath
         self.preset = preset
+        self.limits = limits
     }
 }
 
@@ -52,7 +56,7 @@ public final class Model: Sendable {
     /// Loads an ONNX file. Labels come from `options.labelsPath`, the model's metadata, or a
     /// sidecar `<model>.labels.txt`, in that order.
     public convenience init(path: String, options: ModelOptions = ModelOptions()) throws {
-        let imported = try ONNXImporter.load(path: path)
+        let imported = try ONNXImporter.load(path: path, limits: options.limits)
         var sidecar: String? = nil
         if options.labelsPath == nil {
             let stem = path.hasSuffix(".onnx") ? String(path.dropLast(5)) : path
@@ -63,10 +67,13 @@ public final class Model: Sendable {
 
     /// Loads an ONNX model from memory (external tensor data is not available this way).
     public convenience init(bytes: [UInt8], options: ModelOptions = ModelOptions()) throws {
-        try self.init(imported: try ONNXImporter.load(bytes: bytes), options: options, sidecarLabels: nil)
+        try self.init(imported: try ONNXImporter.load(bytes: bytes, limits: options.limits), options: options, sidecarLabels: nil)
     }
 
     init(imported: ImportedModel, options: ModelOptions, sidecarLabels: String?) throws {
+        guard options.maxImagePixels >= 1 else {
+            throw ManakoError(.invalidArgument, "maxImagePixels must be at least 1, got \(options.maxImagePixels)")
+        }
         graph = imported.graph
         summary = imported.summary
         self.options = options

@@ -70,20 +70,33 @@ func string(_ p: UnsafePointer<CChar>?, _ what: String) throws -> String {
     return String(cString: p)
 }
 
+/// The size of manako_options before the limit fields were added (callers built against that header).
+let optionsSizeBeforeLimits = MemoryLayout<manako_options>.offset(of: \manako_options.max_file_bytes)!
+
 func options(_ p: UnsafePointer<manako_options>?) throws -> ModelOptions {
     var result = ModelOptions()
     guard let p else { return result }
     let size = Int(p.pointee.struct_size)
-    guard size >= MemoryLayout<manako_options>.size else {
+    guard size == optionsSizeBeforeLimits || size >= MemoryLayout<manako_options>.size else {
         throw invalid("options.struct_size is \(size); call manako_options_init first")
     }
-    let o = p.pointee
-    if o.threads < 0 { throw invalid("options.threads must be 0 or more, got \(o.threads)") }
-    if o.threads > 0 { result.threads = Int(o.threads) }
-    if o.max_image_pixels < 0 { throw invalid("options.max_image_pixels must be 0 or more") }
-    if o.max_image_pixels > 0 { result.maxImagePixels = Int(o.max_image_pixels) }
-    result.labelsPath = o.labels_path.map { String(cString: $0) }
-    result.preset = o.preset.map { String(cString: $0) }
+    if size >= MemoryLayout<manako_options>.size {
+        let o = p.pointee
+        for (name, value) in [("max_file_bytes", o.max_file_bytes), ("max_tensor_elements", o.max_tensor_elements),
+                              ("max_weight_bytes", o.max_weight_bytes), ("max_nodes", o.max_nodes)] where value < 1 {
+            throw invalid("options.\(name) must be at least 1, got \(value)")
+        }
+        result.limits = ResourceLimits(maxFileBytes: Int(o.max_file_bytes), maxTensorElements: Int(o.max_tensor_elements),
+                                       maxWeightBytes: Int(o.max_weight_bytes), maxNodes: Int(o.max_nodes))
+    }
+    // Field by field: a caller built against the older header allocated only the leading ones.
+    let threads = p.pointer(to: \.threads)!.pointee, maxPixels = p.pointer(to: \.max_image_pixels)!.pointee
+    if threads < 0 { throw invalid("options.threads must be 0 or more, got \(threads)") }
+    if threads > 0 { result.threads = Int(threads) }
+    if maxPixels < 0 { throw invalid("options.max_image_pixels must be 0 or more") }
+    if maxPixels > 0 { result.maxImagePixels = Int(maxPixels) }
+    result.labelsPath = p.pointer(to: \.labels_path)!.pointee.map { String(cString: $0) }
+    result.preset = p.pointer(to: \.preset)!.pointee.map { String(cString: $0) }
     return result
 }
 
@@ -106,14 +119,17 @@ func register(_ model: Model, into out: UnsafeMutablePointer<manako_model_t?>) {
     mk_error_get()
 }
 
-/// Fills `options` with defaults (library thread default, 100 megapixel image limit, the
-/// model's own labels and preprocessing).
+/// Fills `options` with defaults (library thread default, the default limits, the model's own
+/// labels and preprocessing).
 @c public func manako_options_init(_ options: UnsafeMutablePointer<manako_options>?) -> manako_status {
     guarded {
         guard let options else { throw invalid("options is NULL") }
+        let limits = ResourceLimits.defaults
         options.pointee = manako_options(
             struct_size: UInt32(MemoryLayout<manako_options>.size), threads: 0,
-            max_image_pixels: Int64(ImageLimits.defaultMaxPixels), labels_path: nil, preset: nil)
+            max_image_pixels: Int64(ImageLimits.defaultMaxPixels), labels_path: nil, preset: nil,
+            max_file_bytes: Int64(limits.maxFileBytes), max_tensor_elements: Int64(limits.maxTensorElements),
+            max_weight_bytes: Int64(limits.maxWeightBytes), max_nodes: Int64(limits.maxNodes))
     }
 }
 
@@ -140,8 +156,9 @@ func register(_ model: Model, into out: UnsafeMutablePointer<manako_model_t?>) {
         model.pointee = nil
         guard let data else { throw invalid("data is NULL") }
         guard size > 0 else { throw invalid("size is 0") }
-        let bytes = Array(UnsafeRawBufferPointer(start: data, count: try byteCount(size, limit: 4 << 30, "model data")))
-        register(try Model(bytes: bytes, options: try ManakoC.options(options)), into: model)
+        let chosen = try ManakoC.options(options)
+        let bytes = Array(UnsafeRawBufferPointer(start: data, count: try byteCount(size, limit: chosen.limits.maxFileBytes, "model data")))
+        register(try Model(bytes: bytes, options: chosen), into: model)
     }
 }
 

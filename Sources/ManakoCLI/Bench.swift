@@ -10,6 +10,7 @@ struct Bench: ParsableCommand {
     @Option(help: "Threads for the linear-algebra kernels.") var threads: Int?
     @Option(help: "Batch size (for a symbolic or fixed first dimension).") var batch: Int = 1
     @Option(help: "Timed runs, after 3 warm-up runs.") var runs: Int = 20
+    @OptionGroup(title: "Limits") var limits: LimitOptions
     @Flag(help: "Print JSON.") var json = false
     @Flag(help: "After timing, print where one run spends its time, by operator type and by node.") var profile = false
 
@@ -20,7 +21,7 @@ struct Bench: ParsableCommand {
     func run() throws {
         try reportingErrors {
             let start = ContinuousClock.now
-            let loaded = try Model(path: try model ?? defaultModelPath(), options: ModelOptions(threads: threads))
+            let loaded = try Model(path: try model ?? defaultModelPath(), options: limits.applied(to: ModelOptions(threads: threads)))
             let loadSeconds = (ContinuousClock.now - start).seconds
             let feeds = try syntheticFeeds(loaded, batch: batch)
             for _ in 0..<3 { _ = try loaded.run(feeds) }

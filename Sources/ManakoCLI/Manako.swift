@@ -49,6 +49,7 @@ struct Classify: ParsableCommand {
     @Option(name: .customLong("top-k"), help: "Number of classes to print.") var topK: Int = 5
     @Option(help: "Threads for the linear-algebra kernels.") var threads: Int?
     @Flag(help: "Print one JSON array with an object per image.") var json = false
+    @OptionGroup(title: "Limits") var limits: LimitOptions
     @Argument(help: "PNG or JPEG images.") var images: [String]
 
     func validate() throws {
@@ -59,7 +60,8 @@ struct Classify: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let options = ModelOptions(threads: threads, labelsPath: labels, preset: try preprocessingText(preset: preset, config: config))
+            let options = limits.applied(to: ModelOptions(threads: threads, labelsPath: labels,
+                                                          preset: try preprocessingText(preset: preset, config: config)))
             let loaded = try Model(path: try model ?? defaultModelPath(), options: options)
             var results: [(String, [Prediction])] = []
             for image in images { results.append((image, try loaded.classify(path: image, topK: topK))) }
@@ -84,17 +86,18 @@ struct Run: ParsableCommand {
     @Option(help: "ONNX model.") var model: String
     @Option(name: .customLong("input"), help: "NAME=FILE.npy, once per graph input.") var inputs: [String] = []
     @Option(name: .customLong("output-dir"), help: "Folder for <output name>.npy files.") var outputDir: String
+    @OptionGroup(title: "Limits") var limits: LimitOptions
 
     func run() throws {
         try reportingErrors {
-            let loaded = try Model(path: model)
+            let loaded = try Model(path: model, options: limits.applied())
             var feeds: [String: Tensor] = [:]
             for spec in inputs {
                 guard let eq = spec.firstIndex(of: "="), eq != spec.startIndex else {
                     throw ManakoError(.invalidArgument, "--input '\(spec)' must be NAME=FILE.npy")
                 }
                 let name = String(spec[..<eq]), file = String(spec[spec.index(after: eq)...])
-                feeds[name] = try NPY.read(try FileIO.read(file), name: file)
+                feeds[name] = try NPY.read(try FileIO.read(file, limit: loaded.options.limits.maxFileBytes), name: file)
             }
             let outputs = try loaded.run(feeds)
             try FileManager.default.createDirectory(atPath: outputDir, withIntermediateDirectories: true)
@@ -113,11 +116,13 @@ struct Info: ParsableCommand {
     @Option(help: "ONNX model (default: the bundled one).") var model: String?
     @Flag(help: "Also run the model once (batch 1, synthetic input) and list each node with the algorithm it chose and its time.") var plan = false
     @Option(help: "Threads for --plan.") var threads: Int?
+    @OptionGroup(title: "Limits") var limits: LimitOptions
 
     func run() throws {
         try reportingErrors {
             let path = try model ?? defaultModelPath()
-            let s = try ONNXImporter.inspect(bytes: try FileIO.read(path))
+            let options = limits.applied(to: ModelOptions(threads: threads))
+            let s = try ONNXImporter.inspect(bytes: try FileIO.read(path, limit: options.limits.maxFileBytes))
             defer { if plan && s.unsupported.isEmpty { try? printPlan(path) } }
             func describe(_ v: ValueInfo) -> String {
                 let shape = v.shape.map { "[" + $0.map(\.description).joined(separator: ", ") + "]" } ?? "(unknown shape)"
@@ -142,7 +147,7 @@ struct Info: ParsableCommand {
             if s.unsupported.isEmpty {
                 print("unsupported operators: none")
                 // What loading does to the graph (the model is loaded only when it can run).
-                let r = try ONNXImporter.load(path: path).optimization
+                let r = try ONNXImporter.load(path: path, limits: options.limits).optimization
                 print("at load: \(r.foldedConstants) constants folded, \(r.foldedBatchNorms) BatchNormalizations and "
                       + "\(r.foldedPads) Pads folded into convolutions, \(r.fusedActivations) activations and \(r.fusedResiduals) residual Adds fused, \(r.packedConvolutions) convolutions' weights packed (\(r.winogradConvolutions) for Winograd), "
                       + "\(r.removedPassThroughs) pass-throughs and \(r.removedDeadNodes) dead nodes removed")
@@ -157,7 +162,7 @@ struct Info: ParsableCommand {
 extension Info {
     /// One profiled run: every node in execution order with its output shape, plan and time.
     func printPlan(_ path: String) throws {
-        let loaded = try Model(path: path, options: ModelOptions(threads: threads))
+        let loaded = try Model(path: path, options: limits.applied(to: ModelOptions(threads: threads)))
         let feeds = try syntheticFeeds(loaded, batch: 1)
         _ = try loaded.run(feeds)
         var timings: [NodeTiming] = []
@@ -186,6 +191,7 @@ struct Preprocess: ParsableCommand {
     @Option(help: "Preprocessing configuration file (JSON; timm's data config also works).") var config: String?
     @Option(help: "Use this model's preprocessing (its metadata and input size).") var model: String?
     @Option(help: "Output .npy file.") var output: String
+    @OptionGroup(title: "Limits") var limits: LimitOptions
     @Argument(help: "PNG or JPEG image.") var image: String
 
     func validate() throws {
@@ -196,10 +202,11 @@ struct Preprocess: ParsableCommand {
 
     func run() throws {
         try reportingErrors {
-            let decoded = try ImageDecoder.decode(file: image)
+            let options = limits.applied()
+            let decoded = try ImageDecoder.decode(file: image, maxPixels: options.maxImagePixels)
             let tensor: Tensor
             if let model {
-                tensor = try Model(path: model).preprocess(decoded)
+                tensor = try Model(path: model, options: options).preprocess(decoded)
             } else {
                 tensor = try Preprocessing.parse(try preprocessingText(preset: preset, config: config)!).tensor(from: decoded)
             }

@@ -7,6 +7,12 @@ struct NodeContext {
     /// The model file's bytes, which tensor attributes' raw data point into.
     let modelBytes: [UInt8]
     let baseDirectory: String?
+    let limits: ResourceLimits
+
+    /// A decoder for tensor attributes, under the model's limits.
+    func tensorDecoder() -> TensorDecoder {
+        TensorDecoder(bytes: modelBytes, baseDirectory: baseDirectory, limits: limits)
+    }
 
     func attribute(_ name: String) -> AttributeProto? { node.attributes.first { $0.name == name } }
 

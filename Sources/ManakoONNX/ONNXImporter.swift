@@ -39,21 +39,34 @@ public struct ImportedModel: Sendable {
 
 /// Reads ONNX files (from a path or memory) into core graphs.
 public enum ONNXImporter {
-    public static func load(path: String) throws -> ImportedModel {
-        let bytes = try FileIO.read(path)
-        return try load(bytes: bytes, baseDirectory: FileIO.directory(of: path), origin: path)
+    public static func load(path: String, limits: ResourceLimits = .defaults) throws -> ImportedModel {
+        try limits.validate()
+        let bytes = try FileIO.read(path, limit: limits.maxFileBytes)
+        return try load(bytes: bytes, baseDirectory: FileIO.directory(of: path), origin: path, limits: limits)
     }
 
     /// Loads from memory. External tensor data is read from `baseDirectory`, or refused when nil.
-    public static func load(bytes: [UInt8], baseDirectory: String? = nil, origin: String = "<memory>") throws -> ImportedModel {
+    /// Every size the file declares is checked against `limits` before it is allocated.
+    public static func load(bytes: [UInt8], baseDirectory: String? = nil, origin: String = "<memory>",
+                            limits: ResourceLimits = .defaults) throws -> ImportedModel {
         do {
+            try limits.validate()
+            guard bytes.count <= limits.maxFileBytes else {
+                throw ManakoError(.limitExceeded, "\(bytes.count) bytes, over the limit of \(limits.maxFileBytes) (maxFileBytes)")
+            }
             let model = try parse(bytes)
+            let nodeCount = model.graph!.nodes.count
+            guard nodeCount <= limits.maxNodes else {
+                throw ManakoError(.limitExceeded, "the graph has \(nodeCount) nodes, over the limit of \(limits.maxNodes) (maxNodes)")
+            }
             let summary = try summarize(model, bytes: bytes)
             if !summary.unsupported.isEmpty {
                 let list = summary.unsupported.map(\.description).joined(separator: "; ")
                 throw ManakoError(.unsupportedOperator, "\(summary.unsupported.count) unsupported operator(s): \(list)")
             }
-            let (graph, report) = try build(model, bytes: bytes, baseDirectory: baseDirectory, opset: summary.opsets[""] ?? 0)
+            let (graph, report) = try ElementLimit.with(limits.maxTensorElements) {
+                try build(model, bytes: bytes, baseDirectory: baseDirectory, opset: summary.opsets[""] ?? 0, limits: limits)
+            }
             return ImportedModel(graph: graph, summary: summary, optimization: report)
         } catch let e as ManakoError {
             throw e.inContext("model '\(origin)'")
@@ -118,10 +131,11 @@ public enum ONNXImporter {
         ValueInfo(name: v.name, elementType: v.elemType.flatMap { ONNXDataType(rawValue: $0)?.coreType }, shape: v.dims)
     }
 
-    static func build(_ model: ModelProto, bytes: [UInt8], baseDirectory: String?, opset: Int) throws -> (Graph, GraphOptimizer.Report) {
+    static func build(_ model: ModelProto, bytes: [UInt8], baseDirectory: String?, opset: Int,
+                      limits: ResourceLimits) throws -> (Graph, GraphOptimizer.Report) {
         let graph = model.graph!
         if graph.hasSparseInitializers { throw ManakoError(.invalidModel, "sparse initializers are not supported") }
-        var decoder = TensorDecoder(bytes: bytes, baseDirectory: baseDirectory)
+        var decoder = TensorDecoder(bytes: bytes, baseDirectory: baseDirectory, limits: limits)
         var constants: [String: Tensor] = [:]
         for t in graph.initializers {
             guard !t.name.isEmpty else { throw ManakoError(.invalidModel, "an initializer has no name") }
@@ -130,7 +144,7 @@ public enum ONNXImporter {
         var specs: [NodeSpec] = []
         for (index, node) in graph.nodes.enumerated() {
             let name = nodeName(node, index)
-            let context = NodeContext(node: node, opset: opset, modelBytes: bytes, baseDirectory: baseDirectory)
+            let context = NodeContext(node: node, opset: opset, modelBytes: bytes, baseDirectory: baseDirectory, limits: limits)
             do {
                 let op = try operatorTable[node.opType]!(context)
                 specs.append(NodeSpec(name: name, opType: node.opType, op: op, inputs: node.inputs, outputs: node.outputs))
@@ -145,12 +159,18 @@ public enum ONNXImporter {
         }
         let outputs = graph.outputs.map(valueInfo)
         let (optimized, report) = try GraphOptimizer.optimize(nodes: specs, constants: &constants, outputs: outputs)
-        let built = try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: optimized)
+        let built = try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: optimized,
+                              maxTensorElements: limits.maxTensorElements)
         let shapes = try built.inferShapes()  // shape contradictions fail the load, naming the node
+        // A value whose shape is known at load must fit the limit before any run allocates it.
+        for (name, shape) in shapes where shape.allSatisfy({ $0 != nil }) {
+            try ElementLimit.check(shape.map { $0! }, "value '\(name)'")
+        }
         // With the shapes known, each convolution keeps only the prepared weights it will use.
         let (trimmed, changed) = GraphOptimizer.keepPreparedWeightsInUse(optimized, shapes: shapes, constants: &constants, outputs: outputs)
         if !changed { return (built, report) }
-        return (try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: trimmed), report)
+        return (try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: trimmed,
+                          maxTensorElements: limits.maxTensorElements), report)
     }
 }
 

@@ -33,7 +33,7 @@ let operatorTable: [String: OperatorBuilder] = [
     "Constant": { c in Constant(try constantValue(c)) },
     "ConstantOfShape": { c in
         guard let t = c.attribute("value")?.t else { return ConstantOfShape() }
-        var decoder = TensorDecoder(bytes: c.modelBytes, baseDirectory: c.baseDirectory)
+        var decoder = c.tensorDecoder()
         return ConstantOfShape(value: try decoder.decode(t, what: "value"))
     },
     "Conv": { c in
@@ -172,7 +172,7 @@ struct StaticReshape: Operator {
 /// The tensor of a Constant node, from whichever value attribute it carries.
 func constantValue(_ c: NodeContext) throws -> Tensor {
     if let a = c.attribute("value"), let t = a.t {
-        var decoder = TensorDecoder(bytes: c.modelBytes, baseDirectory: c.baseDirectory)
+        var decoder = c.tensorDecoder()
         return try decoder.decode(t, what: "Constant value")
     }
     if let a = c.attribute("value_float") { return Tensor(scalar: a.f) }

@@ -6,13 +6,15 @@ struct TensorDecoder {
     let bytes: [UInt8]
     /// Folder external data is read from; nil when the model came from memory.
     let baseDirectory: String?
-    let maxElements: Int
+    let limits: ResourceLimits
+    /// Bytes decoded so far, against `limits.maxWeightBytes`.
+    private(set) var decodedBytes = 0
     private var externalFiles: [String: [UInt8]] = [:]
 
-    init(bytes: [UInt8], baseDirectory: String?, maxElements: Int = 1 << 31) {
+    init(bytes: [UInt8], baseDirectory: String?, limits: ResourceLimits = .defaults) {
         self.bytes = bytes
         self.baseDirectory = baseDirectory
-        self.maxElements = maxElements
+        self.limits = limits
     }
 
     mutating func decode(_ t: TensorProto, what: String) throws -> Tensor {
@@ -21,12 +23,21 @@ struct TensorDecoder {
 
     private mutating func decodeUnlabelled(_ t: TensorProto) throws -> Tensor {
         let shape = t.dims.map { Int(clamping: $0) }
-        guard let count = Tensor.elementCount(shape), count <= maxElements else {
-            throw ManakoError(.limitExceeded, "invalid or too large dimensions \(t.dims)")
+        guard let count = Tensor.elementCount(shape) else {
+            throw ManakoError(.invalidModel, "invalid dimensions \(t.dims) (negative or overflowing)")
+        }
+        guard count <= limits.maxTensorElements else {
+            throw ManakoError(.limitExceeded, "dimensions \(t.dims) hold \(count) elements, over the limit of \(limits.maxTensorElements) (maxTensorElements)")
         }
         guard let type = ONNXDataType(rawValue: t.dataType), let width = type.byteWidth, let core = type.coreType else {
             throw ManakoError(.invalidModel, "unsupported data type \(t.dataType)")
         }
+        // Decoded size: float32 and int32 take 4 bytes an element, int64 8 (bool 1).
+        let decodedWidth = core == .int64 ? 8 : core == .bool ? 1 : 4
+        guard count * decodedWidth <= limits.maxWeightBytes - decodedBytes else {
+            throw ManakoError(.limitExceeded, "weights would take over \(limits.maxWeightBytes) bytes (maxWeightBytes): \(decodedBytes) decoded before this tensor of \(count * decodedWidth)")
+        }
+        decodedBytes += count * decodedWidth
         if t.hasSegment { throw ManakoError(.invalidModel, "segmented tensors are not supported") }
         var raw: ArraySlice<UInt8>? = nil
         if t.dataLocation == 1 {
@@ -100,12 +111,24 @@ struct TensorDecoder {
             throw ManakoError(.invalidModel, "tensor data is in external file '\(location)'; load the model from a path, not from memory")
         }
         let parts = location.split(separator: "/", omittingEmptySubsequences: true)
-        guard !location.hasPrefix("/"), !parts.contains(".."), !location.contains("\\") else {
+        guard !location.hasPrefix("/"), !parts.contains(".."), !location.contains("\\"), !location.contains("\0") else {
             throw ManakoError(.invalidModel, "external data location '\(location)' leaves the model's folder")
         }
         let path = baseDirectory + "/" + location
-        if externalFiles[path] == nil { externalFiles[path] = try FileIO.read(path) }
-        let file = externalFiles[path]!
+        // A symbolic link inside the folder must not lead outside it either.
+        guard let folder = FileIO.canonicalPath(baseDirectory), let target = FileIO.canonicalPath(path) else {
+            throw ManakoError(.io, "external data file '\(location)' does not exist next to the model")
+        }
+        guard target.hasPrefix(folder == "/" ? "/" : folder + "/") else {
+            throw ManakoError(.invalidModel, "external data location '\(location)' resolves to '\(target)', outside the model's folder")
+        }
+        let file: [UInt8]
+        if let cached = externalFiles[target] {
+            file = cached
+        } else {
+            file = try FileIO.read(target, limit: limits.maxFileBytes)
+            externalFiles[target] = file
+        }
         let size = length ?? expected
         guard offset <= file.count, size <= file.count - offset else {
             throw ManakoError(.invalidModel, "external data '\(location)' is \(file.count) bytes; offset \(offset) + length \(size) runs past its end")

@@ -32,7 +32,7 @@ public final class BufferPool: @unchecked Sendable {
     /// Floats held for reuse (for reports and tests).
     public var heldElements: Int { free.reduce(0) { $0 + $1.key * $1.value.count } }
 
-    nonisolated(unsafe) static let key: pthread_key_t = {
+    static let key: pthread_key_t = {
         var key = pthread_key_t()
         pthread_key_create(&key, nil)
         return key

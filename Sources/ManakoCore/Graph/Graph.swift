@@ -82,6 +82,8 @@ public final class Graph: Sendable {
     let inputSlots: [Int]
     let outputSlots: [Int]
     let constantSlots: [(Int, Tensor)]
+    /// The largest value a run may compute (elements); operators check sizes they derive from data.
+    public let maxTensorElements: Int
     /// Activation buffers recycled across nodes and runs (one pool per concurrent run).
     let pools = BufferPools()
 
@@ -90,7 +92,9 @@ public final class Graph: Sendable {
 
     /// Orders `nodes` topologically and checks that every value has one producer.
     /// Errors name the node: duplicate producers, dangling inputs, cycles, missing outputs.
-    public init(inputs: [ValueInfo], outputs: [ValueInfo], constants: [String: Tensor], nodes specs: [NodeSpec]) throws {
+    public init(inputs: [ValueInfo], outputs: [ValueInfo], constants: [String: Tensor], nodes specs: [NodeSpec],
+                maxTensorElements: Int = ResourceLimits.defaults.maxTensorElements) throws {
+        self.maxTensorElements = maxTensorElements
         var slotOf: [String: Int] = [:]
         var slotNames: [String] = []
         func slot(_ name: String) -> Int {
@@ -200,7 +204,9 @@ public final class Graph: Sendable {
     private func run(_ feeds: [String: Tensor], profile: UnsafeMutablePointer<[NodeTiming]>?) throws -> [String: Tensor] {
         let pool = pools.checkOut()
         defer { pools.checkIn(pool) }
-        return try BufferPool.with(pool) { try run(feeds, profile: profile, pool: pool) }
+        return try ElementLimit.with(maxTensorElements) {
+            try BufferPool.with(pool) { try run(feeds, profile: profile, pool: pool) }
+        }
     }
 
     private func run(_ feeds: [String: Tensor], profile: UnsafeMutablePointer<[NodeTiming]>?, pool: BufferPool) throws -> [String: Tensor] {
@@ -215,6 +221,7 @@ public final class Graph: Sendable {
                 throw ManakoError(.invalidArgument, "input '\(info.name)' was not given")
             }
             try Graph.check(t, against: info)
+            try ElementLimit.check(t.shape, "input '\(info.name)'")
             values[s] = t
         }
         for node in nodes {

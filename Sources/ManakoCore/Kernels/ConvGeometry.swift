@@ -29,6 +29,12 @@ public struct WindowGeometry: Sendable, Equatable {
         guard pads.count == 4, pads.allSatisfy({ $0 >= 0 }) else {
             throw ManakoError(.invalidModel, "pads must be 4 non-negative numbers, got \(pads)")
         }
+        // Bounded so that no size arithmetic below can overflow, whatever a file says.
+        let largest = 1 << 30
+        guard [kernel.0, kernel.1, strides.0, strides.1, dilations.0, dilations.1].allSatisfy({ $0 <= largest }),
+              pads.allSatisfy({ $0 <= largest }), input.allSatisfy({ $0 >= 0 && $0 <= largest }) else {
+            throw ManakoError(.limitExceeded, "window attributes or input size over 2^30: kernel \(kernel), strides \(strides), dilations \(dilations), pads \(pads), input \(input)")
+        }
         batch = input[0]; inChannels = input[1]; inHeight = input[2]; inWidth = input[3]
         kernelHeight = kernel.0; kernelWidth = kernel.1
         strideHeight = strides.0; strideWidth = strides.1
@@ -59,6 +65,7 @@ public struct WindowGeometry: Sendable, Equatable {
         }
         (padTop, padBottom, outHeight) = try resolve(inHeight, kernel.0, strides.0, dilations.0, pads[0], pads[2])
         (padLeft, padRight, outWidth) = try resolve(inWidth, kernel.1, strides.1, dilations.1, pads[1], pads[3])
+        try ElementLimit.check([batch, max(inChannels, 1), outHeight, outWidth], "window output")
     }
 }
 

@@ -8,7 +8,7 @@ import Synchronization
 /// so parallel loops never nest. There is no process-wide thread setting: two models with
 /// different allowances run side by side, sharing the pool's sleeping workers.
 public enum Parallel {
-    nonisolated(unsafe) static let key: pthread_key_t = {
+    static let key: pthread_key_t = {
         var key = pthread_key_t()
         pthread_key_create(&key, nil)
         return key

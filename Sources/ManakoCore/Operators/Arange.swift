@@ -7,17 +7,27 @@ public struct Arange: Operator {
         if start.elementType == .float32 {
             let (s, l, d) = (try start.floats()[0], try limit.floats()[0], try delta.floats()[0])
             guard d != 0 else { throw ManakoError(.invalidModel, "Range delta is 0") }
-            let n = max(0, Int(((l - s) / d).rounded(.up)))
-            guard n <= 1 << 31 else { throw ManakoError(.limitExceeded, "Range of \(n) elements") }
+            let n = try Arange.length((Double(l) - Double(s)) / Double(d))
             return [Tensor(shape: [n], floats: (0..<n).map { s + Float($0) * d })]
         }
         let (s, l, d) = (try start.int64s()[0], try limit.int64s()[0], try delta.int64s()[0])
         guard d != 0 else { throw ManakoError(.invalidModel, "Range delta is 0") }
         let span = Double(l) - Double(s)
-        let n = max(0, Int((span / Double(d)).rounded(.up)))
-        guard n <= 1 << 31 else { throw ManakoError(.limitExceeded, "Range of \(n) elements") }
+        let n = try Arange.length(span / Double(d))
         let values = (0..<n).map { s + Int64($0) * d }
         let result = Tensor(shape: [n], int64s: values)
         return start.elementType == .int32 ? try Cast(to: .int32).run([result]) : [result]
+    }
+
+    /// The element count for `steps` (limit - start) / delta, checked before any conversion:
+    /// a NaN or astronomically long range is an error, not a trap.
+    static func length(_ steps: Double) throws -> Int {
+        guard !steps.isNaN else { throw ManakoError(.invalidModel, "Range bounds give NaN") }
+        let limit = ElementLimit.current
+        let n = steps.rounded(.up)
+        guard n <= Double(limit) else {
+            throw ManakoError(.limitExceeded, "Range of \(n) elements is over the limit of \(limit) (maxTensorElements)")
+        }
+        return max(0, Int(n))
     }
 }

@@ -17,6 +17,7 @@ public struct Concat: Operator {
             }
             shape[a] += p.shape[a]
         }
+        try ElementLimit.check(shape, "Concat output")
         let outer = first.shape[..<a].reduce(1, *)
         func join<T>(_ arrays: [[T]]) -> [T] {
             var out: [T] = []

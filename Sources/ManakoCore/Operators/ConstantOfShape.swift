@@ -6,9 +6,7 @@ public struct ConstantOfShape: Operator {
 
     public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let shape = try inputs.required(0, "input").int64s().map { Int($0) }
-        guard let count = Tensor.elementCount(shape), count <= 1 << 31 else {
-            throw ManakoError(.limitExceeded, "shape \(shape) is invalid or too large")
-        }
+        let count = try ElementLimit.check(shape, "ConstantOfShape output")
         return [value.picking(Array(repeating: 0, count: count), shape: shape)]
     }
 }

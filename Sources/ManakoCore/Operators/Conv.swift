@@ -48,6 +48,7 @@ public struct Conv: Operator, ActivationFusing {
         let g = try WindowGeometry.make(input: x.shape, kernel: kernel, strides: strides, dilations: dilations,
                                         pads: pads, autoPad: autoPad)
         let shape = g.outputShape(channels: outChannels, spatialRank: x.rank - 2)
+        try ElementLimit.check(shape, "Conv output")
         let residual = addsResidual ? try inputs.required(3, "residual") : nil
         // Without W (dropped at load) only the prepared form the inferred shapes chose can run.
         let winogradFits = (g.outHeight + 3) / 4 * ((g.outWidth + 3) / 4) >= WinogradKernel.minimumTiles

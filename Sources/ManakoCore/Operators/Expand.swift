@@ -6,7 +6,7 @@ public struct Expand: Operator {
         let x = try inputs.required(0, "input")
         let requested = try inputs.required(1, "shape").int64s().map { Int($0) }
         let shape = try Broadcast.shape(x.shape, requested)
-        guard let count = Tensor.elementCount(shape), count <= 1 << 31 else { throw ManakoError(.limitExceeded, "shape \(shape) is too large") }
+        try ElementLimit.check(shape, "Expand output")
         return [x.picking(Broadcast.indexMap(from: x.shape, to: shape), shape: shape)]
     }
 }

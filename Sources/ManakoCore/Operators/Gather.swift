@@ -14,6 +14,8 @@ public struct Gather: Operator {
             guard j >= 0, j < size else { throw ManakoError(.shapeMismatch, "index \(i) is out of range for axis \(axis) of size \(size)") }
             return j
         }
+        let shape = Array(data.shape[..<a]) + indicesTensor.shape + Array(data.shape[(a + 1)...])
+        try ElementLimit.check(shape, "Gather output")
         let outer = data.shape[..<a].reduce(1, *), inner = data.shape[(a + 1)...].reduce(1, *)
         var flat: [Int] = []
         flat.reserveCapacity(outer * indices.count * inner)
@@ -23,7 +25,6 @@ public struct Gather: Operator {
                 for i in 0..<inner { flat.append(base + i) }
             }
         }
-        let shape = Array(data.shape[..<a]) + indicesTensor.shape + Array(data.shape[(a + 1)...])
         return [data.picking(flat, shape: shape)]
     }
 }

@@ -22,6 +22,7 @@ public struct Gemm: Operator {
         guard k == kb else {
             throw ManakoError(.shapeMismatch, "inner dimensions differ: A \(a.shape) transA=\(transA), B \(b.shape) transB=\(transB)")
         }
+        try ElementLimit.check([m, n], "Gemm output")
         var y = [Float](repeating: 0, count: m * n)
         var betaUsed: Float = 0
         if let c = inputs.optional(2), beta != 0 {

@@ -13,6 +13,7 @@ public struct MatMul: Operator {
         guard k == kb else { throw ManakoError(.shapeMismatch, "inner dimensions differ: \(a.shape) x \(b.shape)") }
         let batch = try Broadcast.shape(Array(aShape.dropLast(2)), Array(bShape.dropLast(2)))
         let batchCount = batch.reduce(1, *)
+        try ElementLimit.check(batch + [m, n], "MatMul output")
         let aMap = Broadcast.indexMap(from: Array(aShape.dropLast(2)), to: batch)
         let bMap = Broadcast.indexMap(from: Array(bShape.dropLast(2)), to: batch)
         let aData = try a.floats(), bData = try b.floats()

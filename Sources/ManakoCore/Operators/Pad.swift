@@ -35,6 +35,9 @@ public struct Pad: Operator {
             guard f.count == 1 else { throw ManakoError(.shapeMismatch, "constant_value must be a scalar") }
             value = f[0]
         }
+        guard pads.allSatisfy({ $0 > -(1 << 40) && $0 < 1 << 40 }) else {
+            throw ManakoError(.limitExceeded, "pads \(pads) are beyond any tensor size")
+        }
         var outShape = x.shape
         for d in 0..<rank {
             outShape[d] += pads[d] + pads[rank + d]
@@ -46,6 +49,7 @@ public struct Pad: Operator {
                 throw ManakoError(.shapeMismatch, "reflect padding needs at least 2 elements on axis \(d)")
             }
         }
+        try ElementLimit.check(outShape, "Pad output")
         if mode == .constant && pads.allSatisfy({ $0 >= 0 }), case .float32(let data) = x.storage {
             return [Pad.constantRows(data, x.shape, outShape, pads, value)]
         }

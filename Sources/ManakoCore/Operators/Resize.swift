@@ -58,7 +58,7 @@ public struct Resize: Operator {
                     scales[a] = ratios[k]
                 case .notLarger, .notSmaller:
                     let common = aspectPolicy == .notLarger ? ratios.min()! : ratios.max()!
-                    outShape[a] = Int((common * Float(x.shape[a])).rounded(.toNearestOrAwayFromZero))
+                    outShape[a] = try Resize.length((common * Float(x.shape[a])).rounded(.toNearestOrAwayFromZero))
                     scales[a] = common
                 }
             }
@@ -68,13 +68,14 @@ public struct Resize: Operator {
             }
             for (k, a) in axisList.enumerated() {
                 scales[a] = given[k]
-                outShape[a] = Int((Float(x.shape[a]) * given[k]).rounded(.down))
+                outShape[a] = try Resize.length((Float(x.shape[a]) * given[k]).rounded(.down))
             }
         } else {
             throw ManakoError(.invalidModel, "Resize needs scales or sizes")
         }
-        guard let total = Tensor.elementCount(outShape), total <= 1 << 31 else {
-            throw ManakoError(.limitExceeded, "output shape \(outShape) is too large")
+        try ElementLimit.check(outShape, "Resize output")
+        for a in 0..<x.rank where x.shape[a] == 0 && outShape[a] > 0 {
+            throw ManakoError(.shapeMismatch, "Resize cannot grow axis \(a) of \(x.shape) from zero length to \(outShape[a])")
         }
         var data = try x.floats()
         var shape = x.shape
@@ -83,6 +84,15 @@ public struct Resize: Operator {
             shape[a] = outShape[a]
         }
         return [Tensor(shape: shape, floats: data)]
+    }
+
+    /// An output length computed in floating point, refused before conversion when it is not a
+    /// finite size (a scale of 1e30 must be an error, not a trap).
+    static func length(_ value: Float) throws -> Int {
+        guard value.isFinite, value >= 0, value <= Float(ElementLimit.current) else {
+            throw ManakoError(.limitExceeded, "Resize output length \(value) is not a size within the limit of \(ElementLimit.current) (maxTensorElements)")
+        }
+        return Int(value)
     }
 
     /// Input position of output index `i` along an axis of `inSize` resized to `outSize`.

@@ -88,7 +88,11 @@ public enum GraphOptimizer {
             let inputs = node.inputs.map { $0.isEmpty ? nil : constants[$0] }
             let results: [Tensor]
             do {
-                results = try node.op.run(inputs)
+                // Folding never allocates past foldLimit: a larger result is left to run time,
+                // where the model's own limit decides.
+                results = try ElementLimit.with(min(ElementLimit.current, foldLimit)) { try node.op.run(inputs) }
+            } catch let e as ManakoError where e.code == .limitExceeded {
+                continue
             } catch let e as ManakoError {
                 throw e.inContext("node '\(node.name)' (\(node.opType)) on constant inputs")
             }
@@ -204,7 +208,7 @@ public enum GraphOptimizer {
     /// the convolution's epilogue, in place.
     static func fuseActivations(_ nodes: [NodeSpec], constants: [String: Tensor], outputNames: Set<String>,
                                 report: inout Report) -> [NodeSpec] {
-        let (readers, producer) = (readerIndex(nodes), producerIndex(nodes))
+        let readers = readerIndex(nodes)
         var result = nodes
         var removed = Set<Int>()
         for (p, producerNode) in nodes.enumerated() {

@@ -7,14 +7,16 @@ import Darwin
 /// Minimal file access over the C library (the libraries avoid Foundation so that
 /// libmanako.so stays small with the Swift runtime linked in).
 public enum FileIO {
-    /// Reads a whole file, refusing files larger than `limit` bytes before allocating.
+    /// Reads a whole file, refusing files larger than `limit` bytes before allocating. Opens
+    /// without blocking, so a FIFO or device given as a path is refused instead of waited on.
     public static func read(_ path: String, limit: Int = 4 << 30) throws -> [UInt8] {
-        guard let file = fopen(path, "rb") else {
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else {
             throw ManakoError(.io, "cannot open '\(path)': \(String(cString: strerror(errno)))")
         }
-        defer { fclose(file) }
+        defer { close(fd) }
         var info = stat()
-        guard fstat(fileno(file), &info) == 0 else {
+        guard fstat(fd, &info) == 0 else {
             throw ManakoError(.io, "cannot stat '\(path)': \(String(cString: strerror(errno)))")
         }
         guard (info.st_mode & S_IFMT) == S_IFREG else {
@@ -22,12 +24,28 @@ public enum FileIO {
         }
         let size = Int(info.st_size)
         guard size <= limit else {
-            throw ManakoError(.limitExceeded, "'\(path)' is \(size) bytes, over the limit of \(limit)")
+            throw ManakoError(.limitExceeded, "'\(path)' is \(size) bytes, over the limit of \(limit) bytes")
         }
         var bytes = [UInt8](repeating: 0, count: size)
-        let got = bytes.withUnsafeMutableBytes { fread($0.baseAddress, 1, size, file) }
+        var got = 0
+        try bytes.withUnsafeMutableBytes { buffer in
+            while got < size {
+                let n = Glibc.read(fd, buffer.baseAddress! + got, size - got)
+                if n < 0 && errno == EINTR { continue }
+                guard n >= 0 else { throw ManakoError(.io, "cannot read '\(path)': \(String(cString: strerror(errno)))") }
+                if n == 0 { break }
+                got += n
+            }
+        }
         guard got == size else { throw ManakoError(.io, "short read on '\(path)': \(got) of \(size) bytes") }
         return bytes
+    }
+
+    /// The canonical absolute path (symbolic links resolved), or nil when it does not exist.
+    public static func canonicalPath(_ path: String) -> String? {
+        guard let resolved = realpath(path, nil) else { return nil }
+        defer { free(resolved) }
+        return String(cString: resolved)
     }
 
     /// Writes `bytes` to `path`, replacing it.

@@ -39,7 +39,7 @@ public enum NPY {
         case "|b1", "|u1": width = 1
         default: throw fail("unsupported dtype '\(descr)' (use float32, float64, int64, int32, uint8 or bool, little-endian)")
         }
-        guard body.count >= count * width else { throw fail("data holds \(body.count) bytes, shape \(dims) of \(descr) needs \(count * width)") }
+        guard body.count / width >= count else { throw fail("data holds \(body.count) bytes, shape \(dims) of \(descr) needs \(count) elements of \(width) bytes") }
         let storage: Tensor.Storage = body.withUnsafeBytes { p in
             switch descr {
             case "<f4": return .float32((0..<count).map { Float(bitPattern: UInt32(littleEndian: p.loadUnaligned(fromByteOffset: $0 * 4, as: UInt32.self))) })

@@ -11,6 +11,7 @@ public enum Broadcast {
                 throw ManakoError(.shapeMismatch, "shapes \(a) and \(b) cannot be broadcast")
             }
         }
+        try ElementLimit.check(out, "broadcast result")
         return out
     }
 

@@ -88,12 +88,18 @@ class Model:
 
     `source` is a path or the model's bytes. `threads` sets the worker threads, `labels` a
     labels file overriding the model's own, `preset` a preprocessing preset overriding the
-    model's metadata, and `max_image_pixels` the largest image accepted.
+    model's metadata. The limits bound what a file may make Manako read or allocate (None keeps
+    the library default): `max_image_pixels` (100 M), `max_file_bytes` (4 GiB, model and
+    external-data files), `max_tensor_elements` (2**28, any stored or computed tensor),
+    `max_weight_bytes` (4 GiB of decoded weights) and `max_nodes` (100,000). Going over one
+    raises ManakoError with Status.LIMIT_EXCEEDED.
     """
 
     def __init__(self, source: Union[PathLike, bytes, bytearray], threads: Optional[int] = None,
                  labels: Optional[PathLike] = None, preset: Optional[str] = None,
-                 max_image_pixels: Optional[int] = None) -> None:
+                 max_image_pixels: Optional[int] = None, max_file_bytes: Optional[int] = None,
+                 max_tensor_elements: Optional[int] = None, max_weight_bytes: Optional[int] = None,
+                 max_nodes: Optional[int] = None) -> None:
         lib = _get_lib()
         self._lib = lib
         self._handle = ctypes.c_void_p()
@@ -103,10 +109,14 @@ class Model:
             if threads < 1:
                 raise ValueError("threads must be at least 1")
             options.threads = threads
-        if max_image_pixels is not None:
-            if max_image_pixels < 1:
-                raise ValueError("max_image_pixels must be at least 1")
-            options.max_image_pixels = max_image_pixels
+        limits = {"max_image_pixels": max_image_pixels, "max_file_bytes": max_file_bytes,
+                  "max_tensor_elements": max_tensor_elements, "max_weight_bytes": max_weight_bytes,
+                  "max_nodes": max_nodes}
+        for name, value in limits.items():
+            if value is not None:
+                if not 1 <= value < 2**63:
+                    raise ValueError(f"{name} must be at least 1, got {value}")
+                setattr(options, name, value)
         if labels is not None:
             options.labels_path = os.fsencode(labels)
         if preset is not None:

@@ -15,6 +15,10 @@ class Options(ctypes.Structure):
         ("max_image_pixels", ctypes.c_int64),
         ("labels_path", ctypes.c_char_p),
         ("preset", ctypes.c_char_p),
+        ("max_file_bytes", ctypes.c_int64),
+        ("max_tensor_elements", ctypes.c_int64),
+        ("max_weight_bytes", ctypes.c_int64),
+        ("max_nodes", ctypes.c_int64),
     ]
 
 
