@@ -72,12 +72,14 @@ int mk_jpeg_decode(const unsigned char *data, size_t size, int64_t max_pixels, m
         free(pixels);
         return 1;
     }
+    /* Finish before handing the pixels over: finishing can fail (a corrupt tail jumps to the
+     * error path, which frees `pixels`), and the caller must never hold a freed buffer. */
+    jpeg_finish_decompress(&info);
     image->width = (int)info.output_width;
     image->height = (int)info.output_height;
     image->components = info.output_components;
     image->adobe_inverted = cmyk && info.saw_Adobe_marker;
     image->pixels = pixels;
-    jpeg_finish_decompress(&info);
     jpeg_destroy_decompress(&info);
     return 0;
 }

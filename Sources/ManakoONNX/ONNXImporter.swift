@@ -158,6 +158,7 @@ public enum ONNXImporter {
             throw ManakoError(.invalidModel, "graph input '\(i.name)' has an unsupported or missing element type")
         }
         let outputs = graph.outputs.map(valueInfo)
+        _ = try Graph.singleProducers(of: specs, besides: Set(constants.keys).union(inputs.map(\.name)))
         let (optimized, report) = try GraphOptimizer.optimize(nodes: specs, constants: &constants, outputs: outputs)
         let built = try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: optimized,
                               maxTensorElements: limits.maxTensorElements)

@@ -113,15 +113,7 @@ public final class Graph: Sendable {
             _ = slot(i.name)
             available.insert(i.name)
         }
-        var producer: [String: Int] = [:]
-        for (n, spec) in specs.enumerated() {
-            for o in spec.outputs where !o.isEmpty {
-                if available.contains(o) || producer[o] != nil {
-                    throw ManakoError(.invalidModel, "node '\(spec.name)' (\(spec.opType)) writes '\(o)', which already has a value")
-                }
-                producer[o] = n
-            }
-        }
+        let producer = try Graph.singleProducers(of: specs, besides: available)
         // Kahn's algorithm over the producer relation; keeps file order when possible.
         var pending = [Int](repeating: 0, count: specs.count)
         var readers: [[Int]] = Array(repeating: [], count: specs.count)
@@ -185,6 +177,21 @@ public final class Graph: Sendable {
         self.inputSlots = inputs.map { slotOf[$0.name]! }
         self.outputSlots = outputs.map { slotOf[$0.name]! }
         self.constantSlots = constants.map { (slotOf[$0.key]!, $0.value) }
+    }
+
+    /// The node writing each value, refusing a value written twice or that is also an input or
+    /// constant (`besides`). The importer calls it on the file's own graph, before any pass.
+    public static func singleProducers(of specs: [NodeSpec], besides available: Set<String>) throws -> [String: Int] {
+        var producer: [String: Int] = [:]
+        for (n, spec) in specs.enumerated() {
+            for o in spec.outputs where !o.isEmpty {
+                if available.contains(o) || producer[o] != nil {
+                    throw ManakoError(.invalidModel, "node '\(spec.name)' (\(spec.opType)) writes '\(o)', which already has a value")
+                }
+                producer[o] = n
+            }
+        }
+        return producer
     }
 
     /// Runs the graph. Every declared input must be fed, with its declared type and
