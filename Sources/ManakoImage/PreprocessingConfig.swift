@@ -43,7 +43,7 @@ extension Preprocessing {
         }
         let (height, width) = (Int(size[1]), Int(size[2]))
         let cropPct = json["crop_pct"]?.number ?? 0.875
-        guard cropPct > 0 && cropPct <= 1 else { throw ManakoError(.invalidArgument, "'crop_pct' must be in (0, 1]") }
+        guard cropPct >= 0.01 && cropPct <= 1 else { throw ManakoError(.invalidArgument, "'crop_pct' must be in [0.01, 1]") }
         let mode = json["crop_mode"]?.string ?? "center"
         guard mode == "center" || mode == "squash" else { throw ManakoError(.invalidArgument, "crop_mode '\(mode)' is not supported (center, squash)") }
         let scaled = Int((Double(min(height, width)) / cropPct).rounded(.down))
@@ -63,7 +63,10 @@ extension Preprocessing {
         var p = try parse(json["preset"]?.string ?? "torchvision")
         func integer(_ key: String, _ range: ClosedRange<Int>) throws -> Int? {
             guard let v = json[key] else { return nil }
-            guard let n = v.number, n == n.rounded(), range.contains(Int(n)) else { throw ManakoError(.invalidArgument, "'\(key)' must be an integer in \(range)") }
+            // Compared as a Double first: converting 1e20 to Int would trap.
+            guard let n = v.number, n == n.rounded(), n >= Double(range.lowerBound), n <= Double(range.upperBound) else {
+                throw ManakoError(.invalidArgument, "'\(key)' must be an integer in \(range)")
+            }
             return Int(n)
         }
         if let w = try integer("width", 1...65535) { p.width = w }

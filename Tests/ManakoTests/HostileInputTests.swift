@@ -162,3 +162,25 @@ func mutated(_ bytes: [UInt8], seed: UInt64) -> [UInt8] {
     #expect { try model.classify(path: fifo) } throws: { ($0 as? ManakoError)?.code == .io }
     #expect { try Model(path: root) } throws: { ($0 as? ManakoError)?.code == .io }
 }
+
+/// Inputs the fuzzers once crashed on (Tests/Malformed/fuzz/TARGET), replayed through the same
+/// entry points as the fuzz targets: each must now load or fail with a Manako error.
+@Test(arguments: ["onnx", "png", "jpeg", "npy", "metadata"])
+func fuzzerFindingsStayFixed(_ target: String) throws {
+    let folder = HostileCase.folder + "/fuzz/" + target
+    let files = (try? FileManager.default.contentsOfDirectory(atPath: folder)) ?? []
+    for file in files.sorted() {
+        let bytes = try FileIO.read(folder + "/" + file)
+        do {
+            switch target {
+            case "onnx": _ = try Model(bytes: bytes, options: ModelOptions(threads: 1, limits: ResourceLimits(maxTensorElements: 1 << 20)))
+            case "png": _ = try PNGDecoder.decode(bytes, maxPixels: 4 << 20)
+            case "jpeg": _ = try JPEGDecoder.decode(bytes, maxPixels: 4 << 20)
+            case "npy": _ = try NPY.read(bytes)
+            default: _ = try Preprocessing.parse(String(decoding: bytes, as: UTF8.self))
+            }
+        } catch let e as ManakoError {
+            #expect(e.code != .internal, "\(target)/\(file): \(e.message)")
+        }
+    }
+}

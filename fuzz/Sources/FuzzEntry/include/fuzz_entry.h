@@ -1,0 +1,1 @@
+/* Nothing to include: the entry points below are found by the linker. */
