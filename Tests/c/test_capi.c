@@ -155,6 +155,45 @@ int main(int argc, char **argv) {
     CHECK(strstr(manako_last_error(), "no_such_input") != NULL, "message does not name the input");
     CHECK(manako_model_run(model, NULL, 1, &out, 1) == MANAKO_INVALID_ARGUMENT, "NULL inputs");
 
+    /* Run misuse: rank over the maximum, negative dimensions, more inputs or outputs than the model has. */
+    int64_t negative_shape[4] = {1, 3, -224, 224};
+    manako_input odd = {NULL, input, good_shape, MANAKO_MAX_RANK + 1};
+    CHECK(manako_model_run(model, &odd, 1, &out, 1) == MANAKO_INVALID_ARGUMENT, "rank over the maximum");
+    odd.rank = 4;
+    odd.shape = negative_shape;
+    CHECK(manako_model_run(model, &odd, 1, &out, 1) == MANAKO_INVALID_ARGUMENT, "negative dimension");
+    manako_input two[2] = {in, in};
+    CHECK(manako_model_run(model, two, 2, &out, 1) == MANAKO_INVALID_ARGUMENT, "too many inputs");
+    manako_output outs[2] = {out, out};
+    CHECK(manako_model_run(model, &in, 1, outs, 2) == MANAKO_INVALID_ARGUMENT, "too many outputs");
+
+    /* Limits: every field is honoured, 0 is refused, and a caller compiled against the header
+     * before the limit fields existed (a smaller struct_size) still loads with the defaults. */
+    manako_options limited;
+    CHECK(manako_options_init(&limited) == MANAKO_OK && limited.max_tensor_elements == 268435456 &&
+          limited.max_nodes == 100000 && limited.max_file_bytes == 4294967296LL, "limit defaults");
+    limited.max_nodes = 10;
+    CHECK(manako_model_load(model_path, &limited, &scratch) == MANAKO_LIMIT_EXCEEDED && scratch == NULL, "max_nodes");
+    CHECK(strstr(manako_last_error(), "maxNodes") != NULL, "max_nodes message: %s", manako_last_error());
+    manako_options_init(&limited);
+    limited.max_tensor_elements = 1000;
+    CHECK(manako_model_load(model_path, &limited, &scratch) == MANAKO_LIMIT_EXCEEDED, "max_tensor_elements");
+    manako_options_init(&limited);
+    limited.max_weight_bytes = 1000000;
+    CHECK(manako_model_load(model_path, &limited, &scratch) == MANAKO_LIMIT_EXCEEDED, "max_weight_bytes");
+    manako_options_init(&limited);
+    limited.max_file_bytes = 1000;
+    CHECK(manako_model_load(model_path, &limited, &scratch) == MANAKO_LIMIT_EXCEEDED, "max_file_bytes");
+    CHECK(manako_model_load_memory(image, image_size, &limited, &scratch) == MANAKO_LIMIT_EXCEEDED, "max_file_bytes, memory");
+    manako_options_init(&limited);
+    limited.max_nodes = 0;
+    CHECK(manako_model_load(model_path, &limited, &scratch) == MANAKO_INVALID_ARGUMENT, "zero limit accepted");
+    limited.struct_size = (uint32_t)offsetof(manako_options, max_file_bytes);  /* max_nodes = 0 is beyond it */
+    CHECK(manako_model_load(model_path, &limited, &scratch) == MANAKO_OK, "options of the older size");
+    manako_model_free(&scratch);
+    limited.struct_size = 7;
+    CHECK(manako_model_load(model_path, &limited, &scratch) == MANAKO_INVALID_ARGUMENT, "odd struct_size accepted");
+
     /* Handles: NULL, freed, double free. */
     CHECK(manako_model_classify_file(NULL, image_path, top, 5, &count) == MANAKO_INVALID_ARGUMENT, "NULL model");
     manako_model_t stale = from_memory;
