@@ -1,5 +1,6 @@
 import Foundation
 import Manako
+import Synchronization
 import Testing
 
 /// One row of Tests/Malformed/cases.tsv (written by scripts/make-malformed.py).
@@ -183,4 +184,23 @@ func fuzzerFindingsStayFixed(_ target: String) throws {
             #expect(e.code != .internal, "\(target)/\(file): \(e.message)")
         }
     }
+}
+
+@Test func eightThreadsSharingOneModelGetTheSequentialResults() throws {
+    // Under ThreadSanitizer (scripts/sanitize) this is the race check for a shared model: its
+    // buffer pools, its worker threads and the per-run element limit.
+    let shared = try Model(path: defaultModel, options: ModelOptions(threads: 2))
+    let images = [sample] + ["rgb.png", "gray.png", "palette.png", "jpeg_baseline_420.jpg", "jpeg_cmyk.jpg"]
+        .map { root + "/Tests/ManakoImageTests/Fixtures/" + $0 }
+    let expected = try images.map { try shared.classify(path: $0) }
+    let results = Mutex<[[Prediction]?]>(Array(repeating: nil, count: 8 * images.count))
+    DispatchQueue.concurrentPerform(iterations: 8) { t in
+        for k in 0..<images.count {
+            let i = (t + k) % images.count
+            let top = try? shared.classify(path: images[i])
+            results.withLock { $0[t * images.count + k] = top.map { $0 == expected[i] ? $0 : [] } }
+        }
+    }
+    let all = results.withLock { $0 }
+    #expect(all.allSatisfy { $0 != nil && $0 != [] }, "a thread failed or got a different answer")
 }

@@ -19,6 +19,11 @@ public enum PanelGemm {
             self.rows = rows
             self.depth = depth
             let panels = (rows + rowsPerPanel - 1) / rowsPerPanel
+            // Empty: never let the initializer below touch the shared empty-array storage.
+            if panels * depth == 0 {
+                values = []
+                return
+            }
             values = [Float](unsafeUninitializedCapacity: panels * depth * rowsPerPanel) { out, initialized in
                 let o = out.baseAddress!
                 for panel in 0..<panels {
