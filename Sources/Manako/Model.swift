@@ -132,6 +132,25 @@ public final class Model: Sendable {
         try Parallel.withThreads(threads) { try graph.run(feeds, profile: &profile) }
     }
 
+    /// Zeros for every graph input in its declared type, symbolic dimensions taken as 1; nil when
+    /// an input would hold more than `maxElements`. (The fuzzer and its regression tests run
+    /// every model they load on these.)
+    public func zeroInputs(maxElements: Int) -> [String: Tensor]? {
+        var feeds: [String: Tensor] = [:]
+        for input in inputs {
+            let shape = (input.shape ?? []).map { dimension -> Int in
+                if case .fixed(let n) = dimension { return n } else { return 1 }
+            }
+            guard let count = Tensor.elementCount(shape), count <= maxElements else { return nil }
+            switch input.elementType {
+            case .int64?: feeds[input.name] = Tensor(shape: shape, int64s: [Int64](repeating: 0, count: count))
+            case .bool?: feeds[input.name] = Tensor(shape: shape, bools: [Bool](repeating: false, count: count))
+            default: feeds[input.name] = Tensor(shape: shape, floats: [Float](repeating: 0, count: count))
+            }
+        }
+        return feeds
+    }
+
     /// Runs a single-input model on one tensor and returns its first output.
     public func run(_ input: Tensor) throws -> Tensor {
         guard graph.inputs.count == 1, let name = graph.inputs.first?.name, let out = graph.outputs.first?.name else {

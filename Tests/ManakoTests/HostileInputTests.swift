@@ -174,7 +174,10 @@ func fuzzerFindingsStayFixed(_ target: String) throws {
         let bytes = try FileIO.read(folder + "/" + file)
         do {
             switch target {
-            case "onnx": _ = try Model(bytes: bytes, options: ModelOptions(threads: 1, limits: ResourceLimits(maxTensorElements: 1 << 20)))
+            case "onnx":
+                let limits = ResourceLimits(maxFileBytes: 16 << 20, maxTensorElements: 1 << 20, maxWeightBytes: 64 << 20, maxNodes: 10_000)
+                let loaded = try Model(bytes: bytes, options: ModelOptions(threads: 1, limits: limits))
+                if let feeds = loaded.zeroInputs(maxElements: 1 << 16) { _ = try loaded.run(feeds) }
             case "png": _ = try PNGDecoder.decode(bytes, maxPixels: 4 << 20)
             case "jpeg": _ = try JPEGDecoder.decode(bytes, maxPixels: 4 << 20)
             case "npy": _ = try NPY.read(bytes)

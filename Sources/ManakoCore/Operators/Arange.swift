@@ -14,7 +14,8 @@ public struct Arange: Operator {
         guard d != 0 else { throw ManakoError(.invalidModel, "Range delta is 0") }
         let span = Double(l) - Double(s)
         let n = try Arange.length(span / Double(d))
-        let values = (0..<n).map { s + Int64($0) * d }
+        // Wrapping: rounding can put the last step one past Int64's range on absurd bounds.
+        let values = (0..<n).map { s &+ Int64($0) &* d }
         let result = Tensor(shape: [n], int64s: values)
         return start.elementType == .int32 ? try Cast(to: .int32).run([result]) : [result]
     }
@@ -28,6 +29,6 @@ public struct Arange: Operator {
         guard n <= Double(limit) else {
             throw ManakoError(.limitExceeded, "Range of \(n) elements is over the limit of \(limit) (maxTensorElements)")
         }
-        return max(0, Int(n))
+        return n <= 0 ? 0 : Int(n)  // -1e30 steps is an empty range, not a trap
     }
 }
