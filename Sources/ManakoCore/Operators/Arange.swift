@@ -4,6 +4,9 @@ public struct Arange: Operator {
 
     public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let start = try inputs.required(0, "start"), limit = try inputs.required(1, "limit"), delta = try inputs.required(2, "delta")
+        for (name, t) in [("start", start), ("limit", limit), ("delta", delta)] where t.count != 1 {
+            throw ManakoError(.shapeMismatch, "Range's \(name) must be a scalar, got shape \(t.shape)")
+        }
         if start.elementType == .float32 {
             let (s, l, d) = (try start.floats()[0], try limit.floats()[0], try delta.floats()[0])
             guard d != 0 else { throw ManakoError(.invalidModel, "Range delta is 0") }

@@ -35,7 +35,8 @@ public struct Conv: Operator, ActivationFusing {
             throw ManakoError(.shapeMismatch, "X \(x.shape) and W \(wShape) must both be 3-D or 4-D")
         }
         let channels = x.shape[1], outChannels = wShape[0]
-        guard group >= 1, channels % group == 0, outChannels % group == 0, wShape[1] * group == channels else {
+        let (expected, overflow) = wShape[1].multipliedReportingOverflow(by: max(group, 1))
+        guard group >= 1, channels % group == 0, outChannels % group == 0, !overflow, expected == channels else {
             throw ManakoError(.shapeMismatch, "X has \(channels) channels but W \(wShape) with group \(group) expects \(wShape[1] * group)")
         }
         if let bias, bias.count != outChannels {
@@ -108,6 +109,9 @@ extension Conv {
         guard let x = inputs.first??.shape, let w = (inputs.count > 1 ? inputs[1]?.concreteShape : nil) ?? weightShape else { return nil }
         guard x.count == w.count, x.count == 3 || x.count == 4 else {
             throw ManakoError(.shapeMismatch, "X \(ShapeRules.describe(x)) and W \(w) must both be 3-D or 4-D")
+        }
+        guard group >= 1, !w[1].multipliedReportingOverflow(by: group).overflow else {
+            throw ManakoError(.invalidModel, "group \(group) does not fit W \(w)")
         }
         if let c = x[1], c != w[1] * group {
             throw ManakoError(.shapeMismatch, "X has \(c) channels but W \(w) with group \(group) expects \(w[1] * group)")
