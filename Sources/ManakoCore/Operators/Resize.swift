@@ -79,7 +79,10 @@ public struct Resize: Operator {
         }
         var data = try x.floats()
         var shape = x.shape
-        for a in 0..<x.rank where outShape[a] != shape[a] || scales[a] != 1 {
+        // Shrinking axes first: every intermediate then holds no more than the input or the
+        // output, so growing one axis while another shrinks to nothing cannot allocate past both.
+        let order = (0..<x.rank).filter { outShape[$0] < shape[$0] } + (0..<x.rank).filter { outShape[$0] >= shape[$0] }
+        for a in order where outShape[a] != shape[a] || scales[a] != 1 {
             data = resizeAxis(data, shape: shape, axis: a, outSize: outShape[a], scale: scales[a])
             shape[a] = outShape[a]
         }
@@ -151,9 +154,11 @@ public struct Resize: Operator {
     func resizeAxis(_ data: [Float], shape: [Int], axis: Int, outSize: Int, scale: Float) -> [Float] {
         let inSize = shape[axis]
         let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
-        let table = (0..<outSize).map { taps($0, inSize: inSize, outSize: outSize, scale: scale) }
         var out = [Float](repeating: 0, count: outer * outSize * inner)
-        guard inSize > 0 else { return out }
+        // Nothing to compute for an empty result: without this, a huge outer size times an
+        // empty inner one loops billions of times over nothing.
+        guard inSize > 0, !out.isEmpty else { return out }
+        let table = (0..<outSize).map { taps($0, inSize: inSize, outSize: outSize, scale: scale) }
         for o in 0..<outer {
             for (i, row) in table.enumerated() {
                 let dst = (o * outSize + i) * inner
