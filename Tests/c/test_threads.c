@@ -1,10 +1,12 @@
 /* Concurrency through the C ABI: one model shared by 8 threads classifying different images
  * gives exactly the single-threaded results, and two models with different thread counts run
  * side by side. Usage: test_threads MODEL.onnx IMAGE... (8 images or more is best) */
+#define _POSIX_C_SOURCE 200809L
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "manako.h"
 
@@ -40,6 +42,27 @@ static void *classify_many(void *argument) {
                 j->mismatches++;
             }
         }
+    return NULL;
+}
+
+/* Classifies until the shared handle is freed under it: every call must end OK (it started
+ * before the free) or with MANAKO_INVALID_ARGUMENT (after), never crash. */
+typedef struct racer {
+    manako_model_t model;
+    const char *image;
+    int ok, refused, other;
+} racer;
+
+static void *classify_until_freed(void *argument) {
+    racer *r = argument;
+    for (int i = 0; i < 100000; i++) {
+        manako_prediction top[TOP];
+        size_t count = 0;
+        manako_status status = manako_model_classify_file(r->model, r->image, top, TOP, &count);
+        if (status == MANAKO_OK) r->ok++;
+        else if (status == MANAKO_INVALID_ARGUMENT) { r->refused++; break; }
+        else { r->other++; break; }
+    }
     return NULL;
 }
 
@@ -93,6 +116,27 @@ int main(int argc, char **argv) {
     failures += run_jobs(pair, 2, 2, images, image_count, expected, "models with 1 and 2 threads side by side");
     manako_model_free(&pair[0]);
     manako_model_free(&pair[1]);
+
+    /* Free a model while 4 threads use it. */
+    manako_model_t doomed = load(argv[1], 1);
+    pthread_t racers[4];
+    racer states[4];
+    for (int t = 0; t < 4; t++) {
+        states[t] = (racer){doomed, images[t % image_count], 0, 0, 0};
+        pthread_create(&racers[t], NULL, classify_until_freed, &states[t]);
+    }
+    struct timespec pause = {0, 300 * 1000 * 1000};
+    nanosleep(&pause, NULL);
+    manako_model_free(&doomed);
+    int ok = 0, refused = 0;
+    for (int t = 0; t < 4; t++) {
+        pthread_join(racers[t], NULL);
+        ok += states[t].ok;
+        refused += states[t].refused;
+        failures += states[t].other;
+    }
+    failures += refused != 4;
+    printf("model freed under 4 threads: %d calls finished before, %d refused after, no crash\n", ok, refused);
     manako_model_free(&shared);
     free(expected);
     return failures ? 1 : 0;
