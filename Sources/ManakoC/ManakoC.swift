@@ -27,8 +27,11 @@ final class ModelHandle: @unchecked Sendable {
     }
 }
 
-/// Live handles: a freed or foreign pointer is refused instead of dereferenced.
+/// Live models by handle. A handle is a number, never an address, and numbers are not reused:
+/// a freed or foreign handle is refused, even after another model is loaded (no ABA).
 let liveHandles = Mutex<[UInt: ModelHandle]>([:])
+/// The next handle number (multiples of 16, so a handle looks like an aligned pointer).
+let nextHandle = Atomic<UInt>(0x1000)
 
 nonisolated(unsafe) let versionString: UnsafeMutablePointer<CChar> = strdup(Manako.version)!
 
@@ -102,10 +105,9 @@ func options(_ p: UnsafePointer<manako_options>?) throws -> ModelOptions {
 
 func register(_ model: Model, into out: UnsafeMutablePointer<manako_model_t?>) {
     let h = ModelHandle(model)
-    let pointer = Unmanaged.passRetained(h).toOpaque()
-    liveHandles.withLock { $0[UInt(bitPattern: pointer)] = h }
-    Unmanaged<ModelHandle>.fromOpaque(pointer).release()  // the registry keeps it alive
-    out.pointee = manako_model_t(pointer)
+    let number = nextHandle.add(16, ordering: .relaxed).oldValue
+    liveHandles.withLock { $0[number] = h }
+    out.pointee = manako_model_t(bitPattern: number)
 }
 
 /// Manako's version as "MAJOR.MINOR.PATCH". The string is static; this call cannot fail.

@@ -201,6 +201,10 @@ int main(int argc, char **argv) {
     CHECK(manako_model_free(&from_memory) == MANAKO_OK, "double free through the same variable");
     CHECK(manako_model_free(NULL) == MANAKO_OK, "free(NULL)");
     CHECK(manako_model_classify_file(stale, image_path, top, 5, &count) == MANAKO_INVALID_ARGUMENT, "stale handle used");
+    manako_model_t successor = NULL;  /* a new model never takes over a freed handle */
+    CHECK(manako_model_load(model_path, &options, &successor) == MANAKO_OK && successor != stale, "handle reused");
+    CHECK(manako_model_classify_file(stale, image_path, top, 5, &count) == MANAKO_INVALID_ARGUMENT, "stale handle after a new load");
+    manako_model_free(&successor);
     CHECK(manako_model_free(&stale) == MANAKO_INVALID_ARGUMENT, "stale handle freed");
 
     manako_model_free(&model);
