@@ -32,23 +32,16 @@ public final class BufferPool: @unchecked Sendable {
     /// Floats held for reuse (for reports and tests).
     public var heldElements: Int { free.reduce(0) { $0 + $1.key * $1.value.count } }
 
-    static let key: pthread_key_t = {
-        var key = pthread_key_t()
-        pthread_key_create(&key, nil)
-        return key
-    }()
+    static let slot = ThreadLocalWord()
 
     /// The pool of the run on the calling thread (nil outside a graph run and on workers).
     static var current: BufferPool? {
-        pthread_getspecific(key).map { Unmanaged<BufferPool>.fromOpaque($0).takeUnretainedValue() }
+        slot.value.map { Unmanaged<BufferPool>.fromOpaque($0).takeUnretainedValue() }
     }
 
     /// Runs `body` with `pool` as the calling thread's current pool.
     static func with<T>(_ pool: BufferPool, _ body: () throws -> T) rethrows -> T {
-        let previous = pthread_getspecific(key)
-        pthread_setspecific(key, Unmanaged.passUnretained(pool).toOpaque())
-        defer { pthread_setspecific(key, previous) }
-        return try body()
+        try slot.with(Unmanaged.passUnretained(pool).toOpaque(), body)
     }
 
     /// An array of `count` floats whose every element `fill` writes: recycled from the current

@@ -8,23 +8,16 @@ import Synchronization
 /// so parallel loops never nest. There is no process-wide thread setting: two models with
 /// different allowances run side by side, sharing the pool's sleeping workers.
 public enum Parallel {
-    static let key: pthread_key_t = {
-        var key = pthread_key_t()
-        pthread_key_create(&key, nil)
-        return key
-    }()
+    static let slot = ThreadLocalWord()
 
     /// The current thread's allowance (1 unless a graph run set it).
     public static var threads: Int {
-        Int(bitPattern: pthread_getspecific(key)).clamped(to: 1...256)
+        slot.integer.clamped(to: 1...256)
     }
 
     /// Runs `body` with `threads` set for the calling thread.
     public static func withThreads<T>(_ threads: Int, _ body: () throws -> T) rethrows -> T {
-        let previous = pthread_getspecific(key)
-        pthread_setspecific(key, UnsafeRawPointer(bitPattern: max(1, threads)))
-        defer { pthread_setspecific(key, previous) }
-        return try body()
+        try slot.with(UnsafeRawPointer(bitPattern: max(1, threads)), body)
     }
 
     /// Calls `body(i)` for i in 0..<count on the calling thread and up to `threads - 1` pool

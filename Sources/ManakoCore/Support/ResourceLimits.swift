@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Bounds on what a model file and its inputs may make Manako read, allocate or build. Every
 /// check happens before the allocation or the open it guards, so a hostile file gets a
 /// `limitExceeded` error naming the value, never an out-of-memory kill.
@@ -41,24 +37,17 @@ public struct ResourceLimits: Sendable, Equatable {
 /// operators check the sizes they compute from data (Expand, Range, broadcasting, MatMul...)
 /// against the model's own limit without carrying it through every call.
 public enum ElementLimit {
-    static let key: pthread_key_t = {
-        var key = pthread_key_t()
-        pthread_key_create(&key, nil)
-        return key
-    }()
+    static let slot = ThreadLocalWord()
 
     /// The calling thread's limit: the innermost `with`, or the default outside any.
     public static var current: Int {
-        guard let raw = pthread_getspecific(key) else { return ResourceLimits.defaults.maxTensorElements }
-        return Int(bitPattern: UInt(bitPattern: raw))
+        let limit = slot.integer
+        return limit > 0 ? limit : ResourceLimits.defaults.maxTensorElements
     }
 
     /// Runs `body` with `limit` in force on the calling thread.
     public static func with<T>(_ limit: Int, _ body: () throws -> T) rethrows -> T {
-        let previous = pthread_getspecific(key)
-        pthread_setspecific(key, UnsafeRawPointer(bitPattern: UInt(max(1, limit))))
-        defer { pthread_setspecific(key, previous) }
-        return try body()
+        try slot.with(UnsafeRawPointer(bitPattern: max(1, limit)), body)
     }
 
     /// The element count of `shape`, or `limitExceeded` (naming `what`) when it is negative,
