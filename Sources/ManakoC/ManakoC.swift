@@ -79,7 +79,7 @@ let optionsSizeBeforeLimits = MemoryLayout<manako_options>.offset(of: \manako_op
 func options(_ p: UnsafePointer<manako_options>?) throws -> ModelOptions {
     var result = ModelOptions()
     guard let p else { return result }
-    let size = Int(p.pointee.struct_size)
+    let size = Int(p.pointer(to: \.struct_size)!.pointee)  // not p.pointee: an older struct is shorter
     guard size == optionsSizeBeforeLimits || size >= MemoryLayout<manako_options>.size else {
         throw invalid("options.struct_size is \(size); call manako_options_init first")
     }
