@@ -96,3 +96,20 @@ func node(_ name: String, _ inputs: [String], _ outputs: [String]) -> NodeSpec {
     #expect(held[5] == held[2], "pool grew across runs: \(held)")
     #expect(held[5] <= 8 * 128, "pool holds \(held[5]) floats")
 }
+
+/// The pool forgets sizes it has not used for a while: after runs on 12 input sizes, runs on
+/// one size bring what it holds back down to that size's buffers.
+@Test func bufferPoolDropsSizesNoLongerUsed() throws {
+    let anySize = ValueInfo(name: "x", elementType: .float32, shape: nil)
+    let graph = try Graph(inputs: [anySize], outputs: [y], constants: [:], nodes: [
+        NodeSpec(name: "relu", opType: "Relu", op: Relu(), inputs: ["x"], outputs: ["a"]),
+        NodeSpec(name: "negate", opType: "Neg", op: Neg(), inputs: ["a"], outputs: ["y"]),
+    ])
+    for rows in 1...12 { _ = try graph.run(["x": t([rows, 64], pseudoRandom(rows * 64, seed: UInt64(rows)))]) }
+    let afterManySizes = graph.pooledElements
+    let steady = t([3, 64], pseudoRandom(192, seed: 3))
+    for _ in 0...BufferPool.idleRunsBeforeTrim { _ = try graph.run(["x": steady]) }
+    #expect(afterManySizes >= 12 * 64, "the pool kept \(afterManySizes) floats after 12 sizes")
+    #expect(graph.pooledElements <= 4 * 192, "the pool still holds \(graph.pooledElements) floats")
+    #expect(try graph.run(["x": steady])["y"]!.floats() == steady.floats().map { -max($0, 0) })
+}

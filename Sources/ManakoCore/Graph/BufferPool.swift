@@ -10,12 +10,31 @@ import Synchronization
 /// so it settles at one set of buffers per distinct shape schedule (a batch size, say).
 public final class BufferPool: @unchecked Sendable {
     private var free: [Int: [[Float]]] = [:]
+    /// Runs this pool has served, and the last run that asked for or returned each size.
+    private var runs = 0
+    private var lastUsed: [Int: Int] = [:]
 
     public init() {}
 
+    /// Runs a size may go unused before its buffers are dropped: long enough for a model that
+    /// alternates between a few input sizes, short enough that one fed ever new sizes (photos of
+    /// every resolution through a dynamic-size model) does not keep them all.
+    public static let idleRunsBeforeTrim = 8
+
     /// A recycled array of exactly `count` elements, if one is free.
     func take(_ count: Int) -> [Float]? {
-        free[count]?.popLast()
+        lastUsed[count] = runs
+        return free[count]?.popLast()
+    }
+
+    /// Ends a run: drops the buffers of sizes no run has used for `idleRunsBeforeTrim` runs.
+    func finishRun() {
+        runs += 1
+        let stale = lastUsed.filter { runs - $0.value > BufferPool.idleRunsBeforeTrim }.map(\.key)
+        for size in stale {
+            free[size] = nil
+            lastUsed[size] = nil
+        }
     }
 
     /// Buffers kept per size: enough for the values of one size alive at once in the networks
@@ -26,6 +45,7 @@ public final class BufferPool: @unchecked Sendable {
     /// Keeps `buffer` for a later request of the same size (up to `buffersPerSize`).
     func give(_ buffer: [Float]) {
         if buffer.isEmpty { return }
+        lastUsed[buffer.count] = runs
         if free[buffer.count, default: []].count < BufferPool.buffersPerSize { free[buffer.count, default: []].append(buffer) }
     }
 
@@ -77,6 +97,7 @@ final class BufferPools: Sendable {
     }
 
     func checkIn(_ pool: BufferPool) {
+        pool.finishRun()
         idle.withLock { $0.append(pool) }
     }
 
