@@ -75,6 +75,13 @@ func threadedConvMatchesReferenceAndOneThread(_ c: (Int, Int, Int, Int, Int, Int
     (1, 4, 15, 9, 3, 1, 2, [2, 2, 2, 2]),
     (1, 11, 7, 7, 7, 1, 1, [3, 3, 3, 3]),
     (1, 2, 127, 9, 5, 2, 1, [1, 2, 2, 1]),
+    // Row blocks of four with 1-3 rows left over, and one-step rows whose partial vector spills.
+    (2, 3, 9, 1, 3, 1, 1, [1, 1, 1, 1]),
+    (1, 5, 6, 14, 5, 1, 1, [2, 2, 2, 2]),
+    (2, 4, 14, 14, 3, 2, 1, [1, 1, 1, 1]),
+    (1, 3, 5, 16, 3, 1, 1, [1, 1, 1, 1]),
+    (1, 3, 7, 33, 3, 1, 1, [1, 1, 1, 1]),
+    (1, 2, 2, 17, 3, 1, 1, [1, 1, 1, 1]),
 ])
 func depthwiseMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int])) throws {
     let (n, ch, h, w, k, s, d, pads) = c

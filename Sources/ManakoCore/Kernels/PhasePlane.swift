@@ -50,7 +50,18 @@ struct PhasePlane {
             let source = x + row * g.inWidth
             let target = scratch + (row + g.padTop) * rowStride
             if stride == 1 {
-                (target + g.padLeft).update(from: source, count: g.inWidth)
+                // Eight at a time, the last eight overlapping (no call to memmove for short rows).
+                let interior = target + g.padLeft
+                if g.inWidth < 8 {
+                    for c in 0..<g.inWidth { interior[c] = source[c] }
+                    continue
+                }
+                var c = 0
+                while c + 8 <= g.inWidth {
+                    copyVector(from: source + c, to: interior + c)
+                    c += 8
+                }
+                if c < g.inWidth { copyVector(from: source + g.inWidth - 8, to: interior + g.inWidth - 8) }
                 continue
             }
             if stride == 2 {
@@ -66,6 +77,13 @@ struct PhasePlane {
                     UnsafeMutableRawPointer(odd + k).storeBytes(of: v.oddHalf, as: SIMD8<Float>.self)
                     c += 16
                     k += 8
+                }
+                while c + 8 <= g.inWidth {
+                    let v = UnsafeRawPointer(source + c).loadUnaligned(as: SIMD8<Float>.self)
+                    UnsafeMutableRawPointer(even + k).storeBytes(of: v.evenHalf, as: SIMD4<Float>.self)
+                    UnsafeMutableRawPointer(odd + k).storeBytes(of: v.oddHalf, as: SIMD4<Float>.self)
+                    c += 8
+                    k += 4
                 }
                 while c < g.inWidth {
                     even[k] = source[c]
@@ -83,28 +101,15 @@ struct PhasePlane {
         }
     }
 
+    @inline(__always)
+    private func copyVector(from source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>) {
+        UnsafeMutableRawPointer(target).storeBytes(of: UnsafeRawPointer(source).loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+    }
+
     /// The first element of the window of output (oh, ow).
     @inline(__always)
     func window(_ oh: Int, _ ow: Int) -> UnsafeMutablePointer<Float> {
         scratch + oh * geometry.strideHeight * rowStride + ow
-    }
-
-    /// Like `forEachVector`, two vectors (sixteen columns) per call where they exist, so the
-    /// body can keep two independent accumulator chains in flight.
-    @inline(__always)
-    func forEachVectorPair(row oh: Int, into y: UnsafeMutablePointer<Float>,
-                           _ pair: (UnsafeMutablePointer<Float>) -> (SIMD8<Float>, SIMD8<Float>),
-                           _ single: (UnsafeMutablePointer<Float>) -> SIMD8<Float>) {
-        let width = geometry.outWidth
-        var ow = 0
-        while ow + 16 <= width {
-            let (first, second) = pair(window(oh, ow))
-            let out = UnsafeMutableRawPointer(y + oh * width + ow)
-            out.storeBytes(of: first, as: SIMD8<Float>.self)
-            out.storeBytes(of: second, toByteOffset: 32, as: SIMD8<Float>.self)
-            ow += 16
-        }
-        forEachVector(row: oh, into: y, from: ow, single)
     }
 
     /// Calls `body(y, ow)` for every eight-column vector of output row `oh` from column `start`
