@@ -13,4 +13,21 @@ static inline __attribute__((always_inline)) mk_float8 mk_multiply_add(mk_float8
     return a * b + c;
 }
 
+/* min(max(v, lo), hi) lane by lane: vmaxps + vminps, never a call (a NaN lane becomes lo). */
+#if defined(__AVX__)
+#include <immintrin.h>
+static inline __attribute__((always_inline)) mk_float8 mk_clamp(mk_float8 v, mk_float8 lo, mk_float8 hi) {
+    return (mk_float8)_mm256_min_ps(_mm256_max_ps((__m256)v, (__m256)lo), (__m256)hi);
+}
+#else
+static inline __attribute__((always_inline)) mk_float8 mk_clamp(mk_float8 v, mk_float8 lo, mk_float8 hi) {
+    mk_float8 r;
+    for (int i = 0; i < 8; i++) {
+        float x = v[i] > lo[i] ? v[i] : lo[i];
+        r[i] = x < hi[i] ? x : hi[i];
+    }
+    return r;
+}
+#endif
+
 #endif

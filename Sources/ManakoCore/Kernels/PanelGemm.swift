@@ -64,8 +64,7 @@ public enum PanelGemm {
                 let panelRange = (panels * split / panelSplits)..<(panels * (split + 1) / panelSplits)
                 let blockStart = block * blockColumns, blockEnd = min(n, blockStart + blockColumns)
                 let tiles = (blockEnd - blockStart + columnsPerTile - 1) / columnsPerTile
-                let packedB = UnsafeMutablePointer<Float>.allocate(capacity: tiles * sliceDepth * columnsPerTile)
-                defer { packedB.deallocate() }
+                Scratch.withFloats(tiles * sliceDepth * columnsPerTile) { packedB in
                 var k0 = 0
                 while k0 < k {
                     let depth = min(sliceDepth, k - k0)
@@ -86,6 +85,7 @@ public enum PanelGemm {
                                    accumulate: k0 > 0, finish: k0 + depth == k,
                                    bias: bias, residual: residual, activation: activation, into: c)
                     k0 += depth
+                }
                 }
             }
         }
@@ -180,38 +180,8 @@ public enum PanelGemm {
             }
         }
         func emit(_ r: Int, _ low: SIMD8<Float>, _ high: SIMD8<Float>) {
-            let row = firstRow + r
-            var lo = low, hi = high
-            let out = c + row * n + column
-            if width == columnsPerTile {
-                let raw = UnsafeMutableRawPointer(out)
-                if accumulate {
-                    lo += raw.loadUnaligned(as: SIMD8<Float>.self)
-                    hi += raw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
-                }
-                if !finish {
-                    raw.storeBytes(of: lo, as: SIMD8<Float>.self)
-                    raw.storeBytes(of: hi, toByteOffset: 32, as: SIMD8<Float>.self)
-                    return
-                }
-                if let bias { let v = SIMD8<Float>(repeating: bias[row]); lo += v; hi += v }
-                if let residual {
-                    let source = UnsafeRawPointer(residual + row * n + column)
-                    lo += source.loadUnaligned(as: SIMD8<Float>.self)
-                    hi += source.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
-                }
-                raw.storeBytes(of: activation.apply(lo), as: SIMD8<Float>.self)
-                raw.storeBytes(of: activation.apply(hi), toByteOffset: 32, as: SIMD8<Float>.self)
-            } else {
-                for j in 0..<width {
-                    var v = j < 8 ? lo[j] : hi[j - 8]
-                    if accumulate { v += out[j] }
-                    if !finish { out[j] = v; continue }
-                    if let bias { v += bias[row] }
-                    if let residual { v += residual[row * n + column + j] }
-                    out[j] = activation.apply(SIMD8(repeating: v))[0]
-                }
-            }
+            storeRow(firstRow + r, low, high, column: column, width: width, n: n, accumulate: accumulate, finish: finish,
+                     bias: bias, residual: residual, activation: activation, c: c)
         }
         emit(0, c00, c01)
         if rowCount > 1 { emit(1, c10, c11) }
@@ -219,5 +189,44 @@ public enum PanelGemm {
         if rowCount > 3 { emit(3, c30, c31) }
         if rowCount > 4 { emit(4, c40, c41) }
         if rowCount > 5 { emit(5, c50, c51) }
+    }
+
+    /// One row of a tile into C: adds C's current values when accumulating; on the last slice
+    /// adds the bias and residual and applies the activation.
+    @inline(__always)
+    static func storeRow(_ row: Int, _ low: SIMD8<Float>, _ high: SIMD8<Float>, column: Int, width: Int, n: Int,
+                         accumulate: Bool, finish: Bool, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
+                         activation: FusedActivation, c: UnsafeMutablePointer<Float>) {
+        var lo = low, hi = high
+        let out = c + row * n + column
+        if width == columnsPerTile {
+            let raw = UnsafeMutableRawPointer(out)
+            if accumulate {
+                lo += raw.loadUnaligned(as: SIMD8<Float>.self)
+                hi += raw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+            }
+            if !finish {
+                raw.storeBytes(of: lo, as: SIMD8<Float>.self)
+                raw.storeBytes(of: hi, toByteOffset: 32, as: SIMD8<Float>.self)
+                return
+            }
+            if let bias { let v = SIMD8<Float>(repeating: bias[row]); lo += v; hi += v }
+            if let residual {
+                let source = UnsafeRawPointer(residual + row * n + column)
+                lo += source.loadUnaligned(as: SIMD8<Float>.self)
+                hi += source.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+            }
+            raw.storeBytes(of: activation.apply(lo), as: SIMD8<Float>.self)
+            raw.storeBytes(of: activation.apply(hi), toByteOffset: 32, as: SIMD8<Float>.self)
+        } else {
+            for j in 0..<width {
+                var v = j < 8 ? lo[j] : hi[j - 8]
+                if accumulate { v += out[j] }
+                if !finish { out[j] = v; continue }
+                if let bias { v += bias[row] }
+                if let residual { v += residual[row * n + column + j] }
+                out[j] = activation.apply(SIMD8(repeating: v))[0]
+            }
+        }
     }
 }

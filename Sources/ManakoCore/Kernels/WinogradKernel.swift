@@ -75,9 +75,7 @@ public enum WinogradKernel {
                         if threads > 1 && work < 2 * threads {
                             // Few blocks (small planes): split each block's stages instead, by
                             // channel, by transform position and by filter.
-                            let v = UnsafeMutablePointer<Float>.allocate(capacity: 36 * c * block)
-                            let products = UnsafeMutablePointer<Float>.allocate(capacity: 36 * m * block)
-                            defer { v.deallocate(); products.deallocate() }
+                            Scratch.withFloats(36 * c * block, 36 * m * block) { v, products in
                             let channelParts = Parallel.ranges(c), filterParts = Parallel.ranges(m)
                             for item in 0..<work {
                                 let image = item / blocksPerImage
@@ -102,13 +100,12 @@ public enum WinogradKernel {
                                                     activation: activation, into: y + image * m * spatialOut)
                                 }
                             }
+                            }
                             return
                         }
                         let parts = Parallel.ranges(work)
                         Parallel.forEach(parts.count) { part in
-                            let v = UnsafeMutablePointer<Float>.allocate(capacity: 36 * c * block)
-                            let products = UnsafeMutablePointer<Float>.allocate(capacity: 36 * m * block)
-                            defer { v.deallocate(); products.deallocate() }
+                            Scratch.withFloats(36 * c * block, 36 * m * block) { v, products in
                             for item in parts[part] {
                                 let image = item / blocksPerImage
                                 let first = (item % blocksPerImage) * block, count = min(block, tiles - first)
@@ -128,6 +125,7 @@ public enum WinogradKernel {
                                                 count: count, block: block, bias: biasPointer,
                                                 residual: residualPointer.map { $0 + image * m * spatialOut },
                                                 activation: activation, into: y + image * m * spatialOut)
+                            }
                             }
                         }
                     }

@@ -1,3 +1,4 @@
+import CManakoSIMD
 /// Convolution (ONNX Conv): inputs X [N, C, (H,) W], W [M, C/group, (KH,) KW], optional B [M].
 public struct Conv: Operator, ActivationFusing {
     public var kernelShape: [Int]?
@@ -155,20 +156,22 @@ public enum FusedActivation: Sendable, Equatable {
     }
 
     /// The activation on eight lanes (kernels call it in their epilogue, before the store).
+    /// The clamps are inline (two instructions); the curves are one call, kept out of line so
+    /// the kernels that call this stay small enough to be inlined themselves.
     @inline(__always)
     public func apply(_ v: SIMD8<Float>) -> SIMD8<Float> {
-        if case .none = self { return v }
-        return applyActivation(v)
-    }
-
-    @inline(__always)
-    func applyActivation(_ v: SIMD8<Float>) -> SIMD8<Float> {
         switch self {
         case .none: return v
-        case .relu: return v.replacing(with: 0, where: v .< 0)
-        case .clip(let lo, let hi):
-            let low = v.replacing(with: SIMD8(repeating: lo), where: v .< lo)
-            return low.replacing(with: SIMD8(repeating: hi), where: low .> hi)
+        case .relu: return mk_clamp(v, SIMD8(repeating: 0), SIMD8(repeating: .infinity))
+        case .clip(let lo, let hi): return mk_clamp(v, SIMD8(repeating: lo), SIMD8(repeating: hi))
+        case .silu, .hardSwish: return applyCurve(v)
+        }
+    }
+
+    @inline(never)
+    func applyCurve(_ v: SIMD8<Float>) -> SIMD8<Float> {
+        switch self {
+        case .none, .relu, .clip: return apply(v)
         case .silu: return VectorMath.silu(v)
         case .hardSwish:
             var gate = v * (1 / 6) + 0.5
