@@ -62,6 +62,37 @@ func threadedConvMatchesReferenceAndOneThread(_ c: (Int, Int, Int, Int, Int, Int
     #expect(two == again, "two runs with 2 threads differ for \(c)")
 }
 
+/// The indirect GEMM for few input channels (stems) against the seven-loop twin plus residual and
+/// activation: 1-4 channels, kernels 3-7, strides 1-3, dilation, asymmetric padding, rows of 1,
+/// 7, 17 and 33 outputs (partial 16-column tiles), filters not a multiple of six, batch 3; and
+/// bit-identical with one and two threads.
+@Test(arguments: [
+    // (batch, channels, height, width, outChannels, kernel, stride, dilation, pads)
+    (3, 3, 17, 33, 13, 3, 2, 1, [1, 1, 1, 1]),
+    (1, 1, 1, 1, 7, 3, 1, 1, [1, 1, 1, 1]),
+    (2, 4, 15, 9, 32, 5, 1, 2, [2, 0, 3, 1]),
+    (1, 3, 23, 23, 64, 7, 2, 1, [3, 3, 3, 3]),
+    (1, 2, 12, 40, 6, 3, 3, 1, [0, 1, 1, 0]),
+    (1, 3, 14, 14, 1, 2, 2, 1, [0, 0, 0, 0]),
+])
+func indirectConvMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, Int, [Int])) throws {
+    let (n, ch, h, w, m, k, s, d, pads) = c
+    let g = try WindowGeometry(input: [n, ch, h, w], kernel: (k, k), strides: (s, s), dilations: (d, d), pads: pads, autoPad: .explicit)
+    let x = pseudoRandom(n * ch * h * w, seed: 41), weights = pseudoRandom(m * ch * k * k, seed: 42)
+    let bias = pseudoRandom(m, seed: 43), residual = pseudoRandom(n * m * g.outHeight * g.outWidth, seed: 44)
+    let plain = ConvKernels.reference(input: x, weights: weights, bias: bias, geometry: g, outChannels: m, groups: 1)
+    let expected = zip(plain, residual).map { min(max($0 + $1, 0), 6) }
+    func fast(_ threads: Int) -> [Float] {
+        Parallel.withThreads(threads) {
+            ConvKernels.convolve(input: x, weights: weights, bias: bias, geometry: g, outChannels: m, groups: 1,
+                                 activation: .clip(min: 0, max: 6), residual: residual)
+        }
+    }
+    let one = fast(1), two = fast(2)
+    expectClose(one, expected, "indirect conv \(c)")
+    #expect(one == two, "1 vs 2 threads differ for \(c)")
+}
+
 /// The direct depthwise kernel (phase-split padded planes, fused epilogue) against the seven-loop
 /// twin followed by the activation's scalar definition, on awkward shapes.
 @Test(arguments: [

@@ -2,6 +2,7 @@ import CBLAS
 
 /// 2-D convolution kernels. Layout: input NCHW, weights [M, C/group, KH, KW], output NCHW.
 public enum ConvKernels {
+    /// Depthwise and few-channel (`IndirectConvKernel`) convolutions take their own kernels.
     /// General path: per image and group, im2col into a [C/g*KH*KW, OH*OW] matrix (1x1 stride-1
     /// unpadded convolutions use the input as it is), then the panel GEMM with bias, residual and
     /// activation in its epilogue. `packed` holds the weights packed per group (packed now if nil).
@@ -20,6 +21,18 @@ public enum ConvKernels {
             && g.padTop == 0 && g.padLeft == 0 && g.padBottom == 0 && g.padRight == 0
         let panels = packed ?? packWeights(weights, outChannels: outChannels, groups: groups, patch: patch)
         let total = g.batch * outChannels * spatialOut
+        if IndirectConvKernel.fits(g, groups: groups) {
+            return BufferPool.floats(total) { output in
+                input.withUnsafeBufferPointer { x in
+                    bias.withOptionalPointer { biasPointer in
+                        residual.withOptionalPointer { residualPointer in
+                            IndirectConvKernel.run(input: x.baseAddress!, packed: panels[0], bias: biasPointer, residual: residualPointer,
+                                                   geometry: g, activation: activation, into: output.baseAddress!)
+                        }
+                    }
+                }
+            }
+        }
         // Every element is written by im2col before it is read (Float needs no initialisation).
         let columnCount = pointwise ? 0 : patch * spatialOut
         var columns = BufferPool.floats(columnCount) { _ in }

@@ -142,53 +142,101 @@ public enum PanelGemm {
     }
 
     /// One 6x16 tile of C at (firstRow, column); stores `rowCount` rows and `width` columns.
+    /// B's row k starts `ldb` floats after row k - 1.
     @inline(__always)
     static func tile(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, ldb: Int, depth: Int,
                      firstRow: Int, rowCount: Int, column: Int, width: Int, n: Int, accumulate: Bool, finish: Bool,
                      bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: FusedActivation,
                      c: UnsafeMutablePointer<Float>) {
-        var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
-        var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
-        var c40 = SIMD8<Float>(), c41 = SIMD8<Float>(), c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
+        var sums = TileSums()
         var pa = a, pb = UnsafeRawPointer(b)
         let step = ldb * MemoryLayout<Float>.stride
         if width <= 8 {
             // A last tile of at most eight columns (7x7 planes have 49): half the work.
             for _ in 0..<depth {
-                let b0 = pb.loadUnaligned(as: SIMD8<Float>.self)
-                c00 = mk_multiply_add(SIMD8<Float>(repeating: pa[0]), b0, c00)
-                c10 = mk_multiply_add(SIMD8<Float>(repeating: pa[1]), b0, c10)
-                c20 = mk_multiply_add(SIMD8<Float>(repeating: pa[2]), b0, c20)
-                c30 = mk_multiply_add(SIMD8<Float>(repeating: pa[3]), b0, c30)
-                c40 = mk_multiply_add(SIMD8<Float>(repeating: pa[4]), b0, c40)
-                c50 = mk_multiply_add(SIMD8<Float>(repeating: pa[5]), b0, c50)
+                sums.addHalf(pa, pb.loadUnaligned(as: SIMD8<Float>.self))
                 pa += rowsPerPanel
                 pb += step
             }
         } else {
             for _ in 0..<depth {
-                let b0 = pb.loadUnaligned(as: SIMD8<Float>.self)
-                let b1 = pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
-                var s = SIMD8<Float>(repeating: pa[0]); c00 = mk_multiply_add(s, b0, c00); c01 = mk_multiply_add(s, b1, c01)
-                s = SIMD8<Float>(repeating: pa[1]); c10 = mk_multiply_add(s, b0, c10); c11 = mk_multiply_add(s, b1, c11)
-                s = SIMD8<Float>(repeating: pa[2]); c20 = mk_multiply_add(s, b0, c20); c21 = mk_multiply_add(s, b1, c21)
-                s = SIMD8<Float>(repeating: pa[3]); c30 = mk_multiply_add(s, b0, c30); c31 = mk_multiply_add(s, b1, c31)
-                s = SIMD8<Float>(repeating: pa[4]); c40 = mk_multiply_add(s, b0, c40); c41 = mk_multiply_add(s, b1, c41)
-                s = SIMD8<Float>(repeating: pa[5]); c50 = mk_multiply_add(s, b0, c50); c51 = mk_multiply_add(s, b1, c51)
+                sums.add(pa, pb.loadUnaligned(as: SIMD8<Float>.self), pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
                 pa += rowsPerPanel
                 pb += step
             }
         }
-        func emit(_ r: Int, _ low: SIMD8<Float>, _ high: SIMD8<Float>) {
-            storeRow(firstRow + r, low, high, column: column, width: width, n: n, accumulate: accumulate, finish: finish,
-                     bias: bias, residual: residual, activation: activation, c: c)
+        sums.store(firstRow: firstRow, rowCount: rowCount, column: column, width: width, n: n, accumulate: accumulate,
+                   finish: finish, bias: bias, residual: residual, activation: activation, c: c)
+    }
+
+    /// `tile` with B's rows found through a table (an indirect GEMM): row k starts `rowOffsets[k]`
+    /// bytes after `b`, so convolutions read their input in place, without an im2col copy.
+    @inline(__always)
+    static func indirectTile(_ a: UnsafePointer<Float>, _ b: UnsafeRawPointer, rowOffsets: UnsafePointer<Int>, depth: Int,
+                             firstRow: Int, rowCount: Int, column: Int, width: Int, n: Int,
+                             bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: FusedActivation,
+                             c: UnsafeMutablePointer<Float>) {
+        var sums = TileSums()
+        var pa = a
+        if width <= 8 {
+            for k in 0..<depth {
+                sums.addHalf(pa, b.loadUnaligned(fromByteOffset: rowOffsets[k], as: SIMD8<Float>.self))
+                pa += rowsPerPanel
+            }
+        } else {
+            for k in 0..<depth {
+                let row = b + rowOffsets[k]
+                sums.add(pa, row.loadUnaligned(as: SIMD8<Float>.self), row.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+                pa += rowsPerPanel
+            }
         }
-        emit(0, c00, c01)
-        if rowCount > 1 { emit(1, c10, c11) }
-        if rowCount > 2 { emit(2, c20, c21) }
-        if rowCount > 3 { emit(3, c30, c31) }
-        if rowCount > 4 { emit(4, c40, c41) }
-        if rowCount > 5 { emit(5, c50, c51) }
+        sums.store(firstRow: firstRow, rowCount: rowCount, column: column, width: width, n: n, accumulate: false,
+                   finish: true, bias: bias, residual: residual, activation: activation, c: c)
+    }
+
+    /// The twelve 8-lane accumulators of a 6x16 tile (row r: c[r]0 for columns 0-7, c[r]1 for 8-15).
+    struct TileSums {
+        var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
+        var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
+        var c40 = SIMD8<Float>(), c41 = SIMD8<Float>(), c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
+
+        /// One step of k: the six A values of the panel times sixteen B values.
+        @inline(__always)
+        mutating func add(_ pa: UnsafePointer<Float>, _ b0: SIMD8<Float>, _ b1: SIMD8<Float>) {
+            var s = SIMD8<Float>(repeating: pa[0]); c00 = mk_multiply_add(s, b0, c00); c01 = mk_multiply_add(s, b1, c01)
+            s = SIMD8<Float>(repeating: pa[1]); c10 = mk_multiply_add(s, b0, c10); c11 = mk_multiply_add(s, b1, c11)
+            s = SIMD8<Float>(repeating: pa[2]); c20 = mk_multiply_add(s, b0, c20); c21 = mk_multiply_add(s, b1, c21)
+            s = SIMD8<Float>(repeating: pa[3]); c30 = mk_multiply_add(s, b0, c30); c31 = mk_multiply_add(s, b1, c31)
+            s = SIMD8<Float>(repeating: pa[4]); c40 = mk_multiply_add(s, b0, c40); c41 = mk_multiply_add(s, b1, c41)
+            s = SIMD8<Float>(repeating: pa[5]); c50 = mk_multiply_add(s, b0, c50); c51 = mk_multiply_add(s, b1, c51)
+        }
+
+        /// One step of k on the first eight columns only.
+        @inline(__always)
+        mutating func addHalf(_ pa: UnsafePointer<Float>, _ b0: SIMD8<Float>) {
+            c00 = mk_multiply_add(SIMD8<Float>(repeating: pa[0]), b0, c00)
+            c10 = mk_multiply_add(SIMD8<Float>(repeating: pa[1]), b0, c10)
+            c20 = mk_multiply_add(SIMD8<Float>(repeating: pa[2]), b0, c20)
+            c30 = mk_multiply_add(SIMD8<Float>(repeating: pa[3]), b0, c30)
+            c40 = mk_multiply_add(SIMD8<Float>(repeating: pa[4]), b0, c40)
+            c50 = mk_multiply_add(SIMD8<Float>(repeating: pa[5]), b0, c50)
+        }
+
+        @inline(__always)
+        func store(firstRow: Int, rowCount: Int, column: Int, width: Int, n: Int, accumulate: Bool, finish: Bool,
+                   bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: FusedActivation,
+                   c: UnsafeMutablePointer<Float>) {
+            func emit(_ r: Int, _ low: SIMD8<Float>, _ high: SIMD8<Float>) {
+                storeRow(firstRow + r, low, high, column: column, width: width, n: n, accumulate: accumulate, finish: finish,
+                         bias: bias, residual: residual, activation: activation, c: c)
+            }
+            emit(0, c00, c01)
+            if rowCount > 1 { emit(1, c10, c11) }
+            if rowCount > 2 { emit(2, c20, c21) }
+            if rowCount > 3 { emit(3, c30, c31) }
+            if rowCount > 4 { emit(4, c40, c41) }
+            if rowCount > 5 { emit(5, c50, c51) }
+        }
     }
 
     /// One row of a tile into C: adds C's current values when accumulating; on the last slice

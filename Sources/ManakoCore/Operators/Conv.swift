@@ -95,6 +95,8 @@ extension Conv: PlanDescribing {
         } else if g.kernelHeight == 1 && g.kernelWidth == 1 && g.strideHeight == 1 && g.strideWidth == 1
                     && g.padTop + g.padLeft + g.padBottom + g.padRight == 0 {
             algorithm = "pointwise panel GEMM \(wShape[0] / group)x\(wShape[1])x\(g.outHeight * g.outWidth)"
+        } else if IndirectConvKernel.fits(g, groups: group) {
+            algorithm = "indirect GEMM \(kernel) \(wShape[0])x\(wShape[1] * g.kernelHeight * g.kernelWidth)x\(g.outHeight * g.outWidth)"
         } else {
             algorithm = "im2col \(kernel) + panel GEMM \(wShape[0] / group)x\(wShape[1] * g.kernelHeight * g.kernelWidth)x\(g.outHeight * g.outWidth)"
         }
