@@ -9,7 +9,8 @@ public enum PanelGemm {
     static let rowsPerPanel = 6
     static let columnsPerTile = 16
 
-    /// A packed into ceil(M / 6) panels of K x 6, missing rows zero.
+    /// A packed into ceil(M / 6) panels of K x 6, missing rows zero, and two zeros past the end
+    /// (the single-column tile reads a panel's six values as one eight-lane vector).
     public struct PackedA: Sendable {
         public let rows: Int
         public let depth: Int
@@ -24,7 +25,7 @@ public enum PanelGemm {
                 values = []
                 return
             }
-            values = [Float](unsafeUninitializedCapacity: panels * depth * rowsPerPanel) { out, initialized in
+            values = [Float](unsafeUninitializedCapacity: panels * depth * rowsPerPanel + 2) { out, initialized in
                 let o = out.baseAddress!
                 for panel in 0..<panels {
                     for k in 0..<depth {
@@ -34,7 +35,8 @@ public enum PanelGemm {
                         }
                     }
                 }
-                initialized = panels * depth * rowsPerPanel
+                (o + panels * depth * rowsPerPanel).initialize(repeating: 0, count: 2)
+                initialized = panels * depth * rowsPerPanel + 2
             }
         }
     }
@@ -151,6 +153,35 @@ public enum PanelGemm {
         var sums = TileSums()
         var pa = a, pb = UnsafeRawPointer(b)
         let step = ldb * MemoryLayout<Float>.stride
+        if width == 1 {
+            // One column (7x7 planes have 49 = 3 x 16 + 1): the panel's six rows as one vector,
+            // four independent sums over k instead of six broadcasts per k.
+            var s0 = SIMD8<Float>(), s1 = s0, s2 = s0, s3 = s0
+            var k = 0
+            func panelColumn(_ i: Int) -> SIMD8<Float> { UnsafeRawPointer(pa + i * rowsPerPanel).loadUnaligned(as: SIMD8<Float>.self) }
+            func bValue(_ i: Int) -> SIMD8<Float> { SIMD8(repeating: pb.load(fromByteOffset: i * step, as: Float.self)) }
+            while k + 4 <= depth {
+                s0 = mk_multiply_add(panelColumn(0), bValue(0), s0)
+                s1 = mk_multiply_add(panelColumn(1), bValue(1), s1)
+                s2 = mk_multiply_add(panelColumn(2), bValue(2), s2)
+                s3 = mk_multiply_add(panelColumn(3), bValue(3), s3)
+                pa += 4 * rowsPerPanel
+                pb += 4 * step
+                k += 4
+            }
+            while k < depth {
+                s0 = mk_multiply_add(panelColumn(0), bValue(0), s0)
+                pa += rowsPerPanel
+                pb += step
+                k += 1
+            }
+            let sum = (s0 + s1) + (s2 + s3)
+            for r in 0..<rowCount {
+                storeRow(firstRow + r, SIMD8(repeating: sum[r]), SIMD8(), column: column, width: 1, n: n, accumulate: accumulate,
+                         finish: finish, bias: bias, residual: residual, activation: activation, c: c)
+            }
+            return
+        }
         if width <= 8 {
             // A last tile of at most eight columns (7x7 planes have 49): half the work.
             for _ in 0..<depth {
