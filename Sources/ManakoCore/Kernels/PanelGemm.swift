@@ -66,6 +66,11 @@ public enum PanelGemm {
                 let panelRange = (panels * split / panelSplits)..<(panels * (split + 1) / panelSplits)
                 let blockStart = block * blockColumns, blockEnd = min(n, blockStart + blockColumns)
                 let tiles = (blockEnd - blockStart + columnsPerTile - 1) / columnsPerTile
+                if panels <= 4 || (panels <= directPanels && k > 64) {
+                    multiplyUnpacked(packed.baseAddress!, rows: m, depth: k, sliceDepth: sliceDepth, panels: panelRange, b,
+                                     columns: blockStart..<blockEnd, n: n, bias: bias, residual: residual, activation: activation, into: c)
+                    return
+                }
                 Scratch.withFloats(tiles * sliceDepth * columnsPerTile) { packedB in
                 var k0 = 0
                 while k0 < k {
@@ -76,7 +81,7 @@ public enum PanelGemm {
                         for p in 0..<depth {
                             let source = b + (k0 + p) * n + column, row = target + p * columnsPerTile
                             if width == columnsPerTile {
-                                row.update(from: source, count: columnsPerTile)
+                                copySixteen(from: source, to: row)
                             } else {
                                 for j in 0..<columnsPerTile { row[j] = j < width ? source[j] : 0 }
                             }
@@ -91,6 +96,53 @@ public enum PanelGemm {
                 }
             }
         }
+    }
+
+    /// Up to this many panels (M <= 120) B is read in place: each of its tiles serves too few
+    /// panels to repay packing it, a copy that costs as much as the products themselves here.
+    /// Short sums (K <= 64) over more than four panels keep the packed path, whose row-wise sweep
+    /// keeps the output's write streams few.
+    static let directPanels = 20
+
+    /// `multiply`'s loop for few panels: full 16-column tiles read B where it is (row stride n),
+    /// only a partial last tile is copied, zero-padded, so no read passes B's end.
+    @inline(__always)
+    static func multiplyUnpacked(_ a: UnsafePointer<Float>, rows m: Int, depth k: Int, sliceDepth: Int, panels: Range<Int>,
+                                 _ b: UnsafePointer<Float>, columns: Range<Int>, n: Int, bias: UnsafePointer<Float>?,
+                                 residual: UnsafePointer<Float>?, activation: FusedActivation, into c: UnsafeMutablePointer<Float>) {
+        Scratch.withFloats(sliceDepth * columnsPerTile) { edge in
+            var k0 = 0
+            while k0 < k {
+                let depth = min(sliceDepth, k - k0)
+                var column = columns.lowerBound
+                while column < columns.upperBound {
+                    let width = min(columnsPerTile, columns.upperBound - column)
+                    var source = b + k0 * n + column, ldb = n
+                    if width < columnsPerTile {
+                        for p in 0..<depth {
+                            for j in 0..<columnsPerTile { edge[p * columnsPerTile + j] = j < width ? source[p * n + j] : 0 }
+                        }
+                        source = UnsafePointer(edge)
+                        ldb = columnsPerTile
+                    }
+                    for panel in panels {
+                        let firstRow = panel * rowsPerPanel
+                        tile(a + panel * k * rowsPerPanel + k0 * rowsPerPanel, source, ldb: ldb, depth: depth, firstRow: firstRow,
+                             rowCount: min(rowsPerPanel, m - firstRow), column: column, width: width, n: n,
+                             accumulate: k0 > 0, finish: k0 + depth == k, bias: bias, residual: residual, activation: activation, c: c)
+                    }
+                    column += columnsPerTile
+                }
+                k0 += depth
+            }
+        }
+    }
+
+    @inline(__always)
+    static func copySixteen(from source: UnsafePointer<Float>, to target: UnsafeMutablePointer<Float>) {
+        let raw = UnsafeRawPointer(source), out = UnsafeMutableRawPointer(target)
+        out.storeBytes(of: raw.loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+        out.storeBytes(of: raw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
     }
 
     /// The compute loop over B already packed as [tile][depth][16] for `columns` of C (row stride
