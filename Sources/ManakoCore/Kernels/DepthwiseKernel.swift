@@ -4,7 +4,8 @@ import CManakoSIMD
 /// sixteen (or eight) columns: eight independent accumulator chains per tap, so the FMAs are not
 /// bound by their latency, and each broadcast weight feeds all of them. Each input plane is copied
 /// once into a zero-padded `PhasePlane`, so every tap of every stride and dilation is a
-/// unit-stride 8-lane load; bias and activation are applied in registers before the store.
+/// unit-stride 8-lane load; bias and clamps are applied in registers before the store, SiLU
+/// and HardSwish over each finished plane.
 /// Layout: input [N, C, H, W], weights [C, 1, KH, KW], output [N, C, OH, OW].
 /// Twin: `ConvKernels.reference` with groups == channels.
 public enum DepthwiseKernel {
@@ -31,7 +32,9 @@ public enum DepthwiseKernel {
                                 scratch.load(xb.baseAddress! + plane * spatialIn)
                                 convolvePlane(scratch, offsets: offsets.baseAddress!, taps: taps,
                                               weights: wb.baseAddress! + c * taps, bias: bias?[c] ?? 0,
-                                              activation: activation, into: yBase + plane * spatialOut)
+                                              activation: activation.inRegisters, into: yBase + plane * spatialOut)
+                                // A curve runs over the plane while it is still in cache (see `isCurve`).
+                                if activation.isCurve { activation.applyCurve(yBase + plane * spatialOut, count: spatialOut) }
                             }
                         }
                     }

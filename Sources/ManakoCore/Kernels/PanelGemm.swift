@@ -230,7 +230,8 @@ public enum PanelGemm {
             let sum = (s0 + s1) + (s2 + s3)
             for r in 0..<rowCount {
                 storeRow(firstRow + r, SIMD8(repeating: sum[r]), SIMD8(), column: column, width: 1, n: n, accumulate: accumulate,
-                         finish: finish, bias: bias, residual: residual, activation: activation, c: c)
+                         finish: finish, bias: bias, residual: residual, activation: activation.inRegisters, c: c)
+                if finish && activation.isCurve { activation.applyCurve(c + (firstRow + r) * n + column, count: 1) }
             }
             return
         }
@@ -311,7 +312,7 @@ public enum PanelGemm {
                    c: UnsafeMutablePointer<Float>) {
             func emit(_ r: Int, _ low: SIMD8<Float>, _ high: SIMD8<Float>) {
                 storeRow(firstRow + r, low, high, column: column, width: width, n: n, accumulate: accumulate, finish: finish,
-                         bias: bias, residual: residual, activation: activation, c: c)
+                         bias: bias, residual: residual, activation: activation.inRegisters, c: c)
             }
             emit(0, c00, c01)
             if rowCount > 1 { emit(1, c10, c11) }
@@ -319,6 +320,9 @@ public enum PanelGemm {
             if rowCount > 3 { emit(3, c30, c31) }
             if rowCount > 4 { emit(4, c40, c41) }
             if rowCount > 5 { emit(5, c50, c51) }
+            if finish && activation.isCurve {
+                activation.applyCurve(c + firstRow * n + column, rows: rowCount, columns: width, rowStride: n)
+            }
         }
     }
 

@@ -1,3 +1,5 @@
+import CManakoSIMD
+
 /// Transcendental functions on eight lanes at once, for activations and Softmax.
 /// exp: range reduction x = n ln2 + r (|r| <= ln2/2), a degree-6 polynomial for e^r, then 2^n
 /// built in the exponent bits. erf: a rational minimax fit in x^2 on [-4, 4], saturating beyond.
@@ -41,10 +43,38 @@ public enum VectorMath {
         1 / (1 + exp(-x))
     }
 
-    /// x * sigmoid(x) per lane (SiLU, Swish).
+    /// x * sigmoid(x) per lane (SiLU, Swish): x / (1 + e^-x) with `clampedExp`, whose clamp is
+    /// all the special cases need here (a NaN stays NaN through the numerator).
     @inline(__always)
     public static func silu(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        x / (1 + exp(-x))
+        mk_divide(x, 1 + clampedExp(-x))
+    }
+
+    /// x * max(0, min(1, x / 6 + 1 / 2)) per lane (HardSwish: MobileNetV3).
+    @inline(__always)
+    public static func hardSwish(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        x * mk_clamp(mk_multiply_add(x, SIMD8(repeating: 1 / 6), SIMD8(repeating: 0.5)), SIMD8(repeating: 0), SIMD8(repeating: 1))
+    }
+
+    /// e^x per lane for x clamped to [-87.3, 88]: `exp`'s reduction and polynomial in FMAs, 2^n
+    /// in one exponent field (n <= 127 in this range), and no special-case lanes (a NaN gives
+    /// e^-87.3). For activations, where the clamp does not change the result.
+    @inline(__always)
+    static func clampedExp(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        let c = mk_clamp(x, SIMD8(repeating: -87.33654), SIMD8(repeating: 88))
+        let shifted = mk_multiply_add(c, SIMD8(repeating: 1.442695041), SIMD8(repeating: 12582912))
+        let n = shifted - 12582912
+        let whole = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
+        var r = mk_multiply_add(n, SIMD8(repeating: -0.693359375), c)
+        r = mk_multiply_add(n, SIMD8(repeating: 2.12194440e-4), r)
+        var p = SIMD8<Float>(repeating: 1.9875691500e-4)
+        p = mk_multiply_add(p, r, SIMD8(repeating: 1.3981999507e-3))
+        p = mk_multiply_add(p, r, SIMD8(repeating: 8.3334519073e-3))
+        p = mk_multiply_add(p, r, SIMD8(repeating: 4.1665795894e-2))
+        p = mk_multiply_add(p, r, SIMD8(repeating: 1.6666665459e-1))
+        p = mk_multiply_add(p, r, SIMD8(repeating: 5.0000001201e-1))
+        p = mk_multiply_add(p, r * r, r + 1)
+        return p * unsafeBitCast((whole &+ 127) &<< 23, to: SIMD8<Float>.self)
     }
 
     /// erf(x) per lane: x * P(x^2) / Q(x^2) on x clamped to [-4, 4] (erf(4) = 1 - 1.5e-8 in float).
@@ -76,9 +106,21 @@ public enum VectorMath {
         values.withUnsafeMutableBufferPointer { buffer in transform(buffer.baseAddress!, count: buffer.count, f) }
     }
 
+    /// Four vectors per step: a curve like SiLU is a chain of some fifteen dependent operations,
+    /// and four independent chains keep the core busy where one leaves it waiting.
     @inline(__always)
     public static func transform(_ v: UnsafeMutablePointer<Float>, count: Int, _ f: (SIMD8<Float>) -> SIMD8<Float>) {
         var i = 0
+        while i + 32 <= count {
+            let raw = UnsafeMutableRawPointer(v + i)
+            let a = f(raw.loadUnaligned(as: SIMD8<Float>.self)), b = f(raw.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+            let c = f(raw.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self)), d = f(raw.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self))
+            raw.storeBytes(of: a, as: SIMD8<Float>.self)
+            raw.storeBytes(of: b, toByteOffset: 32, as: SIMD8<Float>.self)
+            raw.storeBytes(of: c, toByteOffset: 64, as: SIMD8<Float>.self)
+            raw.storeBytes(of: d, toByteOffset: 96, as: SIMD8<Float>.self)
+            i += 32
+        }
         while i + 8 <= count {
             let raw = UnsafeMutableRawPointer(v + i)
             raw.storeBytes(of: f(raw.loadUnaligned(as: SIMD8<Float>.self)), as: SIMD8<Float>.self)
@@ -89,6 +131,30 @@ public enum VectorMath {
             for k in 0..<(count - i) { lanes[k] = v[i + k] }
             let result = f(lanes)
             for k in 0..<(count - i) { v[i + k] = result[k] }
+        }
+    }
+
+    /// `transform` on `rows` rows of `columns` floats, `rowStride` apart (a GEMM tile of C):
+    /// rows of sixteen go two at a time, four vectors per step as in `transform`.
+    @inline(__always)
+    public static func transform(_ v: UnsafeMutablePointer<Float>, rows: Int, columns: Int, rowStride: Int,
+                                 _ f: (SIMD8<Float>) -> SIMD8<Float>) {
+        var r = 0
+        if columns == 16 {
+            while r + 2 <= rows {
+                let first = UnsafeMutableRawPointer(v + r * rowStride), second = UnsafeMutableRawPointer(v + (r + 1) * rowStride)
+                let a = f(first.loadUnaligned(as: SIMD8<Float>.self)), b = f(first.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+                let c = f(second.loadUnaligned(as: SIMD8<Float>.self)), d = f(second.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+                first.storeBytes(of: a, as: SIMD8<Float>.self)
+                first.storeBytes(of: b, toByteOffset: 32, as: SIMD8<Float>.self)
+                second.storeBytes(of: c, as: SIMD8<Float>.self)
+                second.storeBytes(of: d, toByteOffset: 32, as: SIMD8<Float>.self)
+                r += 2
+            }
+        }
+        while r < rows {
+            transform(v + r * rowStride, count: columns, f)
+            r += 1
         }
     }
 

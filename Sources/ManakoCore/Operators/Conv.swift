@@ -170,16 +170,42 @@ public enum FusedActivation: Sendable, Equatable {
         }
     }
 
+    /// SiLU and HardSwish: kernels store their sums with `inRegisters` and then call
+    /// `applyCurve(_:count:)` on what they stored, so the curve's call never has to save the
+    /// kernel's live accumulators around it (every vector register is caller-saved).
+    public var isCurve: Bool {
+        switch self {
+        case .silu, .hardSwish: return true
+        case .none, .relu, .clip: return false
+        }
+    }
+
+    /// The part a kernel applies in registers before its store: all of a clamp, none of a curve.
+    public var inRegisters: FusedActivation { isCurve ? .none : self }
+
+    /// The activation on `count` floats in place, eight at a time (a partial last vector by lanes).
+    /// One loop per curve with the curve inline, so successive vectors overlap in the core.
+    @inline(never)
+    public func applyCurve(_ v: UnsafeMutablePointer<Float>, count: Int) {
+        applyCurve(v, rows: 1, columns: count, rowStride: count)
+    }
+
+    /// The activation in place on `rows` rows of `columns` floats, `rowStride` apart.
+    @inline(never)
+    public func applyCurve(_ v: UnsafeMutablePointer<Float>, rows: Int, columns: Int, rowStride: Int) {
+        switch self {
+        case .silu: VectorMath.transform(v, rows: rows, columns: columns, rowStride: rowStride) { VectorMath.silu($0) }
+        case .hardSwish: VectorMath.transform(v, rows: rows, columns: columns, rowStride: rowStride) { VectorMath.hardSwish($0) }
+        case .none, .relu, .clip: VectorMath.transform(v, rows: rows, columns: columns, rowStride: rowStride) { apply($0) }
+        }
+    }
+
     @inline(never)
     func applyCurve(_ v: SIMD8<Float>) -> SIMD8<Float> {
         switch self {
         case .none, .relu, .clip: return apply(v)
         case .silu: return VectorMath.silu(v)
-        case .hardSwish:
-            var gate = v * (1 / 6) + 0.5
-            gate.replace(with: 0, where: gate .< 0)
-            gate.replace(with: 1, where: gate .> 1)
-            return v * gate
+        case .hardSwish: return VectorMath.hardSwish(v)
         }
     }
 }
