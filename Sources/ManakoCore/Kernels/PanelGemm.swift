@@ -60,13 +60,19 @@ public enum PanelGemm {
         let threads = Parallel.threads
         // About four items per thread for dynamic scheduling (one when single-threaded).
         let panelSplits = threads == 1 || blocks >= 4 * threads ? 1 : min(panels, (4 * threads + blocks - 1) / blocks)
+        let direct = panels <= 4 || (panels <= directPanels && k > 64)
+        if !direct && panelSplits > 1 {
+            multiplySharingPackedB(a, b, columns: n, sliceDepth: sliceDepth, blockColumns: blockColumns, panelSplits: panelSplits,
+                                   bias: bias, residual: residual, activation: activation, into: c)
+            return
+        }
         a.values.withUnsafeBufferPointer { packed in
             Parallel.forEach(blocks * panelSplits) { item in
                 let block = item / panelSplits, split = item % panelSplits
                 let panelRange = (panels * split / panelSplits)..<(panels * (split + 1) / panelSplits)
                 let blockStart = block * blockColumns, blockEnd = min(n, blockStart + blockColumns)
                 let tiles = (blockEnd - blockStart + columnsPerTile - 1) / columnsPerTile
-                if panels <= 4 || (panels <= directPanels && k > 64) {
+                if direct {
                     multiplyUnpacked(packed.baseAddress!, rows: m, depth: k, sliceDepth: sliceDepth, panels: panelRange, b,
                                      columns: blockStart..<blockEnd, n: n, bias: bias, residual: residual, activation: activation, into: c)
                     return
@@ -75,24 +81,70 @@ public enum PanelGemm {
                 var k0 = 0
                 while k0 < k {
                     let depth = min(sliceDepth, k - k0)
-                    for t in 0..<tiles {
-                        let column = blockStart + t * columnsPerTile, width = min(columnsPerTile, blockEnd - column)
-                        let target = packedB + t * depth * columnsPerTile
-                        for p in 0..<depth {
-                            let source = b + (k0 + p) * n + column, row = target + p * columnsPerTile
-                            if width == columnsPerTile {
-                                copySixteen(from: source, to: row)
-                            } else {
-                                for j in 0..<columnsPerTile { row[j] = j < width ? source[j] : 0 }
-                            }
-                        }
-                    }
+                    packSlice(b, n: n, rows: k0..<(k0 + depth), columns: blockStart..<blockEnd, into: packedB)
                     multiplyPacked(packed.baseAddress! + k0 * rowsPerPanel, rows: m, depth: depth, panelStride: k * rowsPerPanel,
                                    panels: panelRange, packedB: packedB, columns: blockStart..<blockEnd, ldc: n,
                                    accumulate: k0 > 0, finish: k0 + depth == k,
                                    bias: bias, residual: residual, activation: activation, into: c)
                     k0 += depth
                 }
+                }
+            }
+        }
+    }
+
+    /// Rows `rows` of B's `columns` as [tile][row][16], a partial last tile zero-padded.
+    @inline(__always)
+    static func packSlice(_ b: UnsafePointer<Float>, n: Int, rows: Range<Int>, columns: Range<Int>, into packed: UnsafeMutablePointer<Float>) {
+        let tiles = (columns.count + columnsPerTile - 1) / columnsPerTile
+        for t in 0..<tiles {
+            let column = columns.lowerBound + t * columnsPerTile, width = min(columnsPerTile, columns.upperBound - column)
+            let target = packed + t * rows.count * columnsPerTile
+            for p in 0..<rows.count {
+                let source = b + (rows.lowerBound + p) * n + column, row = target + p * columnsPerTile
+                if width == columnsPerTile {
+                    copySixteen(from: source, to: row)
+                } else {
+                    for j in 0..<columnsPerTile { row[j] = j < width ? source[j] : 0 }
+                }
+            }
+        }
+    }
+
+    /// `multiply` when panel ranges of a block are split across threads: B is packed once (every
+    /// block's slices, the packing itself split by block and slice), then shared by the threads,
+    /// instead of each work item packing the same block again.
+    static func multiplySharingPackedB(_ a: PackedA, _ b: UnsafePointer<Float>, columns n: Int, sliceDepth: Int, blockColumns: Int,
+                                       panelSplits: Int, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
+                                       activation: FusedActivation, into c: UnsafeMutablePointer<Float>) {
+        let m = a.rows, k = a.depth
+        let panels = (m + rowsPerPanel - 1) / rowsPerPanel
+        let blocks = (n + blockColumns - 1) / blockColumns, slices = (k + sliceDepth - 1) / sliceDepth
+        // Block `block`'s slice from row k0 starts at block * blockColumns * k + k0 * (its tiles) * 16.
+        func sliceStart(_ block: Int, _ k0: Int) -> Int {
+            let width = min(n, (block + 1) * blockColumns) - block * blockColumns
+            return block * blockColumns * k + k0 * ((width + columnsPerTile - 1) / columnsPerTile * columnsPerTile)
+        }
+        Scratch.withFloats(blocks * blockColumns * k) { packedB in
+            Parallel.forEach(blocks * slices) { item in
+                let block = item / slices, k0 = (item % slices) * sliceDepth
+                packSlice(b, n: n, rows: k0..<min(k, k0 + sliceDepth), columns: (block * blockColumns)..<min(n, (block + 1) * blockColumns),
+                          into: packedB + sliceStart(block, k0))
+            }
+            a.values.withUnsafeBufferPointer { packed in
+                Parallel.forEach(blocks * panelSplits) { item in
+                    let block = item / panelSplits, split = item % panelSplits
+                    let panelRange = (panels * split / panelSplits)..<(panels * (split + 1) / panelSplits)
+                    let blockStart = block * blockColumns, blockEnd = min(n, blockStart + blockColumns)
+                    var k0 = 0
+                    while k0 < k {
+                        let depth = min(sliceDepth, k - k0)
+                        multiplyPacked(packed.baseAddress! + k0 * rowsPerPanel, rows: m, depth: depth, panelStride: k * rowsPerPanel,
+                                       panels: panelRange, packedB: packedB + sliceStart(block, k0), columns: blockStart..<blockEnd, ldc: n,
+                                       accumulate: k0 > 0, finish: k0 + depth == k,
+                                       bias: bias, residual: residual, activation: activation, into: c)
+                        k0 += depth
+                    }
                 }
             }
         }

@@ -15,9 +15,13 @@ public enum Parallel {
         slot.integer.clamped(to: 1...256)
     }
 
-    /// Runs `body` with `threads` set for the calling thread.
+    /// Runs `body` with `threads` set for the calling thread. While a multi-threaded body runs,
+    /// idle workers poll for the next parallel loop instead of sleeping (see `WorkerPool`).
     public static func withThreads<T>(_ threads: Int, _ body: () throws -> T) rethrows -> T {
-        try slot.with(UnsafeRawPointer(bitPattern: max(1, threads)), body)
+        if threads <= 1 { return try slot.with(UnsafeRawPointer(bitPattern: 1), body) }
+        WorkerPool.shared.activeRuns.add(1, ordering: .releasing)
+        defer { WorkerPool.shared.activeRuns.subtract(1, ordering: .releasing) }
+        return try slot.with(UnsafeRawPointer(bitPattern: threads), body)
     }
 
     /// Calls `body(i)` for i in 0..<count on the calling thread and up to `threads - 1` pool
@@ -52,9 +56,12 @@ public enum Parallel {
     }
 }
 
-/// Sleeping worker threads shared by all models; created on demand up to the largest allowance
-/// asked for. A worker waits on a condition variable (no spinning), joins the oldest job with
-/// unclaimed items, and claims items until none are left.
+/// Worker threads shared by all models; created on demand up to the largest allowance asked
+/// for. A worker joins the oldest job with unclaimed items and claims items until none are left.
+/// Between jobs it polls (yielding the core) while some multi-threaded run is in progress and
+/// for at most `pollLimit`: a graph's parallel loops come a few microseconds apart, and waking a
+/// sleeping thread for each costs tens. Otherwise, and as soon as the runs end, it sleeps on a
+/// condition variable, so no worker spins once a call has returned.
 final class WorkerPool: @unchecked Sendable {
     static let shared = WorkerPool()
 
@@ -92,6 +99,12 @@ final class WorkerPool: @unchecked Sendable {
     private var wake = pthread_cond_t()
     private var jobs: [Job] = []
     private var workers = 0
+    /// Multi-threaded sections in progress (`Parallel.withThreads`).
+    let activeRuns = Atomic<Int>(0)
+    /// Jobs submitted so far: a polling worker watches it for the next one.
+    private let submitted = Atomic<Int>(0)
+    /// The longest a worker polls before it sleeps (a long single-threaded stretch of a run).
+    static let pollLimit: Duration = .milliseconds(2)
 
     private init() {
         pthread_mutex_init(&mutex, nil)
@@ -101,6 +114,7 @@ final class WorkerPool: @unchecked Sendable {
     func submit(_ job: Job, helpers: Int) {
         pthread_mutex_lock(&mutex)
         jobs.append(job)
+        submitted.add(1, ordering: .releasing)
         while workers < helpers { startWorker() }
         pthread_mutex_unlock(&mutex)
         for _ in 0..<helpers { pthread_cond_signal(&wake) }
@@ -129,8 +143,24 @@ final class WorkerPool: @unchecked Sendable {
         while true {
             pthread_mutex_lock(&mutex)
             var job = jobs.first { $0.hasUnclaimedItems }
+            var polled = false
             while job == nil {
-                pthread_cond_wait(&wake, &mutex)
+                if !polled && activeRuns.load(ordering: .acquiring) > 0 {
+                    // Poll outside the lock until a job is submitted, the runs end or time is up;
+                    // then look again under the lock (a submit appends under it).
+                    polled = true
+                    let generation = submitted.load(ordering: .acquiring)
+                    pthread_mutex_unlock(&mutex)
+                    let clock = ContinuousClock(), deadline = clock.now + Self.pollLimit
+                    while submitted.load(ordering: .acquiring) == generation && activeRuns.load(ordering: .acquiring) > 0
+                            && clock.now < deadline {
+                        sched_yield()
+                    }
+                    pthread_mutex_lock(&mutex)
+                } else {
+                    pthread_cond_wait(&wake, &mutex)
+                    polled = false
+                }
                 job = jobs.first { $0.hasUnclaimedItems }
             }
             pthread_mutex_unlock(&mutex)
