@@ -40,3 +40,25 @@ import Testing
     #expect(out[0] == x)
     #expect(out[1] == Tensor(shape: [2], bools: [true, true]))
 }
+
+/// Softmax's fused rows (clamped FMA exp and the sum in one pass) against the plain definition in
+/// double precision, on rows of 1, 7, 197 and 1001 with a wide spread; a NaN or an infinity in a
+/// row gives NaN there and leaves the other rows alone.
+@Test func softmaxRowsMatchTheDefinition() throws {
+    for length in [1, 7, 197, 1001] {
+        let values = pseudoRandom(3 * length, seed: UInt64(length)).map { $0 * 60 }
+        let y = try run(Softmax(axis: -1, coerce2D: false), t([3, length], values)).floats()
+        for row in 0..<3 {
+            let x = values[(row * length)..<((row + 1) * length)].map(Double.init)
+            let peak = x.max()!, total = x.map { Foundation.exp($0 - peak) }.reduce(0, +)
+            let expected = x.map { Float(Foundation.exp($0 - peak) / total) }
+            expectClose(Array(y[(row * length)..<((row + 1) * length)]), expected, tolerance: 1e-6, "softmax row of \(length)")
+        }
+    }
+    var special = pseudoRandom(3 * 9, seed: 5)
+    special[4] = .nan
+    special[9 + 2] = .infinity
+    let y = try run(Softmax(axis: -1, coerce2D: false), t([3, 9], special)).floats()
+    #expect(y[0..<9].allSatisfy(\.isNaN) && y[9..<18].allSatisfy(\.isNaN), "NaN and infinity rows")
+    #expect(abs(y[18..<27].reduce(0, +) - 1) < 1e-6, "a clean row next to them")
+}

@@ -60,7 +60,7 @@ public enum VectorMath {
     /// in one exponent field (n <= 127 in this range), and no special-case lanes (a NaN gives
     /// e^-87.3). For activations, where the clamp does not change the result.
     @inline(__always)
-    static func clampedExp(_ x: SIMD8<Float>) -> SIMD8<Float> {
+    public static func clampedExp(_ x: SIMD8<Float>) -> SIMD8<Float> {
         let c = mk_clamp(x, SIMD8(repeating: -87.33654), SIMD8(repeating: 88))
         let shifted = mk_multiply_add(c, SIMD8(repeating: 1.442695041), SIMD8(repeating: 12582912))
         let n = shifted - 12582912
@@ -158,6 +158,35 @@ public enum VectorMath {
         }
     }
 
+    /// target = e^(x - shift) for `count` floats (x - shift <= 0: `clampedExp`), returning their
+    /// sum, accumulated in eight lanes in one fixed order (deterministic), in the same pass.
+    @inline(__always)
+    public static func exponentiate(_ x: UnsafePointer<Float>, minus shift: Float, count: Int,
+                                    into target: UnsafeMutablePointer<Float>) -> Float {
+        let offset = SIMD8<Float>(repeating: shift)
+        var first = SIMD8<Float>(), second = SIMD8<Float>(), i = 0
+        while i + 16 <= count {
+            let source = UnsafeRawPointer(x + i), out = UnsafeMutableRawPointer(target + i)
+            let a = clampedExp(source.loadUnaligned(as: SIMD8<Float>.self) - offset)
+            let b = clampedExp(source.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self) - offset)
+            out.storeBytes(of: a, as: SIMD8<Float>.self)
+            out.storeBytes(of: b, toByteOffset: 32, as: SIMD8<Float>.self)
+            first += a
+            second += b
+            i += 16
+        }
+        var total = (first + second).sum()
+        while i < count {
+            var lanes = SIMD8<Float>(repeating: 0)
+            let n = Swift.min(8, count - i)
+            for k in 0..<n { lanes[k] = x[i + k] }
+            let e = clampedExp(lanes - offset)
+            for k in 0..<n { target[i + k] = e[k]; total += e[k] }
+            i += n
+        }
+        return total
+    }
+
     /// The sum of `count` floats, accumulated in eight lanes (a fixed order: deterministic).
     @inline(__always)
     public static func sum(_ v: UnsafePointer<Float>, count: Int) -> Float {
@@ -171,17 +200,23 @@ public enum VectorMath {
         return total
     }
 
-    /// The largest of `count` floats (count >= 1), compared in eight lanes.
+    /// The largest of `count` floats (count >= 1), compared in eight lanes; NaN if any is NaN.
     @inline(__always)
     public static func maximum(_ v: UnsafePointer<Float>, count: Int) -> Float {
         var lanes = SIMD8<Float>(repeating: -.infinity), i = 0
         while i + 8 <= count {
             let x = UnsafeRawPointer(v + i).loadUnaligned(as: SIMD8<Float>.self)
-            lanes.replace(with: x, where: x .> lanes)
+            lanes.replace(with: x, where: (x .> lanes) .| (x .!= x))
             i += 8
         }
+        // A NaN anywhere makes the maximum NaN (as numpy's max does).
+        if any(lanes .!= lanes) { return .nan }
         var best = lanes.max()
-        while i < count { best = Swift.max(best, v[i]); i += 1 }
+        while i < count {
+            if v[i].isNaN { return .nan }
+            best = Swift.max(best, v[i])
+            i += 1
+        }
         return best
     }
 

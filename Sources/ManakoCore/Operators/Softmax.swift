@@ -15,25 +15,38 @@ public struct Softmax: Operator {
         let outer = x.shape[..<a].reduce(1, *)
         let length = coerce2D ? x.shape[a...].reduce(1, *) : x.shape[a]
         let inner = coerce2D ? 1 : x.shape[(a + 1)...].reduce(1, *)
-        var data = try x.floats()
         guard length > 0 else { return [x] }
-        data.withUnsafeMutableBufferPointer { buffer in
-            let v = buffer.baseAddress!
-            if inner == 1 {
-                // Contiguous rows (split across threads): max, then e^(x - max) eight lanes at a
-                // time, then scale.
-                let parts = Parallel.ranges(outer)
-                Parallel.forEach(parts.count) { part in
-                    for o in parts[part] {
-                        let row = v + o * length
-                        let peak = VectorMath.maximum(row, count: length)
-                        VectorMath.transform(row, count: length) { VectorMath.exp($0 - peak) }
-                        let scale = 1 / VectorMath.sum(row, count: length)
-                        for k in 0..<length { row[k] *= scale }
+        if inner == 1 {
+            // Contiguous rows (split across threads): max; e^(x - max) into the output with the
+            // sum accumulated in the same pass; then scale. The input is only read.
+            let input = try x.floats()
+            let output = BufferPool.floats(input.count) { out in
+                input.withUnsafeBufferPointer { xb in
+                    let parts = Parallel.ranges(outer)
+                    Parallel.forEach(parts.count) { part in
+                        for o in parts[part] {
+                            let row = xb.baseAddress! + o * length, target = out.baseAddress! + o * length
+                            let peak = VectorMath.maximum(row, count: length)
+                            var total: Float
+                            if peak.isFinite {
+                                total = VectorMath.exponentiate(row, minus: peak, count: length, into: target)
+                            } else {
+                                // NaN or infinity: the exact exp, whose special lanes give NaN as ONNX Runtime does.
+                                target.update(from: row, count: length)
+                                VectorMath.transform(target, count: length) { VectorMath.exp($0 - peak) }
+                                total = VectorMath.sum(target, count: length)
+                            }
+                            let scale = SIMD8<Float>(repeating: 1 / total)
+                            VectorMath.transform(target, count: length) { $0 * scale }
+                        }
                     }
                 }
-                return
             }
+            return [Tensor(shape: x.shape, floats: output)]
+        }
+        var data = try x.floats()
+        data.withUnsafeMutableBufferPointer { buffer in
+            let v = buffer.baseAddress!
             var column = [Float](repeating: 0, count: length)
             for o in 0..<outer {
                 for i in 0..<inner {
