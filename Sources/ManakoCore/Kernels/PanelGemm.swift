@@ -332,6 +332,8 @@ public enum PanelGemm {
 
     /// The twelve 8-lane accumulators of a 6x16 tile (row r: c[r]0 for columns 0-7, c[r]1 for 8-15).
     struct TileSums {
+        init() {}
+
         var c00 = SIMD8<Float>(), c01 = SIMD8<Float>(), c10 = SIMD8<Float>(), c11 = SIMD8<Float>()
         var c20 = SIMD8<Float>(), c21 = SIMD8<Float>(), c30 = SIMD8<Float>(), c31 = SIMD8<Float>()
         var c40 = SIMD8<Float>(), c41 = SIMD8<Float>(), c50 = SIMD8<Float>(), c51 = SIMD8<Float>()
@@ -345,6 +347,18 @@ public enum PanelGemm {
             s = SIMD8<Float>(repeating: pa[3]); c30 = mk_multiply_add(s, b0, c30); c31 = mk_multiply_add(s, b1, c31)
             s = SIMD8<Float>(repeating: pa[4]); c40 = mk_multiply_add(s, b0, c40); c41 = mk_multiply_add(s, b1, c41)
             s = SIMD8<Float>(repeating: pa[5]); c50 = mk_multiply_add(s, b0, c50); c51 = mk_multiply_add(s, b1, c51)
+        }
+
+        /// One step of k with the six A values given (A read in place, row by row).
+        @inline(__always)
+        mutating func add(_ a0: Float, _ a1: Float, _ a2: Float, _ a3: Float, _ a4: Float, _ a5: Float,
+                          _ b0: SIMD8<Float>, _ b1: SIMD8<Float>) {
+            var s = SIMD8<Float>(repeating: a0); c00 = mk_multiply_add(s, b0, c00); c01 = mk_multiply_add(s, b1, c01)
+            s = SIMD8<Float>(repeating: a1); c10 = mk_multiply_add(s, b0, c10); c11 = mk_multiply_add(s, b1, c11)
+            s = SIMD8<Float>(repeating: a2); c20 = mk_multiply_add(s, b0, c20); c21 = mk_multiply_add(s, b1, c21)
+            s = SIMD8<Float>(repeating: a3); c30 = mk_multiply_add(s, b0, c30); c31 = mk_multiply_add(s, b1, c31)
+            s = SIMD8<Float>(repeating: a4); c40 = mk_multiply_add(s, b0, c40); c41 = mk_multiply_add(s, b1, c41)
+            s = SIMD8<Float>(repeating: a5); c50 = mk_multiply_add(s, b0, c50); c51 = mk_multiply_add(s, b1, c51)
         }
 
         /// One step of k on the first eight columns only.

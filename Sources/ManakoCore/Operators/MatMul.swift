@@ -1,10 +1,17 @@
 /// Matrix product with numpy semantics (ONNX MatMul): 1-D operands are promoted and the
 /// promoted axis removed; leading (batch) dimensions broadcast.
 public struct MatMul: Operator {
+    /// A constant 2-D B packed at load for `PackedBGemm` (then B itself is dropped).
+    public var packedB: PackedBGemm.PackedB?
+
     public init() {}
 
     public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
-        let a = try inputs.required(0, "A"), b = try inputs.required(1, "B")
+        let a = try inputs.required(0, "A")
+        if let packedB, a.rank >= 2, inputs.count < 2 || inputs[1] == nil || inputs[1]?.shape == [packedB.depth, packedB.columns] {
+            return [try multiplyPacked(a, packedB)]
+        }
+        let b = try inputs.required(1, "B")
         guard a.rank >= 1, b.rank >= 1 else { throw ManakoError(.shapeMismatch, "MatMul needs operands of rank 1 or more, got \(a.shape) and \(b.shape)") }
         let aShape = a.rank == 1 ? [1] + a.shape : a.shape
         let bShape = b.rank == 1 ? b.shape + [1] : b.shape
@@ -45,8 +52,25 @@ public struct MatMul: Operator {
 }
 
 extension MatMul {
+    /// A [..., M, K] times the packed B [K, N]: the leading dimensions and M are one stack of rows.
+    func multiplyPacked(_ a: Tensor, _ b: PackedBGemm.PackedB) throws -> Tensor {
+        guard a.shape.last == b.depth else {
+            throw ManakoError(.shapeMismatch, "inner dimensions differ: \(a.shape) x [\(b.depth), \(b.columns)]")
+        }
+        let shape = Array(a.shape.dropLast()) + [b.columns]
+        try ElementLimit.check(shape, "MatMul output")
+        let rows = a.shape.dropLast().reduce(1, *)
+        let aData = try a.floats()
+        let y = BufferPool.floats(rows * b.columns) { out in
+            aData.withUnsafeBufferPointer { PackedBGemm.multiply($0.baseAddress!, rows: rows, b, into: out.baseAddress!) }
+        }
+        return Tensor(shape: shape, floats: y)
+    }
+
     public func inferShapes(_ inputs: [ShapeFact?]) throws -> [[Int?]?]? {
-        guard inputs.count > 1, let a = inputs[0]?.shape, let b = inputs[1]?.shape, !a.isEmpty, !b.isEmpty else { return nil }
+        let packedShape: [Int?]? = packedB.map { [$0.depth, $0.columns] }
+        guard let a = inputs.first??.shape, let b = (inputs.count > 1 ? inputs[1]?.shape : nil) ?? packedShape,
+              !a.isEmpty, !b.isEmpty else { return nil }
         let a2 = a.count == 1 ? [1] + a : a, b2 = b.count == 1 ? b + [1] : b
         if let k = a2.last!, let kb = b2[b2.count - 2], k != kb {
             throw ManakoError(.shapeMismatch, "inner dimensions differ: \(ShapeRules.describe(a)) x \(ShapeRules.describe(b))")

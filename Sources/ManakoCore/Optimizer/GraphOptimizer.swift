@@ -11,6 +11,7 @@ public enum GraphOptimizer {
         public var foldedPads = 0
         public var fusedResiduals = 0
         public var packedConvolutions = 0
+        public var packedMatMuls = 0
         public var winogradConvolutions = 0
 
         public init() {}
@@ -30,6 +31,7 @@ public enum GraphOptimizer {
         nodes = fuseActivations(nodes, constants: constants, outputNames: outputNames, report: &report)
         nodes = removeDeadNodes(nodes, constants: &constants, outputNames: outputNames, report: &report)
         nodes = packConvolutionWeights(nodes, constants: constants, report: &report)
+        nodes = packMatMulWeights(nodes, constants: constants, report: &report)
         return (nodes, report)
     }
 
@@ -313,6 +315,19 @@ public enum GraphOptimizer {
         }
     }
 
+    /// Packs every constant 2-D B of a MatMul, once, for `PackedBGemm`.
+    static func packMatMulWeights(_ nodes: [NodeSpec], constants: [String: Tensor], report: inout Report) -> [NodeSpec] {
+        nodes.map { node in
+            guard var matMul = node.op as? MatMul, node.inputs.count > 1, let b = constants[node.inputs[1]], b.rank == 2,
+                  let values = try? b.floats() else { return node }
+            matMul.packedB = values.withUnsafeBufferPointer { PackedBGemm.PackedB($0.baseAddress!, depth: b.shape[0], columns: b.shape[1]) }
+            report.packedMatMuls += 1
+            var copy = node
+            copy.op = matMul
+            return copy
+        }
+    }
+
     /// Convolutions prepared for both Winograd and the GEMM keep only the one their inferred
     /// output size selects (Winograd needs `WinogradKernel.minimumTiles` tiles); where the
     /// spatial size is not known at load, both stay. Returns whether any node changed.
@@ -323,6 +338,13 @@ public enum GraphOptimizer {
                                                 constants: inout [String: Tensor], outputs: [ValueInfo]) -> ([NodeSpec], Bool) {
         var changed = false
         let result = nodes.map { node -> NodeSpec in
+            // A MatMul's packed B serves every shape of A: B itself is never needed again.
+            if let matMul = node.op as? MatMul, matMul.packedB != nil, node.inputs.count > 1, !node.inputs[1].isEmpty {
+                changed = true
+                var copy = node
+                copy.inputs[1] = ""
+                return copy
+            }
             guard var conv = node.op as? Conv, conv.winogradWeights != nil || conv.packedWeights != nil, node.inputs.count > 1,
                   let w = constants[node.inputs[1]], let output = node.outputs.first, let shape = shapes[output],
                   shape.count == 4, let height = shape[2], let width = shape[3] else { return node }

@@ -1,0 +1,104 @@
+/// C[M, N] = A[M, K] * B[K, N] with B constant (MatMul weights, the transformers' projections):
+/// B is packed once, at load, into PanelGemm's [tile][k][16] layout in slices of at most 256 rows
+/// of k; A (activations) is read in place, six rows at a time, into PanelGemm's 6x16 register
+/// tiles; work splits across threads by ranges of rows (and halves of the columns).
+/// Layout: A row-major (row stride K), B row-major [K, N] before packing, C row-major [M, N].
+/// Twin: `GemmKernel.referenceGemm`, tested on awkward sizes.
+public enum PackedBGemm {
+    /// B packed as [slice][tile][slice depth][16], zero-padded past column N.
+    public struct PackedB: Sendable {
+        public let depth: Int
+        public let columns: Int
+        let sliceDepth: Int
+        let values: [Float]
+
+        public init(_ b: UnsafePointer<Float>, depth k: Int, columns n: Int) {
+            depth = k
+            columns = n
+            let slices = max(1, (k + 255) / 256)
+            sliceDepth = max(1, (k + slices - 1) / slices)
+            let tiles = (n + PanelGemm.columnsPerTile - 1) / PanelGemm.columnsPerTile
+            let count = tiles * PanelGemm.columnsPerTile * k
+            if count == 0 {
+                values = []
+                return
+            }
+            let sliceDepth = self.sliceDepth
+            values = [Float](unsafeUninitializedCapacity: count) { out, initialized in
+                var k0 = 0
+                while k0 < k {
+                    let d = min(sliceDepth, k - k0)
+                    PanelGemm.packSlice(b, n: n, rows: k0..<(k0 + d), columns: 0..<n, into: out.baseAddress! + k0 * tiles * PanelGemm.columnsPerTile)
+                    k0 += d
+                }
+                initialized = count
+            }
+        }
+    }
+
+    /// C = A * B for `m` rows of A (row stride `depth`), into c (row stride `columns`).
+    public static func multiply(_ a: UnsafePointer<Float>, rows m: Int, _ b: PackedB, into c: UnsafeMutablePointer<Float>) {
+        let k = b.depth, n = b.columns, columnsPerTile = PanelGemm.columnsPerTile
+        guard m > 0, n > 0 else { return }
+        if k == 0 {
+            c.update(repeating: 0, count: m * n)
+            return
+        }
+        let panels = (m + PanelGemm.rowsPerPanel - 1) / PanelGemm.rowsPerPanel
+        let tiles = (n + columnsPerTile - 1) / columnsPerTile
+        b.values.withUnsafeBufferPointer { packedB in
+            // Ranges of eight panels (48 rows), and the columns in halves when there are few
+            // ranges, so every thread has work; each C element is summed in one fixed order.
+            let ranges = (panels + 7) / 8
+            let columnSplits = ranges >= 4 * Parallel.threads || tiles < 2 ? 1 : 2
+            Parallel.forEach(ranges * columnSplits) { item in
+                let range = item / columnSplits, split = item % columnSplits
+                let firstTile = tiles * split / columnSplits, endTile = tiles * (split + 1) / columnSplits
+                var k0 = 0
+                while k0 < k {
+                    let d = min(b.sliceDepth, k - k0)
+                    let slice = packedB.baseAddress! + k0 * tiles * columnsPerTile
+                    // Each tile of B's slice stays in L1 while the range's panels pass over it.
+                    for t in firstTile..<endTile {
+                        let column = t * columnsPerTile
+                        for panel in (range * 8)..<min(panels, range * 8 + 8) {
+                            let firstRow = panel * PanelGemm.rowsPerPanel
+                            rowTile(a + firstRow * k + k0, lda: k, rowCount: min(PanelGemm.rowsPerPanel, m - firstRow),
+                                    slice + t * d * columnsPerTile, depth: d, firstRow: firstRow, column: column,
+                                    width: min(columnsPerTile, n - column), n: n, accumulate: k0 > 0, finish: k0 + d == k, c: c)
+                        }
+                    }
+                    k0 += d
+                }
+            }
+        }
+    }
+
+    /// One 6x16 tile of C from six rows of A read in place (row stride `lda`; rows past
+    /// `rowCount` repeat the last, never stored) and a packed tile of B.
+    @inline(__always)
+    static func rowTile(_ a: UnsafePointer<Float>, lda: Int, rowCount: Int, _ b: UnsafePointer<Float>, depth: Int,
+                        firstRow: Int, column: Int, width: Int, n: Int, accumulate: Bool, finish: Bool,
+                        c: UnsafeMutablePointer<Float>) {
+        var sums = PanelGemm.TileSums()
+        let last = rowCount - 1
+        let r0 = a, r1 = a + min(1, last) * lda, r2 = a + min(2, last) * lda
+        let r3 = a + min(3, last) * lda, r4 = a + min(4, last) * lda, r5 = a + min(5, last) * lda
+        var pb = UnsafeRawPointer(b)
+        if width <= 8 {
+            for p in 0..<depth {
+                let b0 = pb.loadUnaligned(as: SIMD8<Float>.self)
+                sums.add(r0[p], r1[p], r2[p], r3[p], r4[p], r5[p], b0, SIMD8())
+                pb += 64
+            }
+        } else {
+            for p in 0..<depth {
+                sums.add(r0[p], r1[p], r2[p], r3[p], r4[p], r5[p],
+                         pb.loadUnaligned(as: SIMD8<Float>.self), pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+                pb += 64
+            }
+        }
+        sums.store(firstRow: firstRow, rowCount: rowCount, column: column, width: width, n: n, accumulate: accumulate,
+                   finish: finish, bias: nil, residual: nil, activation: .none, c: c)
+    }
+}
