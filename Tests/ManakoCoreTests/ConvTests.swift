@@ -160,4 +160,10 @@ func winogradMatchesReference(_ c: (Int, Int, Int, Int, Int, [Int])) throws {
     let fused = WinogradKernel.run(input: x, weights: transformed, bias: bias, geometry: g, activation: .silu, residual: residual)
     expectClose(fused, zip(plain, residual).map { ($0 + $1) / (1 + VectorMath.libmExp(-($0 + $1))) }, tolerance: 5e-4,
                 "winograd \(c) residual + SiLU")
+    // Without a residual the activation runs in registers, before the store.
+    for (activation, scalar) in [(FusedActivation.relu, { (v: Float) in max(v, 0) }), (.clip(min: -0.5, max: 0.5), { min(max($0, -0.5), 0.5) }),
+                                 (.silu, { $0 / (1 + VectorMath.libmExp(-$0)) })] {
+        let activated = WinogradKernel.run(input: x, weights: transformed, bias: bias, geometry: g, activation: activation, residual: nil)
+        expectClose(activated, plain.map(scalar), tolerance: 5e-4, "winograd \(c) \(activation)")
+    }
 }

@@ -199,8 +199,9 @@ public enum WinogradKernel {
         }
     }
 
-    /// Y = A^T M A per tile and filter, plus bias and residual, then the activation; stores the
-    /// part of each 4x4 tile inside the output (through a lane-minor staging buffer).
+    /// Y = A^T M A per tile and filter, plus bias and residual, then the activation (in registers
+    /// when there is no residual); stores the part of each 4x4 tile inside the output (through a
+    /// lane-minor staging buffer).
     static func transformOutput(_ products: UnsafePointer<Float>, outChannels m: Int, only selected: Range<Int>, geometry g: WindowGeometry, tilesWide: Int,
                                 first: Int, count: Int, block: Int, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
                                 activation: FusedActivation, into y: UnsafeMutablePointer<Float>) {
@@ -240,6 +241,11 @@ public enum WinogradKernel {
                     staging[r * 4 + 2] = a + 4 * c + start
                     staging[r * 4 + 3] = b + 8 * d + m5 + start
                 }
+                // Without a residual the activation runs here, on sixteen full vectors; with one
+                // it must follow the residual's addition, element by element below.
+                if residualPlane == nil && activation != .none {
+                    for i in 0..<16 { staging[i] = activation.apply(staging[i]) }
+                }
                 let lanes = min(8, count - lane0)
                 if lanes == 8 && residualPlane == nil && fullTiles[lane0 / 8] {
                     // Eight whole tiles: plain copies, no bounds.
@@ -259,20 +265,14 @@ public enum WinogradKernel {
                         let index = (top + r) * g.outWidth + left
                         for j in 0..<width {
                             var value = lanesOut[(r * 4 + j) * 8 + lane]
-                            if let residualPlane { value += residualPlane[index + j] }
+                            if let residualPlane {
+                                value = activation.apply(SIMD8(repeating: value + residualPlane[index + j]))[0]
+                            }
                             plane[index + j] = value
                         }
                     }
                 }
                 lane0 += 8
-            }
-            // The activation, on this block's tiles only (other blocks may belong to other threads).
-            if activation != .none {
-                for (tile, origin) in origins.enumerated() {
-                    for r in 0..<extents[tile].height {
-                        activation.apply(plane + (origin.top + r) * g.outWidth + origin.left, count: extents[tile].width)
-                    }
-                }
             }
         }
     }
