@@ -134,6 +134,32 @@ public enum VectorMath {
         }
     }
 
+    /// target[i] = f(x[i]) for `count` floats, eight at a time (a partial last vector by lanes).
+    @inline(__always)
+    public static func map(_ x: UnsafePointer<Float>, count: Int, into target: UnsafeMutablePointer<Float>,
+                           _ f: (SIMD8<Float>) -> SIMD8<Float>) {
+        var i = 0
+        while i + 16 <= count {
+            let source = UnsafeRawPointer(x + i), out = UnsafeMutableRawPointer(target + i)
+            out.storeBytes(of: f(source.loadUnaligned(as: SIMD8<Float>.self)), as: SIMD8<Float>.self)
+            out.storeBytes(of: f(source.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)), toByteOffset: 32, as: SIMD8<Float>.self)
+            i += 16
+        }
+        while i < count {
+            let n = Swift.min(8, count - i)
+            if n == 8 {
+                UnsafeMutableRawPointer(target + i).storeBytes(of: f(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)),
+                                                            as: SIMD8<Float>.self)
+            } else {
+                var lanes = SIMD8<Float>()
+                for k in 0..<n { lanes[k] = x[i + k] }
+                let result = f(lanes)
+                for k in 0..<n { target[i + k] = result[k] }
+            }
+            i += n
+        }
+    }
+
     /// `transform` on `rows` rows of `columns` floats, `rowStride` apart (a GEMM tile of C):
     /// rows of sixteen go two at a time, four vectors per step as in `transform`.
     @inline(__always)

@@ -1,3 +1,4 @@
+import CManakoSIMD
 /// Inference-mode batch normalisation (ONNX BatchNormalization), NC...:
 /// y = (x - mean[c]) / sqrt(var[c] + epsilon) * scale[c] + bias[c].
 public struct BatchNormalization: Operator, ActivationFusing {
@@ -24,19 +25,24 @@ public struct BatchNormalization: Operator, ActivationFusing {
         let (multiplier, offset) = BatchNormalization.affine(scale: parameters[0], bias: parameters[1], mean: parameters[2],
                                                              variance: parameters[3], epsilon: epsilon)
         let inner = x.shape.dropFirst(2).reduce(1, *)
-        var data = try x.floats()
+        let input = try x.floats()
         let activation = self.activation
-        data.withUnsafeMutableBufferPointer { buffer in
-            let base = buffer.baseAddress!
-            let parts = Parallel.ranges(buffer.count / max(inner, 1))
-            Parallel.forEach(parts.count) { part in
-                for plane in parts[part] {
-                    let c = plane % channels, m = multiplier[c], o = offset[c]
-                    VectorMath.transform(base + plane * inner, count: inner) { activation.apply($0 * m + o) }
+        // Read in place and written to a new buffer: mutating X would first copy it whole.
+        let output = BufferPool.floats(input.count) { out in
+            input.withUnsafeBufferPointer { source in
+                let parts = Parallel.ranges(source.count / max(inner, 1))
+                Parallel.forEach(parts.count) { part in
+                    for plane in parts[part] {
+                        let c = plane % channels
+                        let m = SIMD8<Float>(repeating: multiplier[c]), o = SIMD8<Float>(repeating: offset[c])
+                        VectorMath.map(source.baseAddress! + plane * inner, count: inner, into: out.baseAddress! + plane * inner) {
+                            activation.apply(mk_multiply_add($0, m, o))
+                        }
+                    }
                 }
             }
         }
-        return [Tensor(shape: x.shape, floats: data)]
+        return [Tensor(shape: x.shape, floats: output)]
     }
 }
 
