@@ -30,6 +30,19 @@ static inline __attribute__((always_inline)) mk_float8 mk_clamp(mk_float8 v, mk_
 }
 #endif
 
+/* a > b ? a : b lane by lane (vmaxps: a NaN in a is skipped, as a compare-and-select would). */
+#if defined(__AVX__)
+static inline __attribute__((always_inline)) mk_float8 mk_max(mk_float8 a, mk_float8 b) {
+    return (mk_float8)_mm256_max_ps((__m256)a, (__m256)b);
+}
+#else
+static inline __attribute__((always_inline)) mk_float8 mk_max(mk_float8 a, mk_float8 b) {
+    mk_float8 r;
+    for (int i = 0; i < 8; i++) r[i] = a[i] > b[i] ? a[i] : b[i];
+    return r;
+}
+#endif
+
 /* a / b lane by lane to about 1 ulp: a reciprocal estimate refined by one Newton step, where a
  * vdivps would hold each vector for its full latency. For b in [1, 2^126] (a denominator like
  * 1 + e^-x); past 2^126 the estimate is 0 and so is the quotient. */

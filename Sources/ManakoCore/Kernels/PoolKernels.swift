@@ -1,3 +1,5 @@
+import CManakoSIMD
+
 /// Window pooling over NCHW planes: for each output position, reduce the window's in-bounds taps.
 /// Layout: input [N, C, H, W], output [N, C, OH, OW].
 public enum PoolKernels {
@@ -39,7 +41,7 @@ public enum PoolKernels {
                                     var best = SIMD8<Float>(repeating: -.infinity)
                                     for offset in offsets {
                                         let v = UnsafeRawPointer(window + offset).loadUnaligned(as: SIMD8<Float>.self)
-                                        best.replace(with: v, where: v .> best)
+                                        best = mk_max(v, best)
                                     }
                                     return best
                                 }
