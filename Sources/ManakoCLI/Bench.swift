@@ -74,7 +74,8 @@ func syntheticFeeds(_ loaded: Model, batch: Int) throws -> [String: Tensor] {
 }
 
 extension Bench {
-    /// Sums node times over `runs` profiled runs, then prints the share per operator type and the slowest nodes.
+    /// Sums node times over `runs` profiled runs, then prints the share per operator type, per
+    /// convolution kernel, and the slowest nodes.
     func printProfile(_ loaded: Model, _ feeds: [String: Tensor]) throws {
         var perNode: [NodeTiming] = []
         for run in 0..<runs {
@@ -88,6 +89,19 @@ extension Bench {
         print(String(format: "profile: %.2f ms per run in %d nodes", total * 1000 / Double(runs), perNode.count))
         for (type, entry) in byType.sorted(by: { $0.value.seconds > $1.value.seconds }) {
             print(String(format: "  %-22@ %4d nodes %9.3f ms %5.1f %%", type as NSString, entry.count,
+                         entry.seconds * 1000 / Double(runs), 100 * entry.seconds / total))
+        }
+        // Convolutions by the kernel their plan names (the words before the first size or "+").
+        var byKernel: [String: (seconds: Double, count: Int)] = [:]
+        for t in perNode where t.opType == "Conv" {
+            let words = (t.plan ?? "").split(separator: " ").prefix { !($0.first?.isNumber ?? true) && $0 != "+" }
+            let kernel = words.isEmpty ? "other" : words.joined(separator: " ").trimmingCharacters(in: CharacterSet(charactersIn: ","))
+            byKernel[kernel, default: (0, 0)].seconds += t.seconds
+            byKernel[kernel, default: (0, 0)].count += 1
+        }
+        if !byKernel.isEmpty { print("convolutions by kernel:") }
+        for (kernel, entry) in byKernel.sorted(by: { $0.value.seconds > $1.value.seconds }) {
+            print(String(format: "  %-22@ %4d nodes %9.3f ms %5.1f %%", kernel as NSString, entry.count,
                          entry.seconds * 1000 / Double(runs), 100 * entry.seconds / total))
         }
         print("slowest nodes:")
