@@ -61,7 +61,21 @@ public enum PanelGemm {
         // About four items per thread for dynamic scheduling (one when single-threaded).
         let panelSplits = threads == 1 || blocks >= 4 * threads ? 1 : min(panels, (4 * threads + blocks - 1) / blocks)
         let direct = panels <= 4 || (panels <= directPanels && k > 64)
-        if !direct && panelSplits > 1 {
+        if direct {
+            // B read in place: threads split the columns (every panel per item), so each tile of
+            // B is read by one thread; panel ranges would each stream all of B.
+            let tiles = (n + columnsPerTile - 1) / columnsPerTile
+            let ranges = threads == 1 ? 1 : min(tiles, 4 * threads)
+            a.values.withUnsafeBufferPointer { packed in
+                Parallel.forEach(ranges) { item in
+                    let start = tiles * item / ranges * columnsPerTile, end = min(n, tiles * (item + 1) / ranges * columnsPerTile)
+                    multiplyUnpacked(packed.baseAddress!, rows: m, depth: k, sliceDepth: sliceDepth, panels: 0..<panels, b,
+                                     columns: start..<end, n: n, bias: bias, residual: residual, activation: activation, into: c)
+                }
+            }
+            return
+        }
+        if panelSplits > 1 {
             multiplySharingPackedB(a, b, columns: n, sliceDepth: sliceDepth, blockColumns: blockColumns, panelSplits: panelSplits,
                                    bias: bias, residual: residual, activation: activation, into: c)
             return
@@ -72,11 +86,6 @@ public enum PanelGemm {
                 let panelRange = (panels * split / panelSplits)..<(panels * (split + 1) / panelSplits)
                 let blockStart = block * blockColumns, blockEnd = min(n, blockStart + blockColumns)
                 let tiles = (blockEnd - blockStart + columnsPerTile - 1) / columnsPerTile
-                if direct {
-                    multiplyUnpacked(packed.baseAddress!, rows: m, depth: k, sliceDepth: sliceDepth, panels: panelRange, b,
-                                     columns: blockStart..<blockEnd, n: n, bias: bias, residual: residual, activation: activation, into: c)
-                    return
-                }
                 Scratch.withFloats(tiles * sliceDepth * columnsPerTile) { packedB in
                 var k0 = 0
                 while k0 < k {
