@@ -37,11 +37,12 @@ public enum IndirectConvKernel {
                     let parts = Parallel.ranges(g.outHeight)
                     Parallel.forEach(parts.count) { part in
                         for oh in parts[part] {
-                            for t in 0..<columnTiles {
-                                let ow = t * PanelGemm.columnsPerTile
-                                let origin = UnsafeRawPointer(planes[0].window(oh, ow))
-                                for panel in 0..<panels {
-                                    let firstRow = panel * PanelGemm.rowsPerPanel
+                            // Panel by panel along the row: six output planes are written at a time.
+                            for panel in 0..<panels {
+                                let firstRow = panel * PanelGemm.rowsPerPanel
+                                for t in 0..<columnTiles {
+                                    let ow = t * PanelGemm.columnsPerTile
+                                    let origin = UnsafeRawPointer(planes[0].window(oh, ow))
                                     PanelGemm.indirectTile(a + panel * taps * channels * PanelGemm.rowsPerPanel, origin,
                                                            rowOffsets: offsets.baseAddress!, depth: channels * taps,
                                                            firstRow: firstRow, rowCount: min(PanelGemm.rowsPerPanel, m - firstRow),
