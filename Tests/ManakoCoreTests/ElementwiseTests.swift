@@ -62,3 +62,16 @@ import Testing
     #expect(y[0..<9].allSatisfy(\.isNaN) && y[9..<18].allSatisfy(\.isNaN), "NaN and infinity rows")
     #expect(abs(y[18..<27].reduce(0, +) - 1) < 1e-6, "a clean row next to them")
 }
+
+/// Vector unary operators split large tensors across threads in chunks of whole vectors: on
+/// 40,001 elements (past the threshold, a partial last vector) Erf gives the same bits on 1 and
+/// 2 threads and matches the C library.
+@Test func largeUnaryOperatorsSplitAcrossThreads() throws {
+    let count = 40_001
+    let values = pseudoRandom(count, seed: 7).map { $0 * 3 }
+    let x = t([1, count], values)
+    let one = try Parallel.withThreads(1) { try run(Erf(), x).floats() }
+    let two = try Parallel.withThreads(2) { try run(Erf(), x).floats() }
+    #expect(one == two)
+    expectClose(two, values.map { VectorMath.libmErf($0) }, tolerance: 1e-5, "erf")
+}

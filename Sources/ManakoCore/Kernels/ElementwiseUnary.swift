@@ -22,14 +22,29 @@ public enum ElementwiseUnary {
         }
     }
 
-    /// Applies a whole-vector function (SIMD8 lanes, scalar twin for the tail) to every element.
+    /// Applies a whole-vector function (SIMD8 lanes, scalar twin for the tail) to every element,
+    /// reading X in place into a new buffer; large tensors split across threads in chunks of
+    /// whole vectors (each element's result does not depend on the split).
     @inline(__always)
     public static func apply(_ inputs: [Tensor?], vector: (SIMD8<Float>) -> SIMD8<Float>) throws -> [Tensor] {
         let x = try inputs.required(0, "X")
-        var values = try x.floats()
-        VectorMath.transform(&values, vector)
-        return [Tensor(shape: x.shape, floats: values)]
+        let values = try x.floats()
+        let output = BufferPool.floats(values.count) { out in
+            values.withUnsafeBufferPointer { source in
+                let vectors = (source.count + 7) / 8
+                let parts = source.count >= parallelThreshold ? Parallel.ranges(vectors) : [0..<vectors]
+                Parallel.forEach(parts.count) { part in
+                    let start = parts[part].lowerBound * 8, end = min(source.count, parts[part].upperBound * 8)
+                    VectorMath.map(source.baseAddress! + start, count: end - start, into: out.baseAddress! + start, vector)
+                }
+            }
+        }
+        return [Tensor(shape: x.shape, floats: output)]
     }
+
+    /// Elementwise work below this many elements stays on one thread (a parallel loop's
+    /// hand-off costs more than it saves there).
+    public static let parallelThreshold = 1 << 15
 }
 
 /// The C library's functions used by unary operators (the core avoids Foundation).
