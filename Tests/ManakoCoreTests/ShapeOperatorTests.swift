@@ -36,3 +36,20 @@ import Testing
     let value = t([2], [4, 5])
     #expect(try run(Constant(value)) == value)
 }
+
+/// The float Transpose (row copies, split across threads when large) against the generic
+/// index path on the same values as int64, for a permutation that keeps the last axis (plain
+/// row copies) and one that moves it (strided rows), on 1 and 2 threads.
+@Test func largeFloatTransposesMatchTheIndexPath() throws {
+    let shape = [3, 5, 7, 331]
+    let count = shape.reduce(1, *)
+    let floats = (0..<count).map { Float($0) }, integers = (0..<count).map { Int64($0) }
+    for perm in [[2, 0, 1, 3], [0, 3, 1, 2]] {
+        let expected = try run(Transpose(permutation: perm), Tensor(shape: shape, int64s: integers)).int64s().map { Float($0) }
+        for threads in [1, 2] {
+            let y = try Parallel.withThreads(threads) { try run(Transpose(permutation: perm), t(shape, floats)) }
+            #expect(y.shape == perm.map { shape[$0] })
+            #expect(try y.floats() == expected, "perm \(perm) threads \(threads)")
+        }
+    }
+}

@@ -26,31 +26,44 @@ public struct Transpose: Operator {
         return [x.picking(indices, shape: outShape)]
     }
 
-    /// Float32 fast path: walk the output row by row; each row reads the input with one stride.
+    /// Float32 fast path: walk the output row by row; each row reads the input with one stride
+    /// (a plain copy when the last axis stays last). Large tensors split their rows across
+    /// threads, each part finding its own starting position.
     static func copyFloats(_ values: [Float], outShape: [Int], strides: [Int], inner: Int) -> [Float] {
         let innerStride = strides.last!
         let outer = Array(outShape.dropLast()), outerStrides = Array(strides.dropLast())
-        var out = [Float](repeating: 0, count: values.count)
-        values.withUnsafeBufferPointer { src in
-            out.withUnsafeMutableBufferPointer { dst in
-                var index = [Int](repeating: 0, count: outer.count)
-                var base = 0
-                for row in 0..<(values.count / inner) {
-                    let target = dst.baseAddress! + row * inner
-                    for k in 0..<inner { target[k] = src[base + k * innerStride] }
-                    var d = outer.count - 1
-                    while d >= 0 {
-                        index[d] += 1
-                        base += outerStrides[d]
-                        if index[d] < outer[d] { break }
-                        base -= outerStrides[d] * outer[d]
-                        index[d] = 0
-                        d -= 1
+        let rows = values.count / inner
+        return BufferPool.floats(values.count) { dst in
+            values.withUnsafeBufferPointer { src in
+                let parts = values.count >= ElementwiseUnary.parallelThreshold && rows > 1 ? Parallel.ranges(rows) : [0..<rows]
+                Parallel.forEach(parts.count) { part in
+                    var index = [Int](repeating: 0, count: outer.count)
+                    var base = 0, remainder = parts[part].lowerBound
+                    for d in stride(from: outer.count - 1, through: 0, by: -1) {
+                        index[d] = remainder % outer[d]
+                        remainder /= outer[d]
+                        base += index[d] * outerStrides[d]
+                    }
+                    for row in parts[part] {
+                        let target = dst.baseAddress! + row * inner
+                        if innerStride == 1 {
+                            target.initialize(from: src.baseAddress! + base, count: inner)
+                        } else {
+                            for k in 0..<inner { (target + k).initialize(to: src[base + k * innerStride]) }
+                        }
+                        var d = outer.count - 1
+                        while d >= 0 {
+                            index[d] += 1
+                            base += outerStrides[d]
+                            if index[d] < outer[d] { break }
+                            base -= outerStrides[d] * outer[d]
+                            index[d] = 0
+                            d -= 1
+                        }
                     }
                 }
             }
         }
-        return out
     }
 }
 
