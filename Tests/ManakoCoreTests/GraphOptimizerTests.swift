@@ -143,3 +143,31 @@ func optimizableGraph() -> ([NodeSpec], [String: Tensor]) {
         expectClose(try fast.run(["x": x])["y"]!.floats(), try plain.run(["x": x])["y"]!.floats(), tolerance: 5e-4, "size \(size)")
     }
 }
+
+/// MatMul with a constant B packs B, and Add(MatMul, constant [1, N]) folds into its epilogue as
+/// a column bias; a bias of another shape (a full [M, N] matrix) stays an Add. Same numbers.
+@Test func matMulBiasFusesIntoThePackedProduct() throws {
+    let (m, k, n) = (5, 7, 19)
+    let input = ValueInfo(name: "x", elementType: .float32, shape: nil)
+    let outputs = [ValueInfo(name: "y", elementType: .float32, shape: nil), ValueInfo(name: "z", elementType: .float32, shape: nil)]
+    let original: [String: Tensor] = [
+        "b": Tensor(shape: [k, n], floats: pseudoRandom(k * n, seed: 61)),
+        "bias": Tensor(shape: [1, n], floats: pseudoRandom(n, seed: 62)),
+        "full": Tensor(shape: [m, n], floats: pseudoRandom(m * n, seed: 63)),
+    ]
+    let nodes = [
+        NodeSpec(name: "mm", opType: "MatMul", op: MatMul(), inputs: ["x", "b"], outputs: ["p"]),
+        NodeSpec(name: "add", opType: "Add", op: Add(), inputs: ["bias", "p"], outputs: ["y"]),
+        NodeSpec(name: "mm2", opType: "MatMul", op: MatMul(), inputs: ["x", "b"], outputs: ["q"]),
+        NodeSpec(name: "add2", opType: "Add", op: Add(), inputs: ["q", "full"], outputs: ["z"]),
+    ]
+    var constants = original
+    let plain = try Graph(inputs: [input], outputs: outputs, constants: original, nodes: nodes)
+    let (optimized, report) = try GraphOptimizer.optimize(nodes: nodes, constants: &constants, outputs: outputs)
+    #expect(report.packedMatMuls == 2 && report.fusedMatMulBiases == 1)
+    #expect(optimized.map(\.opType) == ["MatMul", "MatMul", "Add"])
+    let fast = try Graph(inputs: [input], outputs: outputs, constants: constants, nodes: optimized)
+    let x = Tensor(shape: [m, k], floats: pseudoRandom(m * k, seed: 64))
+    let (expected, actual) = (try plain.run(["x": x]), try fast.run(["x": x]))
+    for name in ["y", "z"] { expectClose(try actual[name]!.floats(), try expected[name]!.floats(), tolerance: 1e-5, name) }
+}

@@ -36,12 +36,16 @@ public enum PackedBGemm {
         }
     }
 
-    /// C = A * B for `m` rows of A (row stride `depth`), into c (row stride `columns`).
-    public static func multiply(_ a: UnsafePointer<Float>, rows m: Int, _ b: PackedB, into c: UnsafeMutablePointer<Float>) {
+    /// C = A * B (+ `columnBias` on every row) for `m` rows of A (row stride `depth`), into c
+    /// (row stride `columns`).
+    public static func multiply(_ a: UnsafePointer<Float>, rows m: Int, _ b: PackedB, columnBias: UnsafePointer<Float>? = nil,
+                                into c: UnsafeMutablePointer<Float>) {
         let k = b.depth, n = b.columns, columnsPerTile = PanelGemm.columnsPerTile
         guard m > 0, n > 0 else { return }
         if k == 0 {
-            c.update(repeating: 0, count: m * n)
+            for row in 0..<m {
+                for j in 0..<n { c[row * n + j] = columnBias?[j] ?? 0 }
+            }
             return
         }
         let panels = (m + PanelGemm.rowsPerPanel - 1) / PanelGemm.rowsPerPanel
@@ -65,7 +69,8 @@ public enum PackedBGemm {
                             let firstRow = panel * PanelGemm.rowsPerPanel
                             rowTile(a + firstRow * k + k0, lda: k, rowCount: min(PanelGemm.rowsPerPanel, m - firstRow),
                                     slice + t * d * columnsPerTile, depth: d, firstRow: firstRow, column: column,
-                                    width: min(columnsPerTile, n - column), n: n, accumulate: k0 > 0, finish: k0 + d == k, c: c)
+                                    width: min(columnsPerTile, n - column), n: n, accumulate: k0 > 0, finish: k0 + d == k,
+                                    columnBias: columnBias, c: c)
                         }
                     }
                     k0 += d
@@ -79,7 +84,7 @@ public enum PackedBGemm {
     @inline(__always)
     static func rowTile(_ a: UnsafePointer<Float>, lda: Int, rowCount: Int, _ b: UnsafePointer<Float>, depth: Int,
                         firstRow: Int, column: Int, width: Int, n: Int, accumulate: Bool, finish: Bool,
-                        c: UnsafeMutablePointer<Float>) {
+                        columnBias: UnsafePointer<Float>?, c: UnsafeMutablePointer<Float>) {
         var sums = PanelGemm.TileSums()
         let last = rowCount - 1
         let r0 = a, r1 = a + min(1, last) * lda, r2 = a + min(2, last) * lda
@@ -99,6 +104,6 @@ public enum PackedBGemm {
             }
         }
         sums.store(firstRow: firstRow, rowCount: rowCount, column: column, width: width, n: n, accumulate: accumulate,
-                   finish: finish, bias: nil, residual: nil, activation: .none, c: c)
+                   finish: finish, bias: nil, columnBias: columnBias, residual: nil, activation: .none, c: c)
     }
 }

@@ -383,11 +383,11 @@ public enum PanelGemm {
 
         @inline(__always)
         func store(firstRow: Int, rowCount: Int, column: Int, width: Int, n: Int, accumulate: Bool, finish: Bool,
-                   bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: FusedActivation,
-                   c: UnsafeMutablePointer<Float>) {
+                   bias: UnsafePointer<Float>?, columnBias: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>?,
+                   activation: FusedActivation, c: UnsafeMutablePointer<Float>) {
             func emit(_ r: Int, _ low: SIMD8<Float>, _ high: SIMD8<Float>) {
                 storeRow(firstRow + r, low, high, column: column, width: width, n: n, accumulate: accumulate, finish: finish,
-                         bias: bias, residual: residual, activation: activation.inRegisters, c: c)
+                         bias: bias, columnBias: columnBias, residual: residual, activation: activation.inRegisters, c: c)
             }
             emit(0, c00, c01)
             if rowCount > 1 { emit(1, c10, c11) }
@@ -402,11 +402,12 @@ public enum PanelGemm {
     }
 
     /// One row of a tile into C: adds C's current values when accumulating; on the last slice
-    /// adds the bias and residual and applies the activation.
+    /// adds the bias (per row), the column bias (per column) and the residual and applies the
+    /// activation.
     @inline(__always)
     static func storeRow(_ row: Int, _ low: SIMD8<Float>, _ high: SIMD8<Float>, column: Int, width: Int, n: Int,
-                         accumulate: Bool, finish: Bool, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
-                         activation: FusedActivation, c: UnsafeMutablePointer<Float>) {
+                         accumulate: Bool, finish: Bool, bias: UnsafePointer<Float>?, columnBias: UnsafePointer<Float>? = nil,
+                         residual: UnsafePointer<Float>?, activation: FusedActivation, c: UnsafeMutablePointer<Float>) {
         var lo = low, hi = high
         let out = c + row * n + column
         if width == columnsPerTile {
@@ -421,6 +422,11 @@ public enum PanelGemm {
                 return
             }
             if let bias { let v = SIMD8<Float>(repeating: bias[row]); lo += v; hi += v }
+            if let columnBias {
+                let source = UnsafeRawPointer(columnBias + column)
+                lo += source.loadUnaligned(as: SIMD8<Float>.self)
+                hi += source.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+            }
             if let residual {
                 let source = UnsafeRawPointer(residual + row * n + column)
                 lo += source.loadUnaligned(as: SIMD8<Float>.self)
@@ -434,6 +440,7 @@ public enum PanelGemm {
                 if accumulate { v += out[j] }
                 if !finish { out[j] = v; continue }
                 if let bias { v += bias[row] }
+                if let columnBias { v += columnBias[column + j] }
                 if let residual { v += residual[row * n + column + j] }
                 out[j] = activation.apply(SIMD8(repeating: v))[0]
             }

@@ -3,6 +3,8 @@
 public struct MatMul: Operator {
     /// A constant 2-D B packed at load for `PackedBGemm` (then B itself is dropped).
     public var packedB: PackedBGemm.PackedB?
+    /// A constant added to every row of the output (a bias Add fused at load; needs `packedB`).
+    public var columnBias: [Float]?
 
     public init() {}
 
@@ -11,6 +13,7 @@ public struct MatMul: Operator {
         if let packedB, a.rank >= 2, inputs.count < 2 || inputs[1] == nil || inputs[1]?.shape == [packedB.depth, packedB.columns] {
             return [try multiplyPacked(a, packedB)]
         }
+        guard columnBias == nil else { throw ManakoError(.internal, "a fused MatMul bias needs the packed weights") }
         let b = try inputs.required(1, "B")
         guard a.rank >= 1, b.rank >= 1 else { throw ManakoError(.shapeMismatch, "MatMul needs operands of rank 1 or more, got \(a.shape) and \(b.shape)") }
         let aShape = a.rank == 1 ? [1] + a.shape : a.shape
@@ -62,7 +65,11 @@ extension MatMul {
         let rows = a.shape.dropLast().reduce(1, *)
         let aData = try a.floats()
         let y = BufferPool.floats(rows * b.columns) { out in
-            aData.withUnsafeBufferPointer { PackedBGemm.multiply($0.baseAddress!, rows: rows, b, into: out.baseAddress!) }
+            aData.withUnsafeBufferPointer { x in
+                columnBias.withOptionalPointer { bias in
+                    PackedBGemm.multiply(x.baseAddress!, rows: rows, b, columnBias: bias, into: out.baseAddress!)
+                }
+            }
         }
         return Tensor(shape: shape, floats: y)
     }

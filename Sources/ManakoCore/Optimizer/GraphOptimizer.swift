@@ -12,6 +12,7 @@ public enum GraphOptimizer {
         public var fusedResiduals = 0
         public var packedConvolutions = 0
         public var packedMatMuls = 0
+        public var fusedMatMulBiases = 0
         public var winogradConvolutions = 0
 
         public init() {}
@@ -32,6 +33,7 @@ public enum GraphOptimizer {
         nodes = removeDeadNodes(nodes, constants: &constants, outputNames: outputNames, report: &report)
         nodes = packConvolutionWeights(nodes, constants: constants, report: &report)
         nodes = packMatMulWeights(nodes, constants: constants, report: &report)
+        nodes = fuseMatMulBiases(nodes, constants: constants, outputNames: outputNames, report: &report)
         return (nodes, report)
     }
 
@@ -326,6 +328,33 @@ public enum GraphOptimizer {
             copy.op = matMul
             return copy
         }
+    }
+
+    /// Add(MatMul(A, B), c) with B packed and c a constant vector over B's columns (shape [N],
+    /// [1, N], ...), the MatMul's output read by nothing else: c becomes the MatMul's column
+    /// bias, added in the GEMM's epilogue (the projections of transformers).
+    static func fuseMatMulBiases(_ nodes: [NodeSpec], constants: [String: Tensor], outputNames: Set<String>,
+                                 report: inout Report) -> [NodeSpec] {
+        let (readers, producer) = (readerIndex(nodes), producerIndex(nodes))
+        var result = nodes
+        var removed = Set<Int>()
+        for (a, add) in nodes.enumerated() where add.op is Add && add.inputs.count == 2 && add.outputs.count == 1 {
+            for side in 0..<2 {
+                let y = add.inputs[side], c = add.inputs[1 - side]
+                guard let bias = constants[c], let values = try? bias.floats(), let p = producer[y], !removed.contains(p),
+                      var matMul = result[p].op as? MatMul, let packed = matMul.packedB, matMul.columnBias == nil,
+                      values.count == packed.columns, bias.shape.last == packed.columns,
+                      bias.shape.dropLast().allSatisfy({ $0 == 1 }), bias.rank <= 2,
+                      result[p].outputs == [y], readers[y] == [a], !outputNames.contains(y) else { continue }
+                matMul.columnBias = values
+                result[p].op = matMul
+                result[p].outputs = add.outputs
+                removed.insert(a)
+                report.fusedMatMulBiases += 1
+                break
+            }
+        }
+        return result.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
     }
 
     /// Convolutions prepared for both Winograd and the GEMM keep only the one their inferred
