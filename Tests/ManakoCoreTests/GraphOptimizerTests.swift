@@ -171,3 +171,46 @@ func optimizableGraph() -> ([NodeSpec], [String: Tensor]) {
     let (expected, actual) = (try plain.run(["x": x]), try fast.run(["x": x]))
     for name in ["y", "z"] { expectClose(try actual[name]!.floats(), try expected[name]!.floats(), tolerance: 1e-5, name) }
 }
+
+/// torch's exact GELU (Div by sqrt 2, Erf, Add 1, Mul by x, Mul by 0.5) after a MatMul and its
+/// bias, and an ONNX Gelu node after a Conv, both become the producer's GELU activation; a
+/// pattern with the wrong constant (Add 2) is left alone. Same numbers as the plain graph.
+@Test func geluFusesIntoMatMulAndConv() throws {
+    let (m, k, n) = (4, 6, 11)
+    let input = ValueInfo(name: "x", elementType: .float32, shape: nil)
+    let image = ValueInfo(name: "img", elementType: .float32, shape: nil)
+    let outputs = ["y", "z", "w"].map { ValueInfo(name: $0, elementType: .float32, shape: nil) }
+    let original: [String: Tensor] = [
+        "b": Tensor(shape: [k, n], floats: pseudoRandom(k * n, seed: 71).map { $0 * 2 }),
+        "bias": Tensor(shape: [n], floats: pseudoRandom(n, seed: 72)),
+        "root2": Tensor(scalar: 1.4142135), "one": Tensor(scalar: 1), "two": Tensor(scalar: 2), "half": Tensor(scalar: 0.5),
+        "cw": Tensor(shape: [3, 2, 1, 1], floats: pseudoRandom(6, seed: 73)),
+    ]
+    func gelu(_ x: String, _ add: String, _ out: String, _ tag: String) -> [NodeSpec] {
+        [NodeSpec(name: "div" + tag, opType: "Div", op: Div(), inputs: [x, "root2"], outputs: ["d" + tag]),
+         NodeSpec(name: "erf" + tag, opType: "Erf", op: Erf(), inputs: ["d" + tag], outputs: ["e" + tag]),
+         NodeSpec(name: "add" + tag, opType: "Add", op: Add(), inputs: [add, "e" + tag], outputs: ["a" + tag]),
+         NodeSpec(name: "mul" + tag, opType: "Mul", op: Mul(), inputs: [x, "a" + tag], outputs: ["m" + tag]),
+         NodeSpec(name: "half" + tag, opType: "Mul", op: Mul(), inputs: ["m" + tag, "half"], outputs: [out])]
+    }
+    let nodes = [
+        NodeSpec(name: "mm", opType: "MatMul", op: MatMul(), inputs: ["x", "b"], outputs: ["p"]),
+        NodeSpec(name: "bias", opType: "Add", op: Add(), inputs: ["p", "bias"], outputs: ["pb"]),
+    ] + gelu("pb", "one", "y", "1") + [
+        NodeSpec(name: "mm2", opType: "MatMul", op: MatMul(), inputs: ["x", "b"], outputs: ["q"]),
+    ] + gelu("q", "two", "z", "2") + [
+        NodeSpec(name: "conv", opType: "Conv", op: Conv(), inputs: ["img", "cw"], outputs: ["c"]),
+        NodeSpec(name: "gelu", opType: "Gelu", op: Gelu(), inputs: ["c"], outputs: ["w"]),
+    ]
+    var constants = original
+    let plain = try Graph(inputs: [input, image], outputs: outputs, constants: original, nodes: nodes)
+    let (optimized, report) = try GraphOptimizer.optimize(nodes: nodes, constants: &constants, outputs: outputs)
+    #expect(report.fusedActivations == 2 && report.fusedMatMulBiases == 1)
+    #expect(optimized.compactMap { $0.op as? MatMul }.map(\.activation) == [.gelu, .none])
+    #expect((optimized.first { $0.opType == "Conv" }?.op as? Conv)?.activation == .gelu)
+    let fast = try Graph(inputs: [input, image], outputs: outputs, constants: constants, nodes: optimized)
+    let feeds = ["x": Tensor(shape: [m, k], floats: pseudoRandom(m * k, seed: 74).map { $0 * 3 }),
+                 "img": Tensor(shape: [1, 2, 3, 5], floats: pseudoRandom(30, seed: 75).map { $0 * 3 })]
+    let (expected, actual) = (try plain.run(feeds), try fast.run(feeds))
+    for name in ["y", "z", "w"] { expectClose(try actual[name]!.floats(), try expected[name]!.floats(), tolerance: 1e-5, name) }
+}

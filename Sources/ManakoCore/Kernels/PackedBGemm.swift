@@ -36,16 +36,17 @@ public enum PackedBGemm {
         }
     }
 
-    /// C = A * B (+ `columnBias` on every row) for `m` rows of A (row stride `depth`), into c
+    /// C = activation(A * B + `columnBias` on every row) for `m` rows of A (row stride `depth`), into c
     /// (row stride `columns`).
     public static func multiply(_ a: UnsafePointer<Float>, rows m: Int, _ b: PackedB, columnBias: UnsafePointer<Float>? = nil,
-                                into c: UnsafeMutablePointer<Float>) {
+                                activation: FusedActivation = .none, into c: UnsafeMutablePointer<Float>) {
         let k = b.depth, n = b.columns, columnsPerTile = PanelGemm.columnsPerTile
         guard m > 0, n > 0 else { return }
         if k == 0 {
             for row in 0..<m {
                 for j in 0..<n { c[row * n + j] = columnBias?[j] ?? 0 }
             }
+            activation.apply(c, count: m * n)
             return
         }
         let panels = (m + PanelGemm.rowsPerPanel - 1) / PanelGemm.rowsPerPanel
@@ -70,7 +71,7 @@ public enum PackedBGemm {
                             rowTile(a + firstRow * k + k0, lda: k, rowCount: min(PanelGemm.rowsPerPanel, m - firstRow),
                                     slice + t * d * columnsPerTile, depth: d, firstRow: firstRow, column: column,
                                     width: min(columnsPerTile, n - column), n: n, accumulate: k0 > 0, finish: k0 + d == k,
-                                    columnBias: columnBias, c: c)
+                                    columnBias: columnBias, activation: activation, c: c)
                         }
                     }
                     k0 += d
@@ -84,7 +85,7 @@ public enum PackedBGemm {
     @inline(__always)
     static func rowTile(_ a: UnsafePointer<Float>, lda: Int, rowCount: Int, _ b: UnsafePointer<Float>, depth: Int,
                         firstRow: Int, column: Int, width: Int, n: Int, accumulate: Bool, finish: Bool,
-                        columnBias: UnsafePointer<Float>?, c: UnsafeMutablePointer<Float>) {
+                        columnBias: UnsafePointer<Float>?, activation: FusedActivation, c: UnsafeMutablePointer<Float>) {
         var sums = PanelGemm.TileSums()
         let last = rowCount - 1
         let r0 = a, r1 = a + min(1, last) * lda, r2 = a + min(2, last) * lda
@@ -104,6 +105,6 @@ public enum PackedBGemm {
             }
         }
         sums.store(firstRow: firstRow, rowCount: rowCount, column: column, width: width, n: n, accumulate: accumulate,
-                   finish: finish, bias: nil, columnBias: columnBias, residual: nil, activation: .none, c: c)
+                   finish: finish, bias: nil, columnBias: columnBias, residual: nil, activation: activation, c: c)
     }
 }

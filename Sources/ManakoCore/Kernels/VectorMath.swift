@@ -50,6 +50,12 @@ public enum VectorMath {
         mk_divide(x, 1 + clampedExp(-x))
     }
 
+    /// x / 2 * (1 + erf(x / sqrt 2)) per lane (GELU, exact form).
+    @inline(__always)
+    public static func gelu(_ x: SIMD8<Float>) -> SIMD8<Float> {
+        0.5 * x * (1 + erf(x * 0.7071067811865476))
+    }
+
     /// x * max(0, min(1, x / 6 + 1 / 2)) per lane (HardSwish: MobileNetV3).
     @inline(__always)
     public static func hardSwish(_ x: SIMD8<Float>) -> SIMD8<Float> {

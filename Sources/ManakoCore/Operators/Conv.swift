@@ -146,6 +146,8 @@ public enum FusedActivation: Sendable, Equatable {
     case silu
     /// x * max(0, min(1, x / 6 + 1 / 2)) (MobileNetV3).
     case hardSwish
+    /// x * Phi(x) = x / 2 * (1 + erf(x / sqrt 2)) (transformers' MLPs, ConvNeXt).
+    case gelu
 
     public func apply(_ values: inout [Float]) {
         if self == .none { return }
@@ -166,16 +168,16 @@ public enum FusedActivation: Sendable, Equatable {
         case .none: return v
         case .relu: return mk_clamp(v, SIMD8(repeating: 0), SIMD8(repeating: .infinity))
         case .clip(let lo, let hi): return mk_clamp(v, SIMD8(repeating: lo), SIMD8(repeating: hi))
-        case .silu, .hardSwish: return applyCurve(v)
+        case .silu, .hardSwish, .gelu: return applyCurve(v)
         }
     }
 
-    /// SiLU and HardSwish: kernels store their sums with `inRegisters` and then call
+    /// SiLU, HardSwish and GELU: kernels store their sums with `inRegisters` and then call
     /// `applyCurve(_:count:)` on what they stored, so the curve's call never has to save the
     /// kernel's live accumulators around it (every vector register is caller-saved).
     public var isCurve: Bool {
         switch self {
-        case .silu, .hardSwish: return true
+        case .silu, .hardSwish, .gelu: return true
         case .none, .relu, .clip: return false
         }
     }
@@ -196,6 +198,7 @@ public enum FusedActivation: Sendable, Equatable {
         switch self {
         case .silu: VectorMath.transform(v, rows: rows, columns: columns, rowStride: rowStride) { VectorMath.silu($0) }
         case .hardSwish: VectorMath.transform(v, rows: rows, columns: columns, rowStride: rowStride) { VectorMath.hardSwish($0) }
+        case .gelu: VectorMath.transform(v, rows: rows, columns: columns, rowStride: rowStride) { VectorMath.gelu($0) }
         case .none, .relu, .clip: VectorMath.transform(v, rows: rows, columns: columns, rowStride: rowStride) { apply($0) }
         }
     }
@@ -206,6 +209,7 @@ public enum FusedActivation: Sendable, Equatable {
         case .none, .relu, .clip: return apply(v)
         case .silu: return VectorMath.silu(v)
         case .hardSwish: return VectorMath.hardSwish(v)
+        case .gelu: return VectorMath.gelu(v)
         }
     }
 }

@@ -10,7 +10,7 @@ public struct Gelu: Operator {
                 0.5 * $0 * (1 + CMath.tanh(0.7978845608028654 * ($0 + 0.044715 * $0 * $0 * $0)))
             }
         }
-        return try ElementwiseUnary.apply(inputs, vector: { 0.5 * $0 * (1 + VectorMath.erf($0 * 0.7071067811865476)) })
+        return try ElementwiseUnary.apply(inputs, vector: VectorMath.gelu)
     }
 }
 

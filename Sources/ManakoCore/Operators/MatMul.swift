@@ -1,10 +1,12 @@
 /// Matrix product with numpy semantics (ONNX MatMul): 1-D operands are promoted and the
 /// promoted axis removed; leading (batch) dimensions broadcast.
-public struct MatMul: Operator {
+public struct MatMul: Operator, ActivationFusing {
     /// A constant 2-D B packed at load for `PackedBGemm` (then B itself is dropped).
     public var packedB: PackedBGemm.PackedB?
     /// A constant added to every row of the output (a bias Add fused at load; needs `packedB`).
     public var columnBias: [Float]?
+    /// An activation applied to the output (fused at load; GELU after a transformer's fc1).
+    public var activation: FusedActivation = .none
 
     public init() {}
 
@@ -47,6 +49,7 @@ public struct MatMul: Operator {
                 }
             }
         }
+        activation.apply(&y)
         var shape = batch + [m, n]
         if a.rank == 1 { shape.remove(at: shape.count - 2) }
         if b.rank == 1 { shape.removeLast() }
@@ -67,7 +70,7 @@ extension MatMul {
         let y = BufferPool.floats(rows * b.columns) { out in
             aData.withUnsafeBufferPointer { x in
                 columnBias.withOptionalPointer { bias in
-                    PackedBGemm.multiply(x.baseAddress!, rows: rows, b, columnBias: bias, into: out.baseAddress!)
+                    PackedBGemm.multiply(x.baseAddress!, rows: rows, b, columnBias: bias, activation: activation, into: out.baseAddress!)
                 }
             }
         }

@@ -34,6 +34,8 @@ public enum GraphOptimizer {
         nodes = packConvolutionWeights(nodes, constants: constants, report: &report)
         nodes = packMatMulWeights(nodes, constants: constants, report: &report)
         nodes = fuseMatMulBiases(nodes, constants: constants, outputNames: outputNames, report: &report)
+        // Again: a MatMul's activation follows its bias Add, which is only now folded.
+        nodes = fuseActivations(nodes, constants: constants, outputNames: outputNames, report: &report)
         return (nodes, report)
     }
 
@@ -224,6 +226,8 @@ public enum GraphOptimizer {
                 let node = nodes[a]
                 if node.op is Relu {
                     conv.activation = .relu
+                } else if let gelu = node.op as? Gelu, !gelu.tanhApproximation {
+                    conv.activation = .gelu
                 } else if node.op is HardSwish {
                     conv.activation = .hardSwish
                 } else if let clip = node.op as? Clip {
@@ -240,6 +244,11 @@ public enum GraphOptimizer {
                 }
                 absorbed = [a]
                 finalOutput = node.outputs[0]
+            } else if users.count == 2, let (chain, output) = exactGeluPattern(from: c, users: users, nodes: nodes, readers: readers,
+                                                                                constants: constants, outputNames: outputNames) {
+                conv.activation = .gelu
+                absorbed = chain
+                finalOutput = output
             } else if users.count == 2 {
                 // SiLU: one reader is Sigmoid(c), the other Mul(c, s) or Mul(s, c), s read only by the Mul.
                 let (first, second) = (users[0], users[1])
@@ -260,6 +269,40 @@ public enum GraphOptimizer {
             report.fusedActivations += 1
         }
         return result.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+    }
+
+    /// GELU as torch exports it: Mul(Mul(x, Add(Erf(Div(x, sqrt 2)), 1)), 0.5), either operand
+    /// order in the Adds and Muls, each intermediate read only by the next node. Returns the five
+    /// nodes and the final output, or nil.
+    static func exactGeluPattern(from x: String, users: [Int], nodes: [NodeSpec], readers: [String: [Int]],
+                                 constants: [String: Tensor], outputNames: Set<String>) -> ([Int], String)? {
+        func scalar(_ name: String) -> Float? {
+            guard let v = try? constants[name]?.floats(), v.count == 1 else { return nil }
+            return v[0]
+        }
+        func close(_ value: Float?, _ expected: Float) -> Bool { value.map { abs($0 - expected) <= 1e-4 * abs(expected) } ?? false }
+        /// The other input of a two-input node that reads `value`.
+        func other(_ n: Int, than value: String) -> String? {
+            let inputs = nodes[n].inputs
+            guard inputs.count == 2, nodes[n].outputs.count == 1 else { return nil }
+            return inputs[0] == value ? inputs[1] : (inputs[1] == value ? inputs[0] : nil)
+        }
+        /// The single reader of a node's output, not a graph output.
+        func onlyReader(_ n: Int) -> Int? {
+            guard nodes[n].outputs.count == 1, let out = nodes[n].outputs.first, !outputNames.contains(out),
+                  let r = readers[out], r.count == 1 else { return nil }
+            return r[0]
+        }
+        let (first, second) = (users[0], users[1])
+        let (div, mul) = nodes[first].op is Div ? (first, second) : (second, first)
+        guard nodes[div].op is Div, nodes[div].inputs.first == x, nodes[div].inputs.count == 2,
+              close(scalar(nodes[div].inputs[1]), 1.4142135), nodes[mul].op is Mul,
+              let erf = onlyReader(div), nodes[erf].op is Erf,
+              let add = onlyReader(erf), nodes[add].op is Add, close(scalar(other(add, than: nodes[erf].outputs[0]) ?? ""), 1),
+              let addOut = nodes[add].outputs.first, other(mul, than: x) == addOut, onlyReader(add) == mul,
+              let half = onlyReader(mul), nodes[half].op is Mul, close(scalar(other(half, than: nodes[mul].outputs[0]) ?? ""), 0.5)
+        else { return nil }
+        return ([div, erf, add, mul, half], nodes[half].outputs[0])
     }
 
     /// Add(Conv(...), r) where the convolution's output is read by nothing else: r becomes the
