@@ -53,3 +53,17 @@ import Testing
         }
     }
 }
+
+/// Float Concat into a pooled buffer, its large copies split across threads: on axis 1 with
+/// one outer row (DenseNet's case) and on axis 2 with several, equal to the int64 path.
+@Test func largeFloatConcatsMatchTheGenericPath() throws {
+    for (axis, shapes) in [(1, [[1, 64, 33, 31], [1, 32, 33, 31]]), (2, [[2, 3, 40, 97], [2, 3, 1, 97], [2, 3, 150, 97]])] {
+        let values = shapes.map { shape in (0..<shape.reduce(1, *)).map { Float($0 % 1000) } }
+        let expected = try Concat(axis: axis).run(zip(shapes, values).map { Tensor(shape: $0, int64s: $1.map { Int64($0) }) })[0]
+        for threads in [1, 2] {
+            let y = try Parallel.withThreads(threads) { try Concat(axis: axis).run(zip(shapes, values).map { t($0, $1) })[0] }
+            #expect(y.shape == expected.shape)
+            #expect(try y.floats() == expected.int64s().map { Float($0) }, "axis \(axis) threads \(threads)")
+        }
+    }
+}

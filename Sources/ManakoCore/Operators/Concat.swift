@@ -29,13 +29,44 @@ public struct Concat: Operator {
             return out
         }
         if first.elementType == .float32 {
-            return [Tensor(shape: shape, floats: join(try parts.map { try $0.floats() }))]
+            return [Tensor(shape: shape, floats: joinFloats(try parts.map { try $0.floats() }, outer: outer,
+                                                           chunks: parts.map { $0.shape[a...].reduce(1, *) }))]
         }
         return [Tensor(shape: shape, int64s: join(try parts.map { try $0.int64s() }))]
     }
 }
 
 extension Concat {
+    /// The float inputs' rows, interleaved into a pooled buffer (no fresh pages per run) with
+    /// plain copies; large copies split across threads.
+    func joinFloats(_ arrays: [[Float]], outer: Int, chunks: [Int]) -> [Float] {
+        let rowLength = chunks.reduce(0, +)
+        return BufferPool.floats(outer * rowLength) { out in
+            let dst = out.baseAddress!
+            var offset = 0
+            for (k, array) in arrays.enumerated() {
+                let chunk = chunks[k], start = offset, total = outer * chunk
+                offset += chunk
+                guard total > 0 else { continue }
+                let large = total >= ElementwiseUnary.parallelThreshold
+                array.withUnsafeBufferPointer { source in
+                    let src = source.baseAddress!
+                    if outer == 1 {
+                        let pieces = large ? Parallel.ranges(total) : [0..<total]
+                        Parallel.forEach(pieces.count) { p in
+                            (dst + start + pieces[p].lowerBound).initialize(from: src + pieces[p].lowerBound, count: pieces[p].count)
+                        }
+                    } else {
+                        let rows = large ? Parallel.ranges(outer) : [0..<outer]
+                        Parallel.forEach(rows.count) { p in
+                            for o in rows[p] { (dst + o * rowLength + start).initialize(from: src + o * chunk, count: chunk) }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     public func inferShapes(_ inputs: [ShapeFact?]) throws -> [[Int?]?]? {
         let shapes = inputs.compactMap { $0 }
         guard !shapes.isEmpty, shapes.allSatisfy({ $0.shape != nil }) else { return nil }
