@@ -214,3 +214,40 @@ func optimizableGraph() -> ([NodeSpec], [String: Tensor]) {
     let (expected, actual) = (try plain.run(feeds), try fast.run(feeds))
     for name in ["y", "z", "w"] { expectClose(try actual[name]!.floats(), try expected[name]!.floats(), tolerance: 1e-5, name) }
 }
+
+/// DenseNet's Concat -> BatchNormalization -> Relu: the normalisation and its ReLU move into
+/// the Concat's copy; a Concat whose output is also read elsewhere keeps its BatchNormalization.
+/// Same numbers as the plain graph, on 1 and 2 threads.
+@Test func batchNormFusesIntoTheConcatBeforeIt() throws {
+    let channels = [3, 5]
+    let original: [String: Tensor] = [
+        "scale": Tensor(shape: [8], floats: pseudoRandom(8, seed: 81)), "shift": Tensor(shape: [8], floats: pseudoRandom(8, seed: 82)),
+        "mean": Tensor(shape: [8], floats: pseudoRandom(8, seed: 83)), "var": Tensor(shape: [8], floats: pseudoRandom(8, seed: 84).map { $0 + 1.5 }),
+    ]
+    let inputs = [ValueInfo(name: "a", elementType: .float32, shape: nil), ValueInfo(name: "b", elementType: .float32, shape: nil)]
+    let outputs = ["y", "z", "c2"].map { ValueInfo(name: $0, elementType: .float32, shape: nil) }
+    let bn = { (input: String, output: String) in
+        NodeSpec(name: output, opType: "BatchNormalization", op: BatchNormalization(epsilon: 1e-5),
+                 inputs: [input, "scale", "shift", "mean", "var"], outputs: [output])
+    }
+    let nodes = [
+        NodeSpec(name: "cat", opType: "Concat", op: Concat(axis: 1), inputs: ["a", "b"], outputs: ["c"]),
+        bn("c", "n"),
+        NodeSpec(name: "relu", opType: "Relu", op: Relu(), inputs: ["n"], outputs: ["y"]),
+        NodeSpec(name: "cat2", opType: "Concat", op: Concat(axis: 1), inputs: ["b", "a"], outputs: ["c2"]),
+        bn("c2", "z"),
+    ]
+    var constants = original
+    let plain = try Graph(inputs: inputs, outputs: outputs, constants: original, nodes: nodes)
+    let (optimized, report) = try GraphOptimizer.optimize(nodes: nodes, constants: &constants, outputs: outputs)
+    #expect(report.batchNormsFusedIntoConcats == 1)
+    #expect(optimized.map(\.opType) == ["Concat", "Concat", "BatchNormalization"])
+    let fast = try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: optimized)
+    let feeds = ["a": Tensor(shape: [2, channels[0], 90, 100], floats: pseudoRandom(2 * 3 * 9000, seed: 85).map { $0 * 3 }),
+                 "b": Tensor(shape: [2, channels[1], 90, 100], floats: pseudoRandom(2 * 5 * 9000, seed: 86).map { $0 * 3 })]
+    let expected = try plain.run(feeds)
+    for threads in [1, 2] {
+        let actual = try Parallel.withThreads(threads) { try fast.run(feeds) }
+        for name in ["y", "z", "c2"] { expectClose(try actual[name]!.floats(), try expected[name]!.floats(), tolerance: 1e-5, "\(name) \(threads)") }
+    }
+}

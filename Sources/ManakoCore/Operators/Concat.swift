@@ -1,6 +1,22 @@
+import CManakoSIMD
 /// Joins tensors along `axis` (ONNX Concat); all other dimensions must agree.
 public struct Concat: Operator {
     public var axis: Int
+    /// A per-channel y = activation(x * multiplier + offset) applied while copying (a following
+    /// BatchNormalization fused at load: DenseNet's Concat -> BatchNormalization -> ReLU).
+    public var channelAffine: ChannelAffine?
+
+    public struct ChannelAffine: Sendable {
+        public var multiplier: [Float]
+        public var offset: [Float]
+        public var activation: FusedActivation
+
+        public init(multiplier: [Float], offset: [Float], activation: FusedActivation) {
+            self.multiplier = multiplier
+            self.offset = offset
+            self.activation = activation
+        }
+    }
 
     public init(axis: Int) { self.axis = axis }
 
@@ -28,6 +44,12 @@ public struct Concat: Operator {
             }
             return out
         }
+        if let channelAffine {
+            guard a == 1, first.elementType == .float32, shape[1] == channelAffine.multiplier.count else {
+                throw ManakoError(.shapeMismatch, "a Concat with a fused BatchNormalization needs float channels on axis 1 "
+                                  + "(\(channelAffine.multiplier.count) of them), got \(shape)")
+            }
+        }
         if first.elementType == .float32 {
             return [Tensor(shape: shape, floats: joinFloats(try parts.map { try $0.floats() }, outer: outer,
                                                            chunks: parts.map { $0.shape[a...].reduce(1, *) }))]
@@ -38,7 +60,7 @@ public struct Concat: Operator {
 
 extension Concat {
     /// The float inputs' rows, interleaved into a pooled buffer (no fresh pages per run) with
-    /// plain copies; large copies split across threads.
+    /// plain copies, or through `channelAffine`; large copies split across threads.
     func joinFloats(_ arrays: [[Float]], outer: Int, chunks: [Int]) -> [Float] {
         let rowLength = chunks.reduce(0, +)
         return BufferPool.floats(outer * rowLength) { out in
@@ -51,7 +73,27 @@ extension Concat {
                 let large = total >= ElementwiseUnary.parallelThreshold
                 array.withUnsafeBufferPointer { source in
                     let src = source.baseAddress!
-                    if outer == 1 {
+                    if let affine = channelAffine {
+                        // Axis 1: channel planes of `spatial` floats; this input's first channel
+                        // is `start / spatial` of the output's.
+                        let channels = affine.multiplier.count, spatial = rowLength / channels, planes = chunk / spatial
+                        let items = outer * planes
+                        let parts = large ? Parallel.ranges(items) : [0..<items]
+                        affine.multiplier.withUnsafeBufferPointer { m in
+                            affine.offset.withUnsafeBufferPointer { o in
+                                Parallel.forEach(parts.count) { p in
+                                    for item in parts[p] {
+                                        let row = item / planes, plane = item % planes, c = start / spatial + plane
+                                        let scale = SIMD8<Float>(repeating: m[c]), shift = SIMD8<Float>(repeating: o[c])
+                                        VectorMath.map(src + row * chunk + plane * spatial, count: spatial,
+                                                       into: dst + row * rowLength + start + plane * spatial) {
+                                            affine.activation.apply(mk_multiply_add($0, scale, shift))
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    } else if outer == 1 {
                         let pieces = large ? Parallel.ranges(total) : [0..<total]
                         Parallel.forEach(pieces.count) { p in
                             (dst + start + pieces[p].lowerBound).initialize(from: src + pieces[p].lowerBound, count: pieces[p].count)

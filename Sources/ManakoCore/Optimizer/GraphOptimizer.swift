@@ -13,6 +13,7 @@ public enum GraphOptimizer {
         public var packedConvolutions = 0
         public var packedMatMuls = 0
         public var fusedMatMulBiases = 0
+        public var batchNormsFusedIntoConcats = 0
         public var winogradConvolutions = 0
 
         public init() {}
@@ -30,6 +31,7 @@ public enum GraphOptimizer {
         nodes = foldPadsIntoConvolutions(nodes, constants: constants, outputNames: outputNames, report: &report)
         nodes = fuseResidualAdds(nodes, constants: constants, outputNames: outputNames, report: &report)
         nodes = fuseActivations(nodes, constants: constants, outputNames: outputNames, report: &report)
+        nodes = fuseBatchNormsIntoConcats(nodes, constants: constants, outputNames: outputNames, report: &report)
         nodes = removeDeadNodes(nodes, constants: &constants, outputNames: outputNames, report: &report)
         nodes = packConvolutionWeights(nodes, constants: constants, report: &report)
         nodes = packMatMulWeights(nodes, constants: constants, report: &report)
@@ -371,6 +373,33 @@ public enum GraphOptimizer {
             copy.op = matMul
             return copy
         }
+    }
+
+    /// BatchNormalization (with its fused activation) of a Concat on axis 1 whose output nothing
+    /// else reads: the Concat applies it per channel while copying, which saves a pass over the
+    /// whole tensor (DenseNet's 58 pre-activation BatchNormalizations).
+    static func fuseBatchNormsIntoConcats(_ nodes: [NodeSpec], constants: [String: Tensor], outputNames: Set<String>,
+                                          report: inout Report) -> [NodeSpec] {
+        let (readers, producer) = (readerIndex(nodes), producerIndex(nodes))
+        var result = nodes
+        var removed = Set<Int>()
+        for (b, node) in nodes.enumerated() {
+            guard let bn = node.op as? BatchNormalization, node.inputs.count == 5, node.outputs.count == 1,
+                  let p = producer[node.inputs[0]], !removed.contains(p), var concat = result[p].op as? Concat,
+                  concat.axis == 1, concat.channelAffine == nil, result[p].outputs.count == 1,
+                  readers[node.inputs[0]] == [b], !outputNames.contains(node.inputs[0]),
+                  let parameters = try? node.inputs[1...4].map({ try constants[$0]?.floats() }),
+                  let scale = parameters[0], let bias = parameters[1], let mean = parameters[2], let variance = parameters[3],
+                  Set([scale.count, bias.count, mean.count, variance.count]).count == 1 else { continue }
+            let (multiplier, offset) = BatchNormalization.affine(scale: scale, bias: bias, mean: mean, variance: variance,
+                                                                 epsilon: bn.epsilon)
+            concat.channelAffine = Concat.ChannelAffine(multiplier: multiplier, offset: offset, activation: bn.activation)
+            result[p].op = concat
+            result[p].outputs = node.outputs
+            removed.insert(b)
+            report.batchNormsFusedIntoConcats += 1
+        }
+        return result.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
     }
 
     /// Add(MatMul(A, B), c) with B packed and c a constant vector over B's columns (shape [N],
