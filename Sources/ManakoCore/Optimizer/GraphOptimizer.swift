@@ -312,27 +312,42 @@ public enum GraphOptimizer {
     /// then fuses too. A constant r is left alone (that is a bias).
     static func fuseResidualAdds(_ nodes: [NodeSpec], constants: [String: Tensor], outputNames: Set<String>,
                                  report: inout Report) -> [NodeSpec] {
+        let (result, fused) = absorbAdds(nodes, outputNames: outputNames) { producer, value, r in
+            guard value != r, constants[r] == nil, var conv = producer.op as? Conv, conv.activation == .none,
+                  !conv.addsResidual else { return false }
+            conv.addsResidual = true
+            producer.op = conv
+            while producer.inputs.count < 3 { producer.inputs.append("") }
+            producer.inputs.append(r)
+            return true
+        }
+        report.fusedResiduals += fused
+        return result
+    }
+
+    /// The walk the Add fusions share: for Add(y, other) in either operand order, where y is the
+    /// only output of its producer and read by nothing but the Add (nor a graph output), `absorb`
+    /// may rewrite the producer to take the Add in (returning true); the producer then writes
+    /// the Add's output and the Add goes. Returns the nodes and how many Adds were absorbed.
+    static func absorbAdds(_ nodes: [NodeSpec], outputNames: Set<String>,
+                           _ absorb: (_ producer: inout NodeSpec, _ value: String, _ other: String) -> Bool) -> ([NodeSpec], Int) {
         let (readers, producer) = (readerIndex(nodes), producerIndex(nodes))
         var result = nodes
         var removed = Set<Int>()
         for (a, add) in nodes.enumerated() where add.op is Add && add.inputs.count == 2 && add.outputs.count == 1 {
             for side in 0..<2 {
-                let c = add.inputs[side], r = add.inputs[1 - side]
-                guard c != r, constants[r] == nil, let p = producer[c], !removed.contains(p), !removed.contains(a),
-                      var conv = result[p].op as? Conv, conv.activation == .none, !conv.addsResidual,
-                      result[p].outputs == [c], readers[c] == [a], !outputNames.contains(c) else { continue }
-                conv.addsResidual = true
-                result[p].op = conv
-                var inputs = result[p].inputs
-                while inputs.count < 3 { inputs.append("") }
-                result[p].inputs = inputs + [r]
-                result[p].outputs = add.outputs
+                let y = add.inputs[side], other = add.inputs[1 - side]
+                guard let p = producer[y], !removed.contains(p), !removed.contains(a), result[p].outputs == [y],
+                      readers[y] == [a], !outputNames.contains(y) else { continue }
+                var candidate = result[p]
+                guard absorb(&candidate, y, other) else { continue }
+                candidate.outputs = add.outputs
+                result[p] = candidate
                 removed.insert(a)
-                report.fusedResiduals += 1
                 break
             }
         }
-        return result.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+        return (result.enumerated().filter { !removed.contains($0.offset) }.map(\.element), removed.count)
     }
 
     /// Packs the weights of every convolution with constant weights that takes the GEMM path,
@@ -407,26 +422,16 @@ public enum GraphOptimizer {
     /// bias, added in the GEMM's epilogue (the projections of transformers).
     static func fuseMatMulBiases(_ nodes: [NodeSpec], constants: [String: Tensor], outputNames: Set<String>,
                                  report: inout Report) -> [NodeSpec] {
-        let (readers, producer) = (readerIndex(nodes), producerIndex(nodes))
-        var result = nodes
-        var removed = Set<Int>()
-        for (a, add) in nodes.enumerated() where add.op is Add && add.inputs.count == 2 && add.outputs.count == 1 {
-            for side in 0..<2 {
-                let y = add.inputs[side], c = add.inputs[1 - side]
-                guard let bias = constants[c], let values = try? bias.floats(), let p = producer[y], !removed.contains(p),
-                      var matMul = result[p].op as? MatMul, let packed = matMul.packedB, matMul.columnBias == nil,
-                      values.count == packed.columns, bias.shape.last == packed.columns,
-                      bias.shape.dropLast().allSatisfy({ $0 == 1 }), bias.rank <= 2,
-                      result[p].outputs == [y], readers[y] == [a], !outputNames.contains(y) else { continue }
-                matMul.columnBias = values
-                result[p].op = matMul
-                result[p].outputs = add.outputs
-                removed.insert(a)
-                report.fusedMatMulBiases += 1
-                break
-            }
+        let (result, fused) = absorbAdds(nodes, outputNames: outputNames) { producer, _, c in
+            guard let bias = constants[c], let values = try? bias.floats(), var matMul = producer.op as? MatMul,
+                  let packed = matMul.packedB, matMul.columnBias == nil, values.count == packed.columns,
+                  bias.shape.last == packed.columns, bias.shape.dropLast().allSatisfy({ $0 == 1 }), bias.rank <= 2 else { return false }
+            matMul.columnBias = values
+            producer.op = matMul
+            return true
         }
-        return result.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+        report.fusedMatMulBiases += fused
+        return result
     }
 
     /// Convolutions prepared for both Winograd and the GEMM keep only the one their inferred
