@@ -61,6 +61,9 @@ public enum DepthwiseKernel {
                 let p0 = UnsafeRawPointer(plane.window(oh, ow)), p1 = UnsafeRawPointer(plane.window(min(oh + 1, lastRow), ow))
                 let p2 = UnsafeRawPointer(plane.window(min(oh + 2, lastRow), ow)), p3 = UnsafeRawPointer(plane.window(min(oh + 3, lastRow), ow))
                 let out = y + oh * width + ow, room = (lastRow + 1) * width - oh * width - ow
+                let count = min(16, width - ow)
+                // Lanes to store for block row r: whole vectors while they stay in the plane.
+                func lanes(_ r: Int, _ vector: Int) -> Int { singleStep && room - r * width >= vector ? vector : count }
                 if width - ow > 8 {
                     var a00 = start, a01 = start, a10 = start, a11 = start, a20 = start, a21 = start, a30 = start, a31 = start
                     for tap in 0..<taps {
@@ -74,11 +77,10 @@ public enum DepthwiseKernel {
                         a30 = mk_multiply_add(v, p3.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self), a30)
                         a31 = mk_multiply_add(v, p3.loadUnaligned(fromByteOffset: o + 32, as: SIMD8<Float>.self), a31)
                     }
-                    let count = min(16, width - ow)
-                    store(activation.apply(a00), activation.apply(a01), count: room >= 16 && singleStep ? 16 : count, to: out)
-                    if rows > 1 { store(activation.apply(a10), activation.apply(a11), count: room - width >= 16 && singleStep ? 16 : count, to: out + width) }
-                    if rows > 2 { store(activation.apply(a20), activation.apply(a21), count: room - 2 * width >= 16 && singleStep ? 16 : count, to: out + 2 * width) }
-                    if rows > 3 { store(activation.apply(a30), activation.apply(a31), count: room - 3 * width >= 16 && singleStep ? 16 : count, to: out + 3 * width) }
+                    store(activation.apply(a00), activation.apply(a01), count: lanes(0, 16), to: out)
+                    if rows > 1 { store(activation.apply(a10), activation.apply(a11), count: lanes(1, 16), to: out + width) }
+                    if rows > 2 { store(activation.apply(a20), activation.apply(a21), count: lanes(2, 16), to: out + 2 * width) }
+                    if rows > 3 { store(activation.apply(a30), activation.apply(a31), count: lanes(3, 16), to: out + 3 * width) }
                     ow += 16
                 } else {
                     var a0 = start, a1 = start, a2 = start, a3 = start
@@ -89,11 +91,10 @@ public enum DepthwiseKernel {
                         a2 = mk_multiply_add(v, p2.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self), a2)
                         a3 = mk_multiply_add(v, p3.loadUnaligned(fromByteOffset: o, as: SIMD8<Float>.self), a3)
                     }
-                    let count = width - ow
-                    store(activation.apply(a0), count: room >= 8 && singleStep ? 8 : count, to: out)
-                    if rows > 1 { store(activation.apply(a1), count: room - width >= 8 && singleStep ? 8 : count, to: out + width) }
-                    if rows > 2 { store(activation.apply(a2), count: room - 2 * width >= 8 && singleStep ? 8 : count, to: out + 2 * width) }
-                    if rows > 3 { store(activation.apply(a3), count: room - 3 * width >= 8 && singleStep ? 8 : count, to: out + 3 * width) }
+                    store(activation.apply(a0), count: lanes(0, 8), to: out)
+                    if rows > 1 { store(activation.apply(a1), count: lanes(1, 8), to: out + width) }
+                    if rows > 2 { store(activation.apply(a2), count: lanes(2, 8), to: out + 2 * width) }
+                    if rows > 3 { store(activation.apply(a3), count: lanes(3, 8), to: out + 3 * width) }
                     ow += 8
                 }
             }

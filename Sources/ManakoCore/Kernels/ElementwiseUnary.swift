@@ -31,10 +31,8 @@ public enum ElementwiseUnary {
         let values = try x.floats()
         let output = BufferPool.floats(values.count) { out in
             values.withUnsafeBufferPointer { source in
-                let vectors = (source.count + 7) / 8
-                let parts = source.count >= parallelThreshold ? Parallel.ranges(vectors) : [0..<vectors]
-                Parallel.forEach(parts.count) { part in
-                    let start = parts[part].lowerBound * 8, end = min(source.count, parts[part].upperBound * 8)
+                Parallel.forEachPart(of: (source.count + 7) / 8, split: source.count >= parallelThreshold) { vectors in
+                    let start = vectors.lowerBound * 8, end = min(source.count, vectors.upperBound * 8)
                     VectorMath.map(source.baseAddress! + start, count: end - start, into: out.baseAddress! + start, vector)
                 }
             }

@@ -80,10 +80,9 @@ public enum PanelGemm {
                                    bias: bias, residual: residual, activation: activation, into: c)
             return
         }
+        // One item per column block, every panel in it; each item packs its own block.
         a.values.withUnsafeBufferPointer { packed in
-            Parallel.forEach(blocks * panelSplits) { item in
-                let block = item / panelSplits, split = item % panelSplits
-                let panelRange = (panels * split / panelSplits)..<(panels * (split + 1) / panelSplits)
+            Parallel.forEach(blocks) { block in
                 let blockStart = block * blockColumns, blockEnd = min(n, blockStart + blockColumns)
                 let tiles = (blockEnd - blockStart + columnsPerTile - 1) / columnsPerTile
                 Scratch.withFloats(tiles * sliceDepth * columnsPerTile) { packedB in
@@ -92,7 +91,7 @@ public enum PanelGemm {
                     let depth = min(sliceDepth, k - k0)
                     packSlice(b, n: n, rows: k0..<(k0 + depth), columns: blockStart..<blockEnd, into: packedB)
                     multiplyPacked(packed.baseAddress! + k0 * rowsPerPanel, rows: m, depth: depth, panelStride: k * rowsPerPanel,
-                                   panels: panelRange, packedB: packedB, columns: blockStart..<blockEnd, ldc: n,
+                                   panels: 0..<panels, packedB: packedB, columns: blockStart..<blockEnd, ldc: n,
                                    accumulate: k0 > 0, finish: k0 + depth == k,
                                    bias: bias, residual: residual, activation: activation, into: c)
                     k0 += depth

@@ -47,6 +47,13 @@ public enum Parallel {
         }
     }
 
+    /// Calls `body` on contiguous parts of 0..<total: one part unless `split` (large work), then
+    /// `ranges(total)` across the threads.
+    public static func forEachPart(of total: Int, split: Bool, _ body: (Range<Int>) -> Void) {
+        let parts = split ? ranges(total) : [0..<total]
+        forEach(parts.count) { body(parts[$0]) }
+    }
+
     /// Splits 0..<total into contiguous ranges: one when single-threaded, otherwise about four
     /// per thread so dynamic scheduling can even out the load.
     public static func ranges(_ total: Int) -> [Range<Int>] {

@@ -77,12 +77,10 @@ extension Concat {
                         // Axis 1: channel planes of `spatial` floats; this input's first channel
                         // is `start / spatial` of the output's.
                         let channels = affine.multiplier.count, spatial = rowLength / channels, planes = chunk / spatial
-                        let items = outer * planes
-                        let parts = large ? Parallel.ranges(items) : [0..<items]
                         affine.multiplier.withUnsafeBufferPointer { m in
                             affine.offset.withUnsafeBufferPointer { o in
-                                Parallel.forEach(parts.count) { p in
-                                    for item in parts[p] {
+                                Parallel.forEachPart(of: outer * planes, split: large) { items in
+                                    for item in items {
                                         let row = item / planes, plane = item % planes, c = start / spatial + plane
                                         let scale = SIMD8<Float>(repeating: m[c]), shift = SIMD8<Float>(repeating: o[c])
                                         VectorMath.map(src + row * chunk + plane * spatial, count: spatial,
@@ -94,14 +92,12 @@ extension Concat {
                             }
                         }
                     } else if outer == 1 {
-                        let pieces = large ? Parallel.ranges(total) : [0..<total]
-                        Parallel.forEach(pieces.count) { p in
-                            (dst + start + pieces[p].lowerBound).initialize(from: src + pieces[p].lowerBound, count: pieces[p].count)
+                        Parallel.forEachPart(of: total, split: large) { piece in
+                            (dst + start + piece.lowerBound).initialize(from: src + piece.lowerBound, count: piece.count)
                         }
                     } else {
-                        let rows = large ? Parallel.ranges(outer) : [0..<outer]
-                        Parallel.forEach(rows.count) { p in
-                            for o in rows[p] { (dst + o * rowLength + start).initialize(from: src + o * chunk, count: chunk) }
+                        Parallel.forEachPart(of: outer, split: large) { rows in
+                            for o in rows { (dst + o * rowLength + start).initialize(from: src + o * chunk, count: chunk) }
                         }
                     }
                 }

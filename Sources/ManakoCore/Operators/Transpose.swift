@@ -35,16 +35,15 @@ public struct Transpose: Operator {
         let rows = values.count / inner
         return BufferPool.floats(values.count) { dst in
             values.withUnsafeBufferPointer { src in
-                let parts = values.count >= ElementwiseUnary.parallelThreshold && rows > 1 ? Parallel.ranges(rows) : [0..<rows]
-                Parallel.forEach(parts.count) { part in
+                Parallel.forEachPart(of: rows, split: values.count >= ElementwiseUnary.parallelThreshold) { part in
                     var index = [Int](repeating: 0, count: outer.count)
-                    var base = 0, remainder = parts[part].lowerBound
+                    var base = 0, remainder = part.lowerBound
                     for d in stride(from: outer.count - 1, through: 0, by: -1) {
                         index[d] = remainder % outer[d]
                         remainder /= outer[d]
                         base += index[d] * outerStrides[d]
                     }
-                    for row in parts[part] {
+                    for row in part {
                         let target = dst.baseAddress! + row * inner
                         if innerStride == 1 {
                             target.initialize(from: src.baseAddress! + base, count: inner)
