@@ -159,7 +159,7 @@ public enum ONNXImporter {
         }
         let outputs = graph.outputs.map(valueInfo)
         _ = try Graph.singleProducers(of: specs, besides: Set(constants.keys).union(inputs.map(\.name)))
-        let (optimized, report) = try GraphOptimizer.optimize(nodes: specs, constants: &constants, outputs: outputs)
+        var (optimized, report) = try GraphOptimizer.optimize(nodes: specs, constants: &constants, outputs: outputs)
         let built = try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: optimized,
                               maxTensorElements: limits.maxTensorElements)
         let shapes = try built.inferShapes()  // shape contradictions fail the load, naming the node
@@ -167,9 +167,12 @@ public enum ONNXImporter {
         for (name, shape) in shapes where shape.allSatisfy({ $0 != nil }) {
             try ElementLimit.check(shape.map { $0! }, "value '\(name)'")
         }
-        // With the shapes known, each convolution keeps only the prepared weights it will use.
-        let (trimmed, changed) = GraphOptimizer.keepPreparedWeightsInUse(optimized, shapes: shapes, constants: &constants, outputs: outputs)
-        if !changed { return (built, report) }
+        // With the shapes known, chains of 1x1 and depthwise convolutions move to the blocked
+        // layout, and each other convolution keeps only the prepared weights it will use.
+        let (blocked, blockedCount) = GraphOptimizer.blockChannels(optimized, shapes: shapes, constants: &constants, outputs: outputs)
+        report.channelBlockedConvolutions = blockedCount
+        let (trimmed, changed) = GraphOptimizer.keepPreparedWeightsInUse(blocked, shapes: shapes, constants: &constants, outputs: outputs)
+        if !changed && blockedCount == 0 { return (built, report) }
         return (try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: trimmed,
                           maxTensorElements: limits.maxTensorElements), report)
     }

@@ -12,11 +12,13 @@ public enum PackedBGemm {
         let sliceDepth: Int
         let values: [Float]
 
-        public init(_ b: UnsafePointer<Float>, depth k: Int, columns n: Int) {
+        /// `sliceMultiple` rounds the slice depth up to a multiple (the blocked 1x1 kernel needs
+        /// its slices to hold whole blocks of eight channels).
+        public init(_ b: UnsafePointer<Float>, depth k: Int, columns n: Int, sliceMultiple: Int = 1) {
             depth = k
             columns = n
             let slices = max(1, (k + 255) / 256)
-            sliceDepth = max(1, (k + slices - 1) / slices)
+            sliceDepth = max(1, ((k + slices - 1) / slices + sliceMultiple - 1) / sliceMultiple * sliceMultiple)
             let tiles = (n + PanelGemm.columnsPerTile - 1) / PanelGemm.columnsPerTile
             let count = tiles * PanelGemm.columnsPerTile * k
             if count == 0 {

@@ -380,6 +380,17 @@ public enum PanelGemm {
             c50 = mk_multiply_add(SIMD8<Float>(repeating: pa[5]), b0, c50)
         }
 
+        /// One step of k on the first eight columns, with the six A values given.
+        @inline(__always)
+        mutating func addHalf(_ a0: Float, _ a1: Float, _ a2: Float, _ a3: Float, _ a4: Float, _ a5: Float, _ b0: SIMD8<Float>) {
+            c00 = mk_multiply_add(SIMD8<Float>(repeating: a0), b0, c00)
+            c10 = mk_multiply_add(SIMD8<Float>(repeating: a1), b0, c10)
+            c20 = mk_multiply_add(SIMD8<Float>(repeating: a2), b0, c20)
+            c30 = mk_multiply_add(SIMD8<Float>(repeating: a3), b0, c30)
+            c40 = mk_multiply_add(SIMD8<Float>(repeating: a4), b0, c40)
+            c50 = mk_multiply_add(SIMD8<Float>(repeating: a5), b0, c50)
+        }
+
         @inline(__always)
         func store(firstRow: Int, rowCount: Int, column: Int, width: Int, n: Int, accumulate: Bool, finish: Bool,
                    bias: UnsafePointer<Float>?, columnBias: UnsafePointer<Float>? = nil, residual: UnsafePointer<Float>?,

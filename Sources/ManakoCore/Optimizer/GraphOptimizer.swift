@@ -15,6 +15,8 @@ public enum GraphOptimizer {
         public var fusedMatMulBiases = 0
         public var batchNormsFusedIntoConcats = 0
         public var winogradConvolutions = 0
+        /// Convolutions moved into the channel-blocked layout (`blockChannels`, run by the importer with shapes).
+        public var channelBlockedConvolutions = 0
 
         public init() {}
     }

@@ -1,0 +1,170 @@
+import CManakoSIMD
+
+/// Depthwise convolution in the channel-blocked layout: an output pixel's eight channels are the
+/// sum over its window of weight vector times input vector, eight pixels of a row at a time (eight
+/// FMA chains). Any stride or dilation is a plain pointer step, and the plane is not copied: pixels
+/// at the left and right edges take their own path over the taps inside, and rows narrower than
+/// a group read a zero vector for each tap outside.
+/// Layout: input [N, C/8, H, W, 8], weights packed as [C/8, KH * KW, 8], output [N, C/8, OH, OW, 8].
+/// Twin: `ConvKernels.reference` with groups == channels, the input and output reordered.
+public enum BlockedDepthwiseKernel {
+    static let pixelsPerGroup = 8
+
+    /// W [C, 1, KH, KW] as [C/8, tap, 8].
+    public static func packWeights(_ weights: [Float], channels: Int, taps: Int) -> [Float] {
+        let w = ChannelBlocks.width
+        var packed = [Float](repeating: 0, count: channels * taps)
+        for c in 0..<channels { for tap in 0..<taps { packed[(c / w * taps + tap) * w + c % w] = weights[c * taps + tap] } }
+        return packed
+    }
+
+    /// y = activation(depthwise(x) + bias + residual), residual in the output's layout.
+    public static func run(_ x: UnsafePointer<Float>, geometry g: WindowGeometry, weights: UnsafePointer<Float>,
+                           bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: FusedActivation,
+                           into y: UnsafeMutablePointer<Float>) {
+        let w = ChannelBlocks.width, taps = g.kernelHeight * g.kernelWidth
+        let channelBlocks = g.inChannels / w, blocks = g.batch * channelBlocks
+        let inPlane = g.inHeight * g.inWidth * w, outPlane = g.outHeight * g.outWidth * w
+        // Output columns whose windows lie inside the input's columns.
+        let firstInterior = min(g.outWidth, (g.padLeft + g.strideWidth - 1) / g.strideWidth)
+        let lastStart = g.inWidth - 1 + g.padLeft - (g.kernelWidth - 1) * g.dilationWidth
+        let endInterior = lastStart < 0 ? 0 : min(g.outWidth, lastStart / g.strideWidth + 1)
+        let rowSplits = blocks >= 4 * Parallel.threads ? 1 : min(g.outHeight, (4 * Parallel.threads + blocks - 1) / max(1, blocks))
+        let interiorWidth = endInterior - firstInterior
+        Parallel.forEach(blocks * rowSplits) { item in
+            let block = item / rowSplits, split = item % rowSplits
+            let source = x + block * inPlane, target = y + block * outPlane
+            let blockResidual = residual.map { $0 + block * outPlane }
+            let filter = weights + block % channelBlocks * taps * w
+            let start = bias.map { UnsafeRawPointer($0 + block % channelBlocks * w).loadUnaligned(as: SIMD8<Float>.self) } ?? SIMD8()
+            for oh in (g.outHeight * split / rowSplits)..<(g.outHeight * (split + 1) / rowSplits) {
+                func pixels(_ ow: Int, _ count: Int, checked: Bool) {
+                    group(source, g, filter, start, row: oh, column: ow, count: count, checked: checked,
+                          residual: blockResidual, activation: activation.inRegisters, target)
+                }
+                if interiorWidth >= pixelsPerGroup {
+                    // Border pixels one at a time; the interior in groups of eight, the last group
+                    // moved back to end at the interior's end (a few pixels computed twice, same bits).
+                    for ow in 0..<firstInterior { single(source, g, filter, start, row: oh, column: ow, residual: blockResidual,
+                                                         activation: activation.inRegisters, target) }
+                    var ow = firstInterior
+                    while ow < endInterior {
+                        pixels(min(ow, endInterior - pixelsPerGroup), pixelsPerGroup, checked: false)
+                        ow += pixelsPerGroup
+                    }
+                    for ow in endInterior..<g.outWidth { single(source, g, filter, start, row: oh, column: ow, residual: blockResidual,
+                                                                activation: activation.inRegisters, target) }
+                } else {
+                    var ow = 0
+                    while ow < g.outWidth {
+                        pixels(ow, min(pixelsPerGroup, g.outWidth - ow), checked: true)
+                        ow += pixelsPerGroup
+                    }
+                }
+                // A curve runs over the row while it is still in L1 (see `FusedActivation.isCurve`).
+                if activation.isCurve { activation.applyCurve(target + oh * g.outWidth * w, count: g.outWidth * w) }
+            }
+        }
+    }
+
+    /// The kernel rows (first, end) of output row `oh` whose input row exists.
+    @inline(__always)
+    static func tapRows(_ g: WindowGeometry, _ oh: Int) -> (top: Int, first: Int, end: Int) {
+        let top = oh &* g.strideHeight &- g.padTop
+        let first = top >= 0 ? 0 : (g.dilationHeight &- 1 &- top) / g.dilationHeight
+        let end = top > g.inHeight &- 1 ? 0 : min(g.kernelHeight, (g.inHeight &- 1 &- top) / g.dilationHeight &+ 1)
+        return (top, first, end)
+    }
+
+    /// One output pixel near the left or right edge: the taps inside the input, two FMA chains.
+    @inline(__always)
+    static func single(_ x: UnsafePointer<Float>, _ g: WindowGeometry, _ filter: UnsafePointer<Float>, _ start: SIMD8<Float>,
+                       row oh: Int, column ow: Int, residual: UnsafePointer<Float>?, activation: FusedActivation,
+                       _ y: UnsafeMutablePointer<Float>) {
+        let w = ChannelBlocks.width
+        let (top, firstRow, endRow) = tapRows(g, oh)
+        let left = ow &* g.strideWidth &- g.padLeft
+        let firstColumn = left >= 0 ? 0 : (g.dilationWidth &- 1 &- left) / g.dilationWidth
+        let endColumn = left > g.inWidth &- 1 ? 0 : min(g.kernelWidth, (g.inWidth &- 1 &- left) / g.dilationWidth &+ 1)
+        var even = start, odd = SIMD8<Float>()
+        for ky in firstRow..<max(firstRow, endRow) {
+            let inputRow = x + (top &+ ky &* g.dilationHeight) &* g.inWidth &* w
+            for kx in firstColumn..<max(firstColumn, endColumn) {
+                let v = UnsafeRawPointer(filter + (ky &* g.kernelWidth &+ kx) &* w).loadUnaligned(as: SIMD8<Float>.self)
+                let input = UnsafeRawPointer(inputRow + (left &+ kx &* g.dilationWidth) &* w).loadUnaligned(as: SIMD8<Float>.self)
+                if kx & 1 == 0 { even = mk_multiply_add(v, input, even) } else { odd = mk_multiply_add(v, input, odd) }
+            }
+        }
+        var sum = even + odd
+        let offset = (oh &* g.outWidth &+ ow) &* w
+        if let residual { sum += UnsafeRawPointer(residual + offset).loadUnaligned(as: SIMD8<Float>.self) }
+        UnsafeMutableRawPointer(y + offset).storeBytes(of: activation.apply(sum), as: SIMD8<Float>.self)
+    }
+
+    /// Output pixels (row, column ..< column + count) of one block; lanes past `count` repeat the
+    /// last pixel and are not stored. `checked` groups read a zero vector for taps outside the
+    /// columns; rows outside the input are skipped in both.
+    @inline(__always)
+    static func group(_ x: UnsafePointer<Float>, _ g: WindowGeometry, _ filter: UnsafePointer<Float>, _ start: SIMD8<Float>,
+                      row oh: Int, column ow: Int, count: Int, checked: Bool,
+                      residual: UnsafePointer<Float>?, activation: FusedActivation, _ y: UnsafeMutablePointer<Float>) {
+        let w = ChannelBlocks.width, bytes = MemoryLayout<Float>.stride * w
+        let (top, firstTap, endTap) = tapRows(g, oh)
+        // Each lane's column offset from the group's first, in input columns (lanes past `count` repeat the last).
+        let last = count - 1, sw = g.strideWidth
+        let c1 = min(1, last) &* sw, c2 = min(2, last) &* sw, c3 = min(3, last) &* sw
+        let c4 = min(4, last) &* sw, c5 = min(5, last) &* sw, c6 = min(6, last) &* sw, c7 = min(7, last) &* sw
+        let zero = SIMD8<Float>()
+        var a0 = start, a1 = start, a2 = start, a3 = start, a4 = start, a5 = start, a6 = start, a7 = start
+        var ky = firstTap
+        while ky < endTap {
+            let inputRow = UnsafeRawPointer(x + (top &+ ky &* g.dilationHeight) &* g.inWidth &* w)
+            var tapWeights = UnsafeRawPointer(filter + ky &* g.kernelWidth &* w)
+            var left = ow &* sw &- g.padLeft
+            for _ in 0..<g.kernelWidth {
+                let v = tapWeights.loadUnaligned(as: SIMD8<Float>.self)
+                if checked {
+                    @inline(__always) func pixel(_ offset: Int) -> SIMD8<Float> {
+                        let column = left &+ offset
+                        return UInt(bitPattern: column) < UInt(g.inWidth) ? (inputRow + column &* bytes).loadUnaligned(as: SIMD8<Float>.self) : zero
+                    }
+                    a0 = mk_multiply_add(v, pixel(0), a0)
+                    a1 = mk_multiply_add(v, pixel(c1), a1)
+                    a2 = mk_multiply_add(v, pixel(c2), a2)
+                    a3 = mk_multiply_add(v, pixel(c3), a3)
+                    a4 = mk_multiply_add(v, pixel(c4), a4)
+                    a5 = mk_multiply_add(v, pixel(c5), a5)
+                    a6 = mk_multiply_add(v, pixel(c6), a6)
+                    a7 = mk_multiply_add(v, pixel(c7), a7)
+                } else {
+                    let p = inputRow + left &* bytes
+                    a0 = mk_multiply_add(v, p.loadUnaligned(as: SIMD8<Float>.self), a0)
+                    a1 = mk_multiply_add(v, p.loadUnaligned(fromByteOffset: c1 &* bytes, as: SIMD8<Float>.self), a1)
+                    a2 = mk_multiply_add(v, p.loadUnaligned(fromByteOffset: c2 &* bytes, as: SIMD8<Float>.self), a2)
+                    a3 = mk_multiply_add(v, p.loadUnaligned(fromByteOffset: c3 &* bytes, as: SIMD8<Float>.self), a3)
+                    a4 = mk_multiply_add(v, p.loadUnaligned(fromByteOffset: c4 &* bytes, as: SIMD8<Float>.self), a4)
+                    a5 = mk_multiply_add(v, p.loadUnaligned(fromByteOffset: c5 &* bytes, as: SIMD8<Float>.self), a5)
+                    a6 = mk_multiply_add(v, p.loadUnaligned(fromByteOffset: c6 &* bytes, as: SIMD8<Float>.self), a6)
+                    a7 = mk_multiply_add(v, p.loadUnaligned(fromByteOffset: c7 &* bytes, as: SIMD8<Float>.self), a7)
+                }
+                tapWeights += bytes
+                left &+= g.dilationWidth
+            }
+            ky += 1
+        }
+        let out = y + (oh * g.outWidth + ow) * w
+        @inline(__always) func store(_ j: Int, _ sum: SIMD8<Float>) {
+            var v = sum
+            if let residual { v += UnsafeRawPointer(residual + (oh * g.outWidth + ow + j) * w).loadUnaligned(as: SIMD8<Float>.self) }
+            UnsafeMutableRawPointer(out + j * w).storeBytes(of: activation.apply(v), as: SIMD8<Float>.self)
+        }
+        store(0, a0)
+        if count > 1 { store(1, a1) }
+        if count > 2 { store(2, a2) }
+        if count > 3 { store(3, a3) }
+        if count > 4 { store(4, a4) }
+        if count > 5 { store(5, a5) }
+        if count > 6 { store(6, a6) }
+        if count > 7 { store(7, a7) }
+    }
+}

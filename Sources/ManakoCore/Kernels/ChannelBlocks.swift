@@ -1,0 +1,53 @@
+import CManakoSIMD
+
+/// The channel-blocked layout ("NCHW8c") the mobile networks' convolution chains run in:
+/// [N, C/8, H, W, 8], so channel c of pixel p of image n is at ((n * C/8 + c / 8) * H * W + p) * 8 + c % 8.
+/// A pixel's eight channels are one vector: a depthwise window needs no shuffles at any stride,
+/// and a 1x1 convolution's 6x16 register tile is six pixels by two blocks of output channels.
+/// A blocked tensor keeps its logical shape [N, C, H, W] (C % 8 == 0); only the operators the
+/// optimizer put in a blocked chain read it (`GraphOptimizer.blockChannels`).
+public enum ChannelBlocks {
+    /// Channels per block (one 8-lane vector).
+    public static let width = 8
+
+    /// NCHW [N, C, spatial] into the blocked layout. Eight channels by eight pixels at a time
+    /// (one in-register transpose); blocks split across threads.
+    public static func block(_ x: UnsafePointer<Float>, batch: Int, channels: Int, spatial: Int, into y: UnsafeMutablePointer<Float>) {
+        reorder(batch: batch, channels: channels, spatial: spatial) { blockBase, pixel, count in
+            let source = x + blockBase + pixel, target = y + blockBase + pixel * width
+            if count == width {
+                mk_transpose8x8(source, spatial, target, width)
+            } else {
+                for p in 0..<count { for k in 0..<width { target[p * width + k] = source[k * spatial + p] } }
+            }
+        }
+    }
+
+    /// The blocked layout back into NCHW [N, C, spatial].
+    public static func unblock(_ x: UnsafePointer<Float>, batch: Int, channels: Int, spatial: Int, into y: UnsafeMutablePointer<Float>) {
+        reorder(batch: batch, channels: channels, spatial: spatial) { blockBase, pixel, count in
+            let source = x + blockBase + pixel * width, target = y + blockBase + pixel
+            if count == width {
+                mk_transpose8x8(source, width, target, spatial)
+            } else {
+                for p in 0..<count { for k in 0..<width { target[k * spatial + p] = source[p * width + k] } }
+            }
+        }
+    }
+
+    /// Calls `body(blockBase, firstPixel, count)` for every run of up to eight pixels of every
+    /// block; a block's 8 * spatial floats start at `blockBase` in both layouts.
+    @inline(__always)
+    static func reorder(batch: Int, channels: Int, spatial: Int, _ body: (Int, Int, Int) -> Void) {
+        let blocks = batch * channels / width
+        Parallel.forEachPart(of: blocks, split: blocks * spatial >= 1 << 14) { range in
+            for b in range {
+                var pixel = 0
+                while pixel < spatial {
+                    body(b * width * spatial, pixel, min(width, spatial - pixel))
+                    pixel += width
+                }
+            }
+        }
+    }
+}

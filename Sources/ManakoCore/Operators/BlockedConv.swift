@@ -1,0 +1,94 @@
+/// A 2-D convolution the optimizer moved into the channel-blocked layout (`ChannelBlocks`): a 1x1
+/// convolution (stride 1, no padding, one group) or a depthwise one, with its bias, residual and
+/// activation fused. Inputs as Conv's: X (blocked), W omitted (packed here at load), B, and the
+/// residual (blocked). Not an ONNX operator: only `GraphOptimizer.blockChannels` creates it.
+public struct BlockedConv: Operator, PlanDescribing {
+    public enum Weights: Sendable {
+        case pointwise(PackedBGemm.PackedB)
+        case depthwise([Float])
+    }
+
+    /// The original attributes, activation, residual flag and weight shape.
+    public let conv: Conv
+    public let weights: Weights
+
+    /// The blocked form of `conv` with constant weights `w`, or nil when it has none: channels not
+    /// multiples of 8, or a convolution neither 1x1 nor depthwise.
+    public init?(_ conv: Conv, weights w: Tensor) {
+        guard w.rank == 4, let values = try? w.floats() else { return nil }
+        let (m, perGroup, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
+        let blocks = ChannelBlocks.width
+        guard m > 0, m % blocks == 0 else { return nil }
+        var copy = conv
+        copy.packedWeights = nil
+        copy.winogradWeights = nil
+        copy.weightShape = w.shape
+        if conv.group == 1 && kh == 1 && kw == 1 && perGroup % blocks == 0 && (conv.strides ?? [1, 1]).allSatisfy({ $0 == 1 })
+            && (conv.pads ?? [0, 0, 0, 0]).allSatisfy({ $0 == 0 }) && (conv.autoPad == .explicit || conv.autoPad == .valid) {
+            weights = .pointwise(BlockedPointwiseKernel.packWeights(values, outChannels: m, inChannels: perGroup))
+        } else if conv.group == m && perGroup == 1 {
+            weights = .depthwise(BlockedDepthwiseKernel.packWeights(values, channels: m, taps: kh * kw))
+        } else {
+            return nil
+        }
+        self.conv = copy
+    }
+
+    public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try inputs.required(0, "X")
+        guard let wShape = conv.weightShape, x.rank == 4, x.shape[1] == wShape[1] * conv.group else {
+            throw ManakoError(.shapeMismatch, "a blocked convolution for W \(conv.weightShape ?? []) got X \(x.shape)")
+        }
+        let g = try WindowGeometry.make(input: x.shape, kernel: Array(wShape.dropFirst(2)), strides: conv.strides,
+                                        dilations: conv.dilations, pads: conv.pads, autoPad: conv.autoPad)
+        let shape = g.outputShape(channels: wShape[0], spatialRank: 2)
+        try ElementLimit.check(shape, "Conv output")
+        let bias = try inputs.optional(2)?.floats()
+        if let bias, bias.count != wShape[0] {
+            throw ManakoError(.shapeMismatch, "B has \(bias.count) elements, W has \(wShape[0]) filters")
+        }
+        let residual = conv.addsResidual ? try inputs.required(3, "residual") : nil
+        if let residual, residual.shape != shape {
+            throw ManakoError(.shapeMismatch, "a blocked convolution's residual \(residual.shape) must have its output's shape \(shape)")
+        }
+        let input = try x.floats(), residualValues = try residual?.floats()
+        let y = BufferPool.floats(shape.reduce(1, *)) { out in
+            input.withUnsafeBufferPointer { xb in
+                bias.withOptionalPointer { biasPointer in
+                    residualValues.withOptionalPointer { residualPointer in
+                        switch weights {
+                        case .pointwise(let packed):
+                            BlockedPointwiseKernel.run(xb.baseAddress!, batch: g.batch, spatial: g.outHeight * g.outWidth, weights: packed,
+                                                       bias: biasPointer, residual: residualPointer, activation: conv.activation,
+                                                       into: out.baseAddress!)
+                        case .depthwise(let packed):
+                            packed.withUnsafeBufferPointer { wb in
+                                BlockedDepthwiseKernel.run(xb.baseAddress!, geometry: g, weights: wb.baseAddress!, bias: biasPointer,
+                                                           residual: residualPointer, activation: conv.activation, into: out.baseAddress!)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return [Tensor(shape: shape, floats: y)]
+    }
+
+    public func inferShapes(_ inputs: [ShapeFact?]) throws -> [[Int?]?]? { try conv.inferShapes(inputs) }
+
+    public func plan(_ inputs: [Tensor?]) -> String {
+        var algorithm: String
+        let w = conv.weightShape ?? [0, 0, 0, 0]
+        switch weights {
+        case .pointwise:
+            let pixels = (inputs.first ?? nil).map { $0.rank == 4 ? $0.shape[2] * $0.shape[3] : 0 } ?? 0
+            algorithm = "NCHW8c pointwise GEMM \(w[0])x\(w[1])x\(pixels)"
+        case .depthwise:
+            algorithm = "NCHW8c depthwise direct \(w[2])x\(w[3])/\(conv.strides?.last ?? 1)"
+        }
+        let fused = [inputs.count > 2 && inputs[2] != nil ? "bias" : nil, conv.addsResidual ? "residual" : nil,
+                     conv.activation == .none ? nil : "\(conv.activation)"].compactMap { $0 }
+        if !fused.isEmpty { algorithm += " + " + fused.joined(separator: " + ") }
+        return algorithm
+    }
+}

@@ -1,0 +1,187 @@
+import ManakoCore
+import Testing
+
+/// NCHW [N, C, spatial] into NCHW8c by the layout's definition, one element at a time.
+func blockedByDefinition(_ x: [Float], batch: Int, channels: Int, spatial: Int) -> [Float] {
+    var y = [Float](repeating: .nan, count: x.count)
+    for n in 0..<batch {
+        for c in 0..<channels {
+            for p in 0..<spatial { y[((n * channels / 8 + c / 8) * spatial + p) * 8 + c % 8] = x[(n * channels + c) * spatial + p] }
+        }
+    }
+    return y
+}
+
+/// The reorders against the layout's definition (spatial sizes with and without a partial run
+/// of eight pixels), and back again bit for bit.
+@Test(arguments: [(1, 8, 1), (2, 16, 15), (1, 24, 64), (3, 8, 127), (1, 32, 1001)])
+func channelReordersFollowTheLayout(_ c: (Int, Int, Int)) {
+    let (batch, channels, spatial) = c
+    let x = pseudoRandom(batch * channels * spatial, seed: 91)
+    var blocked = [Float](repeating: 0, count: x.count), back = [Float](repeating: 0, count: x.count)
+    Parallel.withThreads(2) {
+        ChannelBlocks.block(x, batch: batch, channels: channels, spatial: spatial, into: &blocked)
+        ChannelBlocks.unblock(blocked, batch: batch, channels: channels, spatial: spatial, into: &back)
+    }
+    #expect(blocked == blockedByDefinition(x, batch: batch, channels: channels, spatial: spatial), "\(c)")
+    #expect(back == x, "\(c)")
+}
+
+/// Runs `body` on NCHW8c copies of the NCHW inputs and returns its NCHW8c output in NCHW.
+func throughBlocks(_ batch: Int, _ outChannels: Int, _ outSpatial: Int, _ inputs: [(values: [Float], channels: Int, spatial: Int)],
+                   _ body: ([UnsafePointer<Float>], UnsafeMutablePointer<Float>) -> Void) -> [Float] {
+    let blocked = inputs.map { input in
+        var y = [Float](repeating: 0, count: input.values.count)
+        ChannelBlocks.block(input.values, batch: batch, channels: input.channels, spatial: input.spatial, into: &y)
+        return y
+    }
+    var out = [Float](repeating: .nan, count: batch * outChannels * outSpatial)
+    func withPointers(_ i: Int, _ pointers: [UnsafePointer<Float>]) {
+        if i == blocked.count {
+            body(pointers, &out)
+            return
+        }
+        blocked[i].withUnsafeBufferPointer { withPointers(i + 1, pointers + [$0.baseAddress!]) }
+    }
+    withPointers(0, [])
+    var result = [Float](repeating: 0, count: out.count)
+    ChannelBlocks.unblock(out, batch: batch, channels: outChannels, spatial: outSpatial, into: &result)
+    return result
+}
+
+let blockedActivations: [(FusedActivation, @Sendable (Float) -> Float)] = [
+    (.none, { $0 }), (.clip(min: 0, max: 6), { min(max($0, 0), 6) }),
+    (.silu, { $0 / (1 + VectorMath.libmExp(-$0)) }),
+]
+
+/// The blocked depthwise kernel against the seven-loop twin: rows narrower than a group, edges
+/// at every stride and dilation, asymmetric padding, batch 3, with residual and activations;
+/// 1 and 2 threads give the same bits.
+@Test(arguments: [
+    // (batch, channels, height, width, kernel, stride, dilation, pads)
+    (1, 8, 1, 1, 3, 1, 1, [1, 1, 1, 1]),
+    (3, 16, 7, 7, 3, 1, 1, [1, 1, 1, 1]),
+    (1, 8, 3, 1001, 3, 1, 1, [1, 1, 1, 1]),
+    (2, 24, 16, 17, 5, 2, 1, [2, 2, 2, 2]),
+    (1, 8, 13, 11, 3, 2, 1, [0, 1, 1, 0]),
+    (1, 16, 12, 30, 3, 3, 1, [1, 1, 1, 1]),
+    (1, 8, 15, 21, 3, 1, 2, [2, 2, 2, 2]),
+    (1, 8, 9, 9, 7, 1, 1, [3, 3, 3, 3]),
+    (1, 8, 127, 9, 5, 2, 1, [1, 2, 2, 1]),
+    (1, 40, 28, 28, 3, 1, 1, [1, 1, 1, 1]),
+    (1, 8, 14, 14, 3, 2, 1, [0, 0, 1, 1]),
+])
+func blockedDepthwiseMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int])) throws {
+    let (n, ch, h, w, k, s, d, pads) = c
+    let g = try WindowGeometry(input: [n, ch, h, w], kernel: (k, k), strides: (s, s), dilations: (d, d), pads: pads, autoPad: .explicit)
+    let outSpatial = g.outHeight * g.outWidth
+    let x = pseudoRandom(n * ch * h * w, seed: 92).map { $0 * 4 }
+    let weights = pseudoRandom(ch * k * k, seed: 93), bias = pseudoRandom(ch, seed: 94)
+    let residual = pseudoRandom(n * ch * outSpatial, seed: 95)
+    let plain = ConvKernels.reference(input: x, weights: weights, bias: bias, geometry: g, outChannels: ch, groups: ch)
+    let packed = BlockedDepthwiseKernel.packWeights(weights, channels: ch, taps: k * k)
+    for (activation, scalar) in blockedActivations {
+        for withResidual in [false, true] {
+            let expected = zip(plain, residual).map { scalar($0 + (withResidual ? $1 : 0)) }
+            let inputs = [(x, ch, h * w)] + (withResidual ? [(residual, ch, outSpatial)] : [])
+            let results = [1, 2].map { threads in
+                Parallel.withThreads(threads) {
+                    throughBlocks(n, ch, outSpatial, inputs) { p, out in
+                        BlockedDepthwiseKernel.run(p[0], geometry: g, weights: packed, bias: bias, residual: withResidual ? p[1] : nil,
+                                                   activation: activation, into: out)
+                    }
+                }
+            }
+            expectClose(results[0], expected, "blocked depthwise \(c) \(activation) residual \(withResidual)")
+            #expect(results[0] == results[1], "1 vs 2 threads differ for \(c)")
+        }
+    }
+}
+
+/// The blocked 1x1 kernel against the seven-loop twin: one pixel, partial panels of six,
+/// half tiles (output channels 8 mod 16), two and more slices of input channels, batch 3.
+@Test(arguments: [
+    // (batch, inChannels, outChannels, height, width)
+    (1, 8, 8, 1, 1),
+    (3, 16, 24, 7, 7),
+    (1, 264, 40, 1, 127),
+    (1, 24, 1000, 1, 1),
+    (2, 520, 16, 3, 5),
+    (1, 32, 96, 37, 11),
+])
+func blockedPointwiseMatchesReference(_ c: (Int, Int, Int, Int, Int)) throws {
+    let (n, cin, cout, h, w) = c
+    let g = try WindowGeometry(input: [n, cin, h, w], kernel: (1, 1), strides: (1, 1), dilations: (1, 1), pads: [0, 0, 0, 0],
+                               autoPad: .explicit)
+    let x = pseudoRandom(n * cin * h * w, seed: 96)
+    let weights = pseudoRandom(cout * cin, seed: 97), bias = pseudoRandom(cout, seed: 98)
+    let residual = pseudoRandom(n * cout * h * w, seed: 99)
+    let plain = ConvKernels.reference(input: x, weights: weights, bias: bias, geometry: g, outChannels: cout, groups: 1)
+    let packed = BlockedPointwiseKernel.packWeights(weights, outChannels: cout, inChannels: cin)
+    for (activation, scalar) in blockedActivations {
+        for withResidual in [false, true] {
+            let expected = zip(plain, residual).map { scalar($0 + (withResidual ? $1 : 0)) }
+            let inputs = [(x, cin, h * w)] + (withResidual ? [(residual, cout, h * w)] : [])
+            let results = [1, 2].map { threads in
+                Parallel.withThreads(threads) {
+                    throughBlocks(n, cout, h * w, inputs) { p, out in
+                        bias.withUnsafeBufferPointer { b in
+                            BlockedPointwiseKernel.run(p[0], batch: n, spatial: h * w, weights: packed, bias: b.baseAddress!,
+                                                       residual: withResidual ? p[1] : nil, activation: activation, into: out)
+                        }
+                    }
+                }
+            }
+            expectClose(results[0], expected, tolerance: 2e-4, "blocked pointwise \(c) \(activation) residual \(withResidual)")
+            #expect(results[0] == results[1], "1 vs 2 threads differ for \(c)")
+        }
+    }
+}
+
+/// An inverted residual block (1x1 expand, depthwise, 1x1 project plus the block's input) after
+/// a stem and before a pooling: the chain moves to NCHW8c with one reorder in and one out, a
+/// chain without a depthwise convolution stays, and the outputs are the plain graph's.
+@Test func convolutionChainsMoveToBlockedChannels() throws {
+    func conv(_ name: String, _ op: Conv, _ inputs: [String]) -> NodeSpec {
+        NodeSpec(name: name, opType: "Conv", op: op, inputs: inputs, outputs: [name])
+    }
+    var original: [String: Tensor] = [:]
+    for (name, shape) in [("stemW", [16, 3, 3, 3]), ("expandW", [48, 16, 1, 1]), ("dwW", [48, 1, 3, 3]), ("projectW", [16, 48, 1, 1]),
+                          ("loneW", [24, 16, 1, 1])] {
+        original[name] = Tensor(shape: shape, floats: pseudoRandom(shape.reduce(1, *), seed: UInt64(name.count)))
+        original[name + "B"] = Tensor(shape: [shape[0]], floats: pseudoRandom(shape[0], seed: UInt64(name.count + 50)))
+    }
+    let nodes = [
+        conv("stem", Conv(strides: [2, 2], pads: [1, 1, 1, 1]), ["x", "stemW", "stemWB"]),
+        conv("expand", Conv(), ["stem", "expandW", "expandWB"]),
+        NodeSpec(name: "clip", opType: "Relu", op: Relu(), inputs: ["expand"], outputs: ["expanded"]),
+        conv("dw", Conv(strides: [2, 2], pads: [1, 1, 1, 1], group: 48), ["expanded", "dwW", "dwWB"]),
+        conv("project", Conv(), ["dw", "projectW", "projectWB"]),
+        conv("dwSkip", Conv(strides: [2, 2], pads: [1, 1, 1, 1], group: 16), ["stem", "skipW", "skipWB"]),
+        NodeSpec(name: "add", opType: "Add", op: Add(), inputs: ["project", "dwSkip"], outputs: ["sum"]),
+        NodeSpec(name: "pool", opType: "GlobalAveragePool", op: GlobalAveragePool(), inputs: ["sum"], outputs: ["y"]),
+        conv("lone", Conv(), ["y", "loneW", "loneWB"]),
+    ]
+    original["skipW"] = Tensor(shape: [16, 1, 3, 3], floats: pseudoRandom(144, seed: 61))
+    original["skipWB"] = Tensor(shape: [16], floats: pseudoRandom(16, seed: 62))
+    let input = ValueInfo(name: "x", elementType: .float32, shape: [.fixed(2), .fixed(3), .fixed(30), .fixed(34)])
+    let outputs = [ValueInfo(name: "y", elementType: .float32, shape: nil), ValueInfo(name: "lone", elementType: .float32, shape: nil)]
+    var constants = original
+    let plain = try Graph(inputs: [input], outputs: outputs, constants: original, nodes: nodes)
+    let (optimized, _) = try GraphOptimizer.optimize(nodes: nodes, constants: &constants, outputs: outputs)
+    let shapes = try Graph(inputs: [input], outputs: outputs, constants: constants, nodes: optimized).inferShapes()
+    let (blocked, count) = GraphOptimizer.blockChannels(optimized, shapes: shapes, constants: &constants, outputs: outputs)
+    // expand, dw, project and the skip's depthwise; the stem (3x3, 3 channels) stays, and so does
+    // the lone 1x1 after the pooling, a chain of its own with no depthwise convolution.
+    #expect(count == 4)
+    #expect(blocked.filter { $0.op is BlockedConv }.map(\.name).sorted() == ["dw", "dwSkip", "expand", "project"])
+    #expect(blocked.compactMap { ($0.op as? ChannelReorder)?.toBlocked }.sorted { !$0 && $1 } == [false, true])
+    #expect(constants["expandW"] == nil && constants["stemW"] != nil)
+    let fast = try Graph(inputs: [input], outputs: outputs, constants: constants, nodes: blocked)
+    let x = t([2, 3, 30, 34], pseudoRandom(2 * 3 * 30 * 34, seed: 63))
+    let expected = try plain.run(["x": x])
+    for threads in [1, 2] {
+        let actual = try Parallel.withThreads(threads) { try fast.run(["x": x]) }
+        for name in ["y", "lone"] { expectClose(try actual[name]!.floats(), try expected[name]!.floats(), tolerance: 1e-5, "\(name) \(threads)") }
+    }
+}
