@@ -64,23 +64,26 @@ public enum BlockedPointwiseKernel {
         var pb = UnsafeRawPointer(b)
         var block = x + firstChannel * spatial + firstPixel * w
         let o1 = min(1, last) * w, o2 = min(2, last) * w, o3 = min(3, last) * w, o4 = min(4, last) * w, o5 = min(5, last) * w
-        for _ in 0..<(depth / w) {
-            // A last tile of eight channels (M = 8 mod 16) does half the multiply-adds.
-            if width > w {
+        // A last tile of eight channels (M = 8 mod 16) does half the multiply-adds.
+        if width > w {
+            for _ in 0..<(depth / w) {
                 for lane in 0..<w {
                     let a = block + lane
                     sums.add(a[0], a[o1], a[o2], a[o3], a[o4], a[o5],
                              pb.loadUnaligned(as: SIMD8<Float>.self), pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
                     pb += 64
                 }
-            } else {
+                block += spatial * w
+            }
+        } else {
+            for _ in 0..<(depth / w) {
                 for lane in 0..<w {
                     let a = block + lane
                     sums.addHalf(a[0], a[o1], a[o2], a[o3], a[o4], a[o5], pb.loadUnaligned(as: SIMD8<Float>.self))
                     pb += 64
                 }
+                block += spatial * w
             }
-            block += spatial * w
         }
         // Output channels column ..< column + 8 are block column / 8, the next eight the block after it.
         let low = column * spatial + firstPixel * w, high = low + spatial * w
