@@ -138,6 +138,38 @@ func blockedPointwiseMatchesReference(_ c: (Int, Int, Int, Int, Int)) throws {
     }
 }
 
+/// A stem with few input channels (NCHW in, NCHW8c out) against the seven-loop twin: strides,
+/// asymmetric padding, rows that end in a partial group of six, batch 3, half tiles.
+@Test(arguments: [
+    // (batch, inChannels, outChannels, height, width, kernel, stride, pads)
+    (1, 3, 16, 7, 7, 3, 2, [1, 1, 1, 1]),
+    (3, 1, 8, 9, 13, 3, 1, [1, 1, 1, 1]),
+    (1, 4, 40, 31, 17, 5, 2, [2, 1, 2, 1]),
+    (1, 3, 32, 64, 65, 3, 2, [0, 0, 1, 1]),
+    (1, 2, 24, 1, 1, 3, 1, [1, 1, 1, 1]),
+])
+func blockedStemMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int])) throws {
+    let (n, cin, cout, h, w, k, s, pads) = c
+    let g = try WindowGeometry(input: [n, cin, h, w], kernel: (k, k), strides: (s, s), dilations: (1, 1), pads: pads, autoPad: .explicit)
+    let x = pseudoRandom(n * cin * h * w, seed: 101)
+    let weights = pseudoRandom(cout * cin * k * k, seed: 102), bias = pseudoRandom(cout, seed: 103)
+    let plain = ConvKernels.reference(input: x, weights: weights, bias: bias, geometry: g, outChannels: cout, groups: 1)
+    for (activation, scalar) in blockedActivations {
+        var conv = Conv(strides: [s, s], pads: pads)
+        conv.activation = activation
+        let op = try #require(BlockedConv(conv, weights: Tensor(shape: [cout, cin, k, k], floats: weights)))
+        #expect(!op.readsBlockedInput)
+        let results = try [1, 2].map { threads in
+            try Parallel.withThreads(threads) {
+                let y = try op.run([Tensor(shape: [n, cin, h, w], floats: x), nil, Tensor(shape: [cout], floats: bias)])[0]
+                return try ChannelReorder(toBlocked: false).run([y])[0].floats()
+            }
+        }
+        expectClose(results[0], plain.map(scalar), "blocked stem \(c) \(activation)")
+        #expect(results[0] == results[1], "1 vs 2 threads differ for \(c)")
+    }
+}
+
 /// An inverted residual block (1x1 expand, depthwise, 1x1 project plus the block's input) after
 /// a stem and before a pooling: the chain moves to NCHW8c with one reorder in and one out, a
 /// chain without a depthwise convolution stays, and the outputs are the plain graph's.
@@ -171,12 +203,13 @@ func blockedPointwiseMatchesReference(_ c: (Int, Int, Int, Int, Int)) throws {
     let (optimized, _) = try GraphOptimizer.optimize(nodes: nodes, constants: &constants, outputs: outputs)
     let shapes = try Graph(inputs: [input], outputs: outputs, constants: constants, nodes: optimized).inferShapes()
     let (blocked, count) = GraphOptimizer.blockChannels(optimized, shapes: shapes, constants: &constants, outputs: outputs)
-    // expand, dw, project and the skip's depthwise; the stem (3x3, 3 channels) stays, and so does
-    // the lone 1x1 after the pooling, a chain of its own with no depthwise convolution.
-    #expect(count == 4)
-    #expect(blocked.filter { $0.op is BlockedConv }.map(\.name).sorted() == ["dw", "dwSkip", "expand", "project"])
-    #expect(blocked.compactMap { ($0.op as? ChannelReorder)?.toBlocked }.sorted { !$0 && $1 } == [false, true])
-    #expect(constants["expandW"] == nil && constants["stemW"] != nil)
+    // The stem (writing NCHW8c from its NCHW input), expand, dw, project and the skip's
+    // depthwise; the lone 1x1 after the pooling is a chain of its own with no depthwise
+    // convolution and stays. One reorder: the pooling reads the block's sum in NCHW.
+    #expect(count == 5)
+    #expect(blocked.filter { $0.op is BlockedConv }.map(\.name).sorted() == ["dw", "dwSkip", "expand", "project", "stem"])
+    #expect(blocked.compactMap { ($0.op as? ChannelReorder)?.toBlocked } == [false])
+    #expect(constants["expandW"] == nil && constants["stemW"] == nil && constants["loneW"] != nil)
     let fast = try Graph(inputs: [input], outputs: outputs, constants: constants, nodes: blocked)
     let x = t([2, 3, 30, 34], pseudoRandom(2 * 3 * 30 * 34, seed: 63))
     let expected = try plain.run(["x": x])

@@ -85,6 +85,18 @@ public enum BlockedPointwiseKernel {
                 block += spatial * w
             }
         }
+        storeTile(sums, firstPixel: firstPixel, count: count, spatial: spatial, column: column, width: width, accumulate: accumulate,
+                  finish: finish, bias: bias, residual: residual, activation: activation, y)
+    }
+
+    /// A 6x16 tile of sums (six pixels by output channels column ..< column + width) into the
+    /// blocked output of `spatial` pixels: `count` pixels stored, through `store`, the curve (if any)
+    /// over the stored pixels after.
+    @inline(__always)
+    static func storeTile(_ sums: PanelGemm.TileSums, firstPixel: Int, count: Int, spatial: Int, column: Int, width: Int,
+                          accumulate: Bool, finish: Bool, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
+                          activation: FusedActivation, _ y: UnsafeMutablePointer<Float>) {
+        let w = ChannelBlocks.width
         // Output channels column ..< column + 8 are block column / 8, the next eight the block after it.
         let low = column * spatial + firstPixel * w, high = low + spatial * w
         func emit(_ r: Int, _ l: SIMD8<Float>, _ h: SIMD8<Float>) {

@@ -21,10 +21,7 @@ public enum IndirectConvKernel {
         let m = packed.rows, spatialIn = g.inHeight * g.inWidth, spatialOut = g.outHeight * g.outWidth
         let planes = (0..<channels).map { _ in PhasePlane(g, fill: 0) }
         defer { for plane in planes { plane.deallocate() } }
-        // Byte offsets from channel 0's window origin to every (channel, tap) row of B.
-        let rowOffsets = (0..<(channels * taps)).map { k in
-            (planes[k / taps].scratch - planes[0].scratch + planes[0].tapOffsets[k % taps]) * MemoryLayout<Float>.stride
-        }
+        let rowOffsets = offsets(planes, taps: taps)
         let panels = (m + PanelGemm.rowsPerPanel - 1) / PanelGemm.rowsPerPanel
         let columnTiles = (g.outWidth + PanelGemm.columnsPerTile - 1) / PanelGemm.columnsPerTile
         PanelGemm.withPanels(packed) { a in
@@ -56,5 +53,77 @@ public enum IndirectConvKernel {
                 }
             }
         }
+    }
+
+    /// Byte offsets from channel 0's window origin to every (channel, tap) row of B.
+    static func offsets(_ planes: [PhasePlane], taps: Int) -> [Int] {
+        (0..<(planes.count * taps)).map { k in
+            (planes[k / taps].scratch - planes[0].scratch + planes[0].tapOffsets[k % taps]) * MemoryLayout<Float>.stride
+        }
+    }
+
+    /// The same convolution into the channel-blocked layout (`ChannelBlocks`), the stem of a
+    /// blocked chain: the GEMM's rows are six pixels of an output row, read from the planes at the
+    /// per-k offsets, and its columns sixteen output channels of W^T packed at load
+    /// (`BlockedPointwiseKernel.packWeights` over K = C*KH*KW).
+    /// Layout: input [N, C, H, W], output [N, M/8, OH, OW, 8] (M a multiple of 8).
+    static func runBlocked(input: UnsafePointer<Float>, weights: PackedBGemm.PackedB, bias: UnsafePointer<Float>?,
+                           geometry g: WindowGeometry, activation: FusedActivation, into y: UnsafeMutablePointer<Float>) {
+        let channels = g.inChannels, taps = g.kernelHeight * g.kernelWidth, depth = channels * taps
+        let m = weights.columns, spatialIn = g.inHeight * g.inWidth, spatialOut = g.outHeight * g.outWidth
+        let columnsPerTile = PanelGemm.columnsPerTile, tiles = (m + columnsPerTile - 1) / columnsPerTile
+        let planes = (0..<channels).map { _ in PhasePlane(g, fill: 0) }
+        defer { for plane in planes { plane.deallocate() } }
+        let rowOffsets = offsets(planes, taps: taps)
+        // `BlockedConv` takes this path only for K <= 256: packed B is one slice of K rows.
+        assert(weights.sliceDepth >= depth, "few-channel weights in one slice")
+        weights.values.withUnsafeBufferPointer { packed in
+            rowOffsets.withUnsafeBufferPointer { offsets in
+                for image in 0..<g.batch {
+                    let x = input + image * channels * spatialIn
+                    for c in 0..<channels { planes[c].load(x + c * spatialIn) }
+                    let imageOut = y + image * m * spatialOut
+                    let parts = Parallel.ranges(g.outHeight)
+                    Parallel.forEach(parts.count) { part in
+                        for oh in parts[part] {
+                            var ow = 0
+                            while ow < g.outWidth {
+                                let count = min(PanelGemm.rowsPerPanel, g.outWidth - ow)
+                                let origin = UnsafeRawPointer(planes[0].window(oh, ow))
+                                for t in 0..<tiles {
+                                    blockedTile(origin, offsets: offsets.baseAddress!, depth: depth, count: count,
+                                                packed.baseAddress! + t * depth * columnsPerTile, column: t * columnsPerTile,
+                                                width: min(columnsPerTile, m - t * columnsPerTile), firstPixel: oh * g.outWidth + ow,
+                                                spatial: spatialOut, bias: bias, activation: activation, imageOut)
+                                }
+                                ow += PanelGemm.rowsPerPanel
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Six consecutive output pixels of a row (`count` stored; the rest repeat the last) by one
+    /// 16-column tile: per k, six floats from the planes at `offsets[k]` times sixteen packed weights.
+    @inline(__always)
+    static func blockedTile(_ origin: UnsafeRawPointer, offsets: UnsafePointer<Int>, depth: Int, count: Int,
+                            _ b: UnsafePointer<Float>, column: Int, width: Int, firstPixel: Int, spatial: Int,
+                            bias: UnsafePointer<Float>?, activation: FusedActivation, _ y: UnsafeMutablePointer<Float>) {
+        let last = count - 1, f = MemoryLayout<Float>.stride
+        let o1 = min(1, last) * f, o2 = min(2, last) * f, o3 = min(3, last) * f, o4 = min(4, last) * f, o5 = min(5, last) * f
+        var sums = PanelGemm.TileSums()
+        var pb = UnsafeRawPointer(b)
+        for k in 0..<depth {
+            let p = origin + offsets[k]
+            sums.add(p.load(as: Float.self), p.load(fromByteOffset: o1, as: Float.self), p.load(fromByteOffset: o2, as: Float.self),
+                     p.load(fromByteOffset: o3, as: Float.self), p.load(fromByteOffset: o4, as: Float.self),
+                     p.load(fromByteOffset: o5, as: Float.self),
+                     pb.loadUnaligned(as: SIMD8<Float>.self), pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+            pb += 64
+        }
+        BlockedPointwiseKernel.storeTile(sums, firstPixel: firstPixel, count: count, spatial: spatial, column: column, width: width,
+                                         accumulate: false, finish: true, bias: bias, residual: nil, activation: activation, y)
     }
 }

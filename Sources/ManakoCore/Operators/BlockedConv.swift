@@ -6,6 +6,14 @@ public struct BlockedConv: Operator, PlanDescribing {
     public enum Weights: Sendable {
         case pointwise(PackedBGemm.PackedB)
         case depthwise([Float])
+        /// A stem (at most 4 input channels, K = C*KH*KW <= 256): X stays NCHW, only the output is blocked.
+        case fewChannels(PackedBGemm.PackedB)
+    }
+
+    /// Whether X is read in the blocked layout (every kind but a stem, whose X has too few channels).
+    public var readsBlockedInput: Bool {
+        if case .fewChannels = weights { return false }
+        return true
     }
 
     /// The original attributes, activation, residual flag and weight shape.
@@ -28,6 +36,9 @@ public struct BlockedConv: Operator, PlanDescribing {
             weights = .pointwise(BlockedPointwiseKernel.packWeights(values, outChannels: m, inChannels: perGroup))
         } else if conv.group == m && perGroup == 1 {
             weights = .depthwise(BlockedDepthwiseKernel.packWeights(values, channels: m, taps: kh * kw))
+        } else if conv.group == 1 && perGroup <= IndirectConvKernel.maxChannels && kh * kw > 1 && perGroup * kh * kw <= 256
+                    && !conv.addsResidual {
+            weights = .fewChannels(BlockedPointwiseKernel.packWeights(values, outChannels: m, inChannels: perGroup * kh * kw))
         } else {
             return nil
         }
@@ -61,6 +72,9 @@ public struct BlockedConv: Operator, PlanDescribing {
                             BlockedPointwiseKernel.run(xb.baseAddress!, batch: g.batch, spatial: g.outHeight * g.outWidth, weights: packed,
                                                        bias: biasPointer, residual: residualPointer, activation: conv.activation,
                                                        into: out.baseAddress!)
+                        case .fewChannels(let packed):
+                            IndirectConvKernel.runBlocked(input: xb.baseAddress!, weights: packed, bias: biasPointer, geometry: g,
+                                                          activation: conv.activation, into: out.baseAddress!)
                         case .depthwise(let packed):
                             packed.withUnsafeBufferPointer { wb in
                                 BlockedDepthwiseKernel.run(xb.baseAddress!, geometry: g, weights: wb.baseAddress!, bias: biasPointer,
@@ -85,6 +99,8 @@ public struct BlockedConv: Operator, PlanDescribing {
             algorithm = "NCHW8c pointwise GEMM \(w[0])x\(w[1])x\(pixels)"
         case .depthwise:
             algorithm = "NCHW8c depthwise direct \(w[2])x\(w[3])/\(conv.strides?.last ?? 1)"
+        case .fewChannels:
+            algorithm = "NCHW to NCHW8c indirect GEMM \(w[2])x\(w[3])/\(conv.strides?.last ?? 1) \(w[0])x\(w[1] * w[2] * w[3])"
         }
         let fused = [inputs.count > 2 && inputs[2] != nil ? "bias" : nil, conv.addsResidual ? "residual" : nil,
                      conv.activation == .none ? nil : "\(conv.activation)"].compactMap { $0 }

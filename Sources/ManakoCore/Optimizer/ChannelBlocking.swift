@@ -19,15 +19,17 @@ extension GraphOptimizer {
         for (n, node) in nodes.enumerated() {
             guard let conv = node.op as? Conv, node.inputs.count > 1, node.outputs.count == 1, let w = constants[node.inputs[1]],
                   size(node.inputs[0]) != nil, let outputSize = size(node.outputs[0]), outputSize > 0,
-                  let c = shapes[node.inputs[0]]?[1], c % ChannelBlocks.width == 0 else { continue }
+                  let c = shapes[node.inputs[0]]?[1], let blocked = BlockedConv(conv, weights: w),
+                  !blocked.readsBlockedInput || c % ChannelBlocks.width == 0 else { continue }
             if conv.addsResidual && !(node.inputs.count > 3 && shapes[node.inputs[3]] == shapes[node.outputs[0]]) { continue }
-            candidates[n] = BlockedConv(conv, weights: w)
+            candidates[n] = blocked
         }
         let producer = producerIndex(nodes), readers = readerIndex(nodes)
-        /// The inputs a blocked convolution reads in the blocked layout: X and the residual.
+        /// The inputs a blocked convolution reads in the blocked layout: X (but a stem's) and the residual.
         func blockedInputs(_ n: Int) -> [String] {
             let node = nodes[n]
-            return [node.inputs[0]] + (node.inputs.count > 3 && !node.inputs[3].isEmpty ? [node.inputs[3]] : [])
+            return (candidates[n]!.readsBlockedInput ? [node.inputs[0]] : [])
+                + (node.inputs.count > 3 && !node.inputs[3].isEmpty ? [node.inputs[3]] : [])
         }
         // Chains: union-find over candidates linked through their blocked inputs.
         var parent = Dictionary(uniqueKeysWithValues: candidates.keys.map { ($0, $0) })
@@ -77,7 +79,7 @@ extension GraphOptimizer {
             }
             var copy = node
             copy.op = candidates[n]!
-            copy.inputs[0] = blockedName(node.inputs[0])
+            if candidates[n]!.readsBlockedInput { copy.inputs[0] = blockedName(node.inputs[0]) }
             copy.inputs[1] = ""
             if node.inputs.count > 3 && !node.inputs[3].isEmpty { copy.inputs[3] = blockedName(node.inputs[3]) }
             let output = node.outputs[0]
