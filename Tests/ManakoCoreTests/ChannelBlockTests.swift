@@ -70,6 +70,11 @@ let blockedActivations: [(FusedActivation, @Sendable (Float) -> Float)] = [
     (1, 8, 127, 9, 5, 2, 1, [1, 2, 2, 1]),
     (1, 40, 28, 28, 3, 1, 1, [1, 1, 1, 1]),
     (1, 8, 14, 14, 3, 2, 1, [0, 0, 1, 1]),
+    // Rows wide enough for the shared-load microkernels (3x3 and 5x5, stride 1 and 2).
+    (1, 8, 5, 40, 3, 2, 1, [1, 1, 1, 1]),
+    (2, 16, 6, 37, 5, 1, 1, [2, 2, 2, 2]),
+    (1, 8, 9, 45, 5, 2, 1, [2, 2, 2, 2]),
+    (1, 8, 4, 30, 5, 1, 1, [0, 2, 1, 0]),
 ])
 func blockedDepthwiseMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int])) throws {
     let (n, ch, h, w, k, s, d, pads) = c

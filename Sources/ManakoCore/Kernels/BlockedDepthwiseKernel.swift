@@ -31,6 +31,7 @@ public enum BlockedDepthwiseKernel {
         let endInterior = lastStart < 0 ? 0 : min(g.outWidth, lastStart / g.strideWidth + 1)
         let rowSplits = blocks >= 4 * Parallel.threads ? 1 : min(g.outHeight, (4 * Parallel.threads + blocks - 1) / max(1, blocks))
         let interiorWidth = endInterior - firstInterior
+        let microkernel = g.dilationWidth == 1 ? Microkernel(width: g.kernelWidth, stride: g.strideWidth) : nil
         Parallel.forEach(blocks * rowSplits) { item in
             let block = item / rowSplits, split = item % rowSplits
             let source = x + block * inPlane, target = y + block * outPlane
@@ -39,6 +40,11 @@ public enum BlockedDepthwiseKernel {
             let start = bias.map { UnsafeRawPointer($0 + block % channelBlocks * w).loadUnaligned(as: SIMD8<Float>.self) } ?? SIMD8()
             for oh in (g.outHeight * split / rowSplits)..<(g.outHeight * (split + 1) / rowSplits) {
                 func pixels(_ ow: Int, _ count: Int, checked: Bool) {
+                    if !checked, let shape = microkernel {
+                        shared(source, g, filter, start, row: oh, column: ow, shape, residual: blockResidual,
+                               activation: activation.inRegisters, target)
+                        return
+                    }
                     group(source, g, filter, start, row: oh, column: ow, count: count, checked: checked,
                           residual: blockResidual, activation: activation.inRegisters, target)
                 }
@@ -64,6 +70,48 @@ public enum BlockedDepthwiseKernel {
                 // A curve runs over the row while it is still in L1 (see `FusedActivation.isCurve`).
                 if activation.isCurve { activation.applyCurve(target + oh * g.outWidth * w, count: g.outWidth * w) }
             }
+        }
+    }
+
+    /// The window widths and strides with a C microkernel (`mk_depthwise8`) that loads each input
+    /// vector of a row once for all the windows holding it.
+    enum Microkernel {
+        case k3s1, k3s2, k5s1, k5s2
+
+        init?(width: Int, stride: Int) {
+            switch (width, stride) {
+            case (3, 1): self = .k3s1
+            case (3, 2): self = .k3s2
+            case (5, 1): self = .k5s1
+            case (5, 2): self = .k5s2
+            default: return nil
+            }
+        }
+    }
+
+    /// Eight interior pixels through the microkernel, then residual and activation over them in place.
+    @inline(__always)
+    static func shared(_ x: UnsafePointer<Float>, _ g: WindowGeometry, _ filter: UnsafePointer<Float>, _ start: SIMD8<Float>,
+                       row oh: Int, column ow: Int, _ shape: Microkernel, residual: UnsafePointer<Float>?,
+                       activation: FusedActivation, _ y: UnsafeMutablePointer<Float>) {
+        let w = ChannelBlocks.width
+        let (top, firstTap, endTap) = tapRows(g, oh)
+        let rows = Int32(max(0, endTap - firstTap)), rowStride = g.dilationHeight * g.inWidth * w
+        let input = x + ((top + firstTap * g.dilationHeight) * g.inWidth + ow * g.strideWidth - g.padLeft) * w
+        let weights = filter + firstTap * g.kernelWidth * w
+        let offset = (oh * g.outWidth + ow) * w, out = y + offset
+        switch shape {
+        case .k3s1: mk_depthwise8_k3s1(input, rowStride, rows, weights, start, out)
+        case .k3s2: mk_depthwise8_k3s2(input, rowStride, rows, weights, start, out)
+        case .k5s1: mk_depthwise8_k5s1(input, rowStride, rows, weights, start, out)
+        case .k5s2: mk_depthwise8_k5s2(input, rowStride, rows, weights, start, out)
+        }
+        if residual == nil && activation == .none { return }
+        for j in 0..<pixelsPerGroup {
+            let target = UnsafeMutableRawPointer(out + j * w)
+            var v = target.loadUnaligned(as: SIMD8<Float>.self)
+            if let residual { v += UnsafeRawPointer(residual + offset + j * w).loadUnaligned(as: SIMD8<Float>.self) }
+            target.storeBytes(of: activation.apply(v), as: SIMD8<Float>.self)
         }
     }
 
