@@ -175,51 +175,100 @@ func blockedStemMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int])
     }
 }
 
-/// An inverted residual block (1x1 expand, depthwise, 1x1 project plus the block's input) after
-/// a stem and before a pooling: the chain moves to NCHW8c with one reorder in and one out, a
-/// chain without a depthwise convolution stays, and the outputs are the plain graph's.
+/// An inverted residual block (1x1 expand, depthwise, 1x1 project plus a depthwise skip) after a
+/// stem and a max pooling: the block moves to NCHW8c with one reorder in (the pooling's output)
+/// and one out (the block's sum is also a graph output); the stem, a chain of its own with no
+/// depthwise convolution, stays, and so does the lone 1x1 after the final pooling. The outputs
+/// are the plain graph's.
 @Test func convolutionChainsMoveToBlockedChannels() throws {
     func conv(_ name: String, _ op: Conv, _ inputs: [String]) -> NodeSpec {
         NodeSpec(name: name, opType: "Conv", op: op, inputs: inputs, outputs: [name])
     }
     var original: [String: Tensor] = [:]
     for (name, shape) in [("stemW", [16, 3, 3, 3]), ("expandW", [48, 16, 1, 1]), ("dwW", [48, 1, 3, 3]), ("projectW", [16, 48, 1, 1]),
-                          ("loneW", [24, 16, 1, 1])] {
+                          ("skipW", [16, 1, 3, 3]), ("loneW", [24, 16, 1, 1])] {
         original[name] = Tensor(shape: shape, floats: pseudoRandom(shape.reduce(1, *), seed: UInt64(name.count)))
         original[name + "B"] = Tensor(shape: [shape[0]], floats: pseudoRandom(shape[0], seed: UInt64(name.count + 50)))
     }
     let nodes = [
         conv("stem", Conv(strides: [2, 2], pads: [1, 1, 1, 1]), ["x", "stemW", "stemWB"]),
-        conv("expand", Conv(), ["stem", "expandW", "expandWB"]),
+        NodeSpec(name: "maxpool", opType: "MaxPool", op: MaxPool(kernelShape: [2, 2], strides: [1, 1]), inputs: ["stem"], outputs: ["pooled"]),
+        conv("expand", Conv(), ["pooled", "expandW", "expandWB"]),
         NodeSpec(name: "clip", opType: "Relu", op: Relu(), inputs: ["expand"], outputs: ["expanded"]),
         conv("dw", Conv(strides: [2, 2], pads: [1, 1, 1, 1], group: 48), ["expanded", "dwW", "dwWB"]),
         conv("project", Conv(), ["dw", "projectW", "projectWB"]),
-        conv("dwSkip", Conv(strides: [2, 2], pads: [1, 1, 1, 1], group: 16), ["stem", "skipW", "skipWB"]),
+        conv("dwSkip", Conv(strides: [2, 2], pads: [1, 1, 1, 1], group: 16), ["pooled", "skipW", "skipWB"]),
         NodeSpec(name: "add", opType: "Add", op: Add(), inputs: ["project", "dwSkip"], outputs: ["sum"]),
         NodeSpec(name: "pool", opType: "GlobalAveragePool", op: GlobalAveragePool(), inputs: ["sum"], outputs: ["y"]),
         conv("lone", Conv(), ["y", "loneW", "loneWB"]),
     ]
-    original["skipW"] = Tensor(shape: [16, 1, 3, 3], floats: pseudoRandom(144, seed: 61))
-    original["skipWB"] = Tensor(shape: [16], floats: pseudoRandom(16, seed: 62))
     let input = ValueInfo(name: "x", elementType: .float32, shape: [.fixed(2), .fixed(3), .fixed(30), .fixed(34)])
-    let outputs = [ValueInfo(name: "y", elementType: .float32, shape: nil), ValueInfo(name: "lone", elementType: .float32, shape: nil)]
+    let outputs = ["y", "lone", "sum"].map { ValueInfo(name: $0, elementType: .float32, shape: nil) }
     var constants = original
     let plain = try Graph(inputs: [input], outputs: outputs, constants: original, nodes: nodes)
     let (optimized, _) = try GraphOptimizer.optimize(nodes: nodes, constants: &constants, outputs: outputs)
     let shapes = try Graph(inputs: [input], outputs: outputs, constants: constants, nodes: optimized).inferShapes()
     let (blocked, count) = GraphOptimizer.blockChannels(optimized, shapes: shapes, constants: &constants, outputs: outputs)
-    // The stem (writing NCHW8c from its NCHW input), expand, dw, project and the skip's
-    // depthwise; the lone 1x1 after the pooling is a chain of its own with no depthwise
-    // convolution and stays. One reorder: the pooling reads the block's sum in NCHW.
-    #expect(count == 5)
-    #expect(blocked.filter { $0.op is BlockedConv }.map(\.name).sorted() == ["dw", "dwSkip", "expand", "project", "stem"])
-    #expect(blocked.compactMap { ($0.op as? ChannelReorder)?.toBlocked } == [false])
-    #expect(constants["expandW"] == nil && constants["stemW"] == nil && constants["loneW"] != nil)
+    #expect(count == 4)
+    #expect(blocked.filter { $0.op is BlockedConv }.map(\.name).sorted() == ["dw", "dwSkip", "expand", "project"])
+    #expect(blocked.compactMap { ($0.op as? ChannelReorder)?.toBlocked }.sorted { !$0 && $1 } == [false, true])
+    #expect(blocked.contains { $0.op is BlockedGlobalAveragePool })
+    #expect(constants["expandW"] == nil && constants["stemW"] != nil && constants["loneW"] != nil)
     let fast = try Graph(inputs: [input], outputs: outputs, constants: constants, nodes: blocked)
     let x = t([2, 3, 30, 34], pseudoRandom(2 * 3 * 30 * 34, seed: 63))
     let expected = try plain.run(["x": x])
     for threads in [1, 2] {
         let actual = try Parallel.withThreads(threads) { try fast.run(["x": x]) }
-        for name in ["y", "lone"] { expectClose(try actual[name]!.floats(), try expected[name]!.floats(), tolerance: 1e-5, "\(name) \(threads)") }
+        for name in ["y", "lone", "sum"] {
+            expectClose(try actual[name]!.floats(), try expected[name]!.floats(), tolerance: 1e-5, "\(name) \(threads)")
+        }
+    }
+}
+
+/// Squeeze-and-excitation inside a blocked chain (EfficientNet-B0): the pooling reads the
+/// depthwise output blocked, the factors' Mul (either operand order) rescales it blocked, and
+/// the head's pooling ends the chain, so there is no reorder at all. Same numbers as the plain
+/// graph, batch 2, 1 and 2 threads.
+@Test func squeezeAndExcitationStaysBlocked() throws {
+    func conv(_ name: String, _ op: Conv, _ inputs: [String]) -> NodeSpec {
+        NodeSpec(name: name, opType: "Conv", op: op, inputs: inputs, outputs: [name])
+    }
+    var constants: [String: Tensor] = [:]
+    for (name, shape) in [("stemW", [16, 3, 3, 3]), ("dwW", [16, 1, 3, 3]), ("reduceW", [4, 16, 1, 1]), ("expandW", [16, 4, 1, 1]),
+                          ("projectW", [24, 16, 1, 1])] {
+        constants[name] = Tensor(shape: shape, floats: pseudoRandom(shape.reduce(1, *), seed: UInt64(name.count + 7)))
+        constants[name + "B"] = Tensor(shape: [shape[0]], floats: pseudoRandom(shape[0], seed: UInt64(name.count + 70)))
+    }
+    var nodes = [
+        conv("stem", Conv(strides: [2, 2], pads: [1, 1, 1, 1]), ["x", "stemW", "stemWB"]),
+        conv("dw", Conv(pads: [1, 1, 1, 1], group: 16), ["stem", "dwW", "dwWB"]),
+        NodeSpec(name: "squeeze", opType: "GlobalAveragePool", op: GlobalAveragePool(), inputs: ["dw"], outputs: ["squeeze"]),
+        conv("reduce", Conv(), ["squeeze", "reduceW", "reduceWB"]),
+        NodeSpec(name: "relu", opType: "Relu", op: Relu(), inputs: ["reduce"], outputs: ["reduced"]),
+        conv("expand", Conv(), ["reduced", "expandW", "expandWB"]),
+        NodeSpec(name: "gate", opType: "Sigmoid", op: Sigmoid(), inputs: ["expand"], outputs: ["gate"]),
+        NodeSpec(name: "excite", opType: "Mul", op: Mul(), inputs: ["gate", "dw"], outputs: ["excited"]),
+        conv("project", Conv(), ["excited", "projectW", "projectWB"]),
+        NodeSpec(name: "head", opType: "GlobalAveragePool", op: GlobalAveragePool(), inputs: ["project"], outputs: ["y"]),
+    ]
+    let input = ValueInfo(name: "x", elementType: .float32, shape: [.fixed(2), .fixed(3), .fixed(20), .fixed(26)])
+    let outputs = [ValueInfo(name: "y", elementType: .float32, shape: nil)]
+    let x = t([2, 3, 20, 26], pseudoRandom(2 * 3 * 20 * 26, seed: 64))
+    for order in [["gate", "dw"], ["dw", "gate"]] {
+        nodes[7].inputs = order
+        var optimizedConstants = constants
+        let plain = try Graph(inputs: [input], outputs: outputs, constants: constants, nodes: nodes)
+        let (optimized, _) = try GraphOptimizer.optimize(nodes: nodes, constants: &optimizedConstants, outputs: outputs)
+        let shapes = try Graph(inputs: [input], outputs: outputs, constants: optimizedConstants, nodes: optimized).inferShapes()
+        let (blocked, count) = GraphOptimizer.blockChannels(optimized, shapes: shapes, constants: &optimizedConstants, outputs: outputs)
+        #expect(count == 3, "stem, dw and project; the squeeze's 1x1 convolutions on [N, C, 1, 1] stay")
+        #expect(blocked.filter { $0.op is ChannelReorder }.isEmpty)
+        #expect(blocked.filter { $0.op is BlockedChannelScale }.count == 1 && blocked.filter { $0.op is BlockedGlobalAveragePool }.count == 2)
+        let fast = try Graph(inputs: [input], outputs: outputs, constants: optimizedConstants, nodes: blocked)
+        let expected = try plain.run(["x": x])["y"]!.floats()
+        for threads in [1, 2] {
+            let actual = try Parallel.withThreads(threads) { try fast.run(["x": x]) }
+            expectClose(try actual["y"]!.floats(), expected, tolerance: 1e-5, "\(order) \(threads)")
+        }
     }
 }

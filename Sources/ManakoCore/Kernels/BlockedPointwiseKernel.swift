@@ -38,12 +38,22 @@ public enum BlockedPointwiseKernel {
                     let slice = packed.baseAddress! + k0 * tiles * columnsPerTile
                     // A tile of the slice stays in L1 while the range's panels pass over it.
                     for t in (tiles * group / tileGroups)..<(tiles * (group + 1) / tileGroups) {
+                        let width = min(columnsPerTile, m - t * columnsPerTile)
                         for panel in (range * 8)..<min(panels, range * 8 + 8) {
                             let first = panel * PanelGemm.rowsPerPanel
                             tile(input, spatial: spatial, firstPixel: first, count: min(PanelGemm.rowsPerPanel, spatial - first),
                                  firstChannel: k0, depth: d, slice + t * d * columnsPerTile, column: t * columnsPerTile,
-                                 width: min(columnsPerTile, m - t * columnsPerTile), accumulate: k0 > 0, finish: k0 + d == k,
-                                 bias: bias, residual: imageResidual, activation: activation, output)
+                                 width: width, accumulate: k0 > 0, finish: k0 + d == k,
+                                 bias: bias, residual: imageResidual, activation: activation.inRegisters, output)
+                        }
+                        // A curve runs once over the range's pixels of the tile's one or two blocks,
+                        // still in L1 (one call per 48 pixels, not per tile).
+                        if k0 + d == k && activation.isCurve {
+                            let first = range * 8 * PanelGemm.rowsPerPanel, count = min(spatial, first + 8 * PanelGemm.rowsPerPanel) - first
+                            for block in 0..<(width / ChannelBlocks.width) {
+                                activation.applyCurve(output + (t * columnsPerTile + block * ChannelBlocks.width) * spatial + first * ChannelBlocks.width,
+                                                      count: count * ChannelBlocks.width)
+                            }
                         }
                     }
                     k0 += d

@@ -51,3 +51,46 @@ public enum ChannelBlocks {
         }
     }
 }
+
+extension ChannelBlocks {
+    /// The mean of each channel over `spatial` pixels, from the blocked layout into [N, C] (which
+    /// is also the blocked layout of [N, C, 1, 1]). Eight channels per vector sum.
+    public static func averagePool(_ x: UnsafePointer<Float>, batch: Int, channels: Int, spatial: Int, into y: UnsafeMutablePointer<Float>) {
+        let blocks = batch * channels / width
+        Parallel.forEachPart(of: blocks, split: blocks * spatial >= 1 << 15) { range in
+            for b in range {
+                var block = UnsafeRawPointer(x + b * spatial * width)
+                var s0 = SIMD8<Float>(), s1 = SIMD8<Float>()
+                var p = 0
+                while p + 1 < spatial {
+                    s0 += block.loadUnaligned(as: SIMD8<Float>.self)
+                    s1 += block.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)
+                    block += 64
+                    p += 2
+                }
+                if p < spatial { s0 += block.loadUnaligned(as: SIMD8<Float>.self) }
+                let mean = spatial > 0 ? (s0 + s1) / Float(spatial) : SIMD8()
+                UnsafeMutableRawPointer(y + b * width).storeBytes(of: mean, as: SIMD8<Float>.self)
+            }
+        }
+    }
+
+    /// y = x times one factor per channel (squeeze-and-excitation): x blocked [N, C, spatial],
+    /// `scale` [N or 1, C] (`scaleBatch` its first dimension), y blocked.
+    public static func scaleChannels(_ x: UnsafePointer<Float>, batch: Int, channels: Int, spatial: Int,
+                                     scale: UnsafePointer<Float>, scaleBatch: Int, into y: UnsafeMutablePointer<Float>) {
+        let blocks = batch * channels / width, perImage = channels / width
+        Parallel.forEachPart(of: blocks, split: blocks * spatial >= 1 << 15) { range in
+            for b in range {
+                let image = b / perImage, block = b % perImage
+                let factor = UnsafeRawPointer(scale + ((scaleBatch == 1 ? 0 : image) * perImage + block) * width)
+                    .loadUnaligned(as: SIMD8<Float>.self)
+                let source = UnsafeRawPointer(x + b * spatial * width), target = UnsafeMutableRawPointer(y + b * spatial * width)
+                for p in 0..<spatial {
+                    target.storeBytes(of: source.loadUnaligned(fromByteOffset: p * 32, as: SIMD8<Float>.self) * factor,
+                                      toByteOffset: p * 32, as: SIMD8<Float>.self)
+                }
+            }
+        }
+    }
+}

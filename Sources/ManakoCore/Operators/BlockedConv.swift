@@ -47,7 +47,8 @@ public struct BlockedConv: Operator, PlanDescribing {
 
     public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let x = try inputs.required(0, "X")
-        guard let wShape = conv.weightShape, x.rank == 4, x.shape[1] == wShape[1] * conv.group else {
+        guard let wShape = conv.weightShape, x.rank == 4,
+              case (let channels, false) = wShape[1].multipliedReportingOverflow(by: conv.group), x.shape[1] == channels else {
             throw ManakoError(.shapeMismatch, "a blocked convolution for W \(conv.weightShape ?? []) got X \(x.shape)")
         }
         let g = try WindowGeometry.make(input: x.shape, kernel: Array(wShape.dropFirst(2)), strides: conv.strides,

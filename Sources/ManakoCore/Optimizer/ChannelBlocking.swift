@@ -1,63 +1,109 @@
 extension GraphOptimizer {
+    /// What a node does in a blocked chain.
+    enum BlockedRole {
+        /// A 1x1, depthwise or few-channel convolution (`BlockedConv`): blocked output.
+        case conv(BlockedConv)
+        /// Mul of a 4-D value by a per-channel [N or 1, C, 1, 1] one (squeeze-and-excitation):
+        /// blocked output; `x` is the input index of the 4-D value. (An unknown batch is taken to
+        /// be the same on both; `BlockedChannelScale` refuses other batches when it runs.)
+        case scale(x: Int)
+        /// GlobalAveragePool: reads the blocked layout, writes [N, C, 1, 1] (the same in both).
+        case pool
+    }
+
     /// Moves chains of 1x1 and depthwise convolutions (the inverted residual blocks of MobileNet
-    /// and EfficientNet-Lite) into the channel-blocked layout (`ChannelBlocks`), where depthwise
-    /// windows need no shuffles and 1x1 tiles have sixteen output channels whatever the pixel count.
-    /// A chain is the set of convertible convolutions linked by their X and residual inputs; one
-    /// reorder brings each value into it and one takes each result out to any other reader. A
-    /// chain is converted only when it holds a depthwise convolution and its reorders move at
-    /// most half as many floats as its convolutions write (else the copies cost what it saves).
-    /// Needs the inferred shapes: every convolution in a chain has known channels and spatial
-    /// size. Returns the nodes and how many convolutions were converted.
+    /// and EfficientNet, with their squeeze-and-excitation) into the channel-blocked layout
+    /// (`ChannelBlocks`), where depthwise windows need no shuffles and 1x1 tiles have sixteen
+    /// output channels whatever the pixel count. A chain is the set of convertible nodes linked by
+    /// the values they read in the blocked layout; one reorder brings each value from outside into
+    /// it and one takes each result out to any other reader. A chain is converted only when it
+    /// holds a depthwise convolution and its reorders move at most half as many floats as it
+    /// writes (else the copies cost what it saves). Needs the inferred shapes: every node in a
+    /// chain has known channels and spatial size. Returns the nodes and how many convolutions
+    /// were converted.
     public static func blockChannels(_ nodes: [NodeSpec], shapes: [String: [Int?]], constants: inout [String: Tensor],
                                      outputs: [ValueInfo]) -> ([NodeSpec], Int) {
-        /// Floats of a value per image, when its channels and spatial size are known.
+        /// Floats of a value per image, when its channels and spatial size are known (and below
+        /// 2^40, so that sums over a graph's nodes cannot overflow whatever a file declares).
         func size(_ value: String) -> Int? {
             guard let shape = shapes[value], shape.count == 4, let c = shape[1], let h = shape[2], let w = shape[3] else { return nil }
-            return c * h * w
+            let (plane, overflow) = h.multipliedReportingOverflow(by: w)
+            let (total, overflow2) = plane.multipliedReportingOverflow(by: c)
+            return overflow || overflow2 || total > 1 << 40 ? nil : total
         }
-        var candidates: [Int: BlockedConv] = [:]
+        func blockable(_ value: String) -> Bool {
+            guard let shape = shapes[value], shape.count == 4, let c = shape[1], let floats = size(value) else { return false }
+            return floats > 0 && c % ChannelBlocks.width == 0
+        }
+        var roles: [Int: BlockedRole] = [:]
         for (n, node) in nodes.enumerated() {
-            guard let conv = node.op as? Conv, node.inputs.count > 1, node.outputs.count == 1, let w = constants[node.inputs[1]],
-                  size(node.inputs[0]) != nil, let outputSize = size(node.outputs[0]), outputSize > 0,
-                  let c = shapes[node.inputs[0]]?[1], let blocked = BlockedConv(conv, weights: w),
-                  !blocked.readsBlockedInput || c % ChannelBlocks.width == 0 else { continue }
-            if conv.addsResidual && !(node.inputs.count > 3 && shapes[node.inputs[3]] == shapes[node.outputs[0]]) { continue }
-            candidates[n] = blocked
+            if let conv = node.op as? Conv {
+                guard node.inputs.count > 1, node.outputs.count == 1, let w = constants[node.inputs[1]],
+                      size(node.inputs[0]) != nil, blockable(node.outputs[0]), let blocked = BlockedConv(conv, weights: w),
+                      !blocked.readsBlockedInput || blockable(node.inputs[0]) else { continue }
+                if conv.addsResidual && !(node.inputs.count > 3 && shapes[node.inputs[3]] == shapes[node.outputs[0]]) { continue }
+                roles[n] = .conv(blocked)
+            } else if node.op is Mul, node.inputs.count == 2, node.outputs.count == 1 {
+                for x in 0..<2 {
+                    let factors = node.inputs[1 - x]
+                    guard blockable(node.inputs[x]), let full = shapes[node.inputs[x]], let s = shapes[factors], s.count == 4,
+                          s[1] == full[1], s[2] == 1, s[3] == 1, s[0] == 1 || s[0] == full[0],
+                          shapes[node.outputs[0]] == full else { continue }
+                    roles[n] = .scale(x: x)
+                    break
+                }
+            } else if node.op is GlobalAveragePool, node.inputs.count == 1, blockable(node.inputs[0]) {
+                roles[n] = .pool
+            }
         }
-        let producer = producerIndex(nodes), readers = readerIndex(nodes)
-        /// The inputs a blocked convolution reads in the blocked layout: X (but a stem's) and the residual.
+        /// The inputs a node reads in the blocked layout.
         func blockedInputs(_ n: Int) -> [String] {
             let node = nodes[n]
-            return (candidates[n]!.readsBlockedInput ? [node.inputs[0]] : [])
-                + (node.inputs.count > 3 && !node.inputs[3].isEmpty ? [node.inputs[3]] : [])
+            switch roles[n]! {
+            case .conv(let conv):
+                return (conv.readsBlockedInput ? [node.inputs[0]] : []) + (node.inputs.count > 3 && !node.inputs[3].isEmpty ? [node.inputs[3]] : [])
+            case .scale(let x): return [node.inputs[x]]
+            case .pool: return [node.inputs[0]]
+            }
         }
-        // Chains: union-find over candidates linked through their blocked inputs.
-        var parent = Dictionary(uniqueKeysWithValues: candidates.keys.map { ($0, $0) })
+        func writesBlocked(_ n: Int) -> Bool {
+            if case .pool = roles[n]! { return false }
+            return true
+        }
+        let producer = producerIndex(nodes), readers = readerIndex(nodes)
+        /// The chain member producing `value` in the blocked layout, if any.
+        func blockedProducer(_ value: String) -> Int? {
+            guard let p = producer[value], roles[p] != nil, writesBlocked(p) else { return nil }
+            return p
+        }
+        // Chains: union-find over the nodes linked through the values they read blocked.
+        var parent = Dictionary(uniqueKeysWithValues: roles.keys.map { ($0, $0) })
         func root(_ n: Int) -> Int {
             var r = n
             while parent[r]! != r { r = parent[r]! }
             return r
         }
-        for n in candidates.keys {
-            for value in blockedInputs(n) {
-                if let p = producer[value], candidates[p] != nil { parent[root(n)] = root(p) }
-            }
+        for n in roles.keys {
+            for value in blockedInputs(n) { if let p = blockedProducer(value) { parent[root(n)] = root(p) } }
         }
         var chains: [Int: [Int]] = [:]
-        for n in candidates.keys { chains[root(n), default: []].append(n) }
+        for n in roles.keys { chains[root(n), default: []].append(n) }
         let outputNames = Set(outputs.map(\.name))
+        /// Whether a blocked output must also exist in NCHW: a graph output, or read by a node
+        /// that does not read it blocked.
+        func readInNCHW(_ output: String, inside chain: Set<Int>) -> Bool {
+            outputNames.contains(output) || (readers[output] ?? []).contains { !chain.contains($0) || !blockedInputs($0).contains(output) }
+        }
         var converted = Set<Int>()
         for members in chains.values {
             let inChain = Set(members)
-            guard members.contains(where: { if case .depthwise = candidates[$0]!.weights { return true } else { return false } }) else { continue }
-            let written = members.reduce(0) { $0 + size(nodes[$1].outputs[0])! }
+            guard members.contains(where: { if case .conv(let c) = roles[$0]!, case .depthwise = c.weights { return true } else { return false } })
+            else { continue }
+            let written = members.filter(writesBlocked).reduce(0) { $0 + (size(nodes[$1].outputs[0]) ?? 0) }
             var entering = Set<String>(), leaving = Set<String>()
             for n in members {
-                for value in blockedInputs(n) where !(producer[value].map(inChain.contains) ?? false) { entering.insert(value) }
-                let output = nodes[n].outputs[0]
-                if outputNames.contains(output) || (readers[output] ?? []).contains(where: { !inChain.contains($0) || !blockedInputs($0).contains(output) }) {
-                    leaving.insert(output)
-                }
+                for value in blockedInputs(n) where !(blockedProducer(value).map(inChain.contains) ?? false) { entering.insert(value) }
+                if writesBlocked(n) && readInNCHW(nodes[n].outputs[0], inside: inChain) { leaving.insert(nodes[n].outputs[0]) }
             }
             let moved = entering.union(leaving).reduce(0) { $0 + (size($1) ?? written) }
             if 2 * moved <= written { converted.formUnion(members) }
@@ -73,27 +119,39 @@ extension GraphOptimizer {
                 continue
             }
             // Values from outside the chains come in through one reorder each.
-            for value in blockedInputs(n) where !(producer[value].map(converted.contains) ?? false) && reordered.insert(value).inserted {
+            for value in blockedInputs(n) where !(blockedProducer(value).map(converted.contains) ?? false) && reordered.insert(value).inserted {
                 result.append(NodeSpec(name: value + "/to NCHW8c", opType: "Reorder", op: ChannelReorder(toBlocked: true),
                                        inputs: [value], outputs: [blockedName(value)]))
             }
             var copy = node
-            copy.op = candidates[n]!
-            if candidates[n]!.readsBlockedInput { copy.inputs[0] = blockedName(node.inputs[0]) }
-            copy.inputs[1] = ""
-            if node.inputs.count > 3 && !node.inputs[3].isEmpty { copy.inputs[3] = blockedName(node.inputs[3]) }
+            switch roles[n]! {
+            case .conv(let blocked):
+                copy.op = blocked
+                if blocked.readsBlockedInput { copy.inputs[0] = blockedName(node.inputs[0]) }
+                copy.inputs[1] = ""
+                if node.inputs.count > 3 && !node.inputs[3].isEmpty { copy.inputs[3] = blockedName(node.inputs[3]) }
+            case .scale(let x):
+                copy.op = BlockedChannelScale()
+                copy.inputs = [blockedName(node.inputs[x]), node.inputs[1 - x]]
+            case .pool:
+                copy.op = BlockedGlobalAveragePool()
+                copy.inputs = [blockedName(node.inputs[0])]
+            }
+            guard writesBlocked(n) else {
+                result.append(copy)
+                continue
+            }
             let output = node.outputs[0]
             copy.outputs = [blockedName(output)]
             result.append(copy)
             // Readers outside the blocked chains (and graph outputs) get the NCHW copy under the old name.
-            let plainReaders = (readers[output] ?? []).contains { !converted.contains($0) || !blockedInputs($0).contains(output) }
-            if plainReaders || outputNames.contains(output) {
+            if readInNCHW(output, inside: converted) {
                 result.append(NodeSpec(name: output + "/to NCHW", opType: "Reorder", op: ChannelReorder(toBlocked: false),
                                        inputs: [blockedName(output)], outputs: [output]))
             }
         }
         let read = Set(result.flatMap(\.inputs)).union(outputNames)
         constants = constants.filter { read.contains($0.key) }
-        return (result, converted.count)
+        return (result, converted.filter { if case .conv = roles[$0]! { return true } else { return false } }.count)
     }
 }
