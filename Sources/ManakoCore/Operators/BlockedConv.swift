@@ -3,12 +3,26 @@
 /// activation fused. Inputs as Conv's: X (blocked), W omitted (packed here at load), B, and the
 /// residual (blocked). Not an ONNX operator: only `GraphOptimizer.blockChannels` creates it.
 public struct BlockedConv: Operator, PlanDescribing {
+    /// The three convolutions a blocked chain runs.
+    public enum Kind: Sendable, Equatable {
+        /// 1x1, stride 1, no padding, one group, C and M multiples of 8.
+        case pointwise
+        /// One filter per channel, any window, stride, padding and dilation.
+        case depthwise
+        /// A stem: at most 4 input channels, K = C*KH*KW <= 256, one group, no residual; X stays
+        /// NCHW, only the output is blocked.
+        case fewChannels
+    }
+
     public enum Weights: Sendable {
         case pointwise(PackedBGemm.PackedB)
         case depthwise([Float])
-        /// A stem (at most 4 input channels, K = C*KH*KW <= 256): X stays NCHW, only the output is blocked.
         case fewChannels(PackedBGemm.PackedB)
     }
+
+    /// The original attributes, activation, residual flag and weight shape.
+    public let conv: Conv
+    public let weights: Weights
 
     /// Whether X is read in the blocked layout (every kind but a stem, whose X has too few channels).
     public var readsBlockedInput: Bool {
@@ -16,31 +30,37 @@ public struct BlockedConv: Operator, PlanDescribing {
         return true
     }
 
-    /// The original attributes, activation, residual flag and weight shape.
-    public let conv: Conv
-    public let weights: Weights
-
-    /// The blocked form of `conv` with constant weights `w`, or nil when it has none: channels not
-    /// multiples of 8, or a convolution neither 1x1 nor depthwise.
-    public init?(_ conv: Conv, weights w: Tensor) {
-        guard w.rank == 4, let values = try? w.floats() else { return nil }
-        let (m, perGroup, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
+    /// The blocked kind `conv` with weights of shape `w` can take, if any (cheap: nothing is packed).
+    public static func kind(of conv: Conv, weightShape w: [Int]) -> Kind? {
+        guard w.count == 4 else { return nil }
+        let (m, perGroup, kh, kw) = (w[0], w[1], w[2], w[3])
         let blocks = ChannelBlocks.width
         guard m > 0, m % blocks == 0 else { return nil }
+        if conv.group == 1 && kh == 1 && kw == 1 && perGroup % blocks == 0 && (conv.strides ?? [1, 1]).allSatisfy({ $0 == 1 })
+            && (conv.pads ?? [0, 0, 0, 0]).allSatisfy({ $0 == 0 }) && (conv.autoPad == .explicit || conv.autoPad == .valid) {
+            return .pointwise
+        }
+        if conv.group == m && perGroup == 1 { return .depthwise }
+        if conv.group == 1 && perGroup <= IndirectConvKernel.maxChannels && kh * kw > 1 && perGroup * kh * kw <= 256 && !conv.addsResidual {
+            return .fewChannels
+        }
+        return nil
+    }
+
+    /// The blocked form of `conv` with constant weights `w` (packed here), or nil when `kind`
+    /// finds none.
+    public init?(_ conv: Conv, weights w: Tensor) {
+        guard let kind = BlockedConv.kind(of: conv, weightShape: w.shape), let values = try? w.floats() else { return nil }
+        let (m, perGroup, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
         var copy = conv
         copy.packedWeights = nil
         copy.winogradWeights = nil
         copy.weightShape = w.shape
-        if conv.group == 1 && kh == 1 && kw == 1 && perGroup % blocks == 0 && (conv.strides ?? [1, 1]).allSatisfy({ $0 == 1 })
-            && (conv.pads ?? [0, 0, 0, 0]).allSatisfy({ $0 == 0 }) && (conv.autoPad == .explicit || conv.autoPad == .valid) {
-            weights = .pointwise(BlockedPointwiseKernel.packWeights(values, outChannels: m, inChannels: perGroup))
-        } else if conv.group == m && perGroup == 1 {
-            weights = .depthwise(BlockedDepthwiseKernel.packWeights(values, channels: m, taps: kh * kw))
-        } else if conv.group == 1 && perGroup <= IndirectConvKernel.maxChannels && kh * kw > 1 && perGroup * kh * kw <= 256
-                    && !conv.addsResidual {
+        switch kind {
+        case .pointwise: weights = .pointwise(BlockedPointwiseKernel.packWeights(values, outChannels: m, inChannels: perGroup))
+        case .depthwise: weights = .depthwise(BlockedDepthwiseKernel.packWeights(values, channels: m, taps: kh * kw))
+        case .fewChannels:
             weights = .fewChannels(BlockedPointwiseKernel.packWeights(values, outChannels: m, inChannels: perGroup * kh * kw))
-        } else {
-            return nil
         }
         self.conv = copy
     }

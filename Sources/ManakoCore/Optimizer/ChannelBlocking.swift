@@ -2,7 +2,7 @@ extension GraphOptimizer {
     /// What a node does in a blocked chain.
     enum BlockedRole {
         /// A 1x1, depthwise or few-channel convolution (`BlockedConv`): blocked output.
-        case conv(BlockedConv)
+        case conv(BlockedConv.Kind)
         /// Mul of a 4-D value by a per-channel [N or 1, C, 1, 1] one (squeeze-and-excitation):
         /// blocked output; `x` is the input index of the 4-D value. (An unknown batch is taken to
         /// be the same on both; `BlockedChannelScale` refuses other batches when it runs.)
@@ -38,11 +38,11 @@ extension GraphOptimizer {
         var roles: [Int: BlockedRole] = [:]
         for (n, node) in nodes.enumerated() {
             if let conv = node.op as? Conv {
-                guard node.inputs.count > 1, node.outputs.count == 1, let w = constants[node.inputs[1]],
-                      size(node.inputs[0]) != nil, blockable(node.outputs[0]), let blocked = BlockedConv(conv, weights: w),
-                      !blocked.readsBlockedInput || blockable(node.inputs[0]) else { continue }
+                guard node.inputs.count > 1, node.outputs.count == 1, let w = constants[node.inputs[1]], w.elementType == .float32,
+                      size(node.inputs[0]) != nil, blockable(node.outputs[0]), let kind = BlockedConv.kind(of: conv, weightShape: w.shape),
+                      kind == .fewChannels || blockable(node.inputs[0]) else { continue }
                 if conv.addsResidual && !(node.inputs.count > 3 && shapes[node.inputs[3]] == shapes[node.outputs[0]]) { continue }
-                roles[n] = .conv(blocked)
+                roles[n] = .conv(kind)
             } else if node.op is Mul, node.inputs.count == 2, node.outputs.count == 1 {
                 for x in 0..<2 {
                     let factors = node.inputs[1 - x]
@@ -60,8 +60,8 @@ extension GraphOptimizer {
         func blockedInputs(_ n: Int) -> [String] {
             let node = nodes[n]
             switch roles[n]! {
-            case .conv(let conv):
-                return (conv.readsBlockedInput ? [node.inputs[0]] : []) + (node.inputs.count > 3 && !node.inputs[3].isEmpty ? [node.inputs[3]] : [])
+            case .conv(let kind):
+                return (kind != .fewChannels ? [node.inputs[0]] : []) + (node.inputs.count > 3 && !node.inputs[3].isEmpty ? [node.inputs[3]] : [])
             case .scale(let x): return [node.inputs[x]]
             case .pool: return [node.inputs[0]]
             }
@@ -97,8 +97,7 @@ extension GraphOptimizer {
         var converted = Set<Int>()
         for members in chains.values {
             let inChain = Set(members)
-            guard members.contains(where: { if case .conv(let c) = roles[$0]!, case .depthwise = c.weights { return true } else { return false } })
-            else { continue }
+            guard members.contains(where: { if case .conv(.depthwise) = roles[$0]! { return true } else { return false } }) else { continue }
             let written = members.filter(writesBlocked).reduce(0) { $0 + (size(nodes[$1].outputs[0]) ?? 0) }
             var entering = Set<String>(), leaving = Set<String>()
             for n in members {
@@ -125,7 +124,13 @@ extension GraphOptimizer {
             }
             var copy = node
             switch roles[n]! {
-            case .conv(let blocked):
+            case .conv:
+                // `kind` found a form from W's shape; packing it succeeds (and is done only now,
+                // for the chains that convert).
+                guard let conv = node.op as? Conv, let w = constants[node.inputs[1]], let blocked = BlockedConv(conv, weights: w) else {
+                    result.append(node)
+                    continue
+                }
                 copy.op = blocked
                 if blocked.readsBlockedInput { copy.inputs[0] = blockedName(node.inputs[0]) }
                 copy.inputs[1] = ""
