@@ -159,7 +159,7 @@ public enum ONNXImporter {
         }
         let outputs = graph.outputs.map(valueInfo)
         _ = try Graph.singleProducers(of: specs, besides: Set(constants.keys).union(inputs.map(\.name)))
-        var (optimized, report) = try GraphOptimizer.optimize(nodes: specs, constants: &constants, outputs: outputs)
+        var (optimized, report) = try GraphOptimizer.optimize(nodes: specs, constants: &constants, outputs: outputs, packWeights: false)
         let built = try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: optimized,
                               maxTensorElements: limits.maxTensorElements)
         let shapes = try built.inferShapes()  // shape contradictions fail the load, naming the node
@@ -168,11 +168,13 @@ public enum ONNXImporter {
             try ElementLimit.check(shape.map { $0! }, "value '\(name)'")
         }
         // With the shapes known, chains of 1x1 and depthwise convolutions move to the blocked
-        // layout, and each other convolution keeps only the prepared weights it will use.
+        // layout; the other convolutions' weights are packed, and each keeps only the prepared
+        // form it will use.
         let (blocked, blockedCount) = GraphOptimizer.blockChannels(optimized, shapes: shapes, constants: &constants, outputs: outputs)
         report.channelBlockedConvolutions = blockedCount
-        let (trimmed, changed) = GraphOptimizer.keepPreparedWeightsInUse(blocked, shapes: shapes, constants: &constants, outputs: outputs)
-        if !changed && blockedCount == 0 { return (built, report) }
+        let packed = GraphOptimizer.packConvolutionWeights(blocked, constants: constants, report: &report)
+        let (trimmed, _) = GraphOptimizer.keepPreparedWeightsInUse(packed, shapes: shapes, constants: &constants, outputs: outputs)
+        if blockedCount == 0 && report.packedConvolutions == 0 && report.packedMatMuls == 0 { return (built, report) }
         return (try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: trimmed,
                           maxTensorElements: limits.maxTensorElements), report)
     }

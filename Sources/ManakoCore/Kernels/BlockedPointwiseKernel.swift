@@ -9,8 +9,12 @@ import CManakoSIMD
 public enum BlockedPointwiseKernel {
     /// W [M, C, 1, 1] transposed to [C, M] and packed into 16-column tiles.
     public static func packWeights(_ weights: [Float], outChannels m: Int, inChannels c: Int) -> PackedBGemm.PackedB {
-        var transposed = [Float](repeating: 0, count: m * c)
-        for o in 0..<m { for i in 0..<c { transposed[i * m + o] = weights[o * c + i] } }
+        let transposed = [Float](unsafeUninitializedCapacity: m * c) { target, initialized in
+            weights.withUnsafeBufferPointer { source in
+                for o in 0..<m { for i in 0..<c { target[i * m + o] = source[o * c + i] } }
+            }
+            initialized = m * c
+        }
         return transposed.withUnsafeBufferPointer {
             PackedBGemm.PackedB($0.baseAddress!, depth: c, columns: m, sliceMultiple: ChannelBlocks.width)
         }

@@ -24,7 +24,11 @@ public enum GraphOptimizer {
     /// Largest constant-folding result kept (elements); larger ones are computed at run time.
     public static let foldLimit = 1 << 24
 
-    public static func optimize(nodes: [NodeSpec], constants: inout [String: Tensor], outputs: [ValueInfo]) throws -> ([NodeSpec], Report) {
+    /// `packWeights: false` leaves the convolutions' weights unpacked, for a caller that first
+    /// moves some of them to the blocked layout (`blockChannels`, which needs the shapes) and
+    /// then calls `packConvolutionWeights` on the rest, so no weights are packed twice.
+    public static func optimize(nodes: [NodeSpec], constants: inout [String: Tensor], outputs: [ValueInfo],
+                                packWeights: Bool = true) throws -> ([NodeSpec], Report) {
         var report = Report()
         let outputNames = Set(outputs.map(\.name))
         var nodes = removePassThroughs(nodes, outputNames: outputNames, report: &report)
@@ -35,7 +39,7 @@ public enum GraphOptimizer {
         nodes = fuseActivations(nodes, constants: constants, outputNames: outputNames, report: &report)
         nodes = fuseBatchNormsIntoConcats(nodes, constants: constants, outputNames: outputNames, report: &report)
         nodes = removeDeadNodes(nodes, constants: &constants, outputNames: outputNames, report: &report)
-        nodes = packConvolutionWeights(nodes, constants: constants, report: &report)
+        if packWeights { nodes = packConvolutionWeights(nodes, constants: constants, report: &report) }
         nodes = packMatMulWeights(nodes, constants: constants, report: &report)
         nodes = fuseMatMulBiases(nodes, constants: constants, outputNames: outputNames, report: &report)
         // Again: a MatMul's activation follows its bias Add, which is only now folded.
@@ -354,7 +358,7 @@ public enum GraphOptimizer {
 
     /// Packs the weights of every convolution with constant weights that takes the GEMM path,
     /// once, into the layout of `PanelGemm`.
-    static func packConvolutionWeights(_ nodes: [NodeSpec], constants: [String: Tensor], report: inout Report) -> [NodeSpec] {
+    public static func packConvolutionWeights(_ nodes: [NodeSpec], constants: [String: Tensor], report: inout Report) -> [NodeSpec] {
         nodes.map { node in
             guard var conv = node.op as? Conv, node.inputs.count > 1, let w = constants[node.inputs[1]],
                   let values = try? w.floats(), w.rank >= 3, conv.group >= 1, w.shape[0] % conv.group == 0 else { return node }
