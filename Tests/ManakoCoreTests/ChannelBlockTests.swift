@@ -75,6 +75,10 @@ let blockedActivations: [(FusedActivation, @Sendable (Float) -> Float)] = [
     (2, 16, 6, 37, 5, 1, 1, [2, 2, 2, 2]),
     (1, 8, 9, 45, 5, 2, 1, [2, 2, 2, 2]),
     (1, 8, 4, 30, 5, 1, 1, [0, 2, 1, 0]),
+    // Interiors of exactly 8 and exactly 4 pixels, and tails of four moved back (7x7, 9 wide).
+    (1, 8, 3, 12, 5, 1, 1, [2, 2, 2, 2]),
+    (1, 16, 3, 11, 3, 2, 1, [1, 1, 1, 1]),
+    (2, 8, 7, 7, 3, 1, 1, [1, 1, 1, 1]),
 ])
 func blockedDepthwiseMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int])) throws {
     let (n, ch, h, w, k, s, d, pads) = c

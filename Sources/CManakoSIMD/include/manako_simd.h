@@ -90,51 +90,55 @@ static inline __attribute__((always_inline)) void mk_transpose8x8(const float *s
 }
 #endif
 
-/* Depthwise convolution microkernel, channel-blocked (NCHW8c): the window sums of eight
- * consecutive output pixels of one row, each input vector the windows touch loaded once and
- * multiplied into every pixel whose window holds it, so a 3x3 row costs 10 loads for 24 FMAs
- * (stride 1) instead of 24. `x` is the first kernel row's input at the first pixel's left column,
- * rows `row_stride` floats apart; `w` the first kernel row's KW weight vectors, rows KW * 8
- * floats apart; `out` receives the eight sums (bias included), 64 floats. KW and the stride are
- * constants in the specialisations below, so every loop unrolls and the sums stay in registers.
- * Layout: pixel p's eight channels at p * 8. */
+/* Depthwise convolution microkernel, channel-blocked (NCHW8c): the window sums of `pixels`
+ * (8 or 4) consecutive output pixels of one row, each input vector the windows touch loaded once
+ * and multiplied into every pixel whose window holds it, so a 3x3 row of 8 pixels costs 10 loads
+ * for 24 FMAs (stride 1) instead of 24. `x` is the first kernel row's input at the first pixel's
+ * left column, rows `row_stride` floats apart; `w` the first kernel row's KW weight vectors, rows
+ * KW * 8 floats apart; `out` receives the sums (bias included), 8 floats a pixel. KW, the stride
+ * and the pixel count are constants in the specialisations below, so every loop unrolls and the
+ * sums stay in registers. Layout: pixel p's eight channels at p * 8. */
 typedef float mk_float8_unaligned __attribute__((ext_vector_type(8), aligned(4)));
 
-static inline __attribute__((always_inline)) void mk_depthwise8(const float *x, long row_stride, int rows, const float *w,
-                                                                 int kw, int stride, mk_float8 bias, float *out) {
+static inline __attribute__((always_inline)) void mk_depthwise(const float *x, long row_stride, int rows, const float *w,
+                                                                int kw, int stride, int pixels, mk_float8 bias, float *out) {
     mk_float8 acc[8];
 #pragma clang loop unroll(full)
-    for (int j = 0; j < 8; j++) acc[j] = bias;
+    for (int j = 0; j < pixels; j++) acc[j] = bias;
     for (int r = 0; r < rows; r++) {
         const float *row = x + r * row_stride;
         mk_float8 weight[5];
 #pragma clang loop unroll(full)
         for (int kx = 0; kx < kw; kx++) weight[kx] = *(const mk_float8_unaligned *)(w + (r * kw + kx) * 8);
 #pragma clang loop unroll(full)
-        for (int c = 0; c < 7 * stride + kw; c++) {
+        for (int c = 0; c < (pixels - 1) * stride + kw; c++) {
             mk_float8 v = *(const mk_float8_unaligned *)(row + c * 8);
 #pragma clang loop unroll(full)
-            for (int j = 0; j < 8; j++) {
+            for (int j = 0; j < pixels; j++) {
                 int kx = c - j * stride;
                 if (kx >= 0 && kx < kw) acc[j] = v * weight[kx] + acc[j];
             }
         }
     }
 #pragma clang loop unroll(full)
-    for (int j = 0; j < 8; j++) *(mk_float8_unaligned *)(out + j * 8) = acc[j];
+    for (int j = 0; j < pixels; j++) *(mk_float8_unaligned *)(out + j * 8) = acc[j];
 }
 
-static inline void mk_depthwise8_k3s1(const float *x, long row_stride, int rows, const float *w, mk_float8 bias, float *out) {
-    mk_depthwise8(x, row_stride, rows, w, 3, 1, bias, out);
-}
-static inline void mk_depthwise8_k3s2(const float *x, long row_stride, int rows, const float *w, mk_float8 bias, float *out) {
-    mk_depthwise8(x, row_stride, rows, w, 3, 2, bias, out);
-}
-static inline void mk_depthwise8_k5s1(const float *x, long row_stride, int rows, const float *w, mk_float8 bias, float *out) {
-    mk_depthwise8(x, row_stride, rows, w, 5, 1, bias, out);
-}
-static inline void mk_depthwise8_k5s2(const float *x, long row_stride, int rows, const float *w, mk_float8 bias, float *out) {
-    mk_depthwise8(x, row_stride, rows, w, 5, 2, bias, out);
-}
+/* The specialisations: 8 pixels (a row's groups) and 4 (the tail of a row, where 8 would
+ * recompute up to 7 pixels twice). */
+#define MK_DEPTHWISE(PIXELS, KW, STRIDE) \
+    static inline void mk_depthwise##PIXELS##_k##KW##s##STRIDE(const float *x, long row_stride, int rows, const float *w, \
+                                                               mk_float8 bias, float *out) { \
+        mk_depthwise(x, row_stride, rows, w, KW, STRIDE, PIXELS, bias, out); \
+    }
+MK_DEPTHWISE(8, 3, 1)
+MK_DEPTHWISE(8, 3, 2)
+MK_DEPTHWISE(8, 5, 1)
+MK_DEPTHWISE(8, 5, 2)
+MK_DEPTHWISE(4, 3, 1)
+MK_DEPTHWISE(4, 3, 2)
+MK_DEPTHWISE(4, 5, 1)
+MK_DEPTHWISE(4, 5, 2)
+#undef MK_DEPTHWISE
 
 #endif

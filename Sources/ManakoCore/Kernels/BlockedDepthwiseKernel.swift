@@ -40,26 +40,40 @@ public enum BlockedDepthwiseKernel {
             let start = bias.map { UnsafeRawPointer($0 + block % channelBlocks * w).loadUnaligned(as: SIMD8<Float>.self) } ?? SIMD8()
             for oh in (g.outHeight * split / rowSplits)..<(g.outHeight * (split + 1) / rowSplits) {
                 func pixels(_ ow: Int, _ count: Int, checked: Bool) {
-                    if !checked, let shape = microkernel {
-                        shared(source, g, filter, start, row: oh, column: ow, shape, residual: blockResidual,
-                               activation: activation.inRegisters, target)
-                        return
-                    }
                     group(source, g, filter, start, row: oh, column: ow, count: count, checked: checked,
                           residual: blockResidual, activation: activation.inRegisters, target)
                 }
-                if interiorWidth >= pixelsPerGroup {
+                func edges(_ columns: Range<Int>) {
+                    for ow in columns { single(source, g, filter, start, row: oh, column: ow, residual: blockResidual,
+                                               activation: activation.inRegisters, target) }
+                }
+                if let shape = microkernel, interiorWidth >= 4 {
+                    // Groups of eight, then of four; a last partial group moves back to end at the
+                    // interior's end (at most three pixels computed twice, same bits).
+                    edges(0..<firstInterior)
+                    var ow = firstInterior
+                    while endInterior - ow >= pixelsPerGroup {
+                        shared(source, g, filter, start, row: oh, column: ow, shape, pixels: 8, residual: blockResidual,
+                               activation: activation.inRegisters, target)
+                        ow += pixelsPerGroup
+                    }
+                    while ow < endInterior {
+                        let column = min(ow, endInterior - 4)
+                        shared(source, g, filter, start, row: oh, column: column, shape, pixels: 4, residual: blockResidual,
+                               activation: activation.inRegisters, target)
+                        ow = column + 4
+                    }
+                    edges(endInterior..<g.outWidth)
+                } else if interiorWidth >= pixelsPerGroup {
                     // Border pixels one at a time; the interior in groups of eight, the last group
                     // moved back to end at the interior's end (a few pixels computed twice, same bits).
-                    for ow in 0..<firstInterior { single(source, g, filter, start, row: oh, column: ow, residual: blockResidual,
-                                                         activation: activation.inRegisters, target) }
+                    edges(0..<firstInterior)
                     var ow = firstInterior
                     while ow < endInterior {
                         pixels(min(ow, endInterior - pixelsPerGroup), pixelsPerGroup, checked: false)
                         ow += pixelsPerGroup
                     }
-                    for ow in endInterior..<g.outWidth { single(source, g, filter, start, row: oh, column: ow, residual: blockResidual,
-                                                                activation: activation.inRegisters, target) }
+                    edges(endInterior..<g.outWidth)
                 } else {
                     var ow = 0
                     while ow < g.outWidth {
@@ -73,7 +87,7 @@ public enum BlockedDepthwiseKernel {
         }
     }
 
-    /// The window widths and strides with a C microkernel (`mk_depthwise8`) that loads each input
+    /// The window widths and strides with a C microkernel (`mk_depthwise`) that loads each input
     /// vector of a row once for all the windows holding it.
     enum Microkernel {
         case k3s1, k3s2, k5s1, k5s2
@@ -89,10 +103,11 @@ public enum BlockedDepthwiseKernel {
         }
     }
 
-    /// Eight interior pixels through the microkernel, then residual and activation over them in place.
+    /// Eight or four interior pixels through the microkernel, then residual and activation over
+    /// them in place.
     @inline(__always)
     static func shared(_ x: UnsafePointer<Float>, _ g: WindowGeometry, _ filter: UnsafePointer<Float>, _ start: SIMD8<Float>,
-                       row oh: Int, column ow: Int, _ shape: Microkernel, residual: UnsafePointer<Float>?,
+                       row oh: Int, column ow: Int, _ shape: Microkernel, pixels: Int, residual: UnsafePointer<Float>?,
                        activation: FusedActivation, _ y: UnsafeMutablePointer<Float>) {
         let w = ChannelBlocks.width
         let (top, firstTap, endTap) = tapRows(g, oh)
@@ -100,14 +115,18 @@ public enum BlockedDepthwiseKernel {
         let input = x + ((top + firstTap * g.dilationHeight) * g.inWidth + ow * g.strideWidth - g.padLeft) * w
         let weights = filter + firstTap * g.kernelWidth * w
         let offset = (oh * g.outWidth + ow) * w, out = y + offset
-        switch shape {
-        case .k3s1: mk_depthwise8_k3s1(input, rowStride, rows, weights, start, out)
-        case .k3s2: mk_depthwise8_k3s2(input, rowStride, rows, weights, start, out)
-        case .k5s1: mk_depthwise8_k5s1(input, rowStride, rows, weights, start, out)
-        case .k5s2: mk_depthwise8_k5s2(input, rowStride, rows, weights, start, out)
+        switch (shape, pixels == 8) {
+        case (.k3s1, true): mk_depthwise8_k3s1(input, rowStride, rows, weights, start, out)
+        case (.k3s2, true): mk_depthwise8_k3s2(input, rowStride, rows, weights, start, out)
+        case (.k5s1, true): mk_depthwise8_k5s1(input, rowStride, rows, weights, start, out)
+        case (.k5s2, true): mk_depthwise8_k5s2(input, rowStride, rows, weights, start, out)
+        case (.k3s1, false): mk_depthwise4_k3s1(input, rowStride, rows, weights, start, out)
+        case (.k3s2, false): mk_depthwise4_k3s2(input, rowStride, rows, weights, start, out)
+        case (.k5s1, false): mk_depthwise4_k5s1(input, rowStride, rows, weights, start, out)
+        case (.k5s2, false): mk_depthwise4_k5s2(input, rowStride, rows, weights, start, out)
         }
         if residual == nil && activation == .none { return }
-        for j in 0..<pixelsPerGroup {
+        for j in 0..<pixels {
             let target = UnsafeMutableRawPointer(out + j * w)
             var v = target.loadUnaligned(as: SIMD8<Float>.self)
             if let residual { v += UnsafeRawPointer(residual + offset + j * w).loadUnaligned(as: SIMD8<Float>.self) }
