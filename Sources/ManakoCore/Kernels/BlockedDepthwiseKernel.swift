@@ -2,9 +2,10 @@ import CManakoSIMD
 
 /// Depthwise convolution in the channel-blocked layout: an output pixel's eight channels are the
 /// sum over its window of weight vector times input vector, eight pixels of a row at a time (eight
-/// FMA chains). Any stride or dilation is a plain pointer step, and the plane is not copied: pixels
-/// at the left and right edges take their own path over the taps inside, and rows narrower than
-/// a group read a zero vector for each tap outside.
+/// FMA chains; 3x3 and 5x5 windows at stride 1 and 2 through the C microkernel `mk_depthwise`, in
+/// groups of 8 and then 4). Any stride or dilation is a plain pointer step, and the plane is not
+/// copied: pixels at the left and right edges take their own path over the taps inside, and rows
+/// with no room for a group read a zero vector for each tap outside.
 /// Layout: input [N, C/8, H, W, 8], weights packed as [C/8, KH * KW, 8], output [N, C/8, OH, OW, 8].
 /// Twin: `ConvKernels.reference` with groups == channels, the input and output reordered.
 public enum BlockedDepthwiseKernel {
