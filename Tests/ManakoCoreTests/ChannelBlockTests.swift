@@ -230,9 +230,10 @@ func blockedStemMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int])
 }
 
 /// Squeeze-and-excitation inside a blocked chain (EfficientNet-B0): the pooling reads the
-/// depthwise output blocked, the factors' Mul (either operand order) rescales it blocked, and
-/// the head's pooling ends the chain, so there is no reorder at all. Same numbers as the plain
-/// graph, batch 2, 1 and 2 threads.
+/// depthwise output blocked, the factors' Mul (either operand order) folds into the 1x1
+/// projection that reads it (its weights rescaled per image), and the head's pooling ends the
+/// chain, so there is no reorder at all. Same numbers as the plain graph, batch 2, 1 and 2
+/// threads.
 @Test func squeezeAndExcitationStaysBlocked() throws {
     func conv(_ name: String, _ op: Conv, _ inputs: [String]) -> NodeSpec {
         NodeSpec(name: name, opType: "Conv", op: op, inputs: inputs, outputs: [name])
@@ -258,21 +259,29 @@ func blockedStemMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int])
     let input = ValueInfo(name: "x", elementType: .float32, shape: [.fixed(2), .fixed(3), .fixed(20), .fixed(26)])
     let outputs = [ValueInfo(name: "y", elementType: .float32, shape: nil)]
     let x = t([2, 3, 20, 26], pseudoRandom(2 * 3 * 20 * 26, seed: 64))
-    for order in [["gate", "dw"], ["dw", "gate"]] {
+    // The third case also makes the excitation a graph output: its Mul cannot fold, so it scales
+    // blocked (`BlockedChannelScale`) and one reorder gives the output in NCHW.
+    for (order, excitedIsOutput) in [(["gate", "dw"], false), (["dw", "gate"], false), (["gate", "dw"], true)] {
         nodes[7].inputs = order
+        let outputs = outputs + (excitedIsOutput ? [ValueInfo(name: "excited", elementType: .float32, shape: nil)] : [])
         var optimizedConstants = constants
         let plain = try Graph(inputs: [input], outputs: outputs, constants: constants, nodes: nodes)
         let (optimized, _) = try GraphOptimizer.optimize(nodes: nodes, constants: &optimizedConstants, outputs: outputs)
         let shapes = try Graph(inputs: [input], outputs: outputs, constants: optimizedConstants, nodes: optimized).inferShapes()
         let (blocked, count) = GraphOptimizer.blockChannels(optimized, shapes: shapes, constants: &optimizedConstants, outputs: outputs)
         #expect(count == 3, "stem, dw and project; the squeeze's 1x1 convolutions on [N, C, 1, 1] stay")
-        #expect(blocked.filter { $0.op is ChannelReorder }.isEmpty)
-        #expect(blocked.filter { $0.op is BlockedChannelScale }.count == 1 && blocked.filter { $0.op is BlockedGlobalAveragePool }.count == 2)
+        #expect(blocked.filter { $0.op is ChannelReorder }.count == (excitedIsOutput ? 1 : 0))
+        #expect(blocked.filter { $0.op is BlockedGlobalAveragePool }.count == 2)
+        // Otherwise the excitation's Mul folds into the projection's weights, rescaled per image.
+        #expect(blocked.filter { $0.op is BlockedChannelScale }.count == (excitedIsOutput ? 1 : 0))
+        #expect(blocked.compactMap { $0.op as? BlockedConv }.filter(\.scalesInput).count == (excitedIsOutput ? 0 : 1))
         let fast = try Graph(inputs: [input], outputs: outputs, constants: optimizedConstants, nodes: blocked)
-        let expected = try plain.run(["x": x])["y"]!.floats()
+        let expected = try plain.run(["x": x])
         for threads in [1, 2] {
             let actual = try Parallel.withThreads(threads) { try fast.run(["x": x]) }
-            expectClose(try actual["y"]!.floats(), expected, tolerance: 1e-5, "\(order) \(threads)")
+            for name in outputs.map(\.name) {
+                expectClose(try actual[name]!.floats(), try expected[name]!.floats(), tolerance: 1e-5, "\(order) \(name) \(threads)")
+            }
         }
     }
 }

@@ -12,6 +12,35 @@ public enum PackedBGemm {
         let sliceDepth: Int
         let values: [Float]
 
+        /// `other`'s packing over new values (the same layout, say with its rows rescaled).
+        init(_ other: PackedB, values: [Float]) {
+            depth = other.depth
+            columns = other.columns
+            sliceDepth = other.sliceDepth
+            self.values = values
+        }
+
+        /// Writes this packing with row k of B multiplied by `factors[k]` into `target`
+        /// (`values.count` floats): each packed row of sixteen is one row of B.
+        func scaledRows(by factors: UnsafePointer<Float>, into target: UnsafeMutablePointer<Float>) {
+            let tiles = (columns + PanelGemm.columnsPerTile - 1) / PanelGemm.columnsPerTile, width = PanelGemm.columnsPerTile
+            values.withUnsafeBufferPointer { source in
+                var k0 = 0
+                while k0 < depth {
+                    let d = min(sliceDepth, depth - k0)
+                    for t in 0..<tiles {
+                        let offset = k0 * tiles * width + t * d * width
+                        for r in 0..<d {
+                            let factor = SIMD16<Float>(repeating: factors[k0 + r]), at = offset + r * width
+                            let row = UnsafeRawPointer(source.baseAddress! + at).loadUnaligned(as: SIMD16<Float>.self)
+                            UnsafeMutableRawPointer(target + at).storeBytes(of: row * factor, as: SIMD16<Float>.self)
+                        }
+                    }
+                    k0 += d
+                }
+            }
+        }
+
         /// `sliceMultiple` rounds the slice depth up to a multiple (the blocked 1x1 kernel needs
         /// its slices to hold whole blocks of eight channels).
         public init(_ b: UnsafePointer<Float>, depth k: Int, columns n: Int, sliceMultiple: Int = 1) {

@@ -23,6 +23,10 @@ public struct BlockedConv: Operator, PlanDescribing {
     /// The original attributes, activation, residual flag and weight shape.
     public let conv: Conv
     public let weights: Weights
+    /// A 1x1 convolution whose input 4 is S [N or 1, C, 1, 1], one factor per input channel
+    /// (squeeze-and-excitation's rescaling, folded in at load): each image's weights are
+    /// rescaled by its S, which costs K x M multiplies instead of a pass over X.
+    public var scalesInput = false
 
     /// Whether X is read in the blocked layout (every kind but a stem, whose X has too few channels).
     public var readsBlockedInput: Bool {
@@ -84,6 +88,36 @@ public struct BlockedConv: Operator, PlanDescribing {
             throw ManakoError(.shapeMismatch, "a blocked convolution's residual \(residual.shape) must have its output's shape \(shape)")
         }
         let input = try x.floats(), residualValues = try residual?.floats()
+        if scalesInput, case .pointwise(let packed) = weights {
+            let factors = try inputs.required(4, "S")
+            guard factors.rank == 4, factors.shape[1] == packed.depth, factors.shape[2] == 1, factors.shape[3] == 1,
+                  factors.shape[0] == 1 || factors.shape[0] == g.batch else {
+                throw ManakoError(.shapeMismatch, "a folded channel scale needs S [N or 1, \(packed.depth), 1, 1], got \(factors.shape)")
+            }
+            let spatial = g.outHeight * g.outWidth, perImageIn = packed.depth * spatial, perImageOut = packed.columns * spatial
+            let factorValues = try factors.floats()
+            let y = BufferPool.floats(shape.reduce(1, *)) { out in
+                for image in 0..<g.batch {
+                    let scaled = BufferPool.floats(packed.values.count) { target in
+                        factorValues.withUnsafeBufferPointer {
+                            packed.scaledRows(by: $0.baseAddress! + (factors.shape[0] == 1 ? 0 : image) * packed.depth, into: target.baseAddress!)
+                        }
+                    }
+                    input.withUnsafeBufferPointer { xb in
+                        bias.withOptionalPointer { biasPointer in
+                            residualValues.withOptionalPointer { residualPointer in
+                                BlockedPointwiseKernel.run(xb.baseAddress! + image * perImageIn, batch: 1, spatial: spatial,
+                                                           weights: PackedBGemm.PackedB(packed, values: scaled), bias: biasPointer,
+                                                           residual: residualPointer.map { $0 + image * perImageOut },
+                                                           activation: conv.activation, into: out.baseAddress! + image * perImageOut)
+                            }
+                        }
+                    }
+                    BufferPool.recycle(scaled)
+                }
+            }
+            return [Tensor(shape: shape, floats: y)]
+        }
         let y = BufferPool.floats(shape.reduce(1, *)) { out in
             input.withUnsafeBufferPointer { xb in
                 bias.withOptionalPointer { biasPointer in
@@ -123,7 +157,7 @@ public struct BlockedConv: Operator, PlanDescribing {
         case .fewChannels:
             algorithm = "NCHW to NCHW8c indirect GEMM \(w[2])x\(w[3])/\(conv.strides?.last ?? 1) \(w[0])x\(w[1] * w[2] * w[3])"
         }
-        let fused = [inputs.count > 2 && inputs[2] != nil ? "bias" : nil, conv.addsResidual ? "residual" : nil,
+        let fused = [scalesInput ? "input scale" : nil, inputs.count > 2 && inputs[2] != nil ? "bias" : nil, conv.addsResidual ? "residual" : nil,
                      conv.activation == .none ? nil : "\(conv.activation)"].compactMap { $0 }
         if !fused.isEmpty { algorithm += " + " + fused.joined(separator: " + ") }
         return algorithm

@@ -110,6 +110,20 @@ extension GraphOptimizer {
         if converted.isEmpty { return (nodes, 0) }
 
         func blockedName(_ value: String) -> String { value + "#nchw8c" }
+        /// A channel scale whose one reader is a converted 1x1 convolution taking it as X folds
+        /// into that convolution's weights (`BlockedConv.scalesInput`): output -> (X, S). Only
+        /// where the weights are smaller than the pass over X they save (M < H x W: the early,
+        /// large planes; at 7x7 rescaling 1152x192 weights would cost more than scaling X).
+        var foldedScales: [String: (x: String, factors: String)] = [:]
+        for n in converted {
+            guard case .scale(let x) = roles[n]!, let output = nodes[n].outputs.first, !outputNames.contains(output),
+                  let users = readers[output], users.count == 1, let user = users.first, converted.contains(user),
+                  case .conv(.pointwise) = roles[user]!, nodes[user].inputs[0] == output,
+                  !(nodes[user].inputs.count > 3 && nodes[user].inputs[3] == output),
+                  let m = constants[nodes[user].inputs[1]]?.shape.first, let plane = shapes[output],
+                  let h = plane[2], let w = plane[3], m < h * w else { continue }
+            foldedScales[output] = (nodes[n].inputs[x], nodes[n].inputs[1 - x])
+        }
         var result: [NodeSpec] = []
         var reordered = Set<String>()
         for (n, node) in nodes.enumerated() {
@@ -122,6 +136,7 @@ extension GraphOptimizer {
                 result.append(NodeSpec(name: value + "/to NCHW8c", opType: "Reorder", op: ChannelReorder(toBlocked: true),
                                        inputs: [value], outputs: [blockedName(value)]))
             }
+            if let output = node.outputs.first, foldedScales[output] != nil { continue }
             var copy = node
             switch roles[n]! {
             case .conv:
@@ -135,6 +150,14 @@ extension GraphOptimizer {
                 if blocked.readsBlockedInput { copy.inputs[0] = blockedName(node.inputs[0]) }
                 copy.inputs[1] = ""
                 if node.inputs.count > 3 && !node.inputs[3].isEmpty { copy.inputs[3] = blockedName(node.inputs[3]) }
+                if let (x, factors) = foldedScales[node.inputs[0]] {
+                    var scaling = blocked
+                    scaling.scalesInput = true
+                    copy.op = scaling
+                    copy.inputs[0] = blockedName(x)
+                    while copy.inputs.count < 4 { copy.inputs.append("") }
+                    copy.inputs.append(factors)
+                }
             case .scale(let x):
                 copy.op = BlockedChannelScale()
                 copy.inputs = [blockedName(node.inputs[x]), node.inputs[1 - x]]
