@@ -88,35 +88,14 @@ public struct BlockedConv: Operator, PlanDescribing {
             throw ManakoError(.shapeMismatch, "a blocked convolution's residual \(residual.shape) must have its output's shape \(shape)")
         }
         let input = try x.floats(), residualValues = try residual?.floats()
+        // A folded channel scale: S [N or 1, C, 1, 1], one factor per input channel and image.
+        var factors: (values: [Float], perImage: Bool)?
         if scalesInput, case .pointwise(let packed) = weights {
-            let factors = try inputs.required(4, "S")
-            guard factors.rank == 4, factors.shape[1] == packed.depth, factors.shape[2] == 1, factors.shape[3] == 1,
-                  factors.shape[0] == 1 || factors.shape[0] == g.batch else {
-                throw ManakoError(.shapeMismatch, "a folded channel scale needs S [N or 1, \(packed.depth), 1, 1], got \(factors.shape)")
+            let s = try inputs.required(4, "S")
+            guard s.rank == 4, s.shape[1] == packed.depth, s.shape[2] == 1, s.shape[3] == 1, s.shape[0] == 1 || s.shape[0] == g.batch else {
+                throw ManakoError(.shapeMismatch, "a folded channel scale needs S [N or 1, \(packed.depth), 1, 1], got \(s.shape)")
             }
-            let spatial = g.outHeight * g.outWidth, perImageIn = packed.depth * spatial, perImageOut = packed.columns * spatial
-            let factorValues = try factors.floats()
-            let y = BufferPool.floats(shape.reduce(1, *)) { out in
-                for image in 0..<g.batch {
-                    let scaled = BufferPool.floats(packed.values.count) { target in
-                        factorValues.withUnsafeBufferPointer {
-                            packed.scaledRows(by: $0.baseAddress! + (factors.shape[0] == 1 ? 0 : image) * packed.depth, into: target.baseAddress!)
-                        }
-                    }
-                    input.withUnsafeBufferPointer { xb in
-                        bias.withOptionalPointer { biasPointer in
-                            residualValues.withOptionalPointer { residualPointer in
-                                BlockedPointwiseKernel.run(xb.baseAddress! + image * perImageIn, batch: 1, spatial: spatial,
-                                                           weights: PackedBGemm.PackedB(packed, values: scaled), bias: biasPointer,
-                                                           residual: residualPointer.map { $0 + image * perImageOut },
-                                                           activation: conv.activation, into: out.baseAddress! + image * perImageOut)
-                            }
-                        }
-                    }
-                    BufferPool.recycle(scaled)
-                }
-            }
-            return [Tensor(shape: shape, floats: y)]
+            factors = (try s.floats(), s.shape[0] != 1)
         }
         let y = BufferPool.floats(shape.reduce(1, *)) { out in
             input.withUnsafeBufferPointer { xb in
@@ -124,9 +103,28 @@ public struct BlockedConv: Operator, PlanDescribing {
                     residualValues.withOptionalPointer { residualPointer in
                         switch weights {
                         case .pointwise(let packed):
-                            BlockedPointwiseKernel.run(xb.baseAddress!, batch: g.batch, spatial: g.outHeight * g.outWidth, weights: packed,
-                                                       bias: biasPointer, residual: residualPointer, activation: conv.activation,
-                                                       into: out.baseAddress!)
+                            let spatial = g.outHeight * g.outWidth
+                            guard let factors else {
+                                BlockedPointwiseKernel.run(xb.baseAddress!, batch: g.batch, spatial: spatial, weights: packed,
+                                                           bias: biasPointer, residual: residualPointer, activation: conv.activation,
+                                                           into: out.baseAddress!)
+                                return
+                            }
+                            // Image by image, with the weights' rows rescaled by that image's factors.
+                            let (perImageIn, perImageOut) = (packed.depth * spatial, packed.columns * spatial)
+                            for image in 0..<g.batch {
+                                let scaled = BufferPool.floats(packed.values.count) { target in
+                                    factors.values.withUnsafeBufferPointer {
+                                        packed.scaledRows(by: $0.baseAddress! + (factors.perImage ? image * packed.depth : 0),
+                                                          into: target.baseAddress!)
+                                    }
+                                }
+                                BlockedPointwiseKernel.run(xb.baseAddress! + image * perImageIn, batch: 1, spatial: spatial,
+                                                           weights: PackedBGemm.PackedB(packed, values: scaled), bias: biasPointer,
+                                                           residual: residualPointer.map { $0 + image * perImageOut },
+                                                           activation: conv.activation, into: out.baseAddress! + image * perImageOut)
+                                BufferPool.recycle(scaled)
+                            }
                         case .fewChannels(let packed):
                             IndirectConvKernel.runBlocked(input: xb.baseAddress!, weights: packed, bias: biasPointer, geometry: g,
                                                           activation: conv.activation, into: out.baseAddress!)
