@@ -141,6 +141,7 @@ func depthwiseMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int])) 
     (1, 8, 16, 127, 9, [0, 1, 2, 1]),
     (2, 17, 8, 17, 33, [0, 0, 0, 0]),
     (1, 64, 64, 28, 28, [1, 1, 1, 1]),
+    (1, 16, 24, 32, 64, [1, 1, 1, 1]),  // whole rows of eight full tiles; C x block a multiple of 1024
 ])
 func winogradMatchesReference(_ c: (Int, Int, Int, Int, Int, [Int])) throws {
     let (n, ch, m, h, w, pads) = c

@@ -90,6 +90,31 @@ static inline __attribute__((always_inline)) void mk_transpose8x8(const float *s
 }
 #endif
 
+/* The way back for four columns: rows[i][j] = src[j * 8 + i] for i < 8, j < 4 (one row of the 4x4
+ * output tiles of eight Winograd tiles, from lane-minor vectors to each tile's place). */
+#if defined(__AVX__)
+static inline __attribute__((always_inline)) void mk_scatter_transpose4x8(const float *src, float *const *rows) {
+    __m256 c0 = _mm256_loadu_ps(src), c1 = _mm256_loadu_ps(src + 8), c2 = _mm256_loadu_ps(src + 16), c3 = _mm256_loadu_ps(src + 24);
+    __m256 t0 = _mm256_unpacklo_ps(c0, c1), t1 = _mm256_unpackhi_ps(c0, c1);
+    __m256 t2 = _mm256_unpacklo_ps(c2, c3), t3 = _mm256_unpackhi_ps(c2, c3);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    _mm_storeu_ps(rows[0], _mm256_castps256_ps128(u0));
+    _mm_storeu_ps(rows[1], _mm256_castps256_ps128(u1));
+    _mm_storeu_ps(rows[2], _mm256_castps256_ps128(u2));
+    _mm_storeu_ps(rows[3], _mm256_castps256_ps128(u3));
+    _mm_storeu_ps(rows[4], _mm256_extractf128_ps(u0, 1));
+    _mm_storeu_ps(rows[5], _mm256_extractf128_ps(u1, 1));
+    _mm_storeu_ps(rows[6], _mm256_extractf128_ps(u2, 1));
+    _mm_storeu_ps(rows[7], _mm256_extractf128_ps(u3, 1));
+}
+#else
+static inline __attribute__((always_inline)) void mk_scatter_transpose4x8(const float *src, float *const *rows) {
+    for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 4; j++) rows[i][j] = src[j * 8 + i];
+}
+#endif
+
 /* Depthwise convolution microkernel, channel-blocked (NCHW8c): the window sums of `pixels`
  * (8 or 4) consecutive output pixels of one row, each input vector the windows touch loaded once
  * and multiplied into every pixel whose window holds it, so a 3x3 row of 8 pixels costs 10 loads

@@ -1,8 +1,11 @@
+import CManakoSIMD
 /// 3x3 stride-1 convolution by Winograd F(4x4, 3x3): each 4x4 output tile is A^T [(G g G^T) . (B^T d B)] A
 /// over a 6x6 input tile d, so the 36 transform-domain products of all tiles become 36 GEMMs
 /// [M, C] x [C, tiles] (PanelGemm): 36 multiplies per 16 outputs instead of 144.
 /// Layout: input [N, C, H, W], weights [M, C, 3, 3], output [N, M, OH, OW]; tiles are processed in
-/// blocks (transformed input [36][C][block], products [36][M][block]) split across threads.
+/// blocks (transformed input [36][C][block], products [36][M][block], each position's matrix one
+/// cache line past a multiple of 4 KiB so that a tile's 36 values do not share an L1 set) split
+/// across threads.
 /// Twin: `ConvKernels.reference`; the transforms add rounding error of about 1e-5 relative.
 public enum WinogradKernel {
     /// Transformed weights: one packed [M, C] GEMM operand per transform position.
@@ -63,6 +66,9 @@ public enum WinogradKernel {
         // Tile blocks: the transformed input stays near 1 MB; a multiple of the GEMM's 16 columns.
         let block = min((tiles + 15) / 16 * 16, max(16, (1 << 18) / (36 * max(c, m)) / 16 * 16))
         let blocksPerImage = (tiles + block - 1) / block
+        // Each transform position's matrix starts a cache line past a multiple of 4 KiB: at c x block
+        // floats (a multiple of 1024) the 36 vectors a tile stores or loads would all map to one L1 set.
+        let inStride = positionStride(c * block), outStride = positionStride(m * block)
         let spatialIn = g.inHeight * g.inWidth, spatialOut = g.outHeight * g.outWidth
         let total = g.batch * m * spatialOut
         return BufferPool.floats(total) { output in
@@ -75,7 +81,7 @@ public enum WinogradKernel {
                         if threads > 1 && work < 2 * threads {
                             // Few blocks (small planes): split each block's stages instead, by
                             // channel, by transform position and by filter.
-                            Scratch.withFloats(36 * c * block, 36 * m * block) { v, products in
+                            Scratch.withFloats(36 * inStride, 36 * outStride) { v, products in
                             let channelParts = Parallel.ranges(c), filterParts = Parallel.ranges(m)
                             for item in 0..<work {
                                 let image = item / blocksPerImage
@@ -83,18 +89,18 @@ public enum WinogradKernel {
                                 let x = xb.baseAddress! + image * c * spatialIn
                                 Parallel.forEach(channelParts.count) { part in
                                     transformInput(x, channels: c, only: channelParts[part], geometry: g, tilesWide: tilesWide,
-                                                   first: first, count: count, block: block, into: v)
+                                                   first: first, count: count, block: block, into: v, positionStride: inStride)
                                 }
                                 Parallel.forEach(36) { position in
                                     PanelGemm.withPanels(weights.positions[position]) { panels in
                                         PanelGemm.multiplyPacked(panels, rows: m, depth: c, panelStride: c * 6, panels: 0..<((m + 5) / 6),
-                                                                 packedB: v + position * c * block, columns: 0..<block, ldc: block,
+                                                                 packedB: v + position * inStride, columns: 0..<block, ldc: block,
                                                                  bias: nil, residual: nil, activation: .none,
-                                                                 into: products + position * m * block)
+                                                                 into: products + position * outStride)
                                     }
                                 }
                                 Parallel.forEach(filterParts.count) { part in
-                                    transformOutput(products, outChannels: m, only: filterParts[part], geometry: g, tilesWide: tilesWide,
+                                    transformOutput(products, positionStride: outStride, outChannels: m, only: filterParts[part], geometry: g, tilesWide: tilesWide,
                                                     first: first, count: count, block: block, bias: biasPointer,
                                                     residual: residualPointer.map { $0 + image * m * spatialOut },
                                                     activation: activation, into: y + image * m * spatialOut)
@@ -105,23 +111,23 @@ public enum WinogradKernel {
                         }
                         let parts = Parallel.ranges(work)
                         Parallel.forEach(parts.count) { part in
-                            Scratch.withFloats(36 * c * block, 36 * m * block) { v, products in
+                            Scratch.withFloats(36 * inStride, 36 * outStride) { v, products in
                             for item in parts[part] {
                                 let image = item / blocksPerImage
                                 let first = (item % blocksPerImage) * block, count = min(block, tiles - first)
                                 let x = xb.baseAddress! + image * c * spatialIn
                                 transformInput(x, channels: c, only: 0..<c, geometry: g, tilesWide: tilesWide, first: first,
-                                               count: count, block: block, into: v)
+                                               count: count, block: block, into: v, positionStride: inStride)
                                 // V is already in the GEMM's packed-B layout: no copies between the transform and the products.
                                 for position in 0..<36 {
                                     PanelGemm.withPanels(weights.positions[position]) { panels in
                                         PanelGemm.multiplyPacked(panels, rows: m, depth: c, panelStride: c * 6, panels: 0..<((m + 5) / 6),
-                                                                 packedB: v + position * c * block, columns: 0..<block, ldc: block,
+                                                                 packedB: v + position * inStride, columns: 0..<block, ldc: block,
                                                                  bias: nil, residual: nil, activation: .none,
-                                                                 into: products + position * m * block)
+                                                                 into: products + position * outStride)
                                     }
                                 }
-                                transformOutput(products, outChannels: m, only: 0..<m, geometry: g, tilesWide: tilesWide, first: first,
+                                transformOutput(products, positionStride: outStride, outChannels: m, only: 0..<m, geometry: g, tilesWide: tilesWide, first: first,
                                                 count: count, block: block, bias: biasPointer,
                                                 residual: residualPointer.map { $0 + image * m * spatialOut },
                                                 activation: activation, into: y + image * m * spatialOut)
@@ -134,12 +140,16 @@ public enum WinogradKernel {
         }
     }
 
+    /// Floats from one transform position's matrix of `floats` to the next: a cache line more
+    /// than a multiple of 1024.
+    static func positionStride(_ floats: Int) -> Int { (floats + 1023) / 1024 * 1024 + 16 }
+
     /// V = B^T d B for tiles first..<first+count of every channel, eight tiles per vector;
     /// written per position in PanelGemm's packed-B layout [block / 16][channel][16] (lanes past
     /// `count` are zero). The 6x6 patches of
     /// eight tiles are first copied into a lane-minor staging buffer, so the arithmetic is 8-wide.
     static func transformInput(_ x: UnsafePointer<Float>, channels: Int, only selected: Range<Int>, geometry g: WindowGeometry, tilesWide: Int,
-                               first: Int, count: Int, block: Int, into v: UnsafeMutablePointer<Float>) {
+                               first: Int, count: Int, block: Int, into v: UnsafeMutablePointer<Float>, positionStride: Int) {
         let staging = UnsafeMutablePointer<Float>.allocate(capacity: 36 * 8)
         defer { staging.deallocate() }
         let origins = (0..<count).map { (top: ((first + $0) / tilesWide) * 4 - g.padTop, left: ((first + $0) % tilesWide) * 4 - g.padLeft) }
@@ -184,8 +194,8 @@ public enum WinogradKernel {
                 }
                 for r in 0..<6 {
                     let d0 = rows[r * 6], d1 = rows[r * 6 + 1], d2 = rows[r * 6 + 2], d3 = rows[r * 6 + 3], d4 = rows[r * 6 + 4], d5 = rows[r * 6 + 5]
-                    let base = v + r * 6 * channels * block + ((lane0 / 16) * channels + channel) * 16 + lane0 % 16
-                    let step = channels * block
+                    let base = v + r * 6 * positionStride + ((lane0 / 16) * channels + channel) * 16 + lane0 % 16
+                    let step = positionStride
                     func store(_ j: Int, _ value: SIMD8<Float>) { UnsafeMutableRawPointer(base + j * step).storeBytes(of: value, as: SIMD8<Float>.self) }
                     store(0, 4 * d0 - 5 * d2 + d4)
                     store(1, -4 * (d1 + d2) + d3 + d4)
@@ -200,15 +210,18 @@ public enum WinogradKernel {
     }
 
     /// Y = A^T M A per tile and filter, plus bias and residual, then the activation (in registers
-    /// when there is no residual); stores the part of each 4x4 tile inside the output (through a
-    /// lane-minor staging buffer).
-    static func transformOutput(_ products: UnsafePointer<Float>, outChannels m: Int, only selected: Range<Int>, geometry g: WindowGeometry, tilesWide: Int,
-                                first: Int, count: Int, block: Int, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
-                                activation: FusedActivation, into y: UnsafeMutablePointer<Float>) {
+    /// when there is no residual); stores the part of each 4x4 tile inside the output: eight whole
+    /// tiles by transposing each row of four vectors into place (`mk_scatter_transpose4x8`), the
+    /// rest element by element from the lane-minor staging buffer.
+    static func transformOutput(_ products: UnsafePointer<Float>, positionStride: Int, outChannels m: Int, only selected: Range<Int>,
+                                geometry g: WindowGeometry, tilesWide: Int, first: Int, count: Int, block: Int, bias: UnsafePointer<Float>?,
+                                residual: UnsafePointer<Float>?, activation: FusedActivation, into y: UnsafeMutablePointer<Float>) {
         let rows = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 24)
         let staging = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 16)
         defer { rows.deallocate(); staging.deallocate() }
         let lanesOut = UnsafeRawPointer(staging).assumingMemoryBound(to: Float.self)
+        let targets = UnsafeMutablePointer<UnsafeMutablePointer<Float>?>.allocate(capacity: 8)
+        defer { targets.deallocate() }
         // Top-left output position of each tile of the block, and how much of its 4x4 is inside.
         let origins = (0..<count).map { (top: ((first + $0) / tilesWide) * 4, left: ((first + $0) % tilesWide) * 4) }
         let extents = origins.map { (height: min(4, g.outHeight - $0.top), width: min(4, g.outWidth - $0.left)) }
@@ -222,7 +235,7 @@ public enum WinogradKernel {
             let start = SIMD8<Float>(repeating: bias?[filter] ?? 0)
             var lane0 = 0
             while lane0 < count {
-                let source = UnsafeRawPointer(products + filter * block + lane0), step = m * block * 4
+                let source = UnsafeRawPointer(products + filter * block + lane0), step = positionStride * 4
                 func load(_ position: Int) -> SIMD8<Float> { source.loadUnaligned(fromByteOffset: position * step, as: SIMD8<Float>.self) }
                 // Columns: t = A^T M (4x6), then rows: Y = t A (4x4).
                 for col in 0..<6 {
@@ -248,13 +261,10 @@ public enum WinogradKernel {
                 }
                 let lanes = min(8, count - lane0)
                 if lanes == 8 && residualPlane == nil && fullTiles[lane0 / 8] {
-                    // Eight whole tiles: plain copies, no bounds.
-                    for lane in 0..<8 {
-                        let target = plane + origins[lane0 + lane].top * g.outWidth + origins[lane0 + lane].left
-                        for r in 0..<4 {
-                            let row = target + r * g.outWidth, from = lanesOut + r * 32 + lane
-                            row[0] = from[0]; row[1] = from[8]; row[2] = from[16]; row[3] = from[24]
-                        }
+                    // Eight whole tiles: each row of four vectors transposed to the tiles' places.
+                    for r in 0..<4 {
+                        for lane in 0..<8 { targets[lane] = plane + (origins[lane0 + lane].top + r) * g.outWidth + origins[lane0 + lane].left }
+                        mk_scatter_transpose4x8(lanesOut + r * 32, targets)
                     }
                     lane0 += 8
                     continue
