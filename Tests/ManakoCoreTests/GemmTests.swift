@@ -130,3 +130,38 @@ func packedBGemmMatchesReference(_ size: (Int, Int, Int)) {
     expectClose(try fast.floats(), try plain.floats(), "packed MatMul")
     #expect(throws: ManakoError.self) { try packed.run([t([2, 5, 6], Array(a.prefix(60))), nil]) }
 }
+
+/// B given row by row (`PanelGemm.RowSource`, a Concat's parts read where they are), each row
+/// through its scale, shift and ReLU as it is packed, against the triple loop on the joined and
+/// mapped B: rows from three separate arrays, partial panels and tiles, 1 and 2 threads.
+@Test(arguments: [(1, 1, [1]), (7, 33, [5, 1, 7]), (130, 300, [64, 32, 200]), (13, 17, [3, 300])])
+func panelGemmReadsRowsThroughTheirMap(_ size: (Int, Int, [Int])) {
+    let (m, n, parts) = size
+    let k = parts.reduce(0, +)
+    let a = pseudoRandom(m * k, seed: 141), scale = pseudoRandom(k, seed: 142), shift = pseudoRandom(k, seed: 143)
+    let arrays = parts.enumerated().map { pseudoRandom($1 * n, seed: 144 + UInt64($0)) }
+    // The joined B, mapped as the packing maps it.
+    let joined = arrays.flatMap { $0 }
+    let mapped = joined.enumerated().map { max(0, $1 * scale[$0 / n] + shift[$0 / n]) }
+    var expected = [Float](repeating: 0, count: m * n)
+    GemmKernel.referenceGemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: k, b: mapped, ldb: n, beta: 0, c: &expected, ldc: n)
+    let packed = a.withUnsafeBufferPointer { PanelGemm.PackedA($0.baseAddress!, rows: m, depth: k, rowStride: k) }
+    for threads in [1, 2] {
+        var c = [Float](repeating: .nan, count: m * n)
+        arrays[0].withUnsafeBufferPointer { p0 in arrays[1 % arrays.count].withUnsafeBufferPointer { p1 in arrays[2 % arrays.count].withUnsafeBufferPointer { p2 in
+            let bases = [p0.baseAddress!, p1.baseAddress!, p2.baseAddress!]
+            var rows: [UnsafePointer<Float>] = []
+            for (part, count) in parts.enumerated() { for row in 0..<count { rows.append(bases[part] + row * n) } }
+            rows.withUnsafeBufferPointer { table in scale.withUnsafeBufferPointer { s in shift.withUnsafeBufferPointer { t in
+                c.withUnsafeMutableBufferPointer { cp in
+                    Parallel.withThreads(threads) {
+                        PanelGemm.multiply(packed, rows: PanelGemm.RowSource(rows: table.baseAddress!, scale: s.baseAddress!, shift: t.baseAddress!,
+                                                                             activation: .relu),
+                                           columns: n, bias: nil, residual: nil, activation: .none, into: cp.baseAddress!)
+                    }
+                }
+            } } }
+        } } }
+        expectClose(c, expected, "row-source gemm \(size) threads \(threads)")
+    }
+}

@@ -251,3 +251,52 @@ func optimizableGraph() -> ([NodeSpec], [String: Tensor]) {
         for name in ["y", "z", "c2"] { expectClose(try actual[name]!.floats(), try expected[name]!.floats(), tolerance: 1e-5, "\(name) \(threads)") }
     }
 }
+
+/// Concat -> BatchNormalization -> Relu -> 1x1 Conv (DenseNet): the convolution reads the
+/// Concat's parts where they are, through the fused normalisation; a plain Concat -> 1x1 Conv
+/// (SqueezeNet's fire modules) too. A Concat that is a graph
+/// output, or whose convolution adds a residual, stays. Same numbers as the plain graph, batch 2,
+/// on 1 and 2 threads.
+@Test func concatFusesIntoThePointwiseConvReadingIt() throws {
+    let original: [String: Tensor] = [
+        "scale": Tensor(shape: [8], floats: pseudoRandom(8, seed: 181)), "shift": Tensor(shape: [8], floats: pseudoRandom(8, seed: 182)),
+        "mean": Tensor(shape: [8], floats: pseudoRandom(8, seed: 183)), "var": Tensor(shape: [8], floats: pseudoRandom(8, seed: 184).map { $0 + 1.5 }),
+        "w": Tensor(shape: [11, 8, 1, 1], floats: pseudoRandom(88, seed: 185)), "wb": Tensor(shape: [11], floats: pseudoRandom(11, seed: 186)),
+        "w2": Tensor(shape: [5, 8, 1, 1], floats: pseudoRandom(40, seed: 187)),
+    ]
+    let inputs = ["a", "b"].map { ValueInfo(name: $0, elementType: .float32, shape: nil) }
+    let outputs = ["y", "z", "c2", "z4", "z5"].map { ValueInfo(name: $0, elementType: .float32, shape: nil) }
+    let nodes = [
+        NodeSpec(name: "cat", opType: "Concat", op: Concat(axis: 1), inputs: ["a", "b"], outputs: ["c"]),
+        NodeSpec(name: "bn", opType: "BatchNormalization", op: BatchNormalization(epsilon: 1e-5),
+                 inputs: ["c", "scale", "shift", "mean", "var"], outputs: ["n"]),
+        NodeSpec(name: "relu", opType: "Relu", op: Relu(), inputs: ["n"], outputs: ["r"]),
+        NodeSpec(name: "conv", opType: "Conv", op: Conv(), inputs: ["r", "w", "wb"], outputs: ["y"]),
+        NodeSpec(name: "cat2", opType: "Concat", op: Concat(axis: 1), inputs: ["b", "a"], outputs: ["c2"]),
+        NodeSpec(name: "conv2", opType: "Conv", op: Conv(), inputs: ["c2", "w2"], outputs: ["z"]),
+        NodeSpec(name: "cat3", opType: "Concat", op: Concat(axis: 1), inputs: ["a", "b"], outputs: ["c3"]),
+        NodeSpec(name: "conv3", opType: "Conv", op: Conv(), inputs: ["c3", "w2"], outputs: ["z3"]),
+        NodeSpec(name: "add", opType: "Add", op: Add(), inputs: ["z3", "z"], outputs: ["z4"]),
+        NodeSpec(name: "cat4", opType: "Concat", op: Concat(axis: 1), inputs: ["b", "a"], outputs: ["c4"]),
+        NodeSpec(name: "conv4", opType: "Conv", op: Conv(), inputs: ["c4", "w2"], outputs: ["z5"]),
+    ]
+    var constants = original
+    let plain = try Graph(inputs: inputs, outputs: outputs, constants: original, nodes: nodes)
+    let (optimized, report) = try GraphOptimizer.optimize(nodes: nodes, constants: &constants, outputs: outputs)
+    #expect(report.concatsFusedIntoConvolutions == 2 && report.batchNormsFusedIntoConcats == 1 && report.fusedResiduals == 1)
+    #expect(optimized.filter { $0.opType == "Concat" }.map(\.name) == ["cat2", "cat3"])
+    let fused = optimized.first { $0.name == "conv" }?.op as? Conv
+    #expect(fused?.inputParts == 2 && fused?.inputAffine?.activation == .relu)
+    let fast = try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: optimized)
+    let feeds = ["a": Tensor(shape: [2, 3, 9, 13], floats: pseudoRandom(2 * 3 * 117, seed: 188).map { $0 * 3 }),
+                 "b": Tensor(shape: [2, 5, 9, 13], floats: pseudoRandom(2 * 5 * 117, seed: 189).map { $0 * 3 })]
+    let expected = try plain.run(feeds)
+    for threads in [1, 2] {
+        let actual = try Parallel.withThreads(threads) { try fast.run(feeds) }
+        for name in ["y", "z", "c2", "z4", "z5"] { expectClose(try actual[name]!.floats(), try expected[name]!.floats(), tolerance: 1e-5, "\(name) \(threads)") }
+    }
+    // Parts that disagree on the plane are refused with an error, not a trap.
+    #expect(throws: ManakoError.self) {
+        try fast.run(["a": Tensor(shape: [2, 3, 9, 12], floats: pseudoRandom(2 * 3 * 108, seed: 190)), "b": feeds["b"]!])
+    }
+}

@@ -41,6 +41,24 @@ public enum PanelGemm {
         }
     }
 
+    /// B given row by row: row k's N floats start at `rows[k]` (the parts of a Concat read where
+    /// they are), each optionally mapped through `activation(x * scale[k] + shift[k])` (a
+    /// BatchNormalization and its activation on the Concat) while B is packed.
+    public struct RowSource {
+        public let rows: UnsafePointer<UnsafePointer<Float>>
+        public let scale: UnsafePointer<Float>?
+        public let shift: UnsafePointer<Float>?
+        public let activation: FusedActivation
+
+        public init(rows: UnsafePointer<UnsafePointer<Float>>, scale: UnsafePointer<Float>? = nil, shift: UnsafePointer<Float>? = nil,
+                    activation: FusedActivation = .none) {
+            self.rows = rows
+            self.scale = scale
+            self.shift = shift
+            self.activation = activation
+        }
+    }
+
     /// Computes C[M, N] = A * B + bias, adds `residual` (same layout as C) if given, applies
     /// `activation`. BLIS-style blocking: K in slices of at most 256, so one packed 16-column tile
     /// of B's slice stays in L1 while panels of A stream past it from L2 (`multiplyPacked`);
@@ -54,12 +72,7 @@ public enum PanelGemm {
         guard m > 0, n > 0 else { return }
         let panels = (m + rowsPerPanel - 1) / rowsPerPanel
         let slices = max(1, (k + 255) / 256), sliceDepth = max(1, (k + slices - 1) / slices)
-        let blockColumns = max(columnsPerTile, min((n + columnsPerTile - 1) / columnsPerTile * columnsPerTile,
-                                                   (49152 / sliceDepth) / columnsPerTile * columnsPerTile))
-        let blocks = (n + blockColumns - 1) / blockColumns
         let threads = Parallel.threads
-        // About four items per thread for dynamic scheduling (one when single-threaded).
-        let panelSplits = threads == 1 || blocks >= 4 * threads ? 1 : min(panels, (4 * threads + blocks - 1) / blocks)
         let direct = panels <= 4 || (panels <= directPanels && k > 64)
         if direct {
             // B read in place: threads split the columns (every panel per item), so each tile of
@@ -75,6 +88,27 @@ public enum PanelGemm {
             }
             return
         }
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: k) { rows in
+            for row in 0..<k { rows[row] = b + row * n }
+            multiply(a, rows: RowSource(rows: UnsafePointer(rows.baseAddress!)), columns: n, bias: bias, residual: residual,
+                     activation: activation, into: c)
+        }
+    }
+
+    /// `multiply` with B given row by row (`RowSource`), always packed (a part-by-part B has no
+    /// one row stride to read in place).
+    public static func multiply(_ a: PackedA, rows b: RowSource, columns n: Int, bias: UnsafePointer<Float>?,
+                                residual: UnsafePointer<Float>?, activation: FusedActivation, into c: UnsafeMutablePointer<Float>) {
+        let m = a.rows, k = a.depth
+        guard m > 0, n > 0 else { return }
+        let panels = (m + rowsPerPanel - 1) / rowsPerPanel
+        let slices = max(1, (k + 255) / 256), sliceDepth = max(1, (k + slices - 1) / slices)
+        let blockColumns = max(columnsPerTile, min((n + columnsPerTile - 1) / columnsPerTile * columnsPerTile,
+                                                   (49152 / sliceDepth) / columnsPerTile * columnsPerTile))
+        let blocks = (n + blockColumns - 1) / blockColumns
+        let threads = Parallel.threads
+        // About four items per thread for dynamic scheduling (one when single-threaded).
+        let panelSplits = threads == 1 || blocks >= 4 * threads ? 1 : min(panels, (4 * threads + blocks - 1) / blocks)
         if panelSplits > 1 {
             multiplySharingPackedB(a, b, columns: n, sliceDepth: sliceDepth, blockColumns: blockColumns, panelSplits: panelSplits,
                                    bias: bias, residual: residual, activation: activation, into: c)
@@ -89,7 +123,7 @@ public enum PanelGemm {
                 var k0 = 0
                 while k0 < k {
                     let depth = min(sliceDepth, k - k0)
-                    packSlice(b, n: n, rows: k0..<(k0 + depth), columns: blockStart..<blockEnd, into: packedB)
+                    packSlice(b, rows: k0..<(k0 + depth), columns: blockStart..<blockEnd, into: packedB)
                     multiplyPacked(packed.baseAddress! + k0 * rowsPerPanel, rows: m, depth: depth, panelStride: k * rowsPerPanel,
                                    panels: 0..<panels, packedB: packedB, columns: blockStart..<blockEnd, ldc: n,
                                    accumulate: k0 > 0, finish: k0 + depth == k,
@@ -101,28 +135,48 @@ public enum PanelGemm {
         }
     }
 
-    /// Rows `rows` of B's `columns` as [tile][row][16], a partial last tile zero-padded.
+    /// Rows `rows` of B's `columns` as [tile][row][16], a partial last tile zero-padded, each row
+    /// through its scale, shift and activation when B has them.
     @inline(__always)
-    static func packSlice(_ b: UnsafePointer<Float>, n: Int, rows: Range<Int>, columns: Range<Int>, into packed: UnsafeMutablePointer<Float>) {
+    static func packSlice(_ b: RowSource, rows: Range<Int>, columns: Range<Int>, into packed: UnsafeMutablePointer<Float>) {
         let tiles = (columns.count + columnsPerTile - 1) / columnsPerTile
+        let mapped = b.scale != nil || b.activation != .none
         for t in 0..<tiles {
             let column = columns.lowerBound + t * columnsPerTile, width = min(columnsPerTile, columns.upperBound - column)
             let target = packed + t * rows.count * columnsPerTile
             for p in 0..<rows.count {
-                let source = b + (rows.lowerBound + p) * n + column, row = target + p * columnsPerTile
+                let k = rows.lowerBound + p, source = b.rows[k] + column, row = target + p * columnsPerTile
                 if width == columnsPerTile {
                     copySixteen(from: source, to: row)
                 } else {
                     for j in 0..<columnsPerTile { row[j] = j < width ? source[j] : 0 }
                 }
+                if mapped {
+                    let scale = SIMD8<Float>(repeating: b.scale?[k] ?? 1), shift = SIMD8<Float>(repeating: b.shift?[k] ?? 0)
+                    let raw = UnsafeMutableRawPointer(row)
+                    for half in 0..<2 {
+                        let v = raw.loadUnaligned(fromByteOffset: half * 32, as: SIMD8<Float>.self)
+                        raw.storeBytes(of: b.activation.apply(mk_multiply_add(v, scale, shift)), toByteOffset: half * 32, as: SIMD8<Float>.self)
+                    }
+                    // Padding columns stay zero: a partial tile's extra lanes are never stored, but zero keeps them finite.
+                    if width < columnsPerTile { for j in width..<columnsPerTile { row[j] = 0 } }
+                }
             }
+        }
+    }
+
+    /// `packSlice` of a dense B (row stride n).
+    static func packSlice(_ b: UnsafePointer<Float>, n: Int, rows: Range<Int>, columns: Range<Int>, into packed: UnsafeMutablePointer<Float>) {
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: rows.upperBound) { table in
+            for row in rows { table[row] = b + row * n }
+            packSlice(RowSource(rows: UnsafePointer(table.baseAddress!)), rows: rows, columns: columns, into: packed)
         }
     }
 
     /// `multiply` when panel ranges of a block are split across threads: B is packed once (every
     /// block's slices, the packing itself split by block and slice), then shared by the threads,
     /// instead of each work item packing the same block again.
-    static func multiplySharingPackedB(_ a: PackedA, _ b: UnsafePointer<Float>, columns n: Int, sliceDepth: Int, blockColumns: Int,
+    static func multiplySharingPackedB(_ a: PackedA, _ b: RowSource, columns n: Int, sliceDepth: Int, blockColumns: Int,
                                        panelSplits: Int, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
                                        activation: FusedActivation, into c: UnsafeMutablePointer<Float>) {
         let m = a.rows, k = a.depth
@@ -136,7 +190,7 @@ public enum PanelGemm {
         Scratch.withFloats(blocks * blockColumns * k) { packedB in
             Parallel.forEach(blocks * slices) { item in
                 let block = item / slices, k0 = (item % slices) * sliceDepth
-                packSlice(b, n: n, rows: k0..<min(k, k0 + sliceDepth), columns: (block * blockColumns)..<min(n, (block + 1) * blockColumns),
+                packSlice(b, rows: k0..<min(k, k0 + sliceDepth), columns: (block * blockColumns)..<min(n, (block + 1) * blockColumns),
                           into: packedB + sliceStart(block, k0))
             }
             a.values.withUnsafeBufferPointer { packed in

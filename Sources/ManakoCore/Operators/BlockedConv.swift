@@ -36,7 +36,7 @@ public struct BlockedConv: Operator, PlanDescribing {
 
     /// The blocked kind `conv` with weights of shape `w` can take, if any (cheap: nothing is packed).
     public static func kind(of conv: Conv, weightShape w: [Int]) -> Kind? {
-        guard w.count == 4 else { return nil }
+        guard w.count == 4, conv.inputParts == 1, conv.inputAffine == nil else { return nil }
         let (m, perGroup, kh, kw) = (w[0], w[1], w[2], w[3])
         let blocks = ChannelBlocks.width
         guard m > 0, m % blocks == 0 else { return nil }

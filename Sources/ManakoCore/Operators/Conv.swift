@@ -17,6 +17,11 @@ public struct Conv: Operator, ActivationFusing {
     public var winogradWeights: WinogradKernel.Weights?
     /// W's shape when the load dropped W itself, keeping only its prepared form.
     public var weightShape: [Int]?
+    /// X arrives in this many parts, inputs 0 and 4 ..< 3 + inputParts (a Concat on channels fused
+    /// at load into the 1x1 convolution that reads it; see `runOnParts`).
+    public var inputParts = 1
+    /// The fused Concat's per-channel BatchNormalization and activation, applied to X as it is read.
+    public var inputAffine: Concat.ChannelAffine?
 
     public init(kernelShape: [Int]? = nil, strides: [Int]? = nil, dilations: [Int]? = nil, pads: [Int]? = nil,
                 autoPad: AutoPad = .explicit, group: Int = 1) {
@@ -29,6 +34,7 @@ public struct Conv: Operator, ActivationFusing {
     }
 
     public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        if inputParts > 1 || inputAffine != nil { return try runOnParts(inputs) }
         let x = try inputs.required(0, "X"), w = inputs.count > 1 ? inputs[1] : nil
         guard let wShape = w?.shape ?? weightShape else { throw ManakoError(.invalidModel, "Conv needs its input W") }
         let bias = try inputs.optional(2)?.floats()
@@ -101,6 +107,7 @@ extension Conv: PlanDescribing {
             algorithm = "im2col \(kernel) + panel GEMM \(wShape[0] / group)x\(wShape[1] * g.kernelHeight * g.kernelWidth)x\(g.outHeight * g.outWidth)"
         }
         if group > 1 && !algorithm.hasPrefix("depthwise") { algorithm += ", \(group) groups" }
+        if inputParts > 1 { algorithm += ", X packed from a Concat of \(inputParts) parts" + (inputAffine != nil ? " through its BatchNormalization" : "") }
         let fused = [inputs.count > 2 && inputs[2] != nil ? "bias" : nil, addsResidual ? "residual" : nil,
                      activation == .none ? nil : "\(activation)"].compactMap { $0 }
         return fused.isEmpty ? algorithm : algorithm + " + " + fused.joined(separator: " + ")
@@ -109,6 +116,7 @@ extension Conv: PlanDescribing {
 
 extension Conv {
     public func inferShapes(_ inputs: [ShapeFact?]) throws -> [[Int?]?]? {
+        let inputs = inputParts > 1 ? joinedParts(inputs) : inputs
         guard let x = inputs.first??.shape, let w = (inputs.count > 1 ? inputs[1]?.concreteShape : nil) ?? weightShape else { return nil }
         guard x.count == w.count, x.count == 3 || x.count == 4 else {
             throw ManakoError(.shapeMismatch, "X \(ShapeRules.describe(x)) and W \(w) must both be 3-D or 4-D")

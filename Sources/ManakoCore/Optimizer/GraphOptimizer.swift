@@ -14,6 +14,8 @@ public enum GraphOptimizer {
         public var packedMatMuls = 0
         public var fusedMatMulBiases = 0
         public var batchNormsFusedIntoConcats = 0
+        /// Concats on channels whose one reader, a 1x1 convolution, now reads their parts directly.
+        public var concatsFusedIntoConvolutions = 0
         public var winogradConvolutions = 0
         /// Convolutions moved into the channel-blocked layout (`blockChannels`, run by the importer with shapes).
         public var channelBlockedConvolutions = 0
@@ -38,6 +40,7 @@ public enum GraphOptimizer {
         nodes = fuseResidualAdds(nodes, constants: constants, outputNames: outputNames, report: &report)
         nodes = fuseActivations(nodes, constants: constants, outputNames: outputNames, report: &report)
         nodes = fuseBatchNormsIntoConcats(nodes, constants: constants, outputNames: outputNames, report: &report)
+        nodes = fuseConcatsIntoPointwiseConvs(nodes, constants: constants, outputNames: outputNames, report: &report)
         nodes = removeDeadNodes(nodes, constants: &constants, outputNames: outputNames, report: &report)
         if packWeights { nodes = packConvolutionWeights(nodes, constants: constants, report: &report) }
         nodes = packMatMulWeights(nodes, constants: constants, report: &report)
@@ -419,6 +422,38 @@ public enum GraphOptimizer {
             result[p].outputs = node.outputs
             removed.insert(b)
             report.batchNormsFusedIntoConcats += 1
+        }
+        return result.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+    }
+
+    /// A float Concat on axis 1 (with or without a fused BatchNormalization) whose only reader is
+    /// a 1x1 convolution (one group, no padding, unit stride, W constant, no residual) taking it
+    /// as X: the convolution reads the parts where they are (`Conv.inputParts`), applying the
+    /// Concat's per-channel affine as its GEMM packs them, and the joined tensor is never written.
+    static func fuseConcatsIntoPointwiseConvs(_ nodes: [NodeSpec], constants: [String: Tensor], outputNames: Set<String>,
+                                              report: inout Report) -> [NodeSpec] {
+        let (readers, producer) = (readerIndex(nodes), producerIndex(nodes))
+        var result = nodes
+        var removed = Set<Int>()
+        for (n, node) in nodes.enumerated() {
+            guard var conv = node.op as? Conv, conv.inputParts == 1, conv.inputAffine == nil, !conv.addsResidual, conv.group == 1,
+                  node.inputs.count >= 2, node.inputs.count <= 3, let p = producer[node.inputs[0]], !removed.contains(p),
+                  let concat = nodes[p].op as? Concat, concat.axis == 1, nodes[p].outputs.count == 1,
+                  !nodes[p].inputs.isEmpty, !nodes[p].inputs.contains(""), readers[node.inputs[0]] == [n],
+                  !outputNames.contains(node.inputs[0]), let w = constants[node.inputs[1]], w.elementType == .float32,
+                  w.rank == 4, w.shape[2] == 1, w.shape[3] == 1, (conv.kernelShape ?? [1, 1]) == [1, 1],
+                  (conv.strides ?? [1, 1]).allSatisfy({ $0 == 1 }), (conv.pads ?? [0, 0, 0, 0]).allSatisfy({ $0 == 0 }),
+                  conv.autoPad == .explicit || conv.autoPad == .valid,
+                  nodes[p].inputs.allSatisfy({ constants[$0] == nil }) else { continue }
+            let parts = nodes[p].inputs
+            conv.inputParts = parts.count
+            conv.inputAffine = concat.channelAffine
+            result[n].op = conv
+            var inputs = [parts[0], node.inputs[1], node.inputs.count > 2 ? node.inputs[2] : "", ""]
+            inputs += parts.dropFirst()
+            result[n].inputs = inputs
+            removed.insert(p)
+            report.concatsFusedIntoConvolutions += 1
         }
         return result.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
     }
