@@ -71,7 +71,7 @@ public enum PanelGemm {
         let m = a.rows, k = a.depth
         guard m > 0, n > 0 else { return }
         let panels = (m + rowsPerPanel - 1) / rowsPerPanel
-        let slices = max(1, (k + 255) / 256), sliceDepth = max(1, (k + slices - 1) / slices)
+        let sliceDepth = depthPerSlice(k)
         let threads = Parallel.threads
         let direct = panels <= 4 || (panels <= directPanels && k > 64)
         if direct {
@@ -95,6 +95,12 @@ public enum PanelGemm {
         }
     }
 
+    /// K in equal slices of at most 256 (one packed 16-column tile of a slice fits L1).
+    static func depthPerSlice(_ k: Int) -> Int {
+        let slices = max(1, (k + 255) / 256)
+        return max(1, (k + slices - 1) / slices)
+    }
+
     /// `multiply` with B given row by row (`RowSource`), always packed (a part-by-part B has no
     /// one row stride to read in place).
     public static func multiply(_ a: PackedA, rows b: RowSource, columns n: Int, bias: UnsafePointer<Float>?,
@@ -102,7 +108,7 @@ public enum PanelGemm {
         let m = a.rows, k = a.depth
         guard m > 0, n > 0 else { return }
         let panels = (m + rowsPerPanel - 1) / rowsPerPanel
-        let slices = max(1, (k + 255) / 256), sliceDepth = max(1, (k + slices - 1) / slices)
+        let sliceDepth = depthPerSlice(k)
         let blockColumns = max(columnsPerTile, min((n + columnsPerTile - 1) / columnsPerTile * columnsPerTile,
                                                    (49152 / sliceDepth) / columnsPerTile * columnsPerTile))
         let blocks = (n + blockColumns - 1) / blockColumns

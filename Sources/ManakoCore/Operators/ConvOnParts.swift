@@ -19,7 +19,8 @@ extension Conv {
         return joined
     }
 
-    /// y = activation(W affine(concat(parts)) + bias + residual), image by image.
+    /// y = activation(W affine(concat(parts)) + bias), image by image (the fold never takes a
+    /// convolution that adds a residual).
     func runOnParts(_ inputs: [Tensor?]) throws -> [Tensor] {
         let parts = try (0..<inputParts).map { try inputs.required(Conv.partIndex($0), "X part \($0)") }
         let w = inputs.count > 1 ? inputs[1] : nil
@@ -47,34 +48,29 @@ extension Conv {
         try ElementLimit.check(shape, "Conv output")
         let bias = try inputs.optional(2)?.floats()
         if let bias, bias.count != m { throw ManakoError(.shapeMismatch, "B has \(bias.count) elements, W has \(m) filters") }
-        let residual = addsResidual ? try inputs.required(3, "residual") : nil
-        if let residual, residual.shape != shape {
-            throw ManakoError(.shapeMismatch, "the residual \(residual.shape) must have the output's shape \(shape)")
-        }
+        if addsResidual { throw ManakoError(.internal, "a convolution reading a joined Concat cannot add a residual") }
         guard let weights = try packedWeights?.first ?? w.map({ w in
             try w.floats().withUnsafeBufferPointer { PanelGemm.PackedA($0.baseAddress!, rows: m, depth: channels, rowStride: channels) }
         }) else { throw ManakoError(.internal, "the convolution's weights were dropped at load for other input shapes") }
-        let values = try parts.map { try $0.floats() }, residualValues = try residual?.floats()
+        let values = try parts.map { try $0.floats() }
         let y = BufferPool.floats(g.batch * m * spatial) { out in
             Conv.withPointers(values) { sources in
                 withUnsafeTemporaryAllocation(of: UnsafePointer<Float>.self, capacity: channels) { rows in
                     bias.withOptionalPointer { biasPointer in
-                        residualValues.withOptionalPointer { residualPointer in
-                            (inputAffine?.multiplier).withOptionalPointer { scale in
-                                (inputAffine?.offset).withOptionalPointer { shift in
-                                    for image in 0..<g.batch {
-                                        var row = 0
-                                        for (part, source) in zip(parts, sources) {
-                                            let c = part.shape[1]
-                                            for channel in 0..<c { rows[row + channel] = source + (image * c + channel) * spatial }
-                                            row += c
-                                        }
-                                        let offset = image * m * spatial
-                                        PanelGemm.multiply(weights, rows: PanelGemm.RowSource(rows: UnsafePointer(rows.baseAddress!), scale: scale, shift: shift,
-                                                                                              activation: inputAffine?.activation ?? .none),
-                                                           columns: spatial, bias: biasPointer, residual: residualPointer.map { $0 + offset },
-                                                           activation: activation, into: out.baseAddress! + offset)
+                        (inputAffine?.multiplier).withOptionalPointer { scale in
+                            (inputAffine?.offset).withOptionalPointer { shift in
+                                let source = PanelGemm.RowSource(rows: UnsafePointer(rows.baseAddress!), scale: scale, shift: shift,
+                                                                 activation: inputAffine?.activation ?? .none)
+                                for image in 0..<g.batch {
+                                    var row = 0
+                                    for (part, base) in zip(parts, sources) {
+                                        let c = part.shape[1]
+                                        for channel in 0..<c { rows[row + channel] = base! + (image * c + channel) * spatial }
+                                        row += c
                                     }
+                                    let offset = image * m * spatial
+                                    PanelGemm.multiply(weights, rows: source, columns: spatial, bias: biasPointer, residual: nil,
+                                                       activation: activation, into: out.baseAddress! + offset)
                                 }
                             }
                         }
@@ -85,11 +81,11 @@ extension Conv {
         return [Tensor(shape: shape, floats: y)]
     }
 
-    /// Runs `body` with a base pointer for each array (all valid during the call).
-    static func withPointers<R>(_ arrays: [[Float]], _ body: ([UnsafePointer<Float>]) -> R) -> R {
-        func nest(_ index: Int, _ pointers: [UnsafePointer<Float>]) -> R {
+    /// Runs `body` with a base pointer for each array, nil for an empty one (all valid during the call).
+    static func withPointers<R>(_ arrays: [[Float]], _ body: ([UnsafePointer<Float>?]) -> R) -> R {
+        func nest(_ index: Int, _ pointers: [UnsafePointer<Float>?]) -> R {
             guard index < arrays.count else { return body(pointers) }
-            return arrays[index].withUnsafeBufferPointer { nest(index + 1, pointers + [$0.baseAddress ?? UnsafePointer(bitPattern: 8)!]) }
+            return arrays[index].withUnsafeBufferPointer { nest(index + 1, pointers + [$0.baseAddress]) }
         }
         return nest(0, [])
     }
