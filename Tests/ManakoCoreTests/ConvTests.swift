@@ -142,6 +142,7 @@ func depthwiseMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int])) 
     (2, 17, 8, 17, 33, [0, 0, 0, 0]),
     (1, 64, 64, 28, 28, [1, 1, 1, 1]),
     (1, 16, 24, 32, 64, [1, 1, 1, 1]),  // whole rows of eight full tiles; C x block a multiple of 1024
+    (1, 344, 352, 20, 20, [1, 1, 1, 1]),  // weights past 16 MB: all 25 tiles in one block of 32
 ])
 func winogradMatchesReference(_ c: (Int, Int, Int, Int, Int, [Int])) throws {
     let (n, ch, m, h, w, pads) = c
@@ -150,21 +151,23 @@ func winogradMatchesReference(_ c: (Int, Int, Int, Int, Int, [Int])) throws {
     let residual = pseudoRandom(n * m * g.outHeight * g.outWidth, seed: 54)
     let plain = ConvKernels.reference(input: x, weights: weights, bias: bias, geometry: g, outChannels: m, groups: 1)
     let transformed = WinogradKernel.transformWeights(weights, outChannels: m, inChannels: ch)
+    let tolerance = 5e-4 * max(1, (Float(ch) / 64).squareRoot())
     for threads in [1, 2] {
         let fast = Parallel.withThreads(threads) {
             WinogradKernel.run(input: x, weights: transformed, bias: bias, geometry: g, activation: .none, residual: nil)
         }
         // The transforms' constants (up to 8 and 1/24) cost precision: a few 1e-5 relative on
-        // 64-channel sums of unit-scale values, so the bound is 5e-4 rather than 1e-4.
-        expectClose(fast, plain, tolerance: 5e-4, "winograd \(c) threads \(threads)")
+        // 64-channel sums of unit-scale values, so the bound is 5e-4 rather than 1e-4, growing
+        // with the square root of the channels summed (5.5e-4 seen at 344).
+        expectClose(fast, plain, tolerance: tolerance, "winograd \(c) threads \(threads)")
     }
     let fused = WinogradKernel.run(input: x, weights: transformed, bias: bias, geometry: g, activation: .silu, residual: residual)
-    expectClose(fused, zip(plain, residual).map { ($0 + $1) / (1 + VectorMath.libmExp(-($0 + $1))) }, tolerance: 5e-4,
+    expectClose(fused, zip(plain, residual).map { ($0 + $1) / (1 + VectorMath.libmExp(-($0 + $1))) }, tolerance: tolerance,
                 "winograd \(c) residual + SiLU")
     // Without a residual the activation runs in registers, before the store.
     for (activation, scalar) in [(FusedActivation.relu, { (v: Float) in max(v, 0) }), (.clip(min: -0.5, max: 0.5), { min(max($0, -0.5), 0.5) }),
                                  (.silu, { $0 / (1 + VectorMath.libmExp(-$0)) })] {
         let activated = WinogradKernel.run(input: x, weights: transformed, bias: bias, geometry: g, activation: activation, residual: nil)
-        expectClose(activated, plain.map(scalar), tolerance: 5e-4, "winograd \(c) \(activation)")
+        expectClose(activated, plain.map(scalar), tolerance: tolerance, "winograd \(c) \(activation)")
     }
 }

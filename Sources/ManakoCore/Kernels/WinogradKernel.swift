@@ -63,8 +63,7 @@ public enum WinogradKernel {
         let m = weights.outChannels, c = weights.inChannels
         let tilesHigh = (g.outHeight + 3) / 4, tilesWide = (g.outWidth + 3) / 4
         let tiles = tilesHigh * tilesWide
-        // Tile blocks: the transformed input stays near 1 MB; a multiple of the GEMM's 16 columns.
-        let block = min((tiles + 15) / 16 * 16, max(16, (1 << 18) / (36 * max(c, m)) / 16 * 16))
+        let block = tileBlock(tiles: tiles, inChannels: c, outChannels: m)
         let blocksPerImage = (tiles + block - 1) / block
         // Each transform position's matrix starts a cache line past a multiple of 4 KiB: at c x block
         // floats (a multiple of 1024) the 36 vectors a tile stores or loads would all map to one L1 set.
@@ -94,7 +93,7 @@ public enum WinogradKernel {
                                 Parallel.forEach(36) { position in
                                     PanelGemm.withPanels(weights.positions[position]) { panels in
                                         PanelGemm.multiplyPacked(panels, rows: m, depth: c, panelStride: c * 6, panels: 0..<((m + 5) / 6),
-                                                                 packedB: v + position * inStride, columns: 0..<block, ldc: block,
+                                                                 packedB: v + position * inStride, columns: 0..<count, ldc: block,
                                                                  bias: nil, residual: nil, activation: .none,
                                                                  into: products + position * outStride)
                                     }
@@ -122,7 +121,7 @@ public enum WinogradKernel {
                                 for position in 0..<36 {
                                     PanelGemm.withPanels(weights.positions[position]) { panels in
                                         PanelGemm.multiplyPacked(panels, rows: m, depth: c, panelStride: c * 6, panels: 0..<((m + 5) / 6),
-                                                                 packedB: v + position * inStride, columns: 0..<block, ldc: block,
+                                                                 packedB: v + position * inStride, columns: 0..<count, ldc: block,
                                                                  bias: nil, residual: nil, activation: .none,
                                                                  into: products + position * outStride)
                                     }
@@ -138,6 +137,17 @@ public enum WinogradKernel {
                 }
             }
         }
+    }
+
+    /// Tiles per block: a multiple of the GEMM's 16 columns, the blocks of an image equal in size.
+    /// The transformed input stays near 1 MB, except where the transformed weights pass 16 MB
+    /// (36 x C x M floats: 37.7 MB for 512 -> 512), which stream from memory once per block:
+    /// there blocks grow up to 8 MB (all 49 tiles of a 28x28 plane in one).
+    static func tileBlock(tiles: Int, inChannels c: Int, outChannels m: Int) -> Int {
+        let budget = 36 * c * m > 1 << 22 ? 1 << 21 : 1 << 18  // floats
+        let largest = max(16, budget / (36 * max(c, m)) / 16 * 16)
+        let blocks = (tiles + largest - 1) / largest
+        return ((tiles + blocks - 1) / blocks + 15) / 16 * 16
     }
 
     /// Floats from one transform position's matrix of `floats` to the next: a cache line more
