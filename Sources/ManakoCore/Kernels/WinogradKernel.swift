@@ -118,6 +118,8 @@ public enum WinogradKernel {
                                 transformInput(x, channels: c, only: 0..<c, geometry: g, tilesWide: tilesWide, first: first,
                                                count: count, block: block, into: v, positionStride: inStride)
                                 // V is already in the GEMM's packed-B layout: no copies between the transform and the products.
+                                // Only the block's `count` tiles are multiplied: product lanes past them hold stale values,
+                                // which the output transform computes on but never stores.
                                 for position in 0..<36 {
                                     PanelGemm.withPanels(weights.positions[position]) { panels in
                                         PanelGemm.multiplyPacked(panels, rows: m, depth: c, panelStride: c * 6, panels: 0..<((m + 5) / 6),
