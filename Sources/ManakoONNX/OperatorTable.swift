@@ -100,6 +100,19 @@ let operatorTable: [String: OperatorBuilder] = [
         ReduceMean(axes: c.opset < 18 ? c.ints("axes") : nil, keepDims: c.int("keepdims", 1) != 0,
                    noopWithEmptyAxes: c.int("noop_with_empty_axes", 0) != 0)
     },
+    "ReduceMax": { c in
+        ReduceMax(axes: c.opset < 18 ? c.ints("axes") : nil, keepDims: c.int("keepdims", 1) != 0,
+                  noopWithEmptyAxes: c.int("noop_with_empty_axes", 0) != 0)
+    },
+    "ReduceMin": { c in
+        ReduceMin(axes: c.opset < 18 ? c.ints("axes") : nil, keepDims: c.int("keepdims", 1) != 0,
+                  noopWithEmptyAxes: c.int("noop_with_empty_axes", 0) != 0)
+    },
+    "ReduceSum": { c in
+        // Opset 1-12 carry the axes as an attribute; 13+ as an optional input.
+        ReduceSum(axes: c.opset < 13 ? c.ints("axes") : nil, keepDims: c.int("keepdims", 1) != 0,
+                  noopWithEmptyAxes: c.int("noop_with_empty_axes", 0) != 0)
+    },
     "Relu": { _ in Relu() },
     "Reshape": { c in
         // Opset 1-4 carry the shape as an attribute.

@@ -58,6 +58,21 @@ static inline __attribute__((always_inline)) mk_float8 mk_divide(mk_float8 a, mk
 }
 #endif
 
+/* sqrt lane by lane, correctly rounded (vsqrtps, or sqrtps twice): never the C library's sqrtf,
+ * which Swift's SIMD squareRoot() calls lane by lane, with its errno handling for negatives. */
+static inline __attribute__((always_inline)) mk_float8 mk_sqrt(mk_float8 v) {
+    return __builtin_elementwise_sqrt(v);
+}
+
+/* flags[i] ? yes[i] : no[i] for eight bool bytes, without branches: the bytes widened to lanes,
+ * compared with 0 into an all-ones mask, the two vectors blended through it. */
+typedef int mk_int8 __attribute__((ext_vector_type(8)));
+typedef unsigned char mk_byte8 __attribute__((ext_vector_type(8), aligned(1)));
+static inline __attribute__((always_inline)) mk_float8 mk_select_bytes(const void *flags, mk_float8 yes, mk_float8 no) {
+    mk_int8 mask = __builtin_convertvector(*(const mk_byte8 *)flags, mk_int8) != 0;
+    return (mk_float8)(((mk_int8)yes & mask) | ((mk_int8)no & ~mask));
+}
+
 /* An 8x8 float transpose: dst[j * dstStride + i] = src[i * srcStride + j] for i, j < 8
  * (strides in floats). With AVX: eight loads, three rounds of in-lane shuffles, eight stores. */
 #if defined(__AVX__)

@@ -1,5 +1,6 @@
 /// Shared body of the comparison operators: broadcast, compare, produce bool.
 public enum ElementwiseCompare {
+    @inline(__always)
     public static func apply(_ inputs: [Tensor?], float: (Float, Float) -> Bool, integer: (Int64, Int64) -> Bool) throws -> [Tensor] {
         let a = try inputs.required(0, "A"), b = try inputs.required(1, "B")
         let out: ([Bool], [Int])

@@ -7,18 +7,39 @@ public enum PoolKernels {
 
     public static func pool(_ input: [Float], _ g: WindowGeometry, kind: Kind) -> [Float] {
         if kind == .max { return vectorPool(input, g, average: false) }
-        // Averages take the vector path when every window lies wholly inside the input (one divisor).
-        let inside = g.padTop == 0 && g.padLeft == 0
-            && (g.outHeight - 1) * g.strideHeight + (g.kernelHeight - 1) * g.dilationHeight < g.inHeight
-            && (g.outWidth - 1) * g.strideWidth + (g.kernelWidth - 1) * g.dilationWidth < g.inWidth
-        if inside { return vectorPool(input, g, average: true) }
-        return reference(input, g, kind: kind)
+        // Averages sum over the zero-padded plane, then divide by each window's tap count, which
+        // is a row factor times a column factor.
+        var output = vectorPool(input, g, average: true)
+        let rows = (0..<g.outHeight).map { tapCount($0, stride: g.strideHeight, pad: g.padTop, kernel: g.kernelHeight,
+                                                     dilation: g.dilationHeight, size: g.inHeight, endPad: g.padBottom, kind: kind) }
+        let columns = (0..<g.outWidth).map { tapCount($0, stride: g.strideWidth, pad: g.padLeft, kernel: g.kernelWidth,
+                                                        dilation: g.dilationWidth, size: g.inWidth, endPad: g.padRight, kind: kind) }
+        output.withUnsafeMutableBufferPointer { y in
+            for plane in 0..<(g.batch * g.inChannels) {
+                for oh in 0..<g.outHeight {
+                    let row = y.baseAddress! + (plane * g.outHeight + oh) * g.outWidth
+                    for ow in 0..<g.outWidth { row[ow] /= Float(max(1, rows[oh] * columns[ow])) }
+                }
+            }
+        }
+        return output
     }
 
-    /// Max (or whole-window average) pooling eight output columns at a time over a padded
+    /// How many taps of output position `o`'s window along one axis count towards its average:
+    /// those inside the input, or (`averageIncludingPad`) those inside the input and its declared
+    /// padding.
+    static func tapCount(_ o: Int, stride: Int, pad: Int, kernel: Int, dilation: Int, size: Int, endPad: Int, kind: Kind) -> Int {
+        let start = o * stride - pad
+        if kind == .averageIncludingPad {
+            let end = min(start + (kernel - 1) * dilation + 1, size + endPad)
+            return (end - start + dilation - 1) / dilation
+        }
+        return (0..<kernel).filter { (0..<size).contains(start + $0 * dilation) }.count
+    }
+
+    /// Max pooling, or window sums for averages, eight output columns at a time over a padded
     /// `PhasePlane` (planes split across threads).
     static func vectorPool(_ input: [Float], _ g: WindowGeometry, average: Bool) -> [Float] {
-        let divisor = 1 / Float(g.kernelHeight * g.kernelWidth)
         let planeCount = g.batch * g.inChannels
         let spatialIn = g.inHeight * g.inWidth, spatialOut = g.outHeight * g.outWidth
         return BufferPool.floats(planeCount * spatialOut) { output in
@@ -36,7 +57,7 @@ public enum PoolKernels {
                                     if average {
                                         var sum = SIMD8<Float>()
                                         for offset in offsets { sum += UnsafeRawPointer(window + offset).loadUnaligned(as: SIMD8<Float>.self) }
-                                        return sum * divisor
+                                        return sum
                                     }
                                     var best = SIMD8<Float>(repeating: -.infinity)
                                     for offset in offsets {

@@ -1,5 +1,6 @@
 /// Shared body of Max, Min and Sum: fold the inputs left to right with broadcasting.
 public enum Variadic {
+    @inline(__always)
     public static func fold(_ inputs: [Tensor?], float: (Float, Float) -> Float, integer: (Int64, Int64) -> Int64) throws -> [Tensor] {
         let present = inputs.compactMap { $0 }
         guard var result = present.first else { throw ManakoError(.invalidModel, "needs at least one input") }

@@ -18,7 +18,12 @@ public struct Clip: Operator {
             return v[0]
         }
         let lo = try bound(1, defaultMin), hi = try bound(2, defaultMax)
-        return [Tensor(shape: x.shape, floats: try x.floats().map { Swift.min(Swift.max($0, lo), hi) })]
+        let low = SIMD8<Float>(repeating: lo), high = SIMD8<Float>(repeating: hi)
+        return try ElementwiseUnary.apply([x], vector: { v in
+            // In this order, so lo > hi gives hi everywhere, as min(max(x, lo), hi) does.
+            let raised = v.replacing(with: low, where: v .< low)
+            return raised.replacing(with: high, where: raised .> high)
+        })
     }
 }
 

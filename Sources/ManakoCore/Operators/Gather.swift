@@ -17,14 +17,28 @@ public struct Gather: Operator {
         let shape = Array(data.shape[..<a]) + indicesTensor.shape + Array(data.shape[(a + 1)...])
         try ElementLimit.check(shape, "Gather output")
         let outer = data.shape[..<a].reduce(1, *), inner = data.shape[(a + 1)...].reduce(1, *)
-        var flat: [Int] = []
-        flat.reserveCapacity(outer * indices.count * inner)
-        for o in 0..<outer {
-            for j in indices {
-                let base = (o * size + j) * inner
-                for i in 0..<inner { flat.append(base + i) }
+        // Viewed as [outer, indices, inner]: one block of `inner` elements per (outer, index).
+        func gathered<T>(_ values: [T]) -> [T] {
+            let total = outer * indices.count * inner
+            if total == 0 { return [] }
+            return [T](unsafeUninitializedCapacity: total) { out, initialized in
+                values.withUnsafeBufferPointer { source in
+                    var target = out.baseAddress!
+                    for o in 0..<outer {
+                        for j in indices {
+                            target.initialize(from: source.baseAddress! + (o * size + j) * inner, count: inner)
+                            target += inner
+                        }
+                    }
+                }
+                initialized = total
             }
         }
-        return [data.picking(flat, shape: shape)]
+        switch data.storage {
+        case .float32(let v): return [Tensor(shape: shape, floats: gathered(v))]
+        case .int64(let v): return [Tensor(shape: shape, int64s: gathered(v))]
+        case .int32(let v): return [try Tensor(shape: shape, storage: .int32(gathered(v)))]
+        case .bool(let v): return [Tensor(shape: shape, bools: gathered(v))]
+        }
     }
 }

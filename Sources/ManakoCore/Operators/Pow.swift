@@ -11,6 +11,11 @@ public struct Pow: Operator {
             return try Cast(to: a.elementType).run([Tensor(shape: result.shape, floats: try result.floats().map { $0.rounded() })])
         }
         let exponent = b.elementType == .float32 ? b : Tensor(shape: b.shape, floats: try b.int64s().map { Float($0) })
+        if exponent.count == 1, exponent.rank <= a.rank, let e = try exponent.floats().first {
+            // A scalar exponent (x^2 in decomposed LayerNorms): one pass, vectorised for 2.
+            if e == 2 { return try ElementwiseUnary.apply([a], vector: { $0 * $0 }) }
+            return try ElementwiseUnary.apply([a]) { CMath.pow($0, e) }
+        }
         let (out, shape) = try Broadcast.apply(try a.floats(), a.shape, try exponent.floats(), exponent.shape) {
             $1 == 2 ? $0 * $0 : CMath.pow($0, $1)
         }

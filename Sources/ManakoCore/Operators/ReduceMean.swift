@@ -1,6 +1,6 @@
-/// Mean over `axes` (ONNX ReduceMean; torch's exporter writes adaptive average pooling this
-/// way). Axes come from input 1 (opset 18+) or `staticAxes`; no axes means all of them,
-/// unless `noopWithEmptyAxes`.
+/// Mean over `axes` (ONNX ReduceMean; torch's exporter writes adaptive average pooling and
+/// decomposed LayerNorms this way). Axes come from input 1 (opset 18+) or `staticAxes`; no axes
+/// means all of them, unless `noopWithEmptyAxes`.
 public struct ReduceMean: Operator {
     public var staticAxes: [Int]?
     public var keepDims: Bool
@@ -13,6 +13,23 @@ public struct ReduceMean: Operator {
     }
 
     public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        try ReduceAxes(staticAxes: staticAxes, keepDims: keepDims, noopWithEmptyAxes: noopWithEmptyAxes)
+            .run(inputs, kind: .sum) { sums, count in
+                let scale = count > 0 ? 1 / Float(count) : .nan
+                return sums.map { $0 * scale }
+            }
+    }
+}
+
+/// The axes handling shared by the Reduce operators: which axes, the output's shape with or
+/// without them, and the reduction itself (`Reduction`).
+struct ReduceAxes {
+    var staticAxes: [Int]?
+    var keepDims: Bool
+    var noopWithEmptyAxes: Bool
+
+    /// Reduces input 0 with `kind`, then `finish(results, elements per result)`.
+    func run(_ inputs: [Tensor?], kind: Reduction.Kind, finish: ([Float], Int) -> [Float] = { values, _ in values }) throws -> [Tensor] {
         let x = try inputs.required(0, "data")
         var axes = try inputs.optional(1).map { try $0.int64s().map { Int($0) } } ?? staticAxes ?? []
         if axes.isEmpty {
@@ -21,21 +38,13 @@ public struct ReduceMean: Operator {
         }
         let reduced = Set(try axes.map { try normalizedAxis($0, rank: x.rank) })
         guard reduced.count == axes.count else { throw ManakoError(.invalidModel, "axes \(axes) repeat an axis") }
-        let data = try x.floats()
-        let outShape = x.shape.enumerated().map { reduced.contains($0.offset) ? 1 : $0.element }
-        let outStrides = Tensor.strides(outShape)
-        var sums = [Float](repeating: 0, count: outShape.reduce(1, *))
-        // Walk the input once, adding each element to the output cell its kept coordinates name.
-        var position = 0
-        Tensor.forEachIndex(x.shape) { index in
-            var target = 0
-            for d in 0..<x.rank where !reduced.contains(d) { target += index[d] * outStrides[d] }
-            sums[target] += data[position]
-            position += 1
-        }
+        // Bool inputs (ReduceMax as "any", ReduceMin as "all") reduce as 0 and 1.
+        let isBool = x.elementType == .bool
+        let values = try isBool ? try Cast(to: .float32).run([x])[0].floats() : x.floats()
+        let results = Reduction.reduce(values, shape: x.shape, axes: reduced, kind: kind)
         let count = reduced.reduce(1) { $0 * x.shape[$1] }
-        let means = sums.map { count > 0 ? $0 / Float(count) : .nan }
-        let finalShape = keepDims ? outShape : x.shape.enumerated().filter { !reduced.contains($0.offset) }.map(\.element)
-        return [Tensor(shape: finalShape, floats: means)]
+        let finalShape = x.shape.enumerated().compactMap { reduced.contains($0.offset) ? (keepDims ? 1 : nil) : $0.element }
+        let output = Tensor(shape: finalShape, floats: finish(results, count))
+        return [isBool ? try Cast(to: .bool).run([output])[0] : output]
     }
 }

@@ -3,8 +3,7 @@ public struct Relu: Operator {
     public init() {}
 
     public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
-        let x = try inputs.required(0, "X")
-        return [Tensor(shape: x.shape, floats: try x.floats().map { $0 > 0 ? $0 : 0 })]
+        try ElementwiseUnary.apply(inputs, vector: { $0.replacing(with: 0, where: .!($0 .> 0)) })
     }
 }
 

@@ -24,29 +24,13 @@ public struct Split: Operator {
         guard sizes.allSatisfy({ $0 >= 0 }), sizes.reduce(0, +) == n else {
             throw ManakoError(.shapeMismatch, "split sizes \(sizes) do not add up to \(n)")
         }
-        // Each part is `outer` contiguous blocks of size * inner elements.
-        let outer = x.shape[..<a].reduce(1, *), inner = x.shape[(a + 1)...].reduce(1, *)
+        // Part p is the view starting at its first index along the axis, with the input's strides.
+        let strides = Tensor.strides(x.shape), inner = strides[a]
         let offsets = sizes.reduce(into: [0]) { $0.append($0.last! + $1) }
-        func blocks<T>(_ values: [T], _ part: Int) -> [T] {
-            var out: [T] = []
-            out.reserveCapacity(outer * sizes[part] * inner)
-            for o in 0..<outer {
-                let begin = (o * n + offsets[part]) * inner
-                out.append(contentsOf: values[begin..<(begin + sizes[part] * inner)])
-            }
-            return out
-        }
         return sizes.indices.map { part in
             var shape = x.shape
             shape[a] = sizes[part]
-            var result = x
-            switch x.storage {
-            case .float32(let v): result = Tensor(shape: shape, floats: blocks(v, part))
-            case .int64(let v): result = Tensor(shape: shape, int64s: blocks(v, part))
-            case .int32(let v): result = (try? Tensor(shape: shape, storage: .int32(blocks(v, part)))) ?? result
-            case .bool(let v): result = Tensor(shape: shape, bools: blocks(v, part))
-            }
-            return result
+            return x.view(offset: sizes[part] == 0 ? 0 : offsets[part] * inner, shape: shape, strides: strides)
         }
     }
 }

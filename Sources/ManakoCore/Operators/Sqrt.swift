@@ -3,7 +3,7 @@ public struct Sqrt: Operator {
     public init() {}
 
     public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
-        try ElementwiseUnary.apply(inputs, CMath.sqrt)
+        try ElementwiseUnary.apply(inputs, vector: VectorMath.sqrt)
     }
 }
 

@@ -43,12 +43,7 @@ public struct StridedSlice: Operator {
             step[a] = s
         }
         let strides = Tensor.strides(x.shape)
-        var indices: [Int] = []
-        Tensor.forEachIndex(outShape) { index in
-            var flat = 0
-            for d in 0..<index.count { flat += (begin[d] + index[d] * step[d]) * strides[d] }
-            indices.append(flat)
-        }
-        return [x.picking(indices, shape: outShape)]
+        let offset = outShape.contains(0) ? 0 : zip(begin, strides).reduce(0) { $0 + $1.0 * $1.1 }
+        return [x.view(offset: offset, shape: outShape, strides: zip(strides, step).map { $0 * $1 })]
     }
 }

@@ -3,7 +3,7 @@ public struct Tanh: Operator {
     public init() {}
 
     public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
-        try ElementwiseUnary.apply(inputs, CMath.tanh)
+        try ElementwiseUnary.apply(inputs, vector: VectorMath.tanh)
     }
 }
 

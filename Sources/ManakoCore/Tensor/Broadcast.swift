@@ -70,7 +70,7 @@ public enum Broadcast {
         }
         let inner = dims.last!.size, ia = aStrides.last!, ib = bStrides.last!
         let outerDims = dims.dropLast().map(\.size)
-        let out = [R](unsafeUninitializedCapacity: total) { buffer, initialized in
+        func fill(_ buffer: UnsafeMutableBufferPointer<R>) {
             a.withUnsafeBufferPointer { ab in
                 b.withUnsafeBufferPointer { bb in
                     let o = buffer.baseAddress!, x = ab.baseAddress!, y = bb.baseAddress!
@@ -99,6 +99,17 @@ public enum Broadcast {
                     }
                 }
             }
+        }
+        // Float results come from the run's buffer pool, so a graph's buffers are reused run
+        // after run instead of faulting in new pages.
+        if R.self == Float.self {
+            let floats = BufferPool.floats(total) { buffer in
+                buffer.withMemoryRebound(to: R.self) { fill($0) }
+            }
+            return (unsafeBitCast(floats, to: [R].self), outShape)
+        }
+        let out = [R](unsafeUninitializedCapacity: total) { buffer, initialized in
+            fill(buffer)
             initialized = total
         }
         return (out, outShape)

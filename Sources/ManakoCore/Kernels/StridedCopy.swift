@@ -1,0 +1,121 @@
+/// Copies a strided view of a tensor into a new row-major one: the gather behind Transpose,
+/// Slice, Expand, Split and Where's broadcasting. Element (i0, i1, ...) of the output is
+/// `source[offset + i0 * strides[0] + i1 * strides[1] + ...]`; a stride may be 0 (broadcast) or
+/// negative (a reversed slice).
+/// Algorithm: merge adjacent axes that walk memory as one, then copy row by row; a row is a block
+/// copy (stride 1), a fill (stride 0) or a strided loop, and the row's start advances like an
+/// odometer. Large float copies split their rows across threads.
+/// Layout: any; the output is row-major over `shape`. Twin: `reference`, tested on awkward views.
+public enum StridedCopy {
+    /// The view's axes with size-1 axes dropped and neighbours merged where
+    /// `strides[d] == strides[d + 1] * shape[d + 1]` (at least one axis, possibly of size 1).
+    public static func merged(shape: [Int], strides: [Int]) -> (shape: [Int], strides: [Int]) {
+        var outShape: [Int] = [], outStrides: [Int] = []
+        for d in shape.indices where shape[d] != 1 {
+            if let lastSize = outShape.last, let lastStride = outStrides.last, lastStride == strides[d] * shape[d] {
+                outShape[outShape.count - 1] = lastSize * shape[d]
+                outStrides[outStrides.count - 1] = strides[d]
+            } else {
+                outShape.append(shape[d])
+                outStrides.append(strides[d])
+            }
+        }
+        if outShape.isEmpty { return ([1], [1]) }
+        return (outShape, outStrides)
+    }
+
+    /// The view as a new array of `shape.reduce(1, *)` elements.
+    @inline(__always)
+    public static func copy<T>(_ source: [T], offset: Int, shape: [Int], strides: [Int]) -> [T] {
+        let total = shape.reduce(1, *)
+        if total == 0 { return [] }
+        return [T](unsafeUninitializedCapacity: total) { buffer, initialized in
+            source.withUnsafeBufferPointer { src in
+                copy(src.baseAddress! + offset, shape: shape, strides: strides, into: buffer.baseAddress!, parallel: false)
+            }
+            initialized = total
+        }
+    }
+
+    /// Float views through the run's buffer pool, rows split across threads when large.
+    public static func copy(_ source: [Float], offset: Int, shape: [Int], strides: [Int]) -> [Float] {
+        let total = shape.reduce(1, *)
+        return BufferPool.floats(total) { buffer in
+            source.withUnsafeBufferPointer { src in
+                copy(src.baseAddress! + offset, shape: shape, strides: strides, into: buffer.baseAddress!,
+                     parallel: total >= ElementwiseUnary.parallelThreshold)
+            }
+        }
+    }
+
+    /// Writes the view of `source` (already moved to the view's first element) into `target`.
+    @inline(__always)
+    static func copy<T>(_ source: UnsafePointer<T>, shape: [Int], strides: [Int], into target: UnsafeMutablePointer<T>,
+                        parallel: Bool) {
+        let (dims, steps) = merged(shape: shape, strides: strides)
+        let inner = dims.last!, innerStride = steps.last!
+        let outer = Array(dims.dropLast()), outerStrides = Array(steps.dropLast())
+        let rows = outer.reduce(1, *)
+        func copyRows(_ part: Range<Int>) {
+            // The odometer of the outer axes, started at the part's first row.
+            var index = [Int](repeating: 0, count: outer.count)
+            var base = 0, remainder = part.lowerBound
+            for d in stride(from: outer.count - 1, through: 0, by: -1) {
+                index[d] = remainder % outer[d]
+                remainder /= outer[d]
+                base += index[d] * outerStrides[d]
+            }
+            for row in part {
+                let out = target + row * inner, from = source + base
+                switch innerStride {
+                case 1: out.initialize(from: from, count: inner)
+                case 0: out.initialize(repeating: from.pointee, count: inner)
+                default: for k in 0..<inner { (out + k).initialize(to: from[k * innerStride]) }
+                }
+                var d = outer.count - 1
+                while d >= 0 {
+                    index[d] += 1
+                    base += outerStrides[d]
+                    if index[d] < outer[d] { break }
+                    base -= outerStrides[d] * outer[d]
+                    index[d] = 0
+                    d -= 1
+                }
+            }
+        }
+        if parallel { Parallel.forEachPart(of: rows, split: true, copyRows) } else { copyRows(0..<rows) }
+    }
+
+    /// The plain twin: one flat index per element, computed from its coordinates.
+    public static func reference<T>(_ source: [T], offset: Int, shape: [Int], strides: [Int]) -> [T] {
+        var out: [T] = []
+        Tensor.forEachIndex(shape) { index in
+            var flat = offset
+            for d in index.indices { flat += index[d] * strides[d] }
+            out.append(source[flat])
+        }
+        return out
+    }
+}
+
+extension Tensor {
+    /// A strided view of this tensor (see `StridedCopy`) as a new tensor of `shape`, any element
+    /// type. The caller guarantees every addressed element lies inside the tensor.
+    public func view(offset: Int, shape newShape: [Int], strides: [Int]) -> Tensor {
+        switch storage {
+        case .float32(let a): return Tensor(shape: newShape, floats: StridedCopy.copy(a, offset: offset, shape: newShape, strides: strides))
+        case .int64(let a): return Tensor(shape: newShape, int64s: StridedCopy.copy(a, offset: offset, shape: newShape, strides: strides))
+        case .int32(let a):
+            return (try? Tensor(shape: newShape, storage: .int32(StridedCopy.copy(a, offset: offset, shape: newShape, strides: strides)))) ?? self
+        case .bool(let a): return Tensor(shape: newShape, bools: StridedCopy.copy(a, offset: offset, shape: newShape, strides: strides))
+        }
+    }
+
+    /// This tensor broadcast to `outShape` (which `Broadcast.shape` has checked), as a new tensor.
+    public func broadcast(to outShape: [Int]) -> Tensor {
+        let padded = [Int](repeating: 1, count: outShape.count - rank) + shape
+        if padded == outShape { return (try? reshaped(outShape)) ?? self }
+        let strides = Tensor.strides(padded).enumerated().map { padded[$0.offset] == 1 ? 0 : $0.element }
+        return view(offset: 0, shape: outShape, strides: strides)
+    }
+}
