@@ -27,6 +27,13 @@ import Testing
         #expect(StridedCopy.copy(asIntegers, offset: view.offset, shape: view.shape, strides: view.strides)
                 == StridedCopy.reference(asIntegers, offset: view.offset, shape: view.shape, strides: view.strides))
     }
+    // Transposes through 8x8 tiles (whole and partial): the contiguous axis next to, or far
+    // from, the innermost one.
+    let block = pseudoRandom(3 * 13 * 11, seed: 5)
+    for view in [([3, 11, 13], [143, 1, 11]), ([11, 3, 13], [1, 143, 11]), ([8, 8], [1, 13]), ([2, 16, 9], [143, 1, 13])] {
+        #expect(StridedCopy.copy(block, offset: 0, shape: view.0, strides: view.1)
+                == StridedCopy.reference(block, offset: 0, shape: view.0, strides: view.1), "tiles \(view)")
+    }
     #expect(StridedCopy.merged(shape: [2, 1, 3, 4], strides: [12, 99, 4, 1]) == ([24], [1]))
     #expect(StridedCopy.merged(shape: [2, 3, 4], strides: [1, 8, 2]) == ([2, 12], [1, 2]))
     #expect(StridedCopy.merged(shape: [2, 3, 4], strides: [1, 9, 2]) == ([2, 3, 4], [1, 9, 2]))

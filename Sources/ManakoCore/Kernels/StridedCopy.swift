@@ -1,3 +1,5 @@
+import CManakoSIMD
+
 /// Copies a strided view of a tensor into a new row-major one: the gather behind Transpose,
 /// Slice, Expand, Split and Where's broadcasting. Element (i0, i1, ...) of the output is
 /// `source[offset + i0 * strides[0] + i1 * strides[1] + ...]`; a stride may be 0 (broadcast) or
@@ -37,15 +39,61 @@ public enum StridedCopy {
         }
     }
 
-    /// Float views through the run's buffer pool, rows split across threads when large.
+    /// Float views through the run's buffer pool, rows split across threads when large. A view
+    /// whose innermost axis is strided while another axis is contiguous (a transpose of the last
+    /// two axes, NHWC to NCHW) goes through 8x8 register transposes instead.
     public static func copy(_ source: [Float], offset: Int, shape: [Int], strides: [Int]) -> [Float] {
         let total = shape.reduce(1, *)
         return BufferPool.floats(total) { buffer in
             source.withUnsafeBufferPointer { src in
-                copy(src.baseAddress! + offset, shape: shape, strides: strides, into: buffer.baseAddress!,
-                     parallel: total >= ElementwiseUnary.parallelThreshold)
+                let parallel = total >= ElementwiseUnary.parallelThreshold
+                let (dims, steps) = merged(shape: shape, strides: strides)
+                if steps.last! != 1, let axis = steps.dropLast().firstIndex(of: 1), dims[axis] >= 8, dims.last! >= 8 {
+                    transposeTiles(src.baseAddress! + offset, shape: dims, strides: steps, contiguousAxis: axis,
+                                   into: buffer.baseAddress!, parallel: parallel)
+                } else {
+                    copy(src.baseAddress! + offset, shape: shape, strides: strides, into: buffer.baseAddress!, parallel: parallel)
+                }
             }
         }
+    }
+
+    /// The view as 8x8 tiles between `contiguousAxis` (input stride 1) and the innermost axis
+    /// (output stride 1), for every position of the other axes; partial tiles element by element.
+    static func transposeTiles(_ source: UnsafePointer<Float>, shape: [Int], strides: [Int], contiguousAxis p: Int,
+                               into target: UnsafeMutablePointer<Float>, parallel: Bool) {
+        let last = shape.count - 1, inner = shape[last], innerStride = strides[last]
+        let outStrides = Tensor.strides(shape), rowStride = outStrides[p], rows = shape[p]
+        let others = shape.indices.filter { $0 != p && $0 != last }
+        let positions = others.reduce(1) { $0 * shape[$1] }, rowBlocks = (rows + 7) / 8
+        func run(_ items: Range<Int>) {
+            for item in items {
+                // Item = (position of the other axes, block of eight rows).
+                var remainder = item / rowBlocks, from = 0, to = 0
+                for d in others.reversed() {
+                    let index = remainder % shape[d]
+                    remainder /= shape[d]
+                    from += index * strides[d]
+                    to += index * outStrides[d]
+                }
+                let r0 = item % rowBlocks * 8, rowCount = min(8, rows - r0)
+                var i0 = 0
+                while i0 < inner {
+                    let width = min(8, inner - i0)
+                    let tileSource = source + from + i0 * innerStride + r0, tileTarget = target + to + r0 * rowStride + i0
+                    if rowCount == 8 && width == 8 {
+                        mk_transpose8x8(tileSource, innerStride, tileTarget, rowStride)
+                    } else {
+                        for r in 0..<rowCount {
+                            for i in 0..<width { tileTarget[r * rowStride + i] = tileSource[i * innerStride + r] }
+                        }
+                    }
+                    i0 += 8
+                }
+            }
+        }
+        let items = positions * rowBlocks
+        if parallel { Parallel.forEachPart(of: items, split: true, run) } else { run(0..<items) }
     }
 
     /// Writes the view of `source` (already moved to the view's first element) into `target`.
