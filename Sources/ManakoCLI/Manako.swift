@@ -149,7 +149,7 @@ struct Info: ParsableCommand {
                 // What loading does to the graph (the model is loaded only when it can run).
                 let r = try ONNXImporter.load(path: path, limits: options.limits).optimization
                 print("at load: \(r.foldedConstants) constants folded, \(r.foldedBatchNorms) BatchNormalizations and "
-                      + "\(r.foldedPads) Pads folded into convolutions, \(r.batchNormsFusedIntoConcats) BatchNormalizations into Concats, \(r.concatsFusedIntoConvolutions) Concats into the 1x1 convolutions reading them, \(r.fusedActivations) activations and \(r.fusedResiduals) residual Adds fused, \(r.packedConvolutions) convolutions' weights packed (\(r.winogradConvolutions) for Winograd), \(r.channelBlockedConvolutions) convolutions in NCHW8c chains, \(r.packedMatMuls) MatMul weights packed and \(r.fusedMatMulBiases) of their bias Adds fused, "
+                      + "\(r.foldedPads) Pads folded into convolutions, \(r.batchNormsFusedIntoConcats) BatchNormalizations into Concats, \(r.concatsFusedIntoConvolutions) Concats into the 1x1 convolutions reading them, \(r.fusedActivations) activations and \(r.fusedResiduals) residual Adds fused, \(r.fusedLayerNorms) written-out LayerNorms fused, \(r.packedConvolutions) convolutions' weights packed (\(r.winogradConvolutions) for Winograd), \(r.channelBlockedConvolutions) convolutions in NCHW8c chains, \(r.packedMatMuls) MatMul weights packed and \(r.fusedMatMulBiases) of their bias Adds fused, "
                       + "\(r.removedPassThroughs) pass-throughs and \(r.removedDeadNodes) dead nodes removed")
             } else {
                 print("unsupported operators (\(s.unsupported.count)):")

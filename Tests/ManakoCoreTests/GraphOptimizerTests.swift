@@ -300,3 +300,48 @@ func optimizableGraph() -> ([NodeSpec], [String: Tensor]) {
         try fast.run(["a": Tensor(shape: [2, 3, 9, 12], floats: pseudoRandom(2 * 3 * 108, seed: 190)), "b": feeds["b"]!])
     }
 }
+
+/// A LayerNorm written out as torch exports it below opset 17 (ReduceMean, Sub, Pow 2,
+/// ReduceMean, Add eps, Sqrt, Div, Mul scale, Add bias) becomes one LayerNormalization; the
+/// Mul(d, d) form without a bias fuses too; one whose mean is over another axis is left alone.
+/// Same numbers as the plain graph.
+@Test func writtenOutLayerNormsFuse() throws {
+    let (rows, width) = (5, 19)
+    let input = ValueInfo(name: "x", elementType: .float32, shape: nil)
+    let outputs = ["y", "z", "w"].map { ValueInfo(name: $0, elementType: .float32, shape: nil) }
+    let original: [String: Tensor] = [
+        "two": Tensor(scalar: 2), "eps": Tensor(scalar: 1e-5),
+        "gamma": Tensor(shape: [width], floats: pseudoRandom(width, seed: 91)),
+        "beta": Tensor(shape: [width], floats: pseudoRandom(width, seed: 92)),
+        "gammaRows": Tensor(shape: [rows, 1], floats: pseudoRandom(rows, seed: 93)),
+    ]
+    func layerNorm(_ tag: String, axes: [Int], squareWithMul: Bool, scale: String, bias: String?, output: String) -> [NodeSpec] {
+        let square = squareWithMul
+            ? NodeSpec(name: "sq" + tag, opType: "Mul", op: Mul(), inputs: ["d" + tag, "d" + tag], outputs: ["s" + tag])
+            : NodeSpec(name: "sq" + tag, opType: "Pow", op: Pow(), inputs: ["d" + tag, "two"], outputs: ["s" + tag])
+        let scaled = bias == nil ? output : "g" + tag
+        return [
+            NodeSpec(name: "m" + tag, opType: "ReduceMean", op: ReduceMean(axes: axes), inputs: ["x"], outputs: ["m" + tag]),
+            NodeSpec(name: "sub" + tag, opType: "Sub", op: Sub(), inputs: ["x", "m" + tag], outputs: ["d" + tag]),
+            square,
+            NodeSpec(name: "v" + tag, opType: "ReduceMean", op: ReduceMean(axes: axes), inputs: ["s" + tag], outputs: ["v" + tag]),
+            NodeSpec(name: "e" + tag, opType: "Add", op: Add(), inputs: ["v" + tag, "eps"], outputs: ["e" + tag]),
+            NodeSpec(name: "r" + tag, opType: "Sqrt", op: Sqrt(), inputs: ["e" + tag], outputs: ["r" + tag]),
+            NodeSpec(name: "n" + tag, opType: "Div", op: Div(), inputs: ["d" + tag, "r" + tag], outputs: ["n" + tag]),
+            NodeSpec(name: "g" + tag, opType: "Mul", op: Mul(), inputs: ["n" + tag, scale], outputs: [scaled]),
+        ] + (bias.map { [NodeSpec(name: "b" + tag, opType: "Add", op: Add(), inputs: [scaled, $0], outputs: [output])] } ?? [])
+    }
+    let nodes = layerNorm("1", axes: [-1], squareWithMul: false, scale: "gamma", bias: "beta", output: "y")
+        + layerNorm("2", axes: [-1], squareWithMul: true, scale: "gamma", bias: nil, output: "z")
+        + layerNorm("3", axes: [0], squareWithMul: false, scale: "gammaRows", bias: nil, output: "w")
+    var constants = original
+    let plain = try Graph(inputs: [input], outputs: outputs, constants: original, nodes: nodes)
+    let (optimized, report) = try GraphOptimizer.optimize(nodes: nodes, constants: &constants, outputs: outputs)
+    #expect(report.fusedLayerNorms == 2)
+    #expect(optimized.filter { $0.op is LayerNormalization }.map(\.inputs) == [["x", "gamma", "beta"], ["x", "gamma"]])
+    #expect(optimized.count == 2 + 8)
+    let fast = try Graph(inputs: [input], outputs: outputs, constants: constants, nodes: optimized)
+    let feeds = ["x": Tensor(shape: [rows, width], floats: pseudoRandom(rows * width, seed: 94).map { $0 * 4 + 1 })]
+    let (expected, actual) = (try plain.run(feeds), try fast.run(feeds))
+    for name in ["y", "z", "w"] { expectClose(try actual[name]!.floats(), try expected[name]!.floats(), tolerance: 1e-5, name) }
+}

@@ -13,6 +13,8 @@ public enum GraphOptimizer {
         public var packedConvolutions = 0
         public var packedMatMuls = 0
         public var fusedMatMulBiases = 0
+        /// LayerNorms written out as ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div (torch below opset 17).
+        public var fusedLayerNorms = 0
         public var batchNormsFusedIntoConcats = 0
         /// Concats on channels whose one reader, a 1x1 convolution, now reads their parts directly.
         public var concatsFusedIntoConvolutions = 0
@@ -36,6 +38,7 @@ public enum GraphOptimizer {
         var nodes = removePassThroughs(nodes, outputNames: outputNames, report: &report)
         nodes = try foldConstants(nodes, constants: &constants, report: &report)
         nodes = try foldBatchNorms(nodes, constants: &constants, outputNames: outputNames, report: &report)
+        nodes = fuseDecomposedLayerNorms(nodes, constants: constants, outputNames: outputNames, report: &report)
         nodes = foldPadsIntoConvolutions(nodes, constants: constants, outputNames: outputNames, report: &report)
         nodes = fuseResidualAdds(nodes, constants: constants, outputNames: outputNames, report: &report)
         nodes = fuseActivations(nodes, constants: constants, outputNames: outputNames, report: &report)
@@ -278,6 +281,74 @@ public enum GraphOptimizer {
             result[p].outputs = [finalOutput]
             removed.formUnion(absorbed)
             report.fusedActivations += 1
+        }
+        return result.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+    }
+
+    /// LayerNorm over the last axis as torch writes it below opset 17:
+    /// m = ReduceMean(x, [-1]); d = Sub(x, m); v = ReduceMean(Pow(d, 2) or Mul(d, d), [-1]);
+    /// y = Div(d, Sqrt(Add(v, eps))), then Mul by a constant scale and optionally Add a constant
+    /// bias. Every intermediate is read only inside the pattern. Becomes one LayerNormalization
+    /// (one pass over each row instead of nine tensors), as ONNX Runtime does at load.
+    static func fuseDecomposedLayerNorms(_ nodes: [NodeSpec], constants: [String: Tensor], outputNames: Set<String>,
+                                         report: inout Report) -> [NodeSpec] {
+        let readers = readerIndex(nodes)
+        func scalar(_ name: String) -> Float? {
+            guard let v = try? constants[name]?.floats(), v.count == 1 else { return nil }
+            return v[0]
+        }
+        /// The readers of node n's one output, when it is not a graph output.
+        func readersOf(_ n: Int) -> [Int]? {
+            guard nodes[n].outputs.count == 1, let out = nodes[n].outputs.first, !outputNames.contains(out) else { return nil }
+            return readers[out]
+        }
+        func onlyReader(_ n: Int) -> Int? { readersOf(n).flatMap { $0.count == 1 ? $0[0] : nil } }
+        /// A ReduceMean over the last axis only, keeping it.
+        func meanOverLastAxis(_ n: Int) -> Bool {
+            guard let mean = nodes[n].op as? ReduceMean, mean.keepDims, nodes[n].outputs.count == 1 else { return false }
+            let axes = nodes[n].inputs.count > 1 && !nodes[n].inputs[1].isEmpty
+                ? (try? constants[nodes[n].inputs[1]]?.int64s().map(Int.init)) ?? nil : mean.staticAxes
+            return axes == [-1]
+        }
+        func other(_ n: Int, than value: String) -> String? {
+            let inputs = nodes[n].inputs
+            guard inputs.count == 2 else { return nil }
+            return inputs[0] == value ? inputs[1] : (inputs[1] == value ? inputs[0] : nil)
+        }
+        var result = nodes
+        var removed = Set<Int>()
+        for (m1, node) in nodes.enumerated() where meanOverLastAxis(m1) {
+            let x = node.inputs[0], m = node.outputs[0]
+            guard let sub = onlyReader(m1), nodes[sub].op is Sub, nodes[sub].inputs == [x, m],
+                  let dReaders = readersOf(sub), let d = nodes[sub].outputs.first else { continue }
+            // d is read by the square (Pow(d, 2), or Mul(d, d) listed twice) and by the Div.
+            let distinct = Array(Set(dReaders)).sorted()
+            guard distinct.count == 2 else { continue }
+            let (square, div) = nodes[distinct[0]].op is Div ? (distinct[1], distinct[0]) : (distinct[0], distinct[1])
+            let isSquare = (nodes[square].op is Pow && nodes[square].inputs.first == d && scalar(nodes[square].inputs[1]) == 2)
+                || (nodes[square].op is Mul && nodes[square].inputs == [d, d])
+            guard isSquare, nodes[div].op is Div, nodes[div].inputs.first == d,
+                  let m2 = onlyReader(square), meanOverLastAxis(m2), nodes[m2].inputs[0] == nodes[square].outputs[0],
+                  let add = onlyReader(m2), nodes[add].op is Add,
+                  let epsilon = other(add, than: nodes[m2].outputs[0]).flatMap(scalar),
+                  let sqrt = onlyReader(add), nodes[sqrt].op is Sqrt,
+                  onlyReader(sqrt) == div, nodes[div].inputs.count == 2, nodes[div].inputs[1] == nodes[sqrt].outputs[0],
+                  let mul = onlyReader(div), nodes[mul].op is Mul,
+                  let scale = other(mul, than: nodes[div].outputs[0]), let gamma = constants[scale], gamma.rank <= 1
+            else { continue }
+            var chain = [m1, sub, square, m2, add, sqrt, div, mul]
+            var inputs = [x, scale], output = nodes[mul].outputs[0]
+            if let bias = onlyReader(mul), nodes[bias].op is Add, let b = other(bias, than: output),
+               let beta = constants[b], beta.rank <= 1 {
+                chain.append(bias)
+                inputs.append(b)
+                output = nodes[bias].outputs[0]
+            }
+            guard chain.allSatisfy({ !removed.contains($0) }) else { continue }
+            result[m1] = NodeSpec(name: nodes[m1].name, opType: "LayerNormalization", op: LayerNormalization(axis: -1, epsilon: epsilon),
+                                  inputs: inputs, outputs: [output])
+            removed.formUnion(chain.dropFirst())
+            report.fusedLayerNorms += 1
         }
         return result.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
     }
