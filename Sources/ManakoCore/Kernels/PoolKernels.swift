@@ -7,18 +7,24 @@ public enum PoolKernels {
 
     public static func pool(_ input: [Float], _ g: WindowGeometry, kind: Kind) -> [Float] {
         if kind == .max { return vectorPool(input, g, average: false) }
-        // Averages sum over the zero-padded plane, then divide by each window's tap count, which
-        // is a row factor times a column factor.
-        var output = vectorPool(input, g, average: true)
+        // Averages sum over the zero-padded plane, then scale each window by 1 / its tap count,
+        // which is a row factor times a column factor: in the vector pass when every window has
+        // the same count, in a second pass over each row otherwise.
         let rows = (0..<g.outHeight).map { tapCount($0, stride: g.strideHeight, pad: g.padTop, kernel: g.kernelHeight,
                                                      dilation: g.dilationHeight, size: g.inHeight, endPad: g.padBottom, kind: kind) }
         let columns = (0..<g.outWidth).map { tapCount($0, stride: g.strideWidth, pad: g.padLeft, kernel: g.kernelWidth,
                                                         dilation: g.dilationWidth, size: g.inWidth, endPad: g.padRight, kind: kind) }
+        let uniform = Set(rows).count <= 1 && Set(columns).count <= 1
+        let count = max(1, (rows.first ?? 1) * (columns.first ?? 1))
+        var output = vectorPool(input, g, average: true, scale: uniform ? 1 / Float(count) : 1)
+        if uniform { return output }
         output.withUnsafeMutableBufferPointer { y in
-            for plane in 0..<(g.batch * g.inChannels) {
-                for oh in 0..<g.outHeight {
+            var factors = [Float](repeating: 0, count: g.outWidth)
+            for oh in 0..<g.outHeight {
+                for ow in 0..<g.outWidth { factors[ow] = 1 / Float(max(1, rows[oh] * columns[ow])) }
+                for plane in 0..<(g.batch * g.inChannels) {
                     let row = y.baseAddress! + (plane * g.outHeight + oh) * g.outWidth
-                    for ow in 0..<g.outWidth { row[ow] /= Float(max(1, rows[oh] * columns[ow])) }
+                    for ow in 0..<g.outWidth { row[ow] *= factors[ow] }
                 }
             }
         }
@@ -37,9 +43,9 @@ public enum PoolKernels {
         return (0..<kernel).filter { (0..<size).contains(start + $0 * dilation) }.count
     }
 
-    /// Max pooling, or window sums for averages, eight output columns at a time over a padded
+    /// Max pooling, or window sums times `scale` for averages, eight output columns at a time over a padded
     /// `PhasePlane` (planes split across threads).
-    static func vectorPool(_ input: [Float], _ g: WindowGeometry, average: Bool) -> [Float] {
+    static func vectorPool(_ input: [Float], _ g: WindowGeometry, average: Bool, scale: Float = 1) -> [Float] {
         let planeCount = g.batch * g.inChannels
         let spatialIn = g.inHeight * g.inWidth, spatialOut = g.outHeight * g.outWidth
         return BufferPool.floats(planeCount * spatialOut) { output in
@@ -57,7 +63,7 @@ public enum PoolKernels {
                                     if average {
                                         var sum = SIMD8<Float>()
                                         for offset in offsets { sum += UnsafeRawPointer(window + offset).loadUnaligned(as: SIMD8<Float>.self) }
-                                        return sum
+                                        return sum * scale
                                     }
                                     var best = SIMD8<Float>(repeating: -.infinity)
                                     for offset in offsets {
