@@ -3,6 +3,15 @@ import ManakoCore
 /// Builds a core operator from an ONNX node, resolving attributes and opset differences.
 typealias OperatorBuilder = @Sendable (NodeContext) throws -> any Operator
 
+/// A Reduce operator's builder: the axes are an attribute before opset `since`, an optional
+/// input from it on.
+func reduceBuilder<R: AxisReducing>(_ type: R.Type, axesInputSince since: Int) -> OperatorBuilder {
+    { c in
+        R(axes: c.opset < since ? c.ints("axes") : nil, keepDims: c.int("keepdims", 1) != 0,
+          noopWithEmptyAxes: c.int("noop_with_empty_axes", 0) != 0)
+    }
+}
+
 /// The one table from ONNX operator names (default domain) to builders. An operator missing
 /// here is reported as unsupported, with its node and opset.
 let operatorTable: [String: OperatorBuilder] = [
@@ -95,24 +104,10 @@ let operatorTable: [String: OperatorBuilder] = [
     "Pow": { _ in Pow() },
     "Range": { _ in Arange() },
     "Reciprocal": { _ in Reciprocal() },
-    "ReduceMean": { c in
-        // Opset 1-17 carry the axes as an attribute; 18+ as an optional input.
-        ReduceMean(axes: c.opset < 18 ? c.ints("axes") : nil, keepDims: c.int("keepdims", 1) != 0,
-                   noopWithEmptyAxes: c.int("noop_with_empty_axes", 0) != 0)
-    },
-    "ReduceMax": { c in
-        ReduceMax(axes: c.opset < 18 ? c.ints("axes") : nil, keepDims: c.int("keepdims", 1) != 0,
-                  noopWithEmptyAxes: c.int("noop_with_empty_axes", 0) != 0)
-    },
-    "ReduceMin": { c in
-        ReduceMin(axes: c.opset < 18 ? c.ints("axes") : nil, keepDims: c.int("keepdims", 1) != 0,
-                  noopWithEmptyAxes: c.int("noop_with_empty_axes", 0) != 0)
-    },
-    "ReduceSum": { c in
-        // Opset 1-12 carry the axes as an attribute; 13+ as an optional input.
-        ReduceSum(axes: c.opset < 13 ? c.ints("axes") : nil, keepDims: c.int("keepdims", 1) != 0,
-                  noopWithEmptyAxes: c.int("noop_with_empty_axes", 0) != 0)
-    },
+    "ReduceMean": reduceBuilder(ReduceMean.self, axesInputSince: 18),
+    "ReduceMax": reduceBuilder(ReduceMax.self, axesInputSince: 18),
+    "ReduceMin": reduceBuilder(ReduceMin.self, axesInputSince: 18),
+    "ReduceSum": reduceBuilder(ReduceSum.self, axesInputSince: 13),
     "Relu": { _ in Relu() },
     "Reshape": { c in
         // Opset 1-4 carry the shape as an attribute.

@@ -1,32 +1,40 @@
 /// Mean over `axes` (ONNX ReduceMean; torch's exporter writes adaptive average pooling and
 /// decomposed LayerNorms this way). Axes come from input 1 (opset 18+) or `staticAxes`; no axes
 /// means all of them, unless `noopWithEmptyAxes`.
-public struct ReduceMean: Operator {
-    public var staticAxes: [Int]?
-    public var keepDims: Bool
-    public var noopWithEmptyAxes: Bool
+public struct ReduceMean: AxisReducing {
+    public let reduceAxes: ReduceAxes
 
-    public init(axes: [Int]? = nil, keepDims: Bool = true, noopWithEmptyAxes: Bool = false) {
-        self.staticAxes = axes
-        self.keepDims = keepDims
-        self.noopWithEmptyAxes = noopWithEmptyAxes
-    }
+    public init(reduceAxes: ReduceAxes) { self.reduceAxes = reduceAxes }
 
     public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
-        try ReduceAxes(staticAxes: staticAxes, keepDims: keepDims, noopWithEmptyAxes: noopWithEmptyAxes)
-            .run(inputs, kind: .sum) { sums, count in
-                let scale = count > 0 ? 1 / Float(count) : .nan
-                return sums.map { $0 * scale }
-            }
+        try reduceAxes.run(inputs, kind: .sum) { sums, count in
+            let scale = count > 0 ? 1 / Float(count) : .nan
+            return sums.map { $0 * scale }
+        }
     }
+}
+
+/// The Reduce operators: their attributes live in one `ReduceAxes`.
+public protocol AxisReducing: Operator {
+    var reduceAxes: ReduceAxes { get }
+    init(reduceAxes: ReduceAxes)
+}
+
+extension AxisReducing {
+    public init(axes: [Int]? = nil, keepDims: Bool = true, noopWithEmptyAxes: Bool = false) {
+        self.init(reduceAxes: ReduceAxes(staticAxes: axes, keepDims: keepDims, noopWithEmptyAxes: noopWithEmptyAxes))
+    }
+
+    public var staticAxes: [Int]? { reduceAxes.staticAxes }
+    public var keepDims: Bool { reduceAxes.keepDims }
 }
 
 /// The axes handling shared by the Reduce operators: which axes, the output's shape with or
 /// without them, and the reduction itself (`Reduction`).
-struct ReduceAxes {
-    var staticAxes: [Int]?
-    var keepDims: Bool
-    var noopWithEmptyAxes: Bool
+public struct ReduceAxes: Sendable {
+    public var staticAxes: [Int]?
+    public var keepDims: Bool
+    public var noopWithEmptyAxes: Bool
 
     /// Reduces input 0 with `kind`, then `finish(results, elements per result)`.
     func run(_ inputs: [Tensor?], kind: Reduction.Kind, finish: ([Float], Int) -> [Float] = { values, _ in values }) throws -> [Tensor] {

@@ -1,17 +1,6 @@
 /// Smallest value over `axes` (ONNX ReduceMin; NaN if any is NaN; axes from input 1 since opset 18).
-/// No axes means all of them, unless `noopWithEmptyAxes`.
-public struct ReduceMin: Operator {
-    public var staticAxes: [Int]?
-    public var keepDims: Bool
-    public var noopWithEmptyAxes: Bool
-
-    public init(axes: [Int]? = nil, keepDims: Bool = true, noopWithEmptyAxes: Bool = false) {
-        self.staticAxes = axes
-        self.keepDims = keepDims
-        self.noopWithEmptyAxes = noopWithEmptyAxes
-    }
-
-    public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
-        try ReduceAxes(staticAxes: staticAxes, keepDims: keepDims, noopWithEmptyAxes: noopWithEmptyAxes).run(inputs, kind: .min)
-    }
+public struct ReduceMin: AxisReducing {
+    public let reduceAxes: ReduceAxes
+    public init(reduceAxes: ReduceAxes) { self.reduceAxes = reduceAxes }
+    public func run(_ inputs: [Tensor?]) throws -> [Tensor] { try reduceAxes.run(inputs, kind: .min) }
 }
