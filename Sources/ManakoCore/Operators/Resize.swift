@@ -82,8 +82,13 @@ public struct Resize: Operator {
         // Shrinking axes first: every intermediate then holds no more than the input or the
         // output, so growing one axis while another shrinks to nothing cannot allocate past both.
         let order = (0..<x.rank).filter { outShape[$0] < shape[$0] } + (0..<x.rank).filter { outShape[$0] >= shape[$0] }
+        var intermediate = false
         for a in order where outShape[a] != shape[a] || scales[a] != 1 {
-            data = resizeAxis(data, shape: shape, axis: a, outSize: outShape[a], scale: scales[a])
+            let next = resizeAxis(data, shape: shape, axis: a, outSize: outShape[a], scale: scales[a])
+            // One axis's result, read by the next axis only, goes back to the run's pool.
+            if intermediate { BufferPool.recycle(data) }
+            data = next
+            intermediate = true
             shape[a] = outShape[a]
         }
         return [Tensor(shape: shape, floats: data)]
@@ -154,17 +159,40 @@ public struct Resize: Operator {
     func resizeAxis(_ data: [Float], shape: [Int], axis: Int, outSize: Int, scale: Float) -> [Float] {
         let inSize = shape[axis]
         let outer = shape[..<axis].reduce(1, *), inner = shape[(axis + 1)...].reduce(1, *)
-        var out = [Float](repeating: 0, count: outer * outSize * inner)
+        // From the run's pool (pages already mapped after the first run), zeroed for the sums.
+        var out = BufferPool.floats(outer * outSize * inner) { $0.initialize(repeating: 0) }
         // Nothing to compute for an empty result: without this, a huge outer size times an
         // empty inner one loops billions of times over nothing.
         guard inSize > 0, !out.isEmpty else { return out }
-        let table = (0..<outSize).map { taps($0, inSize: inSize, outSize: outSize, scale: scale) }
-        for o in 0..<outer {
-            for (i, row) in table.enumerated() {
-                let dst = (o * outSize + i) * inner
-                for (j, w) in row where w != 0 {
-                    let src = (o * inSize + j) * inner
-                    for k in 0..<inner { out[dst + k] += w * data[src + k] }
+        // The taps flattened once (output i's are ends[i] ..< ends[i + 1]), then pointer loops:
+        // each output row adds its taps' input rows, weighted, in the table's order.
+        var ends = [0], indices: [Int] = [], weights: [Float] = []
+        for i in 0..<outSize {
+            for (j, w) in taps(i, inSize: inSize, outSize: outSize, scale: scale) where w != 0 {
+                indices.append(j)
+                weights.append(w)
+            }
+            ends.append(indices.count)
+        }
+        data.withUnsafeBufferPointer { source in
+            out.withUnsafeMutableBufferPointer { target in
+                ends.withUnsafeBufferPointer { ends in
+                    indices.withUnsafeBufferPointer { indices in
+                        weights.withUnsafeBufferPointer { weights in
+                            for o in 0..<outer {
+                                let from = source.baseAddress! + o * inSize * inner, to = target.baseAddress! + o * outSize * inner
+                                for i in 0..<outSize {
+                                    let row = to + i * inner
+                                    var t = ends[i]
+                                    while t < ends[i + 1] {
+                                        let w = weights[t], input = from + indices[t] * inner
+                                        if inner == 1 { row.pointee += w * input.pointee } else { for k in 0..<inner { row[k] += w * input[k] } }
+                                        t += 1
+                                    }
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }
