@@ -52,7 +52,7 @@ public enum StridedCopy {
                     transposeTiles(src.baseAddress! + offset, shape: dims, strides: steps, contiguousAxis: axis,
                                    into: buffer.baseAddress!, parallel: parallel)
                 } else {
-                    copy(src.baseAddress! + offset, shape: shape, strides: strides, into: buffer.baseAddress!, parallel: parallel)
+                    copyMerged(src.baseAddress! + offset, dims: dims, steps: steps, into: buffer.baseAddress!, parallel: parallel)
                 }
             }
         }
@@ -101,6 +101,13 @@ public enum StridedCopy {
     static func copy<T>(_ source: UnsafePointer<T>, shape: [Int], strides: [Int], into target: UnsafeMutablePointer<T>,
                         parallel: Bool) {
         let (dims, steps) = merged(shape: shape, strides: strides)
+        copyMerged(source, dims: dims, steps: steps, into: target, parallel: parallel)
+    }
+
+    /// `copy` on a view whose axes `merged` has already merged.
+    @inline(__always)
+    static func copyMerged<T>(_ source: UnsafePointer<T>, dims: [Int], steps: [Int], into target: UnsafeMutablePointer<T>,
+                              parallel: Bool) {
         let inner = dims.last!, innerStride = steps.last!
         let outer = Array(dims.dropLast()), outerStrides = Array(steps.dropLast())
         let rows = outer.reduce(1, *)

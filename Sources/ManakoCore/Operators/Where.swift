@@ -26,11 +26,12 @@ public struct Where: Operator {
                 initialized = chosen.count
             }
         }
-        switch (x.broadcast(to: shape).storage, y.broadcast(to: shape).storage) {
+        let (wideX, wideY) = (x.broadcast(to: shape), y.broadcast(to: shape))
+        switch (wideX.storage, wideY.storage) {
         case (.float32(let a), .float32(let b)): return [Tensor(shape: shape, floats: selectFloats(chosen, a, b))]
         case (.bool(let a), .bool(let b)): return [Tensor(shape: shape, bools: select(a, b))]
         case (.int32(let a), .int32(let b)): return [try Tensor(shape: shape, storage: .int32(select(a, b)))]
-        default: return [Tensor(shape: shape, int64s: select(try x.broadcast(to: shape).int64s(), try y.broadcast(to: shape).int64s()))]
+        default: return [Tensor(shape: shape, int64s: select(try wideX.int64s(), try wideY.int64s()))]
         }
     }
 }
