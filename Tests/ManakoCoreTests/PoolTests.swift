@@ -48,7 +48,7 @@ let grid = t([1, 1, 3, 3], [1, 2, 3, 4, 5, 6, 7, 8, 9])
 }
 
 /// Vectorised max pooling against the plain twin: padding, ceil mode, dilation, strides 1-3,
-/// widths below and above eight, batch 3, on 1 and 2 threads.
+/// widths below and above eight, windows wholly in the padding, batch 3, on 1 and 2 threads.
 @Test(arguments: [
     // (batch, channels, height, width, kernel, stride, dilation, pads, ceil)
     (1, 1, 1, 1, 1, 1, 1, [0, 0, 0, 0], false),
@@ -57,6 +57,9 @@ let grid = t([1, 1, 3, 3], [1, 2, 3, 4, 5, 6, 7, 8, 9])
     (2, 3, 13, 11, 3, 2, 1, [0, 0, 0, 0], true),
     (1, 2, 15, 17, 2, 3, 2, [1, 0, 0, 1], true),
     (1, 4, 9, 1001, 3, 1, 1, [1, 1, 1, 1], false),
+    (1, 3, 111, 111, 3, 2, 1, [0, 0, 0, 0], true),
+    (1, 2, 5, 6, 2, 1, 1, [2, 2, 2, 2], false),
+    (2, 3, 12, 20, 3, 1, 2, [2, 1, 0, 3], false),
 ])
 func maxPoolMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int], Bool)) throws {
     let (n, ch, h, w, k, s, d, pads, ceil) = c

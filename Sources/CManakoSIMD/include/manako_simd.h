@@ -73,6 +73,36 @@ static inline __attribute__((always_inline)) mk_float8 mk_select_bytes(const voi
     return (mk_float8)(((mk_int8)yes & mask) | ((mk_int8)no & ~mask));
 }
 
+/* The first `count` (0...8) floats at p as a vector, the other lanes zero, and the first `count`
+ * lanes of v stored at p: a tile's partial last columns without a scalar loop, and without
+ * touching memory past them (a masked vmaskmovps load does not fault on the lanes it skips). */
+#if defined(__AVX2__)
+static inline __attribute__((always_inline)) __m256i mk_first_lanes(long count) {
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)count), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+static inline __attribute__((always_inline)) mk_float8 mk_load_first(const float *p, long count) {
+    return (mk_float8)_mm256_maskload_ps(p, mk_first_lanes(count));
+}
+/* Stored in pieces of 4, 2 and 1: a vmaskmovps store takes many cycles on AMD's cores. */
+static inline __attribute__((always_inline)) void mk_store_first(float *p, mk_float8 v, long count) {
+    __m256 x = (__m256)v;
+    if (count >= 8) { _mm256_storeu_ps(p, x); return; }
+    __m128 part = _mm256_castps256_ps128(x);
+    if (count & 4) { _mm_storeu_ps(p, part); p += 4; part = _mm256_extractf128_ps(x, 1); }
+    if (count & 2) { _mm_storel_pi((__m64 *)p, part); p += 2; part = _mm_movehl_ps(part, part); }
+    if (count & 1) { _mm_store_ss(p, part); }
+}
+#else
+static inline __attribute__((always_inline)) mk_float8 mk_load_first(const float *p, long count) {
+    mk_float8 v = {0, 0, 0, 0, 0, 0, 0, 0};
+    for (long i = 0; i < count; i++) v[i] = p[i];
+    return v;
+}
+static inline __attribute__((always_inline)) void mk_store_first(float *p, mk_float8 v, long count) {
+    for (long i = 0; i < count; i++) p[i] = v[i];
+}
+#endif
+
 /* An 8x8 float transpose: dst[j * dstStride + i] = src[i * srcStride + j] for i, j < 8
  * (strides in floats). With AVX: eight loads, three rounds of in-lane shuffles, eight stores. */
 #if defined(__AVX__)

@@ -155,7 +155,7 @@ public enum PanelGemm {
                 if width == columnsPerTile {
                     copySixteen(from: source, to: row)
                 } else {
-                    for j in 0..<columnsPerTile { row[j] = j < width ? source[j] : 0 }
+                    copySixteen(from: source, count: width, to: row)
                 }
                 if mapped {
                     let scale = SIMD8<Float>(repeating: b.scale?[k] ?? 1), shift = SIMD8<Float>(repeating: b.shift?[k] ?? 0)
@@ -240,7 +240,7 @@ public enum PanelGemm {
                     var source = b + k0 * n + column, ldb = n
                     if width < columnsPerTile {
                         for p in 0..<depth {
-                            for j in 0..<columnsPerTile { edge[p * columnsPerTile + j] = j < width ? source[p * n + j] : 0 }
+                            copySixteen(from: source + p * n, count: width, to: edge + p * columnsPerTile)
                         }
                         source = UnsafePointer(edge)
                         ldb = columnsPerTile
@@ -256,6 +256,15 @@ public enum PanelGemm {
                 k0 += depth
             }
         }
+    }
+
+    /// The first `count` (< 16) floats of `source` into sixteen at `target`, zero-padded, reading
+    /// nothing past them.
+    @inline(__always)
+    static func copySixteen(from source: UnsafePointer<Float>, count: Int, to target: UnsafeMutablePointer<Float>) {
+        let out = UnsafeMutableRawPointer(target)
+        out.storeBytes(of: mk_load_first(source, min(count, 8)), as: SIMD8<Float>.self)
+        out.storeBytes(of: count > 8 ? mk_load_first(source + 8, count - 8) : SIMD8(), toByteOffset: 32, as: SIMD8<Float>.self)
     }
 
     @inline(__always)
@@ -505,15 +514,22 @@ public enum PanelGemm {
             raw.storeBytes(of: activation.apply(lo), as: SIMD8<Float>.self)
             raw.storeBytes(of: activation.apply(hi), toByteOffset: 32, as: SIMD8<Float>.self)
         } else {
-            for j in 0..<width {
-                var v = j < 8 ? lo[j] : hi[j - 8]
-                if accumulate { v += out[j] }
-                if !finish { out[j] = v; continue }
-                if let bias { v += bias[row] }
-                if let columnBias { v += columnBias[column + j] }
-                if let residual { v += residual[row * n + column + j] }
-                out[j] = activation.apply(SIMD8(repeating: v))[0]
+            // A partial tile: the same vector epilogue, reading and writing only the first `width`
+            // columns (masked loads and stores, not a scalar loop per element).
+            let lowCount = min(width, 8), highCount = width - lowCount
+            func load(_ p: UnsafePointer<Float>) -> (SIMD8<Float>, SIMD8<Float>) {
+                (mk_load_first(p, lowCount), highCount > 0 ? mk_load_first(p + 8, highCount) : SIMD8())
             }
+            if accumulate { let (l, h) = load(out); lo += l; hi += h }
+            if finish {
+                if let bias { let v = SIMD8<Float>(repeating: bias[row]); lo += v; hi += v }
+                if let columnBias { let (l, h) = load(columnBias + column); lo += l; hi += h }
+                if let residual { let (l, h) = load(residual + row * n + column); lo += l; hi += h }
+                lo = activation.apply(lo)
+                hi = activation.apply(hi)
+            }
+            mk_store_first(out, lo, lowCount)
+            if highCount > 0 { mk_store_first(out + 8, hi, highCount) }
         }
     }
 }
