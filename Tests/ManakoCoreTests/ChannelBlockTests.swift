@@ -79,6 +79,9 @@ let blockedActivations: [(FusedActivation, @Sendable (Float) -> Float)] = [
     (1, 8, 3, 12, 5, 1, 1, [2, 2, 2, 2]),
     (1, 16, 3, 11, 3, 2, 1, [1, 1, 1, 1]),
     (2, 8, 7, 7, 3, 1, 1, [1, 1, 1, 1]),
+    // Small planes through the zero-padded copy: uneven pads, 5x5 at stride 2, four outputs a row.
+    (1, 16, 14, 14, 5, 2, 1, [1, 2, 2, 1]),
+    (3, 8, 4, 4, 3, 1, 1, [1, 1, 1, 1]),
 ])
 func blockedDepthwiseMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int])) throws {
     let (n, ch, h, w, k, s, d, pads) = c

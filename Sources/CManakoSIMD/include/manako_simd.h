@@ -165,13 +165,15 @@ static inline __attribute__((always_inline)) void mk_scatter_transpose4x8(const 
  * and multiplied into every pixel whose window holds it, so a 3x3 row of 8 pixels costs 10 loads
  * for 24 FMAs (stride 1) instead of 24. `x` is the first kernel row's input at the first pixel's
  * left column, rows `row_stride` floats apart; `w` the first kernel row's KW weight vectors, rows
- * KW * 8 floats apart; `out` receives the sums (bias included), 8 floats a pixel. KW, the stride
+ * KW * 8 floats apart; `out` receives the sums (bias included; clamped to [lo, hi] when `clamp`,
+ * a ReLU or ReLU6 fused into the store), 8 floats a pixel. KW, the stride
  * and the pixel count are constants in the specialisations below, so every loop unrolls and the
  * sums stay in registers. Layout: pixel p's eight channels at p * 8. */
 typedef float mk_float8_unaligned __attribute__((ext_vector_type(8), aligned(4)));
 
 static inline __attribute__((always_inline)) void mk_depthwise(const float *x, long row_stride, int rows, const float *w,
-                                                                int kw, int stride, int pixels, mk_float8 bias, float *out) {
+                                                                int kw, int stride, int pixels, mk_float8 bias,
+                                                                int clamp, mk_float8 lo, mk_float8 hi, float *out) {
     mk_float8 acc[8];
 #pragma clang loop unroll(full)
     for (int j = 0; j < pixels; j++) acc[j] = bias;
@@ -190,6 +192,10 @@ static inline __attribute__((always_inline)) void mk_depthwise(const float *x, l
             }
         }
     }
+    if (clamp) {
+#pragma clang loop unroll(full)
+        for (int j = 0; j < pixels; j++) acc[j] = mk_clamp(acc[j], lo, hi);
+    }
 #pragma clang loop unroll(full)
     for (int j = 0; j < pixels; j++) *(mk_float8_unaligned *)(out + j * 8) = acc[j];
 }
@@ -198,8 +204,9 @@ static inline __attribute__((always_inline)) void mk_depthwise(const float *x, l
  * recompute up to 7 pixels twice). */
 #define MK_DEPTHWISE(PIXELS, KW, STRIDE) \
     static inline void mk_depthwise##PIXELS##_k##KW##s##STRIDE(const float *x, long row_stride, int rows, const float *w, \
-                                                               mk_float8 bias, float *out) { \
-        mk_depthwise(x, row_stride, rows, w, KW, STRIDE, PIXELS, bias, out); \
+                                                               mk_float8 bias, int clamp, mk_float8 lo, mk_float8 hi, \
+                                                               float *out) { \
+        mk_depthwise(x, row_stride, rows, w, KW, STRIDE, PIXELS, bias, clamp, lo, hi, out); \
     }
 MK_DEPTHWISE(8, 3, 1)
 MK_DEPTHWISE(8, 3, 2)

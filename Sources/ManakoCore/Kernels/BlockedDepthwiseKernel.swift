@@ -33,6 +33,10 @@ public enum BlockedDepthwiseKernel {
         let rowSplits = blocks >= 4 * Parallel.threads ? 1 : min(g.outHeight, (4 * Parallel.threads + blocks - 1) / max(1, blocks))
         let interiorWidth = endInterior - firstInterior
         let microkernel = g.dilationWidth == 1 ? Microkernel(width: g.kernelWidth, stride: g.strideWidth) : nil
+        if let shape = microkernel, g.outWidth >= 4, g.outWidth <= paddedPlaneWidth {
+            padded(x, geometry: g, weights: weights, bias: bias, residual: residual, activation: activation, shape, into: y)
+            return
+        }
         Parallel.forEach(blocks * rowSplits) { item in
             let block = item / rowSplits, split = item % rowSplits
             let source = x + block * inPlane, target = y + block * outPlane
@@ -88,6 +92,60 @@ public enum BlockedDepthwiseKernel {
         }
     }
 
+    /// Up to this output width a block's plane is copied into a zero-padded scratch first: the
+    /// edge pixels (two of every 7 or 14) then take the microkernel like the rest, instead of
+    /// one-pixel paths that cost as much as a group of eight.
+    static let paddedPlaneWidth = 32
+
+    /// `run` over zero-padded copies of each block's plane (in L1 at these sizes): every output
+    /// row in groups of eight, then four, a last group moved back to end at the row's end (a few
+    /// pixels computed twice, same bits).
+    static func padded(_ x: UnsafePointer<Float>, geometry g: WindowGeometry, weights: UnsafePointer<Float>,
+                       bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: FusedActivation,
+                       _ shape: Microkernel, into y: UnsafeMutablePointer<Float>) {
+        let w = ChannelBlocks.width, taps = g.kernelHeight * g.kernelWidth
+        let channelBlocks = g.inChannels / w, blocks = g.batch * channelBlocks
+        let inPlane = g.inHeight * g.inWidth * w, outPlane = g.outHeight * g.outWidth * w
+        let width = g.inWidth + g.padLeft + g.padRight, height = g.inHeight + g.padTop + g.padBottom
+        let rowStride = width * w
+        let parts = Parallel.ranges(blocks)
+        Parallel.forEach(parts.count) { part in
+            Scratch.withFloats(height * rowStride) { plane in
+                // The padding stays zero; each block overwrites only the interior.
+                plane.initialize(repeating: 0, count: height * rowStride)
+                for block in parts[part] {
+                    let source = x + block * inPlane, target = y + block * outPlane
+                    for row in 0..<g.inHeight {
+                        (plane + ((row + g.padTop) * width + g.padLeft) * w).update(from: source + row * g.inWidth * w, count: g.inWidth * w)
+                    }
+                    let filter = weights + block % channelBlocks * taps * w
+                    let start = bias.map { UnsafeRawPointer($0 + block % channelBlocks * w).loadUnaligned(as: SIMD8<Float>.self) } ?? SIMD8()
+                    let blockResidual = residual.map { $0 + block * outPlane }
+                    for oh in 0..<g.outHeight {
+                        let rowStart = plane + oh * g.strideHeight * rowStride
+                        func pixels(_ ow: Int, _ count: Int) {
+                            microkernel(rowStart + ow * g.strideWidth * w, rowStride: g.dilationHeight * rowStride,
+                                        rows: Int32(g.kernelHeight), weights: filter, start, shape, pixels: count,
+                                        residual: blockResidual, activation: activation.inRegisters, target,
+                                        offset: (oh * g.outWidth + ow) * w)
+                        }
+                        var ow = 0
+                        while g.outWidth - ow >= pixelsPerGroup {
+                            pixels(ow, pixelsPerGroup)
+                            ow += pixelsPerGroup
+                        }
+                        while ow < g.outWidth {
+                            let column = min(ow, g.outWidth - 4)
+                            pixels(column, 4)
+                            ow = column + 4
+                        }
+                        if activation.isCurve { activation.applyCurve(target + oh * g.outWidth * w, count: g.outWidth * w) }
+                    }
+                }
+            }
+        }
+    }
+
     /// The window widths and strides with a C microkernel (`mk_depthwise`) that loads each input
     /// vector of a row once for all the windows holding it.
     enum Microkernel {
@@ -115,18 +173,37 @@ public enum BlockedDepthwiseKernel {
         let rows = Int32(max(0, endTap - firstTap)), rowStride = g.dilationHeight * g.inWidth * w
         let input = x + ((top + firstTap * g.dilationHeight) * g.inWidth + ow * g.strideWidth - g.padLeft) * w
         let weights = filter + firstTap * g.kernelWidth * w
-        let offset = (oh * g.outWidth + ow) * w, out = y + offset
-        switch (shape, pixels == 8) {
-        case (.k3s1, true): mk_depthwise8_k3s1(input, rowStride, rows, weights, start, out)
-        case (.k3s2, true): mk_depthwise8_k3s2(input, rowStride, rows, weights, start, out)
-        case (.k5s1, true): mk_depthwise8_k5s1(input, rowStride, rows, weights, start, out)
-        case (.k5s2, true): mk_depthwise8_k5s2(input, rowStride, rows, weights, start, out)
-        case (.k3s1, false): mk_depthwise4_k3s1(input, rowStride, rows, weights, start, out)
-        case (.k3s2, false): mk_depthwise4_k3s2(input, rowStride, rows, weights, start, out)
-        case (.k5s1, false): mk_depthwise4_k5s1(input, rowStride, rows, weights, start, out)
-        case (.k5s2, false): mk_depthwise4_k5s2(input, rowStride, rows, weights, start, out)
+        let offset = (oh * g.outWidth + ow) * w
+        microkernel(input, rowStride: rowStride, rows: rows, weights: weights, start, shape, pixels: pixels,
+                    residual: residual, activation: activation, y, offset: offset)
+    }
+
+    /// The microkernel's sums of `pixels` output pixels into `y + offset`, then the residual and
+    /// activation over them in place; a ReLU or clip without a residual is fused into the store.
+    @inline(__always)
+    static func microkernel(_ input: UnsafePointer<Float>, rowStride: Int, rows: Int32, weights: UnsafePointer<Float>,
+                            _ start: SIMD8<Float>, _ shape: Microkernel, pixels: Int, residual: UnsafePointer<Float>?,
+                            activation: FusedActivation, _ y: UnsafeMutablePointer<Float>, offset: Int) {
+        let w = ChannelBlocks.width, out = y + offset
+        var clamp: Int32 = 0, lo = SIMD8<Float>(), hi = SIMD8<Float>()
+        if residual == nil {
+            switch activation {
+            case .relu: clamp = 1; hi = SIMD8(repeating: .infinity)
+            case .clip(let low, let high): clamp = 1; lo = SIMD8(repeating: low); hi = SIMD8(repeating: high)
+            default: break
+            }
         }
-        if residual == nil && activation == .none { return }
+        switch (shape, pixels == 8) {
+        case (.k3s1, true): mk_depthwise8_k3s1(input, rowStride, rows, weights, start, clamp, lo, hi, out)
+        case (.k3s2, true): mk_depthwise8_k3s2(input, rowStride, rows, weights, start, clamp, lo, hi, out)
+        case (.k5s1, true): mk_depthwise8_k5s1(input, rowStride, rows, weights, start, clamp, lo, hi, out)
+        case (.k5s2, true): mk_depthwise8_k5s2(input, rowStride, rows, weights, start, clamp, lo, hi, out)
+        case (.k3s1, false): mk_depthwise4_k3s1(input, rowStride, rows, weights, start, clamp, lo, hi, out)
+        case (.k3s2, false): mk_depthwise4_k3s2(input, rowStride, rows, weights, start, clamp, lo, hi, out)
+        case (.k5s1, false): mk_depthwise4_k5s1(input, rowStride, rows, weights, start, clamp, lo, hi, out)
+        case (.k5s2, false): mk_depthwise4_k5s2(input, rowStride, rows, weights, start, clamp, lo, hi, out)
+        }
+        if clamp != 0 || (residual == nil && activation == .none) { return }
         for j in 0..<pixels {
             let target = UnsafeMutableRawPointer(out + j * w)
             var v = target.loadUnaligned(as: SIMD8<Float>.self)
