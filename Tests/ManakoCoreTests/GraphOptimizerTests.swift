@@ -301,6 +301,40 @@ func optimizableGraph() -> ([NodeSpec], [String: Tensor]) {
     }
 }
 
+/// SqueezeNet's fire module ends in a Concat that a max pool reads: the pool moves onto each part,
+/// the Concat joins the pooled parts and folds into the 1x1 convolution after it. An average pool
+/// moves too; a Concat read by something else besides the pool stays where it is.
+@Test func poolsMoveBeforeTheirConcats() throws {
+    let original: [String: Tensor] = ["w": Tensor(shape: [6, 8, 1, 1], floats: pseudoRandom(48, seed: 191))]
+    let inputs = ["a", "b"].map { ValueInfo(name: $0, elementType: .float32, shape: nil) }
+    let outputs = ["y", "avg", "kept", "c3"].map { ValueInfo(name: $0, elementType: .float32, shape: nil) }
+    let nodes = [
+        NodeSpec(name: "cat", opType: "Concat", op: Concat(axis: 1), inputs: ["a", "b"], outputs: ["c"]),
+        NodeSpec(name: "pool", opType: "MaxPool", op: MaxPool(kernelShape: [3, 3], strides: [2, 2], ceilMode: true),
+                 inputs: ["c"], outputs: ["p"]),
+        NodeSpec(name: "conv", opType: "Conv", op: Conv(), inputs: ["p", "w"], outputs: ["y"]),
+        NodeSpec(name: "cat2", opType: "Concat", op: Concat(axis: 1), inputs: ["b", "a"], outputs: ["c2"]),
+        NodeSpec(name: "avgpool", opType: "AveragePool", op: AveragePool(kernelShape: [2, 2], strides: [2, 2], pads: [1, 1, 0, 0]),
+                 inputs: ["c2"], outputs: ["avg"]),
+        NodeSpec(name: "cat3", opType: "Concat", op: Concat(axis: 1), inputs: ["a", "b"], outputs: ["c3"]),
+        NodeSpec(name: "pool3", opType: "MaxPool", op: MaxPool(kernelShape: [2, 2]), inputs: ["c3"], outputs: ["kept"]),
+    ]
+    var constants = original
+    let plain = try Graph(inputs: inputs, outputs: outputs, constants: original, nodes: nodes)
+    let (optimized, report) = try GraphOptimizer.optimize(nodes: nodes, constants: &constants, outputs: outputs)
+    #expect(report.poolsMovedBeforeConcats == 2 && report.concatsFusedIntoConvolutions == 1)
+    #expect(optimized.filter { $0.opType == "Concat" }.map(\.inputs) == [["avg/part0", "avg/part1"], ["a", "b"]])
+    #expect(optimized.filter { $0.opType == "MaxPool" }.map(\.inputs) == [["a"], ["b"], ["c3"]])
+    let fast = try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: optimized)
+    let feeds = ["a": Tensor(shape: [2, 3, 11, 13], floats: pseudoRandom(2 * 3 * 143, seed: 192)),
+                 "b": Tensor(shape: [2, 5, 11, 13], floats: pseudoRandom(2 * 5 * 143, seed: 193))]
+    let expected = try plain.run(feeds), actual = try fast.run(feeds)
+    for name in ["y", "avg", "kept", "c3"] {
+        #expect(try actual[name]!.shape == expected[name]!.shape)
+        expectClose(try actual[name]!.floats(), try expected[name]!.floats(), tolerance: 1e-5, name)
+    }
+}
+
 /// A LayerNorm written out as torch exports it below opset 17 (ReduceMean, Sub, Pow 2,
 /// ReduceMean, Add eps, Sqrt, Div, Mul scale, Add bias) becomes one LayerNormalization; the
 /// Mul(d, d) form without a bias fuses too; one whose mean is over another axis is left alone.

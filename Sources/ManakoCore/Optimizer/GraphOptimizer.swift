@@ -18,6 +18,8 @@ public enum GraphOptimizer {
         public var batchNormsFusedIntoConcats = 0
         /// Concats on channels whose one reader, a 1x1 convolution, now reads their parts directly.
         public var concatsFusedIntoConvolutions = 0
+        /// Pools of a channel Concat now run on its parts, the Concat joining their results instead.
+        public var poolsMovedBeforeConcats = 0
         public var winogradConvolutions = 0
         /// Convolutions moved into the channel-blocked layout (`blockChannels`, run by the importer with shapes).
         public var channelBlockedConvolutions = 0
@@ -43,6 +45,7 @@ public enum GraphOptimizer {
         nodes = fuseResidualAdds(nodes, constants: constants, outputNames: outputNames, report: &report)
         nodes = fuseActivations(nodes, constants: constants, outputNames: outputNames, report: &report)
         nodes = fuseBatchNormsIntoConcats(nodes, constants: constants, outputNames: outputNames, report: &report)
+        nodes = movePoolsBeforeConcats(nodes, constants: constants, outputNames: outputNames, report: &report)
         nodes = fuseConcatsIntoPointwiseConvs(nodes, constants: constants, outputNames: outputNames, report: &report)
         nodes = removeDeadNodes(nodes, constants: &constants, outputNames: outputNames, report: &report)
         if packWeights { nodes = packConvolutionWeights(nodes, constants: constants, report: &report) }
@@ -495,6 +498,36 @@ public enum GraphOptimizer {
             report.batchNormsFusedIntoConcats += 1
         }
         return result.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
+    }
+
+    /// MaxPool or AveragePool of a Concat on channels (SqueezeNet's fire modules, Inception's
+    /// blocks), the Concat read by nothing else: each part is pooled on its own and the Concat joins
+    /// the pooled parts, a quarter of the size at stride 2. Pooling works channel by channel, so the
+    /// result is the same; and when a 1x1 convolution reads the new Concat, it reads the pooled parts
+    /// in place (`fuseConcatsIntoPointwiseConvs`), so the join is never written at all.
+    static func movePoolsBeforeConcats(_ nodes: [NodeSpec], constants: [String: Tensor], outputNames: Set<String>,
+                                       report: inout Report) -> [NodeSpec] {
+        let (readers, producer) = (readerIndex(nodes), producerIndex(nodes))
+        var replaced: [Int: [NodeSpec]] = [:]
+        var removed = Set<Int>()
+        for (n, node) in nodes.enumerated() {
+            guard node.op is MaxPool || node.op is AveragePool, node.inputs.count == 1, node.outputs.count == 1,
+                  let p = producer[node.inputs[0]], !removed.contains(p), replaced[p] == nil,
+                  let concat = nodes[p].op as? Concat, concat.axis == 1, concat.channelAffine == nil, nodes[p].outputs.count == 1,
+                  nodes[p].inputs.count > 1, !nodes[p].inputs.contains(""), nodes[p].inputs.allSatisfy({ constants[$0] == nil }),
+                  readers[node.inputs[0]] == [n], !outputNames.contains(node.inputs[0]) else { continue }
+            let pools = nodes[p].inputs.enumerated().map { i, part in
+                NodeSpec(name: "\(node.name)/part\(i)", opType: node.opType, op: node.op, inputs: [part],
+                         outputs: ["\(node.outputs[0])/part\(i)"])
+            }
+            var join = nodes[p]
+            join.inputs = pools.map { $0.outputs[0] }
+            join.outputs = node.outputs
+            replaced[n] = pools + [join]
+            removed.insert(p)
+            report.poolsMovedBeforeConcats += 1
+        }
+        return nodes.enumerated().flatMap { n, node in removed.contains(n) ? [] : replaced[n] ?? [node] }
     }
 
     /// A float Concat on axis 1 (with or without a fused BatchNormalization) whose only reader is
