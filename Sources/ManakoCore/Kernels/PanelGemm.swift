@@ -28,6 +28,15 @@ public enum PanelGemm {
             values = [Float](unsafeUninitializedCapacity: panels * depth * rowsPerPanel + 2) { out, initialized in
                 let o = out.baseAddress!
                 for panel in 0..<panels {
+                    if (panel + 1) * rowsPerPanel <= rows {
+                        // A whole panel: six rows read side by side (this runs per call for
+                        // attention's products, not only once at load).
+                        let first = a + panel * rowsPerPanel * rowStride, target = o + panel * depth * rowsPerPanel
+                        for k in 0..<depth {
+                            for r in 0..<rowsPerPanel { (target + k * rowsPerPanel + r).initialize(to: first[r * rowStride + k]) }
+                        }
+                        continue
+                    }
                     for k in 0..<depth {
                         for r in 0..<rowsPerPanel {
                             let row = panel * rowsPerPanel + r

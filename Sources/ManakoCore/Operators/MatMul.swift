@@ -29,7 +29,13 @@ public struct MatMul: Operator, ActivationFusing {
         let aMap = Broadcast.indexMap(from: Array(aShape.dropLast(2)), to: batch)
         let bMap = Broadcast.indexMap(from: Array(bShape.dropLast(2)), to: batch)
         let aData = try a.floats(), bData = try b.floats()
-        var y = [Float](repeating: 0, count: batchCount * m * n)
+        // From the run's pool: a fresh array would fault its pages in on every run (attention's
+        // scores are 0.5 MB per layer). SGEMM with beta 0 writes every element; the one-row
+        // path (SGEMV) and an empty sum are given zeros, as BLAS leaves what beta 0 does with
+        // NaN to the library.
+        var y = BufferPool.floats(batchCount * m * n) { yp in
+            if m == 1 || k == 0 { yp.initialize(repeating: 0) }
+        }
         aData.withUnsafeBufferPointer { ap in
             bData.withUnsafeBufferPointer { bp in
                 y.withUnsafeMutableBufferPointer { yp in
@@ -37,9 +43,17 @@ public struct MatMul: Operator, ActivationFusing {
                     // when there are several, each on one thread; the same calls for any count.
                     let base = (a: ap.baseAddress!, b: bp.baseAddress!, y: yp.baseAddress!)
                     func product(_ i: Int) {
-                        GemmKernel.sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1,
-                                         a: base.a + aMap[i] * m * k, lda: k, b: base.b + bMap[i] * k * n, ldb: n,
-                                         beta: 0, c: base.y + i * m * n, ldc: n)
+                        let a = base.a + aMap[i] * m * k, b = base.b + bMap[i] * k * n, c = base.y + i * m * n
+                        if m >= PanelGemm.rowsPerPanel && k > 0 {
+                            // Attention's products (197 x 64 x 197 per head): the panel GEMM packs A
+                            // and computes straight into C, where OpenBLAS spends a third of such a
+                            // product on zeroing C (beta 0) and copying both operands.
+                            PanelGemm.multiply(PanelGemm.PackedA(a, rows: m, depth: k, rowStride: k), b, columns: n,
+                                               bias: nil, residual: nil, activation: .none, into: c)
+                        } else {
+                            GemmKernel.sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: k,
+                                             b: b, ldb: n, beta: 0, c: c, ldc: n)
+                        }
                     }
                     if batchCount == 1 {
                         product(0)
