@@ -83,6 +83,11 @@ static inline __attribute__((always_inline)) __m256i mk_first_lanes(long count) 
 static inline __attribute__((always_inline)) mk_float8 mk_load_first(const float *p, long count) {
     return (mk_float8)_mm256_maskload_ps(p, mk_first_lanes(count));
 }
+/* v with the lanes from `count` on replaced by `fill` (Swift's SIMD compare-and-replace on lane
+ * indices compiles to a loop through the stack). */
+static inline __attribute__((always_inline)) mk_float8 mk_keep_first(mk_float8 v, long count, float fill) {
+    return (mk_float8)_mm256_blendv_ps(_mm256_set1_ps(fill), (__m256)v, _mm256_castsi256_ps(mk_first_lanes(count)));
+}
 /* Stored in pieces of 4, 2 and 1: a vmaskmovps store takes many cycles on AMD's cores. */
 static inline __attribute__((always_inline)) void mk_store_first(float *p, mk_float8 v, long count) {
     __m256 x = (__m256)v;
@@ -100,6 +105,26 @@ static inline __attribute__((always_inline)) mk_float8 mk_load_first(const float
 }
 static inline __attribute__((always_inline)) void mk_store_first(float *p, mk_float8 v, long count) {
     for (long i = 0; i < count; i++) p[i] = v[i];
+}
+static inline __attribute__((always_inline)) mk_float8 mk_keep_first(mk_float8 v, long count, float fill) {
+    for (long i = count; i < 8; i++) v[i] = fill;
+    return v;
+}
+#endif
+
+/* The largest of eight lanes (no NaN among them: callers check first), in three vmaxps. */
+#if defined(__AVX__)
+static inline __attribute__((always_inline)) float mk_horizontal_max(mk_float8 v) {
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128((__m256)v), _mm256_extractf128_ps((__m256)v, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_shuffle_ps(m, m, 1));
+    return _mm_cvtss_f32(m);
+}
+#else
+static inline __attribute__((always_inline)) float mk_horizontal_max(mk_float8 v) {
+    float best = v[0];
+    for (int i = 1; i < 8; i++) best = v[i] > best ? v[i] : best;
+    return best;
 }
 #endif
 
