@@ -13,19 +13,21 @@ public enum VectorMath {
         var c = x.replacing(with: -87.33654, where: x .< -87.33654)
         c.replace(with: 88.72283, where: c .> 88.72283)
         // n = round(c / ln 2) by the 1.5 * 2^23 trick: the sum's low mantissa bits hold n.
-        let shifted = c * 1.442695041 + 12582912
+        // In FMAs (`mk_multiply_add`): Swift's `a * b + c` is two rounded operations, and the
+        // polynomial is a chain of dependent steps, so fused ones also halve its latency.
+        let shifted = mk_multiply_add(c, SIMD8(repeating: 1.442695041), SIMD8(repeating: 12582912))
         let n = shifted - 12582912
         let whole = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
         // Two-part ln 2 keeps r exact to a few ulp.
-        var r = c - n * 0.693359375
-        r = r - n * -2.12194440e-4
+        var r = mk_multiply_add(n, SIMD8(repeating: -0.693359375), c)
+        r = mk_multiply_add(n, SIMD8(repeating: 2.12194440e-4), r)
         var p = SIMD8<Float>(repeating: 1.9875691500e-4)
-        p = p * r + 1.3981999507e-3
-        p = p * r + 8.3334519073e-3
-        p = p * r + 4.1665795894e-2
-        p = p * r + 1.6666665459e-1
-        p = p * r + 5.0000001201e-1
-        p = p * (r * r) + r + 1
+        p = mk_multiply_add(p, r, SIMD8(repeating: 1.3981999507e-3))
+        p = mk_multiply_add(p, r, SIMD8(repeating: 8.3334519073e-3))
+        p = mk_multiply_add(p, r, SIMD8(repeating: 4.1665795894e-2))
+        p = mk_multiply_add(p, r, SIMD8(repeating: 1.6666665459e-1))
+        p = mk_multiply_add(p, r, SIMD8(repeating: 5.0000001201e-1))
+        p = mk_multiply_add(p, r * r, r + 1)
         // 2^n as 2^h * 2^(n-h), h = n/2: n reaches 128 near the top of the range, past a single exponent field.
         let half = whole &>> 1
         let low = unsafeBitCast((half &+ 127) &<< 23, to: SIMD8<Float>.self)
@@ -112,19 +114,22 @@ public enum VectorMath {
         var c = x.replacing(with: -4, where: x .< -4)
         c.replace(with: 4, where: c .> 4)
         let c2 = c * c
+        @inline(__always) func step(_ v: SIMD8<Float>, _ coefficient: Float) -> SIMD8<Float> {
+            mk_multiply_add(v, c2, SIMD8(repeating: coefficient))
+        }
         var p = SIMD8<Float>(repeating: -2.72614225801306e-10)
-        p = p * c2 + 2.77068142495902e-08
-        p = p * c2 + -2.10102402082508e-06
-        p = p * c2 + -5.69250639462346e-05
-        p = p * c2 + -7.34990630326855e-04
-        p = p * c2 + -2.95459980854025e-03
-        p = p * c2 + -1.60960333262415e-02
+        p = step(p, 2.77068142495902e-08)
+        p = step(p, -2.10102402082508e-06)
+        p = step(p, -5.69250639462346e-05)
+        p = step(p, -7.34990630326855e-04)
+        p = step(p, -2.95459980854025e-03)
+        p = step(p, -1.60960333262415e-02)
         p = p * c
         var q = SIMD8<Float>(repeating: -1.45660718464996e-05)
-        q = q * c2 + -2.13374055278905e-04
-        q = q * c2 + -1.68282697438203e-03
-        q = q * c2 + -7.37332916720468e-03
-        q = q * c2 + -1.42647390514189e-02
+        q = step(q, -2.13374055278905e-04)
+        q = step(q, -1.68282697438203e-03)
+        q = step(q, -7.37332916720468e-03)
+        q = step(q, -1.42647390514189e-02)
         return p / q
     }
 
@@ -162,27 +167,18 @@ public enum VectorMath {
         }
     }
 
-    /// target[i] = f(x[i]) for `count` floats, eight at a time (a partial last vector by lanes).
+    /// target[i] = f(x[i]) for `count` floats, eight at a time, a partial last vector masked.
+    /// (Unary operators use `ElementwiseUnary.apply(_:_:)` instead, where `f` is always inlined.)
     @inline(__always)
     public static func map(_ x: UnsafePointer<Float>, count: Int, into target: UnsafeMutablePointer<Float>,
                            _ f: (SIMD8<Float>) -> SIMD8<Float>) {
         var i = 0
-        while i + 16 <= count {
-            let source = UnsafeRawPointer(x + i), out = UnsafeMutableRawPointer(target + i)
-            out.storeBytes(of: f(source.loadUnaligned(as: SIMD8<Float>.self)), as: SIMD8<Float>.self)
-            out.storeBytes(of: f(source.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self)), toByteOffset: 32, as: SIMD8<Float>.self)
-            i += 16
+        while i + 8 <= count {
+            UnsafeMutableRawPointer(target + i).storeBytes(of: f(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)),
+                                                        as: SIMD8<Float>.self)
+            i += 8
         }
-        while i < count {
-            let n = Swift.min(8, count - i)
-            if n == 8 {
-                UnsafeMutableRawPointer(target + i).storeBytes(of: f(UnsafeRawPointer(x + i).loadUnaligned(as: SIMD8<Float>.self)),
-                                                            as: SIMD8<Float>.self)
-            } else {
-                mk_store_first(target + i, f(mk_load_first(x + i, n)), n)
-            }
-            i += n
-        }
+        if i < count { mk_store_first(target + i, f(mk_load_first(x + i, count - i)), count - i) }
     }
 
     /// `transform` on `rows` rows of `columns` floats, `rowStride` apart (a GEMM tile of C):

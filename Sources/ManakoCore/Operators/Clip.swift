@@ -19,10 +19,12 @@ public struct Clip: Operator {
         }
         let lo = try bound(1, defaultMin), hi = try bound(2, defaultMax)
         let low = SIMD8<Float>(repeating: lo), high = SIMD8<Float>(repeating: hi)
-        return try ElementwiseUnary.apply([x], vector: { v in
-            // In this order, so lo > hi gives hi everywhere, as min(max(x, lo), hi) does.
-            let raised = v.replacing(with: low, where: v .< low)
-            return raised.replacing(with: high, where: raised .> high)
+        return try ElementwiseUnary.apply([x], chunks: {
+            VectorMath.map($0, count: $1, into: $2) { v in
+                // In this order, so lo > hi gives hi everywhere, as min(max(x, lo), hi) does.
+                let raised = v.replacing(with: low, where: v .< low)
+                return raised.replacing(with: high, where: raised .> high)
+            }
         })
     }
 }

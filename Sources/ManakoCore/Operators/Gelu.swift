@@ -10,8 +10,13 @@ public struct Gelu: Operator {
                 0.5 * $0 * (1 + CMath.tanh(0.7978845608028654 * ($0 + 0.044715 * $0 * $0 * $0)))
             }
         }
-        return try ElementwiseUnary.apply(inputs, vector: VectorMath.gelu)
+        return try ElementwiseUnary.apply(inputs, GeluLanes.self)
     }
 }
 
 extension Gelu: ShapePreserving {}
+
+/// `VectorMath.gelu` as a `LaneFunction`.
+enum GeluLanes: LaneFunction {
+    @inline(__always) static func lanes(_ x: SIMD8<Float>) -> SIMD8<Float> { VectorMath.gelu(x) }
+}

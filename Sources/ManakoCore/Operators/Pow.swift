@@ -13,7 +13,7 @@ public struct Pow: Operator {
         let exponent = b.elementType == .float32 ? b : Tensor(shape: b.shape, floats: try b.int64s().map { Float($0) })
         if exponent.count == 1, exponent.rank <= a.rank, let e = try exponent.floats().first {
             // A scalar exponent (x^2 in decomposed LayerNorms): one pass, vectorised for 2.
-            if e == 2 { return try ElementwiseUnary.apply([a], vector: { $0 * $0 }) }
+            if e == 2 { return try ElementwiseUnary.apply([a], SquareLanes.self) }
             return try ElementwiseUnary.apply([a]) { CMath.pow($0, e) }
         }
         let (out, shape) = try Broadcast.apply(try a.floats(), a.shape, try exponent.floats(), exponent.shape) {
@@ -24,3 +24,8 @@ public struct Pow: Operator {
 }
 
 extension Pow: ElementwiseBroadcasting {}
+
+/// x * x on eight lanes, as a `LaneFunction`.
+enum SquareLanes: LaneFunction {
+    @inline(__always) static func lanes(_ x: SIMD8<Float>) -> SIMD8<Float> { x * x }
+}
