@@ -29,8 +29,7 @@ public enum PanelGemm {
                 let o = out.baseAddress!
                 for panel in 0..<panels {
                     if (panel + 1) * rowsPerPanel <= rows {
-                        // A whole panel: six rows read side by side (this runs per call for
-                        // attention's products, not only once at load).
+                        // A whole panel: six rows read side by side, without a test per element.
                         let first = a + panel * rowsPerPanel * rowStride, target = o + panel * depth * rowsPerPanel
                         for k in 0..<depth {
                             for r in 0..<rowsPerPanel { (target + k * rowsPerPanel + r).initialize(to: first[r * rowStride + k]) }

@@ -43,17 +43,10 @@ public struct MatMul: Operator, ActivationFusing {
                     // when there are several, each on one thread; the same calls for any count.
                     let base = (a: ap.baseAddress!, b: bp.baseAddress!, y: yp.baseAddress!)
                     func product(_ i: Int) {
-                        let a = base.a + aMap[i] * m * k, b = base.b + bMap[i] * k * n, c = base.y + i * m * n
-                        if m >= PanelGemm.rowsPerPanel && k > 0 {
-                            // Attention's products (197 x 64 x 197 per head): the panel GEMM packs A
-                            // and computes straight into C, where OpenBLAS spends a third of such a
-                            // product on zeroing C (beta 0) and copying both operands.
-                            PanelGemm.multiply(PanelGemm.PackedA(a, rows: m, depth: k, rowStride: k), b, columns: n,
-                                               bias: nil, residual: nil, activation: .none, into: c)
-                        } else {
-                            GemmKernel.sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: k,
-                                             b: b, ldb: n, beta: 0, c: c, ldc: n)
-                        }
+                        // (The panel GEMM with A packed per call was tried for attention's 197 x 64 x 197
+                        // products: 5-7 % slower than OpenBLAS in a one-process A/B.)
+                        GemmKernel.sgemm(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: base.a + aMap[i] * m * k,
+                                         lda: k, b: base.b + bMap[i] * k * n, ldb: n, beta: 0, c: base.y + i * m * n, ldc: n)
                     }
                     if batchCount == 1 {
                         product(0)
