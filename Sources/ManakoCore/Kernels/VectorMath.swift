@@ -12,22 +12,7 @@ public enum VectorMath {
     public static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
         var c = x.replacing(with: -87.33654, where: x .< -87.33654)
         c.replace(with: 88.72283, where: c .> 88.72283)
-        // n = round(c / ln 2) by the 1.5 * 2^23 trick: the sum's low mantissa bits hold n.
-        // In FMAs (`mk_multiply_add`): Swift's `a * b + c` is two rounded operations, and the
-        // polynomial is a chain of dependent steps, so fused ones also halve its latency.
-        let shifted = mk_multiply_add(c, SIMD8(repeating: 1.442695041), SIMD8(repeating: 12582912))
-        let n = shifted - 12582912
-        let whole = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
-        // Two-part ln 2 keeps r exact to a few ulp.
-        var r = mk_multiply_add(n, SIMD8(repeating: -0.693359375), c)
-        r = mk_multiply_add(n, SIMD8(repeating: 2.12194440e-4), r)
-        var p = SIMD8<Float>(repeating: 1.9875691500e-4)
-        p = mk_multiply_add(p, r, SIMD8(repeating: 1.3981999507e-3))
-        p = mk_multiply_add(p, r, SIMD8(repeating: 8.3334519073e-3))
-        p = mk_multiply_add(p, r, SIMD8(repeating: 4.1665795894e-2))
-        p = mk_multiply_add(p, r, SIMD8(repeating: 1.6666665459e-1))
-        p = mk_multiply_add(p, r, SIMD8(repeating: 5.0000001201e-1))
-        p = mk_multiply_add(p, r * r, r + 1)
+        let (p, whole) = reduce(c)
         // 2^n as 2^h * 2^(n-h), h = n/2: n reaches 128 near the top of the range, past a single exponent field.
         let half = whole &>> 1
         let low = unsafeBitCast((half &+ 127) &<< 23, to: SIMD8<Float>.self)
@@ -92,7 +77,17 @@ public enum VectorMath {
     /// e^-87.3). For activations, where the clamp does not change the result.
     @inline(__always)
     public static func clampedExp(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        let c = mk_clamp(x, SIMD8(repeating: -87.33654), SIMD8(repeating: 88))
+        let (p, whole) = reduce(mk_clamp(x, SIMD8(repeating: -87.33654), SIMD8(repeating: 88)))
+        return p * unsafeBitCast((whole &+ 127) &<< 23, to: SIMD8<Float>.self)
+    }
+
+    /// e^c = p * 2^whole for c in [-87.4, 88.8], shared by `exp` and `clampedExp`: whole =
+    /// round(c / ln 2) by the 1.5 * 2^23 trick (the sum's low mantissa bits hold it), r = c -
+    /// whole * ln 2 with ln 2 in two parts (exact to a few ulp), p = e^r by a degree-6
+    /// polynomial. In FMAs (`mk_multiply_add`): Swift's `a * b + c` is two rounded operations,
+    /// and the polynomial is a chain of dependent steps, so fused ones also halve its latency.
+    @inline(__always)
+    static func reduce(_ c: SIMD8<Float>) -> (p: SIMD8<Float>, whole: SIMD8<Int32>) {
         let shifted = mk_multiply_add(c, SIMD8(repeating: 1.442695041), SIMD8(repeating: 12582912))
         let n = shifted - 12582912
         let whole = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
@@ -104,8 +99,7 @@ public enum VectorMath {
         p = mk_multiply_add(p, r, SIMD8(repeating: 4.1665795894e-2))
         p = mk_multiply_add(p, r, SIMD8(repeating: 1.6666665459e-1))
         p = mk_multiply_add(p, r, SIMD8(repeating: 5.0000001201e-1))
-        p = mk_multiply_add(p, r * r, r + 1)
-        return p * unsafeBitCast((whole &+ 127) &<< 23, to: SIMD8<Float>.self)
+        return (mk_multiply_add(p, r * r, r + 1), whole)
     }
 
     /// erf(x) per lane: x * P(x^2) / Q(x^2) on x clamped to [-4, 4] (erf(4) = 1 - 1.5e-8 in float).
