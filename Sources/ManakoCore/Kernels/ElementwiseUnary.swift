@@ -31,10 +31,8 @@ public enum ElementwiseUnary {
 
     /// Applies `chunk(source, count, target)` to every element, reading X in place into a new
     /// buffer; large tensors split across threads in chunks of whole vectors (each element's
-    /// result does not depend on the split). Callers pass a closure literal that runs
-    /// `VectorMath.map` with the vector function named in it, so the function is inlined into
-    /// the loop: passed as a value, it was called once per vector (a call boundary that left an
-    /// exp's twenty dependent operations without overlap, 2-4x slower than ONNX Runtime).
+    /// result does not depend on the split). The unary operators use `apply(_:_:)`; Clip, whose
+    /// bounds are values rather than a type, passes its own loop.
     @inline(__always)
     public static func apply(_ inputs: [Tensor?],
                              chunks chunk: (UnsafePointer<Float>, Int, UnsafeMutablePointer<Float>) -> Void) throws -> [Tensor] {
@@ -54,7 +52,8 @@ public enum ElementwiseUnary {
     /// `apply(_:chunks:)` with `F.lanes` over every vector: the generic loop is specialised for
     /// each function type, so the call is direct and inlined. (Passed as a closure, the function
     /// was inlined or not at the optimiser's whim, and when not, called once per vector: a call
-    /// boundary that left an exp's twenty dependent operations without overlap.)
+    /// boundary that left an exp's twenty dependent operations without overlap. The loop is
+    /// written out here rather than through `VectorMath.map` for the same reason.)
     @inline(__always)
     public static func apply<F: LaneFunction>(_ inputs: [Tensor?], _ function: F.Type) throws -> [Tensor] {
         try apply(inputs, chunks: { x, count, y in
