@@ -11,6 +11,7 @@ Usage: python3 benchmarks/ab.py LIB_A.so LIB_B.so MODEL.onnx [--threads 1] [--ru
 Needs numpy and onnx.
 """
 import argparse
+import ctypes
 import importlib
 import pathlib
 import shutil
@@ -32,7 +33,7 @@ def load_build(library, tag, scratch):
     shutil.copy(library, lib_copy)
     module = importlib.import_module(f"manako_{tag}")
     # Bind now: the package otherwise opens its library at first use, from $MANAKO_LIBRARY.
-    module._lib = module._library.declare(__import__("ctypes").CDLL(str(lib_copy)))
+    module._lib = module._library.declare(ctypes.CDLL(str(lib_copy)))
     return module
 
 
