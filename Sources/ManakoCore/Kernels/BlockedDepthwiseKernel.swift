@@ -53,20 +53,10 @@ public enum BlockedDepthwiseKernel {
                                                activation: activation.inRegisters, target) }
                 }
                 if let shape = microkernel, interiorWidth >= 4 {
-                    // Groups of eight, then of four; a last partial group moves back to end at the
-                    // interior's end (at most three pixels computed twice, same bits).
                     edges(0..<firstInterior)
-                    var ow = firstInterior
-                    while endInterior - ow >= pixelsPerGroup {
-                        shared(source, g, filter, start, row: oh, column: ow, shape, pixels: 8, residual: blockResidual,
+                    inGroups(firstInterior..<endInterior) { column, count in
+                        shared(source, g, filter, start, row: oh, column: column, shape, pixels: count, residual: blockResidual,
                                activation: activation.inRegisters, target)
-                        ow += pixelsPerGroup
-                    }
-                    while ow < endInterior {
-                        let column = min(ow, endInterior - 4)
-                        shared(source, g, filter, start, row: oh, column: column, shape, pixels: 4, residual: blockResidual,
-                               activation: activation.inRegisters, target)
-                        ow = column + 4
                     }
                     edges(endInterior..<g.outWidth)
                 } else if interiorWidth >= pixelsPerGroup {
@@ -123,26 +113,33 @@ public enum BlockedDepthwiseKernel {
                     let blockResidual = residual.map { $0 + block * outPlane }
                     for oh in 0..<g.outHeight {
                         let rowStart = plane + oh * g.strideHeight * rowStride
-                        func pixels(_ ow: Int, _ count: Int) {
+                        inGroups(0..<g.outWidth) { ow, count in
                             microkernel(rowStart + ow * g.strideWidth * w, rowStride: g.dilationHeight * rowStride,
                                         rows: Int32(g.kernelHeight), weights: filter, start, shape, pixels: count,
                                         residual: blockResidual, activation: activation.inRegisters, target,
                                         offset: (oh * g.outWidth + ow) * w)
                         }
-                        var ow = 0
-                        while g.outWidth - ow >= pixelsPerGroup {
-                            pixels(ow, pixelsPerGroup)
-                            ow += pixelsPerGroup
-                        }
-                        while ow < g.outWidth {
-                            let column = min(ow, g.outWidth - 4)
-                            pixels(column, 4)
-                            ow = column + 4
-                        }
                         if activation.isCurve { activation.applyCurve(target + oh * g.outWidth * w, count: g.outWidth * w) }
                     }
                 }
             }
+        }
+    }
+
+    /// Calls `body(column, count)` over `columns` (at least four wide) in groups of eight, then
+    /// of four; a last partial group moves back to end at the range's end (at most three pixels
+    /// computed twice, same bits).
+    @inline(__always)
+    static func inGroups(_ columns: Range<Int>, _ body: (_ column: Int, _ count: Int) -> Void) {
+        var ow = columns.lowerBound
+        while columns.upperBound - ow >= pixelsPerGroup {
+            body(ow, pixelsPerGroup)
+            ow += pixelsPerGroup
+        }
+        while ow < columns.upperBound {
+            let column = min(ow, columns.upperBound - 4)
+            body(column, 4)
+            ow = column + 4
         }
     }
 
