@@ -31,6 +31,16 @@ private func worstUlp(_ xs: [Float], _ fast: (SIMD8<Float>) -> SIMD8<Float>, _ e
     #expect(worstUlp(small, VectorMath.erf, VectorMath.libmErf) <= 8)
 }
 
+@Test func clampedExpMatchesTheCLibraryInsideItsClamp() {
+    // Every table entry j and both ends of r's range: steps of 0.0113 cross each eighth of ln 2
+    // (0.0866) several times; the ends of the clamp give e^-87.33654 and e^88.
+    let xs = stride(from: Float(-87.33), through: 88, by: 0.0113).map { $0 } + [0, -0, 1e-8, -1e-8, 0.0433, -0.0433, 88, -87.33654]
+    #expect(worstUlp(xs, VectorMath.clampedExp, VectorMath.libmExp) <= 3)
+    var outside: [Float] = [100, -100, .infinity, -.infinity]
+    VectorMath.transform(&outside, VectorMath.clampedExp)
+    #expect(outside == [VectorMath.libmExp(88), VectorMath.libmExp(-87.33654), VectorMath.libmExp(88), VectorMath.libmExp(-87.33654)])
+}
+
 @Test func vectorSigmoidAndSiLUMatchTheirDefinitions() {
     let xs = stride(from: Float(-30), through: 30, by: 0.0173).map { $0 }
     #expect(worstUlp(xs, VectorMath.sigmoid, { 1 / (1 + VectorMath.libmExp(-$0)) }, absoluteFloor: 1e-9) <= 4)

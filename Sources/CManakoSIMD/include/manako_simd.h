@@ -73,6 +73,20 @@ static inline __attribute__((always_inline)) mk_float8 mk_select_bytes(const voi
     return (mk_float8)(((mk_int8)yes & mask) | ((mk_int8)no & ~mask));
 }
 
+/* 2^(j/8) in each lane, j the lane's low three bits: the fraction part of an exponential's
+ * range reduction (`VectorMath.clampedExp`), one vpermps on an eight-entry table. */
+static inline __attribute__((always_inline)) mk_float8 mk_exp2_eighths(mk_int8 bits) {
+    const mk_float8 table = {1.0f, 1.09050775f, 1.18920708f, 1.29683959f,
+                             1.41421354f, 1.54221082f, 1.68179286f, 1.83400810f};
+#if defined(__AVX2__)
+    return (mk_float8)_mm256_permutevar8x32_ps((__m256)table, (__m256i)bits);
+#else
+    mk_float8 r;
+    for (int i = 0; i < 8; i++) r[i] = table[bits[i] & 7];
+    return r;
+#endif
+}
+
 /* The first `count` (0...8) floats at p as a vector, the other lanes zero, and the first `count`
  * lanes of v stored at p: a tile's partial last columns without a scalar loop, and without
  * touching memory past them (a masked vmaskmovps load does not fault on the lanes it skips). */
