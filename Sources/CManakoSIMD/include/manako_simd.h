@@ -43,21 +43,6 @@ static inline __attribute__((always_inline)) mk_float8 mk_max(mk_float8 a, mk_fl
 }
 #endif
 
-/* a / b lane by lane to about 1 ulp: a reciprocal estimate refined by one Newton step, where a
- * vdivps would hold each vector for its full latency. For b in [1, 2^126] (a denominator like
- * 1 + e^-x); past 2^126 the estimate is 0 and so is the quotient. */
-#if defined(__AVX__)
-static inline __attribute__((always_inline)) mk_float8 mk_divide(mk_float8 a, mk_float8 b) {
-    mk_float8 r = (mk_float8)_mm256_rcp_ps((__m256)b);
-    r = r * (2.0f - b * r);
-    return a * r;
-}
-#else
-static inline __attribute__((always_inline)) mk_float8 mk_divide(mk_float8 a, mk_float8 b) {
-    return a / b;
-}
-#endif
-
 /* sqrt lane by lane, correctly rounded (vsqrtps, or sqrtps twice): never the C library's sqrtf,
  * which Swift's SIMD squareRoot() calls lane by lane, with its errno handling for negatives. */
 static inline __attribute__((always_inline)) mk_float8 mk_sqrt(mk_float8 v) {

@@ -34,7 +34,7 @@ public enum VectorMath {
     /// all the special cases need here (a NaN stays NaN through the numerator).
     @inline(__always)
     public static func silu(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        mk_divide(x, 1 + clampedExp(-x))
+        x / (1 + clampedExp(-x))
     }
 
     /// x / 2 * (1 + erf(x / sqrt 2)) per lane (GELU, exact form).
@@ -55,7 +55,7 @@ public enum VectorMath {
         series = mk_multiply_add(series, x2, SIMD8(repeating: 2.0 / 15))
         series = mk_multiply_add(series, x2, SIMD8(repeating: -1.0 / 3))
         let small = mk_multiply_add(series * x2, x, x)
-        let large = 1 - mk_divide(SIMD8(repeating: 2), clampedExp(a + a) + 1)
+        let large = 1 - 2 / (clampedExp(a + a) + 1)
         let signed = large.replacing(with: -large, where: x .< 0)
         return signed.replacing(with: small, where: a .< 0.3).replacing(with: x, where: x .!= x)
     }
