@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import enum
+import math
 import os
 import threading
 from typing import Any, Mapping, NamedTuple, Optional, Union
@@ -126,7 +127,7 @@ class Model:
             _check(lib.manako_model_load_memory(data, len(data), ctypes.byref(options), ctypes.byref(self._handle)))
         else:
             _check(lib.manako_model_load(os.fsencode(source), ctypes.byref(options), ctypes.byref(self._handle)))
-        self._output_sizes: dict = {}
+        self._prepared: dict = {}
         self.inputs = self._describe(lib.manako_model_input_info, 0)
         self.outputs = self._describe(lib.manako_model_output_info, 1)
 
@@ -173,42 +174,52 @@ class Model:
             if len(self.inputs) != 1:
                 raise ManakoError(Status.INVALID_ARGUMENT, f"the model has {len(self.inputs)} inputs; pass a dict")
             inputs = {self.inputs[0].name: inputs}
-        arrays = {name: np.ascontiguousarray(value, dtype=np.float32) for name, value in inputs.items()}
+        arrays = [(name, np.ascontiguousarray(value, dtype=np.float32)) for name, value in inputs.items()]
+        signature = tuple((name, array.shape) for name, array in arrays)
+        prepared = self._prepared.get(signature) or self._prepare(signature)
+        # Fresh records per call (the model may serve several threads at once); the encoded
+        # names and shapes they point at are the signature's, built once.
         c_inputs = (_library.CInput * max(1, len(arrays)))()
-        keep = []  # ctypes objects the C call borrows
-        for i, (name, array) in enumerate(arrays.items()):
-            shape = (ctypes.c_int64 * max(1, array.ndim))(*array.shape)
-            encoded = name.encode()
-            keep += [shape, encoded]
-            c_inputs[i] = _library.CInput(encoded, array.ctypes.data_as(ctypes.POINTER(ctypes.c_float)), shape, array.ndim)
+        for record, (encoded, shape, rank), (_, array) in zip(c_inputs, prepared.inputs, arrays):
+            record.name, record.data, record.shape, record.rank = encoded, array.ctypes.data, shape, rank
         outputs = (_library.COutput * len(self.outputs))()
-        # Size each output from its declared shape, a symbolic dimension taking the batch size,
-        # or from the previous run; only a wrong guess costs a second run.
-        batch = next(iter(arrays.values())).shape[0] if arrays and next(iter(arrays.values())).ndim else 1
-        buffers = []
-        for i, info in enumerate(self.outputs):
-            guess = int(np.prod([batch if d is None else d for d in info.shape])) if info.shape else 1
-            size = max(guess, self._output_sizes.get(info.name, 0))
-            buffer = np.empty(size, dtype=np.float32)
-            buffers.append(buffer)
-            outputs[i].data = buffer.ctypes.data_as(ctypes.POINTER(ctypes.c_float))
-            outputs[i].capacity = size
+        buffers = [np.empty(size, dtype=np.float32) for size in prepared.output_sizes]
+        for record, buffer, size in zip(outputs, buffers, prepared.output_sizes):
+            record.data, record.capacity = buffer.ctypes.data, size
         status = self._lib.manako_model_run(handle, c_inputs, len(arrays), outputs, len(self.outputs))
         if status == Status.BUFFER_TOO_SMALL:
-            for i in range(len(self.outputs)):
-                size = int(np.prod([outputs[i].shape[d] for d in range(outputs[i].rank)]))
+            # A symbolic output dimension that the batch size did not give: size from the shapes
+            # the failed call reported, and remember them for the next call.
+            for i, record in enumerate(outputs):
+                size = math.prod(record.shape[d] for d in range(record.rank))
+                prepared.output_sizes[i] = max(prepared.output_sizes[i], size)
                 buffers[i] = np.empty(size, dtype=np.float32)
-                outputs[i].data = buffers[i].ctypes.data_as(ctypes.POINTER(ctypes.c_float))
-                outputs[i].capacity = size
+                record.data, record.capacity = buffers[i].ctypes.data, size
             status = self._lib.manako_model_run(handle, c_inputs, len(arrays), outputs, len(self.outputs))
         _check(status)
         result = {}
-        for i, info in enumerate(self.outputs):
-            dims = [outputs[i].shape[d] for d in range(outputs[i].rank)]
-            size = int(np.prod(dims))
-            self._output_sizes[info.name] = max(size, self._output_sizes.get(info.name, 0))
-            result[info.name] = buffers[i][:size].reshape(dims)
+        for info, record, buffer in zip(self.outputs, outputs, buffers):
+            dims = tuple(record.shape[d] for d in range(record.rank))
+            result[info.name] = buffer[:math.prod(dims)].reshape(dims)
         return result
+
+    class _Prepared(NamedTuple):
+        """What `run` builds once per input signature (names and shapes)."""
+        #: Per input: the encoded name, the ctypes shape array, the rank.
+        inputs: list
+        #: Per output: the floats to allocate, from its declared shape with a symbolic dimension
+        #: taking the batch size, raised when a call reports more.
+        output_sizes: list
+
+    def _prepare(self, signature: tuple) -> "Model._Prepared":
+        inputs = [(name.encode(), (ctypes.c_int64 * max(1, len(shape)))(*shape), len(shape)) for name, shape in signature]
+        batch = signature[0][1][0] if signature and signature[0][1] else 1
+        sizes = [int(np.prod([batch if d is None else d for d in info.shape])) if info.shape else 1 for info in self.outputs]
+        prepared = Model._Prepared(inputs, sizes)
+        if len(self._prepared) >= 64:  # a caller cycling through many shapes: keep the cache bounded
+            self._prepared.clear()
+        self._prepared[signature] = prepared
+        return prepared
 
     def _call_with_image(self, image: ImageLike, on_file, on_encoded, on_pixels, *rest) -> int:
         """Calls the C function for the image's form: path, encoded bytes, or a pixel array / PIL image."""
@@ -260,7 +271,7 @@ class Model:
         size = int(np.prod(shape)) if shape and None not in shape else 0
         for _ in range(2):  # an unknown size is learnt from the first call
             buffer = np.empty(size, dtype=np.float32)
-            output = _library.COutput(None, buffer.ctypes.data_as(ctypes.POINTER(ctypes.c_float)), size)
+            output = _library.COutput(None, buffer.ctypes.data, size)
             status = self._call_with_image(image, lib.manako_model_preprocess_file, lib.manako_model_preprocess_encoded,
                                            lib.manako_model_preprocess_pixels, ctypes.byref(output))
             dims = [output.shape[d] for d in range(output.rank)]

@@ -68,6 +68,25 @@ def test_run_matches_onnx_runtime_logits(model):
     assert model.run({"input": x})["logits"].shape == (1, 1000)
 
 
+def test_outputs_larger_than_the_batch_suggests(tmp_path):
+    """An output whose symbolic size is not the batch: the first call learns it (a second run
+    inside `run`), later calls allocate it at once; a new input shape is its own signature."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper, numpy_helper
+    graph = helper.make_graph(
+        [helper.make_node("Reshape", ["x", "flat"], ["y"])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, ["n", 4])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, ["m"])],
+        [numpy_helper.from_array(np.array([-1], dtype=np.int64), "flat")])
+    path = tmp_path / "flatten.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    with manako.Model(path) as m:
+        for rows in (3, 3, 5, 3):
+            x = np.arange(rows * 4, dtype=np.float32).reshape(rows, 4)
+            y = m.run(x)["y"]
+            assert y.shape == (rows * 4,) and np.array_equal(y, x.ravel())
+
+
 def test_load_from_bytes():
     with manako.Model(MODEL.read_bytes()) as m:
         assert m.classify(IMAGE, top_k=1)[0].index == 282
