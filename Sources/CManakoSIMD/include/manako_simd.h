@@ -59,7 +59,7 @@ static inline __attribute__((always_inline)) mk_float8 mk_select_bytes(const voi
 }
 
 /* 2^(j/8) in each lane, j the lane's low three bits: the fraction part of an exponential's
- * range reduction (`VectorMath.clampedExp`), one vpermps on an eight-entry table. */
+ * range reduction (`VectorMath.reduce`), one vpermps on an eight-entry table. */
 static inline __attribute__((always_inline)) mk_float8 mk_exp2_eighths(mk_int8 bits) {
     const mk_float8 table = {1.0f, 1.09050775f, 1.18920708f, 1.29683959f,
                              1.41421354f, 1.54221082f, 1.68179286f, 1.83400810f};

@@ -1,23 +1,19 @@
 import CManakoSIMD
 
 /// Transcendental functions on eight lanes at once, for activations and Softmax.
-/// exp: range reduction x = n ln2 + r (|r| <= ln2/2), a degree-6 polynomial for e^r, then 2^n
-/// built in the exponent bits. erf: a rational minimax fit in x^2 on [-4, 4], saturating beyond.
+/// exp: range reduction x = (8n + j) ln2/8 + r (|r| <= ln2/16), 2^(j/8) from a table, a cubic
+/// for e^r, then 2^n built in the exponent bits. erf: a rational minimax fit in x^2 on [-4, 4], saturating beyond.
 /// Accuracy against the C library is tested (a few ulp); `libm*` are the scalar twins.
 public enum VectorMath {
     /// e^x per lane. Below -87.3 (where float goes denormal) the result is 0; above 88.72 it is infinity.
-    /// Written with `replacing(with:where:)` and bit casts only: those lower to single AVX instructions,
-    /// while the generic SIMD clamp, rounding and conversion calls do not.
+    /// `reduce`'s e^r * 2^(j/8) with n added to its exponent field: n reaches 128 at the top of
+    /// the range, one past a float's own 2^n, but there e^r * 2^(j/8) is below 1, so the sum fits.
+    /// Special lanes by `replacing(with:where:)`, which lowers to single AVX blends.
     @inline(__always)
     public static func exp(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        var c = x.replacing(with: -87.33654, where: x .< -87.33654)
-        c.replace(with: 88.72283, where: c .> 88.72283)
-        let (p, whole) = reduce(c)
-        // 2^n as 2^h * 2^(n-h), h = n/2: n reaches 128 near the top of the range, past a single exponent field.
-        let half = whole &>> 1
-        let low = unsafeBitCast((half &+ 127) &<< 23, to: SIMD8<Float>.self)
-        let high = unsafeBitCast((whole &- half &+ 127) &<< 23, to: SIMD8<Float>.self)
-        var result = p * low * high
+        let (scaled, bits) = reduce(mk_clamp(x, SIMD8(repeating: -87.33654), SIMD8(repeating: 88.72283)))
+        let exponent = ((bits &>> 3) &- 127) &<< 23
+        var result = unsafeBitCast(unsafeBitCast(scaled, to: SIMD8<Int32>.self) &+ exponent, to: SIMD8<Float>.self)
         result.replace(with: 0, where: x .< -87.33654)
         result.replace(with: .infinity, where: x .> 88.72283)
         result.replace(with: x, where: x .!= x)
@@ -74,46 +70,30 @@ public enum VectorMath {
 
     /// e^x per lane for x clamped to [-87.3, 88], for activations (SiLU, tanh), where the clamp
     /// does not change the result; no special-case lanes (a NaN gives e^-87.3).
-    /// x = (8n + j) ln2/8 + r with |r| <= ln2/16: 2^n in the exponent bits, 2^(j/8) from an
-    /// eight-entry table (`mk_exp2_eighths`), e^r by 1 + r + r^2 (c2 + c3 r). Against `exp`'s
-    /// degree-6 Horner chain this is half the operations and half the dependent latency: SiLU
-    /// runs 1.5x as fast, and on a long row the core runs out of room to overlap such chains.
     @inline(__always)
     public static func clampedExp(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        let c = mk_clamp(x, SIMD8(repeating: -87.33654), SIMD8(repeating: 88))
-        // round(8 c / ln 2) + 8 * 127 in the low mantissa bits (the 1.5 * 2^23 trick): the low
-        // three bits are j, the next eight n's biased exponent.
+        let (scaled, bits) = reduce(mk_clamp(x, SIMD8(repeating: -87.33654), SIMD8(repeating: 88)))
+        return scaled * unsafeBitCast((bits &>> 3) &<< 23, to: SIMD8<Float>.self)
+    }
+
+    /// e^c = e^r * 2^(j/8) * 2^n for c in [-87.34, 88.73]: c = (8n + j) ln2/8 + r, |r| <= ln2/16.
+    /// Returns e^r * 2^(j/8), with 2^(j/8) from an eight-entry table (`mk_exp2_eighths`) and e^r by
+    /// 1 + r + r^2 (c2 + c3 r), and the bits whose low three are j and next eight n + 127.
+    /// Against a degree-6 polynomial over |r| <= ln2/2 this is half the operations and half the
+    /// dependent latency: SiLU ran 1.5x as fast, since on a long row the core runs out of room to
+    /// overlap such chains. In FMAs (`mk_multiply_add`): Swift's `a * b + c` is two rounded operations.
+    @inline(__always)
+    static func reduce(_ c: SIMD8<Float>) -> (scaled: SIMD8<Float>, bits: SIMD8<Int32>) {
+        // round(8 c / ln 2) + 8 * 127 in the low mantissa bits (the 1.5 * 2^23 trick).
         let shifted = mk_multiply_add(c, SIMD8(repeating: 11.5415602), SIMD8(repeating: 12583928))
         let eighths = shifted - 12583928
         // ln2/8 in two parts, the first 12 bits wide, so eighths times it is exact.
         var r = mk_multiply_add(eighths, SIMD8(repeating: -0.086639404296875), c)
         r = mk_multiply_add(eighths, SIMD8(repeating: -3.993272912e-6), r)
         let bits = unsafeBitCast(shifted, to: SIMD8<Int32>.self)
-        let power = unsafeBitCast((bits &>> 3) &<< 23, to: SIMD8<Float>.self)
         // Minimax-fitted on |r| <= ln2/16 (relative error 2.6e-8).
         let p = mk_multiply_add(r * r, mk_multiply_add(r, SIMD8(repeating: 0.166668579), SIMD8(repeating: 0.500064492)), r + 1)
-        return p * mk_exp2_eighths(bits) * power
-    }
-
-    /// e^c = p * 2^whole for c in [-87.4, 88.8], for `exp`: whole =
-    /// round(c / ln 2) by the 1.5 * 2^23 trick (the sum's low mantissa bits hold it), r = c -
-    /// whole * ln 2 with ln 2 in two parts (exact to a few ulp), p = e^r by a degree-6
-    /// polynomial. In FMAs (`mk_multiply_add`): Swift's `a * b + c` is two rounded operations,
-    /// and the polynomial is a chain of dependent steps, so fused ones also halve its latency.
-    @inline(__always)
-    static func reduce(_ c: SIMD8<Float>) -> (p: SIMD8<Float>, whole: SIMD8<Int32>) {
-        let shifted = mk_multiply_add(c, SIMD8(repeating: 1.442695041), SIMD8(repeating: 12582912))
-        let n = shifted - 12582912
-        let whole = unsafeBitCast(shifted, to: SIMD8<Int32>.self) &- 0x4B40_0000
-        var r = mk_multiply_add(n, SIMD8(repeating: -0.693359375), c)
-        r = mk_multiply_add(n, SIMD8(repeating: 2.12194440e-4), r)
-        var p = SIMD8<Float>(repeating: 1.9875691500e-4)
-        p = mk_multiply_add(p, r, SIMD8(repeating: 1.3981999507e-3))
-        p = mk_multiply_add(p, r, SIMD8(repeating: 8.3334519073e-3))
-        p = mk_multiply_add(p, r, SIMD8(repeating: 4.1665795894e-2))
-        p = mk_multiply_add(p, r, SIMD8(repeating: 1.6666665459e-1))
-        p = mk_multiply_add(p, r, SIMD8(repeating: 5.0000001201e-1))
-        return (mk_multiply_add(p, r * r, r + 1), whole)
+        return (p * mk_exp2_eighths(bits), bits)
     }
 
     /// erf(x) per lane: x * P(x^2) / Q(x^2) on x clamped to [-4, 4] (erf(4) = 1 - 1.5e-8 in float).
