@@ -159,6 +159,38 @@ static inline __attribute__((always_inline)) void mk_transpose8x8(const float *s
 }
 #endif
 
+/* Eight 6-float rows into lane-minor order: dst[j * 8 + i] = rows[i][j] for i < 8,
+ * j < 6 (one row of the 6x6 input patches of eight Winograd tiles). Masked loads read only the
+ * six floats of each row; one 8x8 register transpose, six stores. */
+#if defined(__AVX2__)
+static inline __attribute__((always_inline)) void mk_gather_transpose6x8(const float *const *rows, float *dst) {
+    __m256i six = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
+    __m256 r0 = _mm256_maskload_ps(rows[0], six), r1 = _mm256_maskload_ps(rows[1], six);
+    __m256 r2 = _mm256_maskload_ps(rows[2], six), r3 = _mm256_maskload_ps(rows[3], six);
+    __m256 r4 = _mm256_maskload_ps(rows[4], six), r5 = _mm256_maskload_ps(rows[5], six);
+    __m256 r6 = _mm256_maskload_ps(rows[6], six), r7 = _mm256_maskload_ps(rows[7], six);
+    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
+    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
+    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
+    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
+    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
+    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
+    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
+    _mm256_storeu_ps(dst, _mm256_permute2f128_ps(u0, u4, 0x20));
+    _mm256_storeu_ps(dst + 8, _mm256_permute2f128_ps(u1, u5, 0x20));
+    _mm256_storeu_ps(dst + 16, _mm256_permute2f128_ps(u2, u6, 0x20));
+    _mm256_storeu_ps(dst + 24, _mm256_permute2f128_ps(u3, u7, 0x20));
+    _mm256_storeu_ps(dst + 32, _mm256_permute2f128_ps(u0, u4, 0x31));
+    _mm256_storeu_ps(dst + 40, _mm256_permute2f128_ps(u1, u5, 0x31));
+}
+#else
+static inline __attribute__((always_inline)) void mk_gather_transpose6x8(const float *const *rows, float *dst) {
+    for (int i = 0; i < 8; i++)
+        for (int j = 0; j < 6; j++) dst[j * 8 + i] = rows[i][j];
+}
+#endif
+
 /* The way back for four columns: rows[i][j] = src[j * 8 + i] for i < 8, j < 4 (one row of the 4x4
  * output tiles of eight Winograd tiles, from lane-minor vectors to each tile's place). */
 #if defined(__AVX__)

@@ -158,41 +158,59 @@ public enum WinogradKernel {
 
     /// V = B^T d B for tiles first..<first+count of every channel, eight tiles per vector;
     /// written per position in PanelGemm's packed-B layout [block / 16][channel][16] (lanes past
-    /// `count` are zero). The 6x6 patches of
-    /// eight tiles are first copied into a lane-minor staging buffer, so the arithmetic is 8-wide.
+    /// `count` are zero). Each row of the 6x6 patches of eight tiles goes into a lane-minor
+    /// staging buffer through one register transpose (`mk_gather_transpose6x8`), so the
+    /// arithmetic is 8-wide: a patch inside the input is read in place, one that crosses its
+    /// edge from a zero-padded copy (36 scalar moves per tile took most of the transform's time).
     static func transformInput(_ x: UnsafePointer<Float>, channels: Int, only selected: Range<Int>, geometry g: WindowGeometry, tilesWide: Int,
                                first: Int, count: Int, block: Int, into v: UnsafeMutablePointer<Float>, positionStride: Int) {
         let staging = UnsafeMutablePointer<Float>.allocate(capacity: 36 * 8)
         defer { staging.deallocate() }
         let origins = (0..<count).map { (top: ((first + $0) / tilesWide) * 4 - g.padTop, left: ((first + $0) % tilesWide) * 4 - g.padLeft) }
+        let inside = origins.map { top, left in top >= 0 && left >= 0 && top + 6 <= g.inHeight && left + 6 <= g.inWidth }
         let patch = UnsafeRawPointer(staging)
         func d(_ i: Int) -> SIMD8<Float> { patch.loadUnaligned(fromByteOffset: i * 32, as: SIMD8<Float>.self) }
         let rows = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 36)
         defer { rows.deallocate() }
+        // Per lane: where its patch's first row starts and the step to the next row. Edge patches
+        // (rows 6 apart) are built in `copies`; lanes past `count` read the zero patch after them.
+        let starts = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: 8), steps = UnsafeMutablePointer<Int>.allocate(capacity: 8)
+        let patchRows = UnsafeMutablePointer<UnsafePointer<Float>?>.allocate(capacity: 8)
+        let copies = UnsafeMutablePointer<Float>.allocate(capacity: 9 * 36)
+        defer { starts.deallocate(); steps.deallocate(); patchRows.deallocate(); copies.deallocate() }
+        (copies + 8 * 36).initialize(repeating: 0, count: 36)
         for channel in selected {
             let plane = x + channel * g.inHeight * g.inWidth
             var lane0 = 0
             while lane0 < block {
-                let lanes = max(0, min(8, count - lane0))
-                if lanes < 8 { staging.initialize(repeating: 0, count: 36 * 8) }
-                for lane in 0..<lanes {
-                    let (top, left) = origins[lane0 + lane]
-                    if top >= 0 && left >= 0 && top + 6 <= g.inHeight && left + 6 <= g.inWidth {
-                        for r in 0..<6 {
-                            let source = plane + (top + r) * g.inWidth + left, target = staging + r * 48 + lane
-                            target[0] = source[0]; target[8] = source[1]; target[16] = source[2]
-                            target[24] = source[3]; target[32] = source[4]; target[40] = source[5]
-                        }
-                    } else {
-                        for r in 0..<6 {
-                            let row = top + r
-                            for col in 0..<6 {
-                                let column = left + col
-                                let inside = row >= 0 && row < g.inHeight && column >= 0 && column < g.inWidth
-                                staging[(r * 6 + col) * 8 + lane] = inside ? plane[row * g.inWidth + column] : 0
-                            }
+                for lane in 0..<8 {
+                    let tile = lane0 + lane
+                    if tile >= count {
+                        starts[lane] = UnsafePointer(copies + 8 * 36)
+                        steps[lane] = 6
+                        continue
+                    }
+                    let (top, left) = origins[tile]
+                    if inside[tile] {
+                        starts[lane] = plane + top * g.inWidth + left
+                        steps[lane] = g.inWidth
+                        continue
+                    }
+                    let copy = copies + lane * 36
+                    for r in 0..<6 {
+                        let row = top + r
+                        for col in 0..<6 {
+                            let column = left + col
+                            let within = row >= 0 && row < g.inHeight && column >= 0 && column < g.inWidth
+                            copy[r * 6 + col] = within ? plane[row * g.inWidth + column] : 0
                         }
                     }
+                    starts[lane] = UnsafePointer(copy)
+                    steps[lane] = 6
+                }
+                for r in 0..<6 {
+                    for lane in 0..<8 { patchRows[lane] = starts[lane] + r * steps[lane] }
+                    mk_gather_transpose6x8(patchRows, staging + r * 48)
                 }
                 // Rows: t = B^T d (per column), then columns: V = t B.
                 for col in 0..<6 {
