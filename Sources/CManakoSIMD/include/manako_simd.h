@@ -127,30 +127,37 @@ static inline __attribute__((always_inline)) float mk_horizontal_max(mk_float8 v
 }
 #endif
 
-/* An 8x8 float transpose: dst[j * dstStride + i] = src[i * srcStride + j] for i, j < 8
- * (strides in floats). With AVX: eight loads, three rounds of in-lane shuffles, eight stores. */
 #if defined(__AVX__)
-static inline __attribute__((always_inline)) void mk_transpose8x8(const float *src, long srcStride, float *dst, long dstStride) {
-    __m256 r0 = _mm256_loadu_ps(src), r1 = _mm256_loadu_ps(src + srcStride);
-    __m256 r2 = _mm256_loadu_ps(src + 2 * srcStride), r3 = _mm256_loadu_ps(src + 3 * srcStride);
-    __m256 r4 = _mm256_loadu_ps(src + 4 * srcStride), r5 = _mm256_loadu_ps(src + 5 * srcStride);
-    __m256 r6 = _mm256_loadu_ps(src + 6 * srcStride), r7 = _mm256_loadu_ps(src + 7 * srcStride);
-    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
-    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
-    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
-    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
+/* Eight rows of eight floats transposed in registers, in place: r[j] lane i becomes r[i] lane
+ * j. Three rounds of in-lane shuffles, then the 128-bit halves exchanged. */
+static inline __attribute__((always_inline)) void mk_transpose8_registers(__m256 r[8]) {
+    __m256 t0 = _mm256_unpacklo_ps(r[0], r[1]), t1 = _mm256_unpackhi_ps(r[0], r[1]);
+    __m256 t2 = _mm256_unpacklo_ps(r[2], r[3]), t3 = _mm256_unpackhi_ps(r[2], r[3]);
+    __m256 t4 = _mm256_unpacklo_ps(r[4], r[5]), t5 = _mm256_unpackhi_ps(r[4], r[5]);
+    __m256 t6 = _mm256_unpacklo_ps(r[6], r[7]), t7 = _mm256_unpackhi_ps(r[6], r[7]);
     __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
     __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
     __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
     __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    _mm256_storeu_ps(dst, _mm256_permute2f128_ps(u0, u4, 0x20));
-    _mm256_storeu_ps(dst + dstStride, _mm256_permute2f128_ps(u1, u5, 0x20));
-    _mm256_storeu_ps(dst + 2 * dstStride, _mm256_permute2f128_ps(u2, u6, 0x20));
-    _mm256_storeu_ps(dst + 3 * dstStride, _mm256_permute2f128_ps(u3, u7, 0x20));
-    _mm256_storeu_ps(dst + 4 * dstStride, _mm256_permute2f128_ps(u0, u4, 0x31));
-    _mm256_storeu_ps(dst + 5 * dstStride, _mm256_permute2f128_ps(u1, u5, 0x31));
-    _mm256_storeu_ps(dst + 6 * dstStride, _mm256_permute2f128_ps(u2, u6, 0x31));
-    _mm256_storeu_ps(dst + 7 * dstStride, _mm256_permute2f128_ps(u3, u7, 0x31));
+    r[0] = _mm256_permute2f128_ps(u0, u4, 0x20);
+    r[1] = _mm256_permute2f128_ps(u1, u5, 0x20);
+    r[2] = _mm256_permute2f128_ps(u2, u6, 0x20);
+    r[3] = _mm256_permute2f128_ps(u3, u7, 0x20);
+    r[4] = _mm256_permute2f128_ps(u0, u4, 0x31);
+    r[5] = _mm256_permute2f128_ps(u1, u5, 0x31);
+    r[6] = _mm256_permute2f128_ps(u2, u6, 0x31);
+    r[7] = _mm256_permute2f128_ps(u3, u7, 0x31);
+}
+#endif
+
+/* An 8x8 float transpose: dst[j * dstStride + i] = src[i * srcStride + j] for i, j < 8
+ * (strides in floats). With AVX: eight loads, the register transpose, eight stores. */
+#if defined(__AVX__)
+static inline __attribute__((always_inline)) void mk_transpose8x8(const float *src, long srcStride, float *dst, long dstStride) {
+    __m256 r[8];
+    for (int i = 0; i < 8; i++) r[i] = _mm256_loadu_ps(src + i * srcStride);
+    mk_transpose8_registers(r);
+    for (int j = 0; j < 8; j++) _mm256_storeu_ps(dst + j * dstStride, r[j]);
 }
 #else
 static inline __attribute__((always_inline)) void mk_transpose8x8(const float *src, long srcStride, float *dst, long dstStride) {
@@ -159,30 +166,16 @@ static inline __attribute__((always_inline)) void mk_transpose8x8(const float *s
 }
 #endif
 
-/* Eight 6-float rows into lane-minor order: dst[j * 8 + i] = rows[i][j] for i < 8,
- * j < 6 (one row of the 6x6 input patches of eight Winograd tiles). Masked loads read only the
- * six floats of each row; one 8x8 register transpose, six stores. */
+/* Eight 6-float rows into lane-minor order: dst[j * 8 + i] = rows[i][j] for i < 8, j < 6 (one
+ * row of the 6x6 input patches of eight Winograd tiles). Masked loads read only the six floats
+ * of each row; the register transpose; six stores. */
 #if defined(__AVX2__)
 static inline __attribute__((always_inline)) void mk_gather_transpose6x8(const float *const *rows, float *dst) {
     __m256i six = _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0);
-    __m256 r0 = _mm256_maskload_ps(rows[0], six), r1 = _mm256_maskload_ps(rows[1], six);
-    __m256 r2 = _mm256_maskload_ps(rows[2], six), r3 = _mm256_maskload_ps(rows[3], six);
-    __m256 r4 = _mm256_maskload_ps(rows[4], six), r5 = _mm256_maskload_ps(rows[5], six);
-    __m256 r6 = _mm256_maskload_ps(rows[6], six), r7 = _mm256_maskload_ps(rows[7], six);
-    __m256 t0 = _mm256_unpacklo_ps(r0, r1), t1 = _mm256_unpackhi_ps(r0, r1);
-    __m256 t2 = _mm256_unpacklo_ps(r2, r3), t3 = _mm256_unpackhi_ps(r2, r3);
-    __m256 t4 = _mm256_unpacklo_ps(r4, r5), t5 = _mm256_unpackhi_ps(r4, r5);
-    __m256 t6 = _mm256_unpacklo_ps(r6, r7), t7 = _mm256_unpackhi_ps(r6, r7);
-    __m256 u0 = _mm256_shuffle_ps(t0, t2, 0x44), u1 = _mm256_shuffle_ps(t0, t2, 0xEE);
-    __m256 u2 = _mm256_shuffle_ps(t1, t3, 0x44), u3 = _mm256_shuffle_ps(t1, t3, 0xEE);
-    __m256 u4 = _mm256_shuffle_ps(t4, t6, 0x44), u5 = _mm256_shuffle_ps(t4, t6, 0xEE);
-    __m256 u6 = _mm256_shuffle_ps(t5, t7, 0x44), u7 = _mm256_shuffle_ps(t5, t7, 0xEE);
-    _mm256_storeu_ps(dst, _mm256_permute2f128_ps(u0, u4, 0x20));
-    _mm256_storeu_ps(dst + 8, _mm256_permute2f128_ps(u1, u5, 0x20));
-    _mm256_storeu_ps(dst + 16, _mm256_permute2f128_ps(u2, u6, 0x20));
-    _mm256_storeu_ps(dst + 24, _mm256_permute2f128_ps(u3, u7, 0x20));
-    _mm256_storeu_ps(dst + 32, _mm256_permute2f128_ps(u0, u4, 0x31));
-    _mm256_storeu_ps(dst + 40, _mm256_permute2f128_ps(u1, u5, 0x31));
+    __m256 r[8];
+    for (int i = 0; i < 8; i++) r[i] = _mm256_maskload_ps(rows[i], six);
+    mk_transpose8_registers(r);
+    for (int j = 0; j < 6; j++) _mm256_storeu_ps(dst + j * 8, r[j]);
 }
 #else
 static inline __attribute__((always_inline)) void mk_gather_transpose6x8(const float *const *rows, float *dst) {
