@@ -43,6 +43,9 @@ static inline __attribute__((always_inline)) mk_float8 mk_max(mk_float8 a, mk_fl
 }
 #endif
 
+/* Asks for the cache line holding p ahead of its use (prefetcht0); never faults. */
+static inline __attribute__((always_inline)) void mk_prefetch(const void *p) { __builtin_prefetch(p, 0, 3); }
+
 /* sqrt lane by lane, correctly rounded (vsqrtps, or sqrtps twice): never the C library's sqrtf,
  * which Swift's SIMD squareRoot() calls lane by lane, with its errno handling for negatives. */
 static inline __attribute__((always_inline)) mk_float8 mk_sqrt(mk_float8 v) {

@@ -179,8 +179,21 @@ public enum WinogradKernel {
         let copies = UnsafeMutablePointer<Float>.allocate(capacity: 9 * 36)
         defer { starts.deallocate(); steps.deallocate(); patchRows.deallocate(); copies.deallocate() }
         (copies + 8 * 36).initialize(repeating: 0, count: 36)
+        // The input rows the block's patches cover: while one channel is transformed, the next
+        // one's rows are prefetched (a block reads a few short rows per plane, too short for
+        // the hardware prefetcher, and the planes come from L3).
+        let firstRow = max(0, origins.first.map { $0.top } ?? 0), endRow = min(g.inHeight, (origins.last.map { $0.top } ?? 0) + 6)
+        let planeSize = g.inHeight * g.inWidth
         for channel in selected {
-            let plane = x + channel * g.inHeight * g.inWidth
+            let plane = x + channel * planeSize
+            if channel + 1 < selected.upperBound {
+                let next = UnsafeRawPointer(plane + planeSize)
+                var offset = firstRow * g.inWidth * 4
+                while offset < endRow * g.inWidth * 4 {
+                    mk_prefetch(next + offset)
+                    offset += 64
+                }
+            }
             var lane0 = 0
             while lane0 < block {
                 for lane in 0..<8 {
