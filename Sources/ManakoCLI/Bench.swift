@@ -13,6 +13,7 @@ struct Bench: ParsableCommand {
     @OptionGroup(title: "Limits") var limits: LimitOptions
     @Flag(help: "Print JSON.") var json = false
     @Flag(help: "After timing, print where one run spends its time, by operator type and by node.") var profile = false
+    @Option(help: "With --profile, how many of the slowest nodes to list.") var top = 15
 
     func validate() throws {
         guard batch >= 1, runs >= 1 else { throw ValidationError("--batch and --runs must be at least 1") }
@@ -105,7 +106,7 @@ extension Bench {
                          entry.seconds * 1000 / Double(runs), 100 * entry.seconds / total))
         }
         print("slowest nodes:")
-        for t in perNode.sorted(by: { $0.seconds > $1.seconds }).prefix(15) {
+        for t in perNode.sorted(by: { $0.seconds > $1.seconds }).prefix(max(0, top)) {
             print(String(format: "  %9.3f ms  %@ (%@) -> %@%@", t.seconds * 1000 / Double(runs), t.name as NSString,
                          t.opType as NSString, "\(t.outputShape)" as NSString, (t.plan.map { ": " + $0 } ?? "") as NSString))
         }

@@ -110,44 +110,80 @@ func blockedDepthwiseMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [
     }
 }
 
-/// The blocked 1x1 kernel against the seven-loop twin: one pixel, partial panels of six,
-/// half tiles (output channels 8 mod 16), two and more slices of input channels, batch 3.
+/// The blocked GEMM convolution against the seven-loop twin. 1x1: one pixel, partial panels of
+/// six, half tiles (output channels 8 mod 16), two and more slices of input channels, batch 3.
+/// Windows: strides, asymmetric padding, dilation, 7x7 and 1x1 planes, panels read in place (one
+/// or two tiles, or few channels) and packed (three tiles or more), several slices of k.
 @Test(arguments: [
-    // (batch, inChannels, outChannels, height, width)
-    (1, 8, 8, 1, 1),
-    (3, 16, 24, 7, 7),
-    (1, 264, 40, 1, 127),
-    (1, 24, 1000, 1, 1),
-    (2, 520, 16, 3, 5),
-    (1, 32, 96, 37, 11),
+    // (batch, inChannels, outChannels, height, width, kernel, stride, pads, dilation)
+    (1, 8, 8, 1, 1, 1, 1, [0, 0, 0, 0], 1),
+    (3, 16, 24, 7, 7, 1, 1, [0, 0, 0, 0], 1),
+    (1, 264, 40, 1, 127, 1, 1, [0, 0, 0, 0], 1),
+    (1, 24, 1000, 1, 1, 1, 1, [0, 0, 0, 0], 1),
+    (2, 520, 16, 3, 5, 1, 1, [0, 0, 0, 0], 1),
+    (1, 32, 96, 37, 11, 1, 1, [0, 0, 0, 0], 1),
+    (3, 16, 56, 7, 7, 3, 2, [1, 1, 1, 1], 1),
+    (1, 8, 40, 13, 9, 3, 1, [0, 1, 2, 1], 2),
+    (1, 24, 8, 5, 5, 5, 2, [2, 2, 2, 2], 1),
+    (1, 64, 72, 14, 13, 1, 2, [0, 0, 0, 0], 1),
+    (2, 64, 48, 9, 10, 3, 1, [1, 1, 1, 1], 1),
+    (1, 40, 24, 1, 1, 3, 1, [1, 1, 1, 1], 1),
 ])
-func blockedPointwiseMatchesReference(_ c: (Int, Int, Int, Int, Int)) throws {
-    let (n, cin, cout, h, w) = c
-    let g = try WindowGeometry(input: [n, cin, h, w], kernel: (1, 1), strides: (1, 1), dilations: (1, 1), pads: [0, 0, 0, 0],
-                               autoPad: .explicit)
+func blockedGemmConvolutionMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int], Int)) throws {
+    let (n, cin, cout, h, w, k, s, pads, d) = c
+    let g = try WindowGeometry(input: [n, cin, h, w], kernel: (k, k), strides: (s, s), dilations: (d, d), pads: pads, autoPad: .explicit)
+    let spatialOut = g.outHeight * g.outWidth
     let x = pseudoRandom(n * cin * h * w, seed: 96)
-    let weights = pseudoRandom(cout * cin, seed: 97), bias = pseudoRandom(cout, seed: 98)
-    let residual = pseudoRandom(n * cout * h * w, seed: 99)
+    let weights = pseudoRandom(cout * cin * k * k, seed: 97), bias = pseudoRandom(cout, seed: 98)
+    let residual = pseudoRandom(n * cout * spatialOut, seed: 99)
     let plain = ConvKernels.reference(input: x, weights: weights, bias: bias, geometry: g, outChannels: cout, groups: 1)
-    let packed = BlockedPointwiseKernel.packWeights(weights, outChannels: cout, inChannels: cin)
+    let packed = BlockedGemmConvKernel.packWeights(weights, outChannels: cout, inChannels: cin, taps: k * k)
     for (activation, scalar) in blockedActivations {
         for withResidual in [false, true] {
             let expected = zip(plain, residual).map { scalar($0 + (withResidual ? $1 : 0)) }
-            let inputs = [(x, cin, h * w)] + (withResidual ? [(residual, cout, h * w)] : [])
+            let inputs = [(x, cin, h * w)] + (withResidual ? [(residual, cout, spatialOut)] : [])
             let results = [1, 2].map { threads in
                 Parallel.withThreads(threads) {
-                    throughBlocks(n, cout, h * w, inputs) { p, out in
+                    throughBlocks(n, cout, spatialOut, inputs) { p, out in
                         bias.withUnsafeBufferPointer { b in
-                            BlockedPointwiseKernel.run(p[0], batch: n, spatial: h * w, weights: packed, bias: b.baseAddress!,
-                                                       residual: withResidual ? p[1] : nil, activation: activation, into: out)
+                            BlockedGemmConvKernel.run(p[0], geometry: g, weights: packed, bias: b.baseAddress!,
+                                                      residual: withResidual ? p[1] : nil, activation: activation, into: out)
                         }
                     }
                 }
             }
-            expectClose(results[0], expected, tolerance: 2e-4, "blocked pointwise \(c) \(activation) residual \(withResidual)")
+            expectClose(results[0], expected, tolerance: 2e-4, "blocked GEMM convolution \(c) \(activation) residual \(withResidual)")
             #expect(results[0] == results[1], "1 vs 2 threads differ for \(c)")
         }
     }
+}
+
+/// The blocked max pool against the plain twin: strides, asymmetric padding, dilation, ceil
+/// mode (a last window partly past the input), a window larger than the input, batch 3.
+@Test(arguments: [
+    // (batch, channels, height, width, kernel, stride, pads, dilation, ceil)
+    (1, 8, 112, 112, 3, 2, [1, 1, 1, 1], 1, false),
+    (3, 16, 7, 9, 2, 2, [0, 0, 0, 0], 1, true),
+    (1, 24, 13, 11, 3, 2, [0, 1, 2, 0], 2, true),
+    (2, 8, 2, 3, 5, 1, [2, 2, 2, 2], 1, false),
+])
+func blockedMaxPoolMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, [Int], Int, Bool)) throws {
+    let (n, channels, h, w, k, s, pads, d, ceil) = c
+    let pool = MaxPool(kernelShape: [k, k], strides: [s, s], dilations: [d, d], pads: pads, ceilMode: ceil)
+    let g = try WindowGeometry.make(input: [n, channels, h, w], kernel: [k, k], strides: [s, s], dilations: [d, d], pads: pads,
+                                    autoPad: .explicit, ceilMode: ceil)
+    let x = pseudoRandom(n * channels * h * w, seed: 104)
+    let expected = PoolKernels.reference(x, g, kind: .max)
+    let results = try [1, 2].map { threads in
+        try Parallel.withThreads(threads) {
+            let blocked = try ChannelReorder(toBlocked: true).run([Tensor(shape: [n, channels, h, w], floats: x)])[0]
+            let y = try BlockedMaxPool(pool).run([blocked])[0]
+            #expect(y.shape == [n, channels, g.outHeight, g.outWidth])
+            return try ChannelReorder(toBlocked: false).run([y])[0].floats()
+        }
+    }
+    #expect(results[0] == expected, "\(c)")
+    #expect(results[1] == expected, "\(c) two threads")
 }
 
 /// A stem with few input channels (NCHW in, NCHW8c out) against the seven-loop twin: strides,
@@ -183,10 +219,10 @@ func blockedStemMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int])
 }
 
 /// An inverted residual block (1x1 expand, depthwise, 1x1 project plus a depthwise skip) after a
-/// stem and a max pooling: the block moves to NCHW8c with one reorder in (the pooling's output)
-/// and one out (the block's sum is also a graph output); the stem, a chain of its own with no
-/// depthwise convolution, stays, and so does the lone 1x1 after the final pooling. The outputs
-/// are the plain graph's.
+/// stem and a max pooling: stem, pooling and block move to NCHW8c as one chain with one reorder,
+/// out (the block's sum is also a graph output; the stem reads the NCHW input itself); the lone
+/// 1x1 after the final pooling, whose reorders would cost more than it writes, stays. The
+/// outputs are the plain graph's.
 @Test func convolutionChainsMoveToBlockedChannels() throws {
     func conv(_ name: String, _ op: Conv, _ inputs: [String]) -> NodeSpec {
         NodeSpec(name: name, opType: "Conv", op: op, inputs: inputs, outputs: [name])
@@ -216,11 +252,11 @@ func blockedStemMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int])
     let (optimized, _) = try GraphOptimizer.optimize(nodes: nodes, constants: &constants, outputs: outputs)
     let shapes = try Graph(inputs: [input], outputs: outputs, constants: constants, nodes: optimized).inferShapes()
     let (blocked, count) = GraphOptimizer.blockChannels(optimized, shapes: shapes, constants: &constants, outputs: outputs)
-    #expect(count == 4)
-    #expect(blocked.filter { $0.op is BlockedConv }.map(\.name).sorted() == ["dw", "dwSkip", "expand", "project"])
-    #expect(blocked.compactMap { ($0.op as? ChannelReorder)?.toBlocked }.sorted { !$0 && $1 } == [false, true])
-    #expect(blocked.contains { $0.op is BlockedGlobalAveragePool })
-    #expect(constants["expandW"] == nil && constants["stemW"] != nil && constants["loneW"] != nil)
+    #expect(count == 5)
+    #expect(blocked.filter { $0.op is BlockedConv }.map(\.name).sorted() == ["dw", "dwSkip", "expand", "project", "stem"])
+    #expect(blocked.compactMap { ($0.op as? ChannelReorder)?.toBlocked } == [false])
+    #expect(blocked.contains { $0.op is BlockedGlobalAveragePool } && blocked.contains { $0.op is BlockedMaxPool })
+    #expect(constants["expandW"] == nil && constants["stemW"] == nil && constants["loneW"] != nil)
     let fast = try Graph(inputs: [input], outputs: outputs, constants: constants, nodes: blocked)
     let x = t([2, 3, 30, 34], pseudoRandom(2 * 3 * 30 * 34, seed: 63))
     let expected = try plain.run(["x": x])
@@ -229,6 +265,51 @@ func blockedStemMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int])
         for name in ["y", "lone", "sum"] {
             expectClose(try actual[name]!.floats(), try expected[name]!.floats(), tolerance: 1e-5, "\(name) \(threads)")
         }
+    }
+}
+
+/// A stem and a ResNet bottleneck with a strided 3x3 and a 1x1 stride-2 downsample, and no
+/// depthwise convolution: all move to NCHW8c (windows read in place and through a padded copy)
+/// with one reorder, out, to the 3x3 stride-1 layer Winograd takes, which stays in NCHW. Same
+/// numbers as the plain graph (up to Winograd's rounding), batch 2, 1 and 2 threads.
+@Test func bottlenecksMoveToBlockedChannels() throws {
+    func conv(_ name: String, _ op: Conv, _ inputs: [String]) -> NodeSpec {
+        NodeSpec(name: name, opType: "Conv", op: op, inputs: inputs, outputs: [name])
+    }
+    var original: [String: Tensor] = [:]
+    for (name, shape) in [("stemW", [32, 3, 3, 3]), ("reduceW", [16, 32, 1, 1]), ("stridedW", [16, 16, 3, 3]), ("expandW", [64, 16, 1, 1]),
+                          ("downW", [64, 32, 1, 1]), ("plainW", [16, 64, 3, 3])] {
+        original[name] = Tensor(shape: shape, floats: pseudoRandom(shape.reduce(1, *), seed: UInt64(name.count + 7)))
+        original[name + "B"] = Tensor(shape: [shape[0]], floats: pseudoRandom(shape[0], seed: UInt64(name.count + 70)))
+    }
+    let nodes = [
+        conv("stem", Conv(pads: [1, 1, 1, 1]), ["x", "stemW", "stemWB"]),
+        conv("reduce", Conv(), ["stem", "reduceW", "reduceWB"]),
+        NodeSpec(name: "relu1", opType: "Relu", op: Relu(), inputs: ["reduce"], outputs: ["reduced"]),
+        conv("strided", Conv(strides: [2, 2], pads: [1, 1, 1, 1]), ["reduced", "stridedW", "stridedWB"]),
+        NodeSpec(name: "relu2", opType: "Relu", op: Relu(), inputs: ["strided"], outputs: ["narrow"]),
+        conv("expand", Conv(), ["narrow", "expandW", "expandWB"]),
+        conv("down", Conv(strides: [2, 2]), ["stem", "downW", "downWB"]),
+        NodeSpec(name: "add", opType: "Add", op: Add(), inputs: ["expand", "down"], outputs: ["sum"]),
+        NodeSpec(name: "relu3", opType: "Relu", op: Relu(), inputs: ["sum"], outputs: ["block"]),
+        conv("plain", Conv(pads: [1, 1, 1, 1]), ["block", "plainW", "plainWB"]),
+    ]
+    let input = ValueInfo(name: "x", elementType: .float32, shape: [.fixed(2), .fixed(3), .fixed(33), .fixed(31)])
+    let outputs = ["plain"].map { ValueInfo(name: $0, elementType: .float32, shape: nil) }
+    var constants = original
+    let plain = try Graph(inputs: [input], outputs: outputs, constants: original, nodes: nodes)
+    let (optimized, _) = try GraphOptimizer.optimize(nodes: nodes, constants: &constants, outputs: outputs)
+    let shapes = try Graph(inputs: [input], outputs: outputs, constants: constants, nodes: optimized).inferShapes()
+    let (blocked, count) = GraphOptimizer.blockChannels(optimized, shapes: shapes, constants: &constants, outputs: outputs)
+    #expect(count == 5)
+    #expect(blocked.filter { $0.op is BlockedConv }.map(\.name).sorted() == ["down", "expand", "reduce", "stem", "strided"])
+    #expect(blocked.compactMap { ($0.op as? ChannelReorder)?.toBlocked } == [false])
+    let fast = try Graph(inputs: [input], outputs: outputs, constants: constants, nodes: blocked)
+    let x = t([2, 3, 33, 31], pseudoRandom(2 * 3 * 33 * 31, seed: 64))
+    let expected = try plain.run(["x": x])
+    for threads in [1, 2] {
+        let actual = try Parallel.withThreads(threads) { try fast.run(["x": x]) }
+        expectClose(try actual["plain"]!.floats(), try expected["plain"]!.floats(), tolerance: 1e-3, "bottleneck \(threads)")
     }
 }
 

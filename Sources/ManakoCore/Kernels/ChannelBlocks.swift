@@ -75,6 +75,27 @@ extension ChannelBlocks {
         }
     }
 
+    /// Each block's [H, W, 8] plane into a zero-bordered [planeHeight, planeWidth, 8] one, the
+    /// input's first pixel at (top, left): the plane a padded blocked convolution reads.
+    public static func pad(_ x: UnsafePointer<Float>, blocks: Int, height: Int, width: Int, top: Int, left: Int,
+                           planeHeight: Int, planeWidth: Int, into y: UnsafeMutablePointer<Float>) {
+        let w = ChannelBlocks.width, rowFloats = planeWidth * w, planeFloats = planeHeight * rowFloats
+        let right = planeWidth - left - width
+        Parallel.forEachPart(of: blocks, split: blocks * planeFloats >= 1 << 15) { range in
+            for b in range {
+                let source = x + b * height * width * w, target = y + b * planeFloats
+                target.initialize(repeating: 0, count: top * rowFloats)
+                for row in 0..<height {
+                    let out = target + (top + row) * rowFloats
+                    out.initialize(repeating: 0, count: left * w)
+                    (out + left * w).initialize(from: source + row * width * w, count: width * w)
+                    (out + (left + width) * w).initialize(repeating: 0, count: right * w)
+                }
+                (target + (top + height) * rowFloats).initialize(repeating: 0, count: (planeHeight - top - height) * rowFloats)
+            }
+        }
+    }
+
     /// y = x times one factor per channel (squeeze-and-excitation): x blocked [N, C, spatial],
     /// `scale` [N or 1, C] (`scaleBatch` its first dimension), y blocked.
     public static func scaleChannels(_ x: UnsafePointer<Float>, batch: Int, channels: Int, spatial: Int,

@@ -65,7 +65,7 @@ public enum IndirectConvKernel {
     /// The same convolution into the channel-blocked layout (`ChannelBlocks`), the stem of a
     /// blocked chain: the GEMM's rows are six pixels of an output row, read from the planes at the
     /// per-k offsets, and its columns sixteen output channels of W^T packed at load
-    /// (`BlockedPointwiseKernel.packWeights` over K = C*KH*KW).
+    /// (`BlockedGemmConvKernel.packWeights` over K = C*KH*KW).
     /// Layout: input [N, C, H, W], output [N, M/8, OH, OW, 8] (M a multiple of 8).
     static func runBlocked(input: UnsafePointer<Float>, weights: PackedBGemm.PackedB, bias: UnsafePointer<Float>?,
                            geometry g: WindowGeometry, activation: FusedActivation, into y: UnsafeMutablePointer<Float>) {
@@ -123,7 +123,7 @@ public enum IndirectConvKernel {
                      pb.loadUnaligned(as: SIMD8<Float>.self), pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
             pb += 64
         }
-        BlockedPointwiseKernel.storeTile(sums, firstPixel: firstPixel, count: count, spatial: spatial, column: column, width: width,
+        BlockedGemmConvKernel.storeTile(sums, firstPixel: firstPixel, count: count, spatial: spatial, column: column, width: width,
                                          accumulate: false, finish: true, bias: bias, residual: nil, activation: activation, y)
     }
 }

@@ -1,12 +1,13 @@
-/// A 2-D convolution the optimizer moved into the channel-blocked layout (`ChannelBlocks`): a 1x1
-/// convolution (stride 1, no padding, one group) or a depthwise one, with its bias, residual and
-/// activation fused. Inputs as Conv's: X (blocked), W omitted (packed here at load), B, and the
+/// A 2-D convolution the optimizer moved into the channel-blocked layout (`ChannelBlocks`): one
+/// group (1x1 or any window) or depthwise, with its bias, residual and activation fused. Inputs as Conv's: X (blocked), W omitted (packed here at load), B, and the
 /// residual (blocked). Not an ONNX operator: only `GraphOptimizer.blockChannels` creates it.
 public struct BlockedConv: Operator, PlanDescribing {
     /// The three convolutions a blocked chain runs.
     public enum Kind: Sendable, Equatable {
         /// 1x1, stride 1, no padding, one group, C and M multiples of 8.
         case pointwise
+        /// One group, C and M multiples of 8, any other window, stride, padding and dilation.
+        case window
         /// One filter per channel, any window, stride, padding and dilation.
         case depthwise
         /// A stem: at most 4 input channels, K = C*KH*KW <= 256, one group, no residual; X stays
@@ -16,6 +17,7 @@ public struct BlockedConv: Operator, PlanDescribing {
 
     public enum Weights: Sendable {
         case pointwise(PackedBGemm.PackedB)
+        case window(PackedBGemm.PackedB)
         case depthwise([Float])
         case fewChannels(PackedBGemm.PackedB)
     }
@@ -45,6 +47,7 @@ public struct BlockedConv: Operator, PlanDescribing {
             return .pointwise
         }
         if conv.group == m && perGroup == 1 { return .depthwise }
+        if conv.group == 1 && perGroup % blocks == 0 { return .window }
         if conv.group == 1 && perGroup <= IndirectConvKernel.maxChannels && kh * kw > 1 && perGroup * kh * kw <= 256 && !conv.addsResidual {
             return .fewChannels
         }
@@ -61,10 +64,12 @@ public struct BlockedConv: Operator, PlanDescribing {
         copy.winogradWeights = nil
         copy.weightShape = w.shape
         switch kind {
-        case .pointwise: weights = .pointwise(BlockedPointwiseKernel.packWeights(values, outChannels: m, inChannels: perGroup))
+        case .pointwise: weights = .pointwise(BlockedGemmConvKernel.packWeights(values, outChannels: m, inChannels: perGroup))
+        case .window:
+            weights = .window(BlockedGemmConvKernel.packWeights(values, outChannels: m, inChannels: perGroup, taps: kh * kw))
         case .depthwise: weights = .depthwise(BlockedDepthwiseKernel.packWeights(values, channels: m, taps: kh * kw))
         case .fewChannels:
-            weights = .fewChannels(BlockedPointwiseKernel.packWeights(values, outChannels: m, inChannels: perGroup * kh * kw))
+            weights = .fewChannels(BlockedGemmConvKernel.packWeights(values, outChannels: m, inChannels: perGroup * kh * kw))
         }
         self.conv = copy
     }
@@ -102,14 +107,15 @@ public struct BlockedConv: Operator, PlanDescribing {
                 bias.withOptionalPointer { biasPointer in
                     residualValues.withOptionalPointer { residualPointer in
                         switch weights {
-                        case .pointwise(let packed):
+                        case .pointwise(let packed), .window(let packed):
                             let spatial = g.outHeight * g.outWidth
                             guard let factors else {
-                                BlockedPointwiseKernel.run(xb.baseAddress!, batch: g.batch, spatial: spatial, weights: packed,
-                                                           bias: biasPointer, residual: residualPointer, activation: conv.activation,
-                                                           into: out.baseAddress!)
+                                BlockedGemmConvKernel.run(xb.baseAddress!, geometry: g, weights: packed, bias: biasPointer,
+                                                          residual: residualPointer, activation: conv.activation, into: out.baseAddress!)
                                 return
                             }
+                            var single = g
+                            single.batch = 1
                             // Image by image, with the weights' rows rescaled by that image's factors.
                             let (perImageIn, perImageOut) = (packed.depth * spatial, packed.columns * spatial)
                             for image in 0..<g.batch {
@@ -119,10 +125,10 @@ public struct BlockedConv: Operator, PlanDescribing {
                                                           into: target.baseAddress!)
                                     }
                                 }
-                                BlockedPointwiseKernel.run(xb.baseAddress! + image * perImageIn, batch: 1, spatial: spatial,
-                                                           weights: PackedBGemm.PackedB(packed, values: scaled), bias: biasPointer,
-                                                           residual: residualPointer.map { $0 + image * perImageOut },
-                                                           activation: conv.activation, into: out.baseAddress! + image * perImageOut)
+                                BlockedGemmConvKernel.run(xb.baseAddress! + image * perImageIn, geometry: single,
+                                                          weights: PackedBGemm.PackedB(packed, values: scaled), bias: biasPointer,
+                                                          residual: residualPointer.map { $0 + image * perImageOut },
+                                                          activation: conv.activation, into: out.baseAddress! + image * perImageOut)
                                 BufferPool.recycle(scaled)
                             }
                         case .fewChannels(let packed):
@@ -150,6 +156,9 @@ public struct BlockedConv: Operator, PlanDescribing {
         case .pointwise:
             let pixels = (inputs.first ?? nil).map { $0.rank == 4 ? $0.shape[2] * $0.shape[3] : 0 } ?? 0
             algorithm = "NCHW8c pointwise GEMM \(w[0])x\(w[1])x\(pixels)"
+        case .window:
+            let pixels = (inputs.first ?? nil).map { $0.rank == 4 ? $0.shape[2] * $0.shape[3] : 0 } ?? 0
+            algorithm = "NCHW8c direct GEMM \(w[2])x\(w[3])/\(conv.strides?.last ?? 1) \(w[0])x\(w[1] * w[2] * w[3]), \(pixels) input pixels"
         case .depthwise:
             algorithm = "NCHW8c depthwise direct \(w[2])x\(w[3])/\(conv.strides?.last ?? 1)"
         case .fewChannels:

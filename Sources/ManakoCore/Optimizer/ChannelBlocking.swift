@@ -9,18 +9,20 @@ extension GraphOptimizer {
         case scale(x: Int)
         /// GlobalAveragePool: reads the blocked layout, writes [N, C, 1, 1] (the same in both).
         case pool
+        /// A 2-D MaxPool: blocked in and out.
+        case maxPool(MaxPool)
     }
 
-    /// Moves chains of 1x1 and depthwise convolutions (the inverted residual blocks of MobileNet
-    /// and EfficientNet, with their squeeze-and-excitation) into the channel-blocked layout
-    /// (`ChannelBlocks`), where depthwise windows need no shuffles and 1x1 tiles have sixteen
-    /// output channels whatever the pixel count. A chain is the set of convertible nodes linked by
-    /// the values they read in the blocked layout; one reorder brings each value from outside into
-    /// it and one takes each result out to any other reader. A chain is converted only when it
-    /// holds a depthwise convolution and its reorders move at most half as many floats as it
-    /// writes (else the copies cost what it saves). Needs the inferred shapes: every node in a
-    /// chain has known channels and spatial size. Returns the nodes and how many convolutions
-    /// were converted.
+    /// Moves chains of convolutions (the inverted residual blocks of MobileNet and EfficientNet,
+    /// with their squeeze-and-excitation; ResNet's bottlenecks, stem and max pool) into the
+    /// channel-blocked layout (`ChannelBlocks`), where depthwise windows need no shuffles and a
+    /// convolution's tiles have sixteen output channels whatever the pixel count, read in place
+    /// with no im2col. 3x3 stride-1 layers that Winograd takes stay in NCHW. A chain is the set of
+    /// convertible nodes linked by the values they read in the blocked layout; one reorder brings
+    /// each value from outside into it and one takes each result out to any other reader. A chain
+    /// is converted only when its reorders move at most half as many floats as it writes (else
+    /// the copies cost what it saves). Needs the inferred shapes: every node in a chain has known
+    /// channels and spatial size. Returns the nodes and how many convolutions were converted.
     public static func blockChannels(_ nodes: [NodeSpec], shapes: [String: [Int?]], constants: inout [String: Tensor],
                                      outputs: [ValueInfo]) -> ([NodeSpec], Int) {
         /// Floats of a value per image, when its channels and spatial size are known (and below
@@ -42,6 +44,12 @@ extension GraphOptimizer {
                       size(node.inputs[0]) != nil, blockable(node.outputs[0]), let kind = BlockedConv.kind(of: conv, weightShape: w.shape),
                       kind == .fewChannels || blockable(node.inputs[0]) else { continue }
                 if conv.addsResidual && !(node.inputs.count > 3 && shapes[node.inputs[3]] == shapes[node.outputs[0]]) { continue }
+                // 3x3 stride-1 layers with enough tiles stay with Winograd, which only runs in NCHW.
+                if kind == .window, let out = shapes[node.outputs[0]], let oh = out[2], let ow = out[3],
+                   WinogradKernel.applies(kernel: (w.shape[2], w.shape[3]), strides: ((conv.strides ?? [1, 1])[0], (conv.strides ?? [1, 1])[1]),
+                                          dilations: ((conv.dilations ?? [1, 1])[0], (conv.dilations ?? [1, 1])[1]), groups: conv.group,
+                                          inChannels: w.shape[1], outChannels: w.shape[0]),
+                   (oh + 3) / 4 * ((ow + 3) / 4) >= WinogradKernel.minimumTiles { continue }
                 roles[n] = .conv(kind)
             } else if node.op is Mul, node.inputs.count == 2, node.outputs.count == 1 {
                 for x in 0..<2 {
@@ -54,6 +62,9 @@ extension GraphOptimizer {
                 }
             } else if node.op is GlobalAveragePool, node.inputs.count == 1, blockable(node.inputs[0]) {
                 roles[n] = .pool
+            } else if let pool = node.op as? MaxPool, pool.kernelShape.count == 2, node.inputs.count == 1, node.outputs.count == 1,
+                      blockable(node.inputs[0]), blockable(node.outputs[0]) {
+                roles[n] = .maxPool(pool)
             }
         }
         /// The inputs a node reads in the blocked layout.
@@ -63,7 +74,7 @@ extension GraphOptimizer {
             case .conv(let kind):
                 return (kind != .fewChannels ? [node.inputs[0]] : []) + (node.inputs.count > 3 && !node.inputs[3].isEmpty ? [node.inputs[3]] : [])
             case .scale(let x): return [node.inputs[x]]
-            case .pool: return [node.inputs[0]]
+            case .pool, .maxPool: return [node.inputs[0]]
             }
         }
         func writesBlocked(_ n: Int) -> Bool {
@@ -97,7 +108,6 @@ extension GraphOptimizer {
         var converted = Set<Int>()
         for members in chains.values {
             let inChain = Set(members)
-            guard members.contains(where: { if case .conv(.depthwise) = roles[$0]! { return true } else { return false } }) else { continue }
             let written = members.filter(writesBlocked).reduce(0) { $0 + (size(nodes[$1].outputs[0]) ?? 0) }
             var entering = Set<String>(), leaving = Set<String>()
             for n in members {
@@ -163,6 +173,9 @@ extension GraphOptimizer {
                 copy.inputs = [blockedName(node.inputs[x]), node.inputs[1 - x]]
             case .pool:
                 copy.op = BlockedGlobalAveragePool()
+                copy.inputs = [blockedName(node.inputs[0])]
+            case .maxPool(let pool):
+                copy.op = BlockedMaxPool(pool)
                 copy.inputs = [blockedName(node.inputs[0])]
             }
             guard writesBlocked(n) else {

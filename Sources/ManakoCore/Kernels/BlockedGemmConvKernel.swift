@@ -1,0 +1,323 @@
+import CManakoSIMD
+
+/// Convolution with one group in the channel-blocked layout, as a GEMM whose rows are output
+/// pixels: six pixels by sixteen output channels (two blocks) per register tile; per input block
+/// and tap, each of its eight channels is a broadcast of six pixels' values times sixteen packed
+/// weights, so no operand is copied at run time (a padded convolution reads a zero-bordered copy).
+/// Layout: input [N, C/8, H, W, 8], weights packed at load as `PackedBGemm.PackedB` over
+/// W^T [K, M] with K ordered (C/8, KH, KW, 8) in slices of whole blocks, output [N, M/8, OH, OW, 8].
+/// C and M are multiples of 8; any window, stride, dilation and padding.
+/// Twin: `ConvKernels.reference` with the input and output reordered (`ChannelBlocks`).
+public enum BlockedGemmConvKernel {
+    /// W [M, C, KH, KW] as B [K, M], row (c / 8, tap, c % 8) of K holding channel c's tap, packed
+    /// into 16-column tiles whose slices of K hold whole blocks of all taps.
+    public static func packWeights(_ weights: [Float], outChannels m: Int, inChannels c: Int, taps: Int = 1) -> PackedBGemm.PackedB {
+        let w = ChannelBlocks.width, depth = c * taps
+        let transposed = [Float](unsafeUninitializedCapacity: m * depth) { target, initialized in
+            weights.withUnsafeBufferPointer { source in
+                for o in 0..<m {
+                    for i in 0..<c {
+                        for t in 0..<taps { target[(((i / w) * taps + t) * w + i % w) * m + o] = source[(o * c + i) * taps + t] }
+                    }
+                }
+            }
+            initialized = m * depth
+        }
+        return transposed.withUnsafeBufferPointer {
+            PackedBGemm.PackedB($0.baseAddress!, depth: depth, columns: m, sliceMultiple: w * taps)
+        }
+    }
+
+    /// y = activation(conv(x, W) + bias + residual) for every image of `g.batch`.
+    public static func run(_ x: UnsafePointer<Float>, geometry g: WindowGeometry, weights: PackedBGemm.PackedB,
+                           bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: FusedActivation,
+                           into y: UnsafeMutablePointer<Float>) {
+        let w = ChannelBlocks.width, taps = g.kernelHeight * g.kernelWidth
+        let padded = g.padTop + g.padLeft + g.padBottom + g.padRight > 0
+        // The plane the windows read: X itself, or X with its zero border (tall and wide enough for every tap).
+        let planeHeight = padded ? max(g.inHeight + g.padTop + g.padBottom, (g.outHeight - 1) * g.strideHeight + (g.kernelHeight - 1) * g.dilationHeight + 1) : g.inHeight
+        let planeWidth = padded ? max(g.inWidth + g.padLeft + g.padRight, (g.outWidth - 1) * g.strideWidth + (g.kernelWidth - 1) * g.dilationWidth + 1) : g.inWidth
+        let blocks = g.batch * g.inChannels / w, planeFloats = planeHeight * planeWidth * w
+        // Where each step of eight k (an input block's tap) starts, from a pixel's origin in the image.
+        let steps = (0..<(g.inChannels / w * taps)).map { s in
+            let t = s % taps
+            return (s / taps) * planeFloats + ((t / g.kernelWidth) * g.dilationHeight * planeWidth + (t % g.kernelWidth) * g.dilationWidth) * w
+        }
+        let window = Window(rowStep: g.strideHeight * planeWidth * w, columnStep: g.strideWidth * w, outWidth: g.outWidth,
+                            blockStride: planeFloats)
+        guard padded else {
+            steps.withUnsafeBufferPointer { multiply(x, window, steps: $0.baseAddress!, geometry: g, weights: weights, bias: bias,
+                                                          residual: residual, activation: activation, into: y) }
+            return
+        }
+        let plane = BufferPool.floats(blocks * planeFloats) {
+            ChannelBlocks.pad(x, blocks: blocks, height: g.inHeight, width: g.inWidth, top: g.padTop, left: g.padLeft,
+                              planeHeight: planeHeight, planeWidth: planeWidth, into: $0.baseAddress!)
+        }
+        plane.withUnsafeBufferPointer { planePointer in
+            steps.withUnsafeBufferPointer { multiply(planePointer.baseAddress!, window, steps: $0.baseAddress!, geometry: g, weights: weights,
+                                                          bias: bias, residual: residual, activation: activation, into: y) }
+        }
+        BufferPool.recycle(plane)
+    }
+
+    /// How output pixels map to the plane they read: pixel (oh, ow) of a block starts at
+    /// oh * rowStep + ow * columnStep floats; an image's blocks are blockStride floats apart.
+    struct Window {
+        let rowStep, columnStep, outWidth, blockStride: Int
+        /// The offsets of pixels first ..< first + count, those past `last` repeating it (one
+        /// division for the lot: a division per pixel cost as much as a small layer's tile).
+        func offsets(from first: Int, count: Int, last: Int, into target: UnsafeMutablePointer<Int>) {
+            var (row, column) = first.quotientAndRemainder(dividingBy: outWidth)
+            var offset = row * rowStep + column * columnStep
+            for p in 0..<count {
+                target[p] = offset
+                if first + p < last {
+                    column += 1
+                    offset += columnStep
+                    if column == outWidth {
+                        column = 0
+                        row += 1
+                        offset = row * rowStep
+                    }
+                }
+            }
+        }
+    }
+
+    @inline(never)
+    static func multiply(_ x: UnsafePointer<Float>, _ window: Window, steps: UnsafePointer<Int>, geometry g: WindowGeometry,
+                         weights: PackedBGemm.PackedB, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
+                         activation: FusedActivation, into y: UnsafeMutablePointer<Float>) {
+        let k = weights.depth, m = weights.columns, columnsPerTile = PanelGemm.columnsPerTile, spatial = g.outHeight * g.outWidth
+        let inBlocks = g.inChannels / ChannelBlocks.width
+        let tiles = (m + columnsPerTile - 1) / columnsPerTile
+        let panels = (spatial + PanelGemm.rowsPerPanel - 1) / PanelGemm.rowsPerPanel
+        // Ranges of up to eight panels (48 pixels) per image, or all of a plane of up to sixteen
+        // (a 7x7 plane's 49 pixels would otherwise stream the weights twice, once for 1 pixel);
+        // with few ranges, the tiles split too (each output still sums its input channels in one
+        // fixed order: any split, same bits).
+        let panelsPerRange = panels <= 16 ? max(panels, 1) : 8
+        let ranges = (panels + panelsPerRange - 1) / panelsPerRange
+        let tileGroups = min(tiles, max(1, (4 * Parallel.threads + g.batch * ranges - 1) / (g.batch * ranges)))
+        weights.values.withUnsafeBufferPointer { packed in
+            Parallel.forEach(g.batch * ranges * tileGroups) { item in
+                let group = item % tileGroups, range = item / tileGroups % ranges, image = item / tileGroups / ranges
+                let input = x + image * inBlocks * window.blockStride, output = y + image * m * spatial
+                let imageResidual = residual.map { $0 + image * m * spatial }
+                let firstPanel = range * panelsPerRange, endPanel = min(panels, firstPanel + panelsPerRange)
+                let tileRange = (tiles * group / tileGroups)..<(tiles * (group + 1) / tileGroups)
+                // With several tiles to pass over them and four or more steps of k, the range's
+                // pixels are first packed per panel into [k][6] rows (one stream for the tiles to
+                // read, not one per step); otherwise the tiles read them in place.
+                let packs = tileRange.count >= 3 && min(weights.sliceDepth, k) >= 32
+                let panelFloats = PanelGemm.rowsPerPanel * min(weights.sliceDepth, k)
+                // The panels' pixel offsets (Ints, two floats' room each) and packed panels in one scratch.
+                let offsetCount = panelsPerRange * PanelGemm.rowsPerPanel
+                Scratch.withFloats(2 * offsetCount, packs ? panelsPerRange * panelFloats + 8 : 0) { offsetRoom, panelsA in
+                    let pixelOffsets = UnsafeMutableRawPointer(offsetRoom).bindMemory(to: Int.self, capacity: offsetCount)
+                    window.offsets(from: firstPanel * PanelGemm.rowsPerPanel, count: (endPanel - firstPanel) * PanelGemm.rowsPerPanel,
+                                   last: spatial - 1, into: pixelOffsets)
+                    var k0 = 0
+                    while k0 < k {
+                        let d = min(weights.sliceDepth, k - k0)
+                        let slice = packed.baseAddress! + k0 * tiles * columnsPerTile
+                        let sliceSteps = steps + k0 / ChannelBlocks.width
+                        if packs {
+                            for panel in firstPanel..<endPanel {
+                                pack(input, pixelOffsets: pixelOffsets + (panel - firstPanel) * PanelGemm.rowsPerPanel,
+                                     steps: sliceSteps, count: d / ChannelBlocks.width,
+                                     into: panelsA + (panel - firstPanel) * PanelGemm.rowsPerPanel * d)
+                            }
+                        }
+                        // A tile of the slice stays in L1 while the range's panels pass over it.
+                        for t in tileRange {
+                            let width = min(columnsPerTile, m - t * columnsPerTile)
+                            let panelsOut = PanelsOut(firstPanel: firstPanel, endPanel: endPanel, spatial: spatial, column: t * columnsPerTile,
+                                                      width: width, accumulate: k0 > 0, finish: k0 + d == k, bias: bias,
+                                                      residual: imageResidual, activation: activation.inRegisters, y: output)
+                            if packs {
+                                packedTilePass(panelsA, depth: d, slice + t * d * columnsPerTile, panelsOut)
+                            } else {
+                                tilePass(input, pixelOffsets: pixelOffsets, steps: sliceSteps, stepCount: d / ChannelBlocks.width,
+                                         slice + t * d * columnsPerTile, panelsOut)
+                            }
+                            // A curve runs once over the range's pixels of the tile's one or two blocks,
+                            // still in L1 (one call per 48 pixels, not per tile).
+                            if k0 + d == k && activation.isCurve {
+                                let first = firstPanel * PanelGemm.rowsPerPanel, count = min(spatial, endPanel * PanelGemm.rowsPerPanel) - first
+                                for block in 0..<(width / ChannelBlocks.width) {
+                                    activation.applyCurve(output + (t * columnsPerTile + block * ChannelBlocks.width) * spatial + first * ChannelBlocks.width,
+                                                          count: count * ChannelBlocks.width)
+                                }
+                            }
+                        }
+                        k0 += d
+                    }
+                }
+            }
+        }
+    }
+
+    /// One tile's pass over a range of panels: where its sums go and what finishes them.
+    struct PanelsOut {
+        let firstPanel, endPanel, spatial, column, width: Int
+        let accumulate, finish: Bool
+        let bias, residual: UnsafePointer<Float>?
+        let activation: FusedActivation
+        let y: UnsafeMutablePointer<Float>
+    }
+
+    /// One 16-column tile of B over the range's packed panels ([panel][depth][6]). A call per
+    /// tile, not per panel: the tile's loop is inlined here, where the argument traffic is paid once.
+    @inline(never)
+    static func packedTilePass(_ panelsA: UnsafePointer<Float>, depth: Int, _ b: UnsafePointer<Float>, _ out: PanelsOut) {
+        for panel in out.firstPanel..<out.endPanel {
+            let first = panel * PanelGemm.rowsPerPanel
+            packedTile(panelsA + (panel - out.firstPanel) * PanelGemm.rowsPerPanel * depth, depth: depth, b, firstPixel: first,
+                       count: min(PanelGemm.rowsPerPanel, out.spatial - first), spatial: out.spatial, column: out.column,
+                       width: out.width, accumulate: out.accumulate, finish: out.finish, bias: out.bias, residual: out.residual,
+                       activation: out.activation, out.y)
+        }
+    }
+
+    /// One 16-column tile of B over the range's panels read in place.
+    @inline(never)
+    static func tilePass(_ x: UnsafePointer<Float>, pixelOffsets: UnsafePointer<Int>, steps: UnsafePointer<Int>, stepCount: Int,
+                      _ b: UnsafePointer<Float>, _ out: PanelsOut) {
+        for panel in out.firstPanel..<out.endPanel {
+            let first = panel * PanelGemm.rowsPerPanel
+            tile(x, pixelOffsets: pixelOffsets + (panel - out.firstPanel) * PanelGemm.rowsPerPanel, steps: steps, stepCount: stepCount,
+                 b, firstPixel: first, count: min(PanelGemm.rowsPerPanel, out.spatial - first), spatial: out.spatial, column: out.column,
+                 width: out.width, accumulate: out.accumulate, finish: out.finish, bias: out.bias, residual: out.residual,
+                 activation: out.activation, out.y)
+        }
+    }
+
+    /// A panel's six pixels (at `pixelOffsets`) over `count` steps of eight k (an input block's
+    /// tap, at `steps`) into [k][6] rows, k ordered as the packed weights' (block, tap, lane).
+    @inline(__always)
+    static func pack(_ x: UnsafePointer<Float>, pixelOffsets: UnsafePointer<Int>, steps: UnsafePointer<Int>, count: Int,
+                     into target: UnsafeMutablePointer<Float>) {
+        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: 6) { pixels in
+            var out = target
+            for s in 0..<count {
+                let step = x + steps[s]
+                for i in 0..<6 { pixels[i] = step + pixelOffsets[i] }
+                mk_pack_pixels6(pixels.baseAddress!, out)
+                out += 6 * ChannelBlocks.width
+            }
+        }
+    }
+
+    /// Six pixels (`count` stored) packed as [depth][6] by one 16-column tile.
+    @inline(__always)
+    static func packedTile(_ a: UnsafePointer<Float>, depth: Int, _ b: UnsafePointer<Float>, firstPixel: Int, count: Int, spatial: Int,
+                           column: Int, width: Int, accumulate: Bool, finish: Bool, bias: UnsafePointer<Float>?,
+                           residual: UnsafePointer<Float>?, activation: FusedActivation, _ y: UnsafeMutablePointer<Float>) {
+        var sums = PanelGemm.TileSums()
+        var pa = a, pb = UnsafeRawPointer(b)
+        if width > ChannelBlocks.width {
+            for _ in 0..<depth {
+                sums.add(pa, pb.loadUnaligned(as: SIMD8<Float>.self), pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+                pa += 6
+                pb += 64
+            }
+        } else {
+            for _ in 0..<depth {
+                sums.addHalf(pa, pb.loadUnaligned(as: SIMD8<Float>.self))
+                pa += 6
+                pb += 64
+            }
+        }
+        storeTile(sums, firstPixel: firstPixel, count: count, spatial: spatial, column: column, width: width, accumulate: accumulate,
+                  finish: finish, bias: bias, residual: residual, activation: activation, y)
+    }
+
+    /// Six pixels (`count` stored; the rest repeat the last, at `pixelOffsets`) by one 16-column
+    /// tile over `stepCount` steps of eight k (an input block's tap, at `steps`), read in place.
+    @inline(__always)
+    static func tile(_ x: UnsafePointer<Float>, pixelOffsets: UnsafePointer<Int>, steps: UnsafePointer<Int>, stepCount: Int,
+                     _ b: UnsafePointer<Float>, firstPixel: Int, count: Int, spatial: Int, column: Int, width: Int,
+                     accumulate: Bool, finish: Bool, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
+                     activation: FusedActivation, _ y: UnsafeMutablePointer<Float>) {
+        let w = ChannelBlocks.width
+        var sums = PanelGemm.TileSums()
+        var pb = UnsafeRawPointer(b)
+        let o0 = pixelOffsets[0]
+        let o1 = pixelOffsets[1] - o0, o2 = pixelOffsets[2] - o0, o3 = pixelOffsets[3] - o0
+        let o4 = pixelOffsets[4] - o0, o5 = pixelOffsets[5] - o0
+        let origin = x + o0
+        // A last tile of eight channels (M = 8 mod 16) does half the multiply-adds.
+        if width > w {
+            for s in 0..<stepCount {
+                let step = origin + steps[s]
+                for lane in 0..<w {
+                    let a = step + lane
+                    sums.add(a[0], a[o1], a[o2], a[o3], a[o4], a[o5],
+                             pb.loadUnaligned(as: SIMD8<Float>.self), pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+                    pb += 64
+                }
+            }
+        } else {
+            for s in 0..<stepCount {
+                let step = origin + steps[s]
+                for lane in 0..<w {
+                    let a = step + lane
+                    sums.addHalf(a[0], a[o1], a[o2], a[o3], a[o4], a[o5], pb.loadUnaligned(as: SIMD8<Float>.self))
+                    pb += 64
+                }
+            }
+        }
+        storeTile(sums, firstPixel: firstPixel, count: count, spatial: spatial, column: column, width: width, accumulate: accumulate,
+                  finish: finish, bias: bias, residual: residual, activation: activation, y)
+    }
+
+    /// A 6x16 tile of sums (six pixels by output channels column ..< column + width) into the
+    /// blocked output of `spatial` pixels: `count` pixels stored, through `store`, the curve (if any)
+    /// over the stored pixels after.
+    @inline(__always)
+    static func storeTile(_ sums: PanelGemm.TileSums, firstPixel: Int, count: Int, spatial: Int, column: Int, width: Int,
+                          accumulate: Bool, finish: Bool, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
+                          activation: FusedActivation, _ y: UnsafeMutablePointer<Float>) {
+        let w = ChannelBlocks.width
+        // Output channels column ..< column + 8 are block column / 8, the next eight the block after it.
+        let low = column * spatial + firstPixel * w, high = low + spatial * w
+        func emit(_ r: Int, _ l: SIMD8<Float>, _ h: SIMD8<Float>) {
+            store(l, at: low + r * w, channels: column, accumulate: accumulate, finish: finish, bias: bias, residual: residual,
+                  activation: activation.inRegisters, y)
+            if width > w {
+                store(h, at: high + r * w, channels: column + w, accumulate: accumulate, finish: finish, bias: bias,
+                      residual: residual, activation: activation.inRegisters, y)
+            }
+        }
+        emit(0, sums.c00, sums.c01)
+        if count > 1 { emit(1, sums.c10, sums.c11) }
+        if count > 2 { emit(2, sums.c20, sums.c21) }
+        if count > 3 { emit(3, sums.c30, sums.c31) }
+        if count > 4 { emit(4, sums.c40, sums.c41) }
+        if count > 5 { emit(5, sums.c50, sums.c51) }
+        if finish && activation.isCurve {
+            // The stored pixels of a block are contiguous: the curve runs over them while in L1.
+            activation.applyCurve(y + low, count: count * w)
+            if width > w { activation.applyCurve(y + high, count: count * w) }
+        }
+    }
+
+    /// One pixel's eight output channels: the running sum, or on the last slice the sum plus bias
+    /// and residual through the activation.
+    @inline(__always)
+    static func store(_ v: SIMD8<Float>, at offset: Int, channels: Int, accumulate: Bool, finish: Bool,
+                      bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: FusedActivation,
+                      _ y: UnsafeMutablePointer<Float>) {
+        let out = UnsafeMutableRawPointer(y + offset)
+        var sum = v
+        if accumulate { sum += out.loadUnaligned(as: SIMD8<Float>.self) }
+        if finish {
+            if let bias { sum += UnsafeRawPointer(bias + channels).loadUnaligned(as: SIMD8<Float>.self) }
+            if let residual { sum += UnsafeRawPointer(residual + offset).loadUnaligned(as: SIMD8<Float>.self) }
+            sum = activation.apply(sum)
+        }
+        out.storeBytes(of: sum, as: SIMD8<Float>.self)
+    }
+}

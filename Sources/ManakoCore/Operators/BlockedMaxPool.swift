@@ -1,0 +1,68 @@
+import CManakoSIMD
+
+/// MaxPool over a channel-blocked input (`ChannelBlocks`) into the blocked layout, so a blocked
+/// chain runs through it (ResNet's stem). Not an ONNX operator: only
+/// `GraphOptimizer.blockChannels` creates it from a 2-D MaxPool.
+public struct BlockedMaxPool: Operator {
+    public let pool: MaxPool
+
+    public init(_ pool: MaxPool) { self.pool = pool }
+
+    public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try inputs.required(0, "X")
+        guard x.rank == 4, x.shape[1] % ChannelBlocks.width == 0 else {
+            throw ManakoError(.shapeMismatch, "a blocked max pool needs [N, C, H, W] with C a multiple of \(ChannelBlocks.width), got \(x.shape)")
+        }
+        let g = try WindowGeometry.make(input: x.shape, kernel: pool.kernelShape, strides: pool.strides, dilations: pool.dilations,
+                                        pads: pool.pads, autoPad: pool.autoPad, ceilMode: pool.ceilMode)
+        let shape = g.outputShape(channels: g.inChannels, spatialRank: 2)
+        let values = try x.floats()
+        let y = BufferPool.floats(shape.reduce(1, *)) { out in
+            values.withUnsafeBufferPointer { BlockedMaxPool.pool($0.baseAddress!, g, into: out.baseAddress!) }
+        }
+        return [Tensor(shape: shape, floats: y)]
+    }
+
+    /// Each output pixel's eight channels are the maximum of its window's in-bounds taps (a
+    /// window wholly in the padding, which ceil mode can give, yields -infinity as in `PoolKernels`).
+    /// The in-bounds taps of each output row and column are found once, so the loops over them
+    /// test nothing.
+    /// Layout: input [N, C/8, H, W, 8], output [N, C/8, OH, OW, 8].
+    public static func pool(_ x: UnsafePointer<Float>, _ g: WindowGeometry, into y: UnsafeMutablePointer<Float>) {
+        let w = ChannelBlocks.width, blocks = g.batch * g.inChannels / w
+        let spatialIn = g.inHeight * g.inWidth, spatialOut = g.outHeight * g.outWidth
+        /// The taps 0 ..< kernel of output position o along one axis that land inside 0 ..< size.
+        func inBounds(_ o: Int, stride: Int, pad: Int, kernel: Int, dilation: Int, size: Int) -> Range<Int> {
+            let start = o * stride - pad
+            let first = start >= 0 ? 0 : (-start + dilation - 1) / dilation
+            let end = start >= size ? 0 : min(kernel, (size - 1 - start) / dilation + 1)
+            return first..<max(first, end)
+        }
+        let rows = (0..<g.outHeight).map { inBounds($0, stride: g.strideHeight, pad: g.padTop, kernel: g.kernelHeight,
+                                                    dilation: g.dilationHeight, size: g.inHeight) }
+        let columns = (0..<g.outWidth).map { inBounds($0, stride: g.strideWidth, pad: g.padLeft, kernel: g.kernelWidth,
+                                                       dilation: g.dilationWidth, size: g.inWidth) }
+        let vectorBytes = w * MemoryLayout<Float>.stride
+        Parallel.forEachPart(of: blocks, split: blocks * spatialOut >= 1 << 12) { range in
+            for b in range {
+                let plane = UnsafeRawPointer(x + b * spatialIn * w), target = UnsafeMutableRawPointer(y + b * spatialOut * w)
+                for oh in 0..<g.outHeight {
+                    let top = oh * g.strideHeight - g.padTop
+                    for ow in 0..<g.outWidth {
+                        let left = ow * g.strideWidth - g.padLeft
+                        var best = SIMD8<Float>(repeating: -.infinity)
+                        for i in rows[oh] {
+                            let row = plane + (top + i * g.dilationHeight) * g.inWidth * vectorBytes
+                            for j in columns[ow] {
+                                best = mk_max(row.loadUnaligned(fromByteOffset: (left + j * g.dilationWidth) * vectorBytes, as: SIMD8<Float>.self), best)
+                            }
+                        }
+                        target.storeBytes(of: best, toByteOffset: (oh * g.outWidth + ow) * vectorBytes, as: SIMD8<Float>.self)
+                    }
+                }
+            }
+        }
+    }
+
+    public func inferShapes(_ inputs: [ShapeFact?]) throws -> [[Int?]?]? { try pool.inferShapes(inputs) }
+}
