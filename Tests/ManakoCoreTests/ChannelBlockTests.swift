@@ -158,6 +158,49 @@ func blockedGemmConvolutionMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, 
     }
 }
 
+/// Blocked Winograd against the seven-loop twin: a 1x1 plane, partial edge tiles, no padding
+/// and asymmetric padding, half tiles of output channels, several blocks of tiles (each thread
+/// its own blocks) and one (the stages split), large weights, batch 3, with residual and
+/// activations.
+@Test(arguments: [
+    // (batch, inChannels, outChannels, height, width, pads)
+    (1, 8, 8, 1, 1, [1, 1, 1, 1]),
+    (3, 16, 24, 7, 9, [1, 1, 1, 1]),
+    (1, 24, 40, 13, 11, [0, 0, 0, 0]),
+    (2, 8, 16, 10, 12, [0, 1, 2, 1]),
+    (1, 64, 64, 57, 55, [1, 1, 1, 1]),
+    (1, 344, 352, 20, 20, [1, 1, 1, 1]),  // weights past 16 MB: all 25 tiles in one block of 30
+])
+func blockedWinogradMatchesReference(_ c: (Int, Int, Int, Int, Int, [Int])) throws {
+    let (n, cin, cout, h, w, pads) = c
+    let g = try WindowGeometry(input: [n, cin, h, w], kernel: (3, 3), strides: (1, 1), dilations: (1, 1), pads: pads, autoPad: .explicit)
+    let spatialOut = g.outHeight * g.outWidth
+    let x = pseudoRandom(n * cin * h * w, seed: 105)
+    let weights = pseudoRandom(cout * cin * 9, seed: 106), bias = pseudoRandom(cout, seed: 107)
+    let residual = pseudoRandom(n * cout * spatialOut, seed: 108)
+    let plain = ConvKernels.reference(input: x, weights: weights, bias: bias, geometry: g, outChannels: cout, groups: 1)
+    let transformed = BlockedWinogradKernel.transformWeights(weights, outChannels: cout, inChannels: cin)
+    for (activation, scalar) in blockedActivations {
+        for withResidual in [false, true] {
+            let expected = zip(plain, residual).map { scalar($0 + (withResidual ? $1 : 0)) }
+            let inputs = [(x, cin, h * w)] + (withResidual ? [(residual, cout, spatialOut)] : [])
+            let results = [1, 2].map { threads in
+                Parallel.withThreads(threads) {
+                    throughBlocks(n, cout, spatialOut, inputs) { p, out in
+                        bias.withUnsafeBufferPointer { b in
+                            BlockedWinogradKernel.run(p[0], geometry: g, weights: transformed, bias: b.baseAddress!,
+                                                      residual: withResidual ? p[1] : nil, activation: activation, into: out)
+                        }
+                    }
+                }
+            }
+            // The transforms' rounding, as for `WinogradKernel` (see `winogradMatchesReference`).
+            expectClose(results[0], expected, tolerance: 5e-4, "blocked Winograd \(c) \(activation) residual \(withResidual)")
+            #expect(results[0] == results[1], "1 vs 2 threads differ for \(c)")
+        }
+    }
+}
+
 /// The blocked max pool against the plain twin: strides, asymmetric padding, dilation, ceil
 /// mode (a last window partly past the input), a window larger than the input, batch 3.
 @Test(arguments: [
@@ -268,10 +311,10 @@ func blockedStemMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int])
     }
 }
 
-/// A stem and a ResNet bottleneck with a strided 3x3 and a 1x1 stride-2 downsample, and no
-/// depthwise convolution: all move to NCHW8c (windows read in place and through a padded copy)
-/// with one reorder, out, to the 3x3 stride-1 layer Winograd takes, which stays in NCHW. Same
-/// numbers as the plain graph (up to Winograd's rounding), batch 2, 1 and 2 threads.
+/// A stem, a ResNet bottleneck with a strided 3x3 and a 1x1 stride-2 downsample, and a 3x3
+/// stride-1 layer with no depthwise convolution: all move to NCHW8c (windows read in place and
+/// through a padded copy, the last layer by Winograd) with one reorder, out of the graph's
+/// output. Same numbers as the plain graph (up to Winograd's rounding), batch 2, 1 and 2 threads.
 @Test func bottlenecksMoveToBlockedChannels() throws {
     func conv(_ name: String, _ op: Conv, _ inputs: [String]) -> NodeSpec {
         NodeSpec(name: name, opType: "Conv", op: op, inputs: inputs, outputs: [name])
@@ -301,8 +344,9 @@ func blockedStemMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int])
     let (optimized, _) = try GraphOptimizer.optimize(nodes: nodes, constants: &constants, outputs: outputs)
     let shapes = try Graph(inputs: [input], outputs: outputs, constants: constants, nodes: optimized).inferShapes()
     let (blocked, count) = GraphOptimizer.blockChannels(optimized, shapes: shapes, constants: &constants, outputs: outputs)
-    #expect(count == 5)
-    #expect(blocked.filter { $0.op is BlockedConv }.map(\.name).sorted() == ["down", "expand", "reduce", "stem", "strided"])
+    #expect(count == 6)
+    #expect(blocked.filter { $0.op is BlockedConv }.map(\.name).sorted() == ["down", "expand", "plain", "reduce", "stem", "strided"])
+    #expect(blocked.contains { ($0.op as? BlockedConv)?.plan([nil]).hasPrefix("NCHW8c Winograd") ?? false })
     #expect(blocked.compactMap { ($0.op as? ChannelReorder)?.toBlocked } == [false])
     let fast = try Graph(inputs: [input], outputs: outputs, constants: constants, nodes: blocked)
     let x = t([2, 3, 33, 31], pseudoRandom(2 * 3 * 33 * 31, seed: 64))

@@ -103,65 +103,83 @@ public enum BlockedGemmConvKernel {
         weights.values.withUnsafeBufferPointer { packed in
             Parallel.forEach(g.batch * ranges * tileGroups) { item in
                 let group = item % tileGroups, range = item / tileGroups % ranges, image = item / tileGroups / ranges
-                let input = x + image * inBlocks * window.blockStride, output = y + image * m * spatial
-                let imageResidual = residual.map { $0 + image * m * spatial }
                 let firstPanel = range * panelsPerRange, endPanel = min(panels, firstPanel + panelsPerRange)
-                let tileRange = (tiles * group / tileGroups)..<(tiles * (group + 1) / tileGroups)
-                // With several tiles to pass over them and four or more steps of k, the range's
-                // pixels are first packed per panel into [k][6] rows (one stream for the tiles to
-                // read, not one per step); otherwise the tiles read them in place.
-                let packs = tileRange.count >= 3 && min(weights.sliceDepth, k) >= 32
-                let panelFloats = PanelGemm.rowsPerPanel * min(weights.sliceDepth, k)
-                // The panels' pixel offsets (Ints, two floats' room each) and packed panels in one scratch.
-                let offsetCount = panelsPerRange * PanelGemm.rowsPerPanel
-                Scratch.withFloats(2 * offsetCount, packs ? panelsPerRange * panelFloats + 8 : 0) { offsetRoom, panelsA in
-                    let pixelOffsets = UnsafeMutableRawPointer(offsetRoom).bindMemory(to: Int.self, capacity: offsetCount)
-                    window.offsets(from: firstPanel * PanelGemm.rowsPerPanel, count: (endPanel - firstPanel) * PanelGemm.rowsPerPanel,
-                                   last: spatial - 1, into: pixelOffsets)
-                    var k0 = 0
-                    while k0 < k {
-                        let d = min(weights.sliceDepth, k - k0)
-                        let slice = packed.baseAddress! + k0 * tiles * columnsPerTile
-                        let sliceSteps = steps + k0 / ChannelBlocks.width
-                        if packs {
-                            for panel in firstPanel..<endPanel {
-                                pack(input, pixelOffsets: pixelOffsets + (panel - firstPanel) * PanelGemm.rowsPerPanel,
-                                     steps: sliceSteps, count: d / ChannelBlocks.width,
-                                     into: panelsA + (panel - firstPanel) * PanelGemm.rowsPerPanel * d)
-                            }
-                        }
-                        // A tile of the slice stays in L1 while the range's panels pass over it.
-                        for t in tileRange {
-                            let width = min(columnsPerTile, m - t * columnsPerTile)
-                            let panelsOut = PanelsOut(firstPanel: firstPanel, endPanel: endPanel, spatial: spatial, column: t * columnsPerTile,
-                                                      width: width, accumulate: k0 > 0, finish: k0 + d == k, bias: bias,
-                                                      residual: imageResidual, activation: activation.inRegisters, y: output)
-                            if packs {
-                                packedTilePass(panelsA, depth: d, slice + t * d * columnsPerTile, panelsOut)
-                            } else {
-                                tilePass(input, pixelOffsets: pixelOffsets, steps: sliceSteps, stepCount: d / ChannelBlocks.width,
-                                         slice + t * d * columnsPerTile, panelsOut)
-                            }
-                            // A curve runs once over the range's pixels of the tile's one or two blocks,
-                            // still in L1 (one call per 48 pixels, not per tile).
-                            if k0 + d == k && activation.isCurve {
-                                let first = firstPanel * PanelGemm.rowsPerPanel, count = min(spatial, endPanel * PanelGemm.rowsPerPanel) - first
-                                for block in 0..<(width / ChannelBlocks.width) {
-                                    activation.applyCurve(output + (t * columnsPerTile + block * ChannelBlocks.width) * spatial + first * ChannelBlocks.width,
-                                                          count: count * ChannelBlocks.width)
-                                }
-                            }
-                        }
-                        k0 += d
-                    }
+                Scratch.withFloats(scratchFloats(panels: panelsPerRange, weights: weights)) { scratch in
+                    multiplyRange(x + image * inBlocks * window.blockStride, window, steps: steps, weights: weights, packed: packed.baseAddress!,
+                                  panels: firstPanel..<endPanel, pixels: spatial, spatial: spatial,
+                                  tileRange: (tiles * group / tileGroups)..<(tiles * (group + 1) / tileGroups), bias: bias,
+                                  residual: residual.map { $0 + image * m * spatial }, activation: activation,
+                                  into: y + image * m * spatial, scratch: scratch)
                 }
             }
         }
     }
 
+    /// Scratch floats `multiplyRange` needs for up to `panels` panels.
+    static func scratchFloats(panels: Int, weights: PackedBGemm.PackedB) -> Int {
+        panels * PanelGemm.rowsPerPanel * (2 + min(weights.sliceDepth, weights.depth)) + 8
+    }
+
+    /// The GEMM's unit of work: `panels` of one image's pixels (of which the first `pixels` are
+    /// real; the output's blocks are `spatial` pixels apart) by the 16-column tiles `tileRange`.
+    @inline(never)
+    static func multiplyRange(_ input: UnsafePointer<Float>, _ window: Window, steps: UnsafePointer<Int>, weights: PackedBGemm.PackedB,
+                              packed: UnsafePointer<Float>, panels: Range<Int>, pixels: Int, spatial: Int, tileRange: Range<Int>,
+                              bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: FusedActivation,
+                              into output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        let k = weights.depth, m = weights.columns, columnsPerTile = PanelGemm.columnsPerTile
+        let tiles = (m + columnsPerTile - 1) / columnsPerTile
+        let (firstPanel, endPanel) = (panels.lowerBound, panels.upperBound)
+        // With several tiles to pass over them and four or more steps of k, the range's pixels
+        // are first packed per panel into [k][6] rows (one stream for the tiles to read, not one
+        // per step); otherwise the tiles read them in place.
+        let packs = tileRange.count >= 3 && min(weights.sliceDepth, k) >= 32
+        // The panels' pixel offsets (Ints, two floats' room each), then the packed panels.
+        let pixelOffsets = UnsafeMutableRawPointer(scratch).bindMemory(to: Int.self, capacity: panels.count * PanelGemm.rowsPerPanel)
+        let panelsA = scratch + 2 * panels.count * PanelGemm.rowsPerPanel
+        window.offsets(from: firstPanel * PanelGemm.rowsPerPanel, count: panels.count * PanelGemm.rowsPerPanel, last: pixels - 1,
+                       into: pixelOffsets)
+        var k0 = 0
+        while k0 < k {
+            let d = min(weights.sliceDepth, k - k0)
+            let slice = packed + k0 * tiles * columnsPerTile
+            let sliceSteps = steps + k0 / ChannelBlocks.width
+            if packs {
+                for panel in panels {
+                    pack(input, pixelOffsets: pixelOffsets + (panel - firstPanel) * PanelGemm.rowsPerPanel,
+                         steps: sliceSteps, count: d / ChannelBlocks.width,
+                         into: panelsA + (panel - firstPanel) * PanelGemm.rowsPerPanel * d)
+                }
+            }
+            // A tile of the slice stays in L1 while the range's panels pass over it.
+            for t in tileRange {
+                let width = min(columnsPerTile, m - t * columnsPerTile)
+                let panelsOut = PanelsOut(firstPanel: firstPanel, endPanel: endPanel, pixels: pixels, spatial: spatial,
+                                          column: t * columnsPerTile, width: width, accumulate: k0 > 0, finish: k0 + d == k,
+                                          bias: bias, residual: residual, activation: activation.inRegisters, y: output)
+                if packs {
+                    packedTilePass(panelsA, depth: d, slice + t * d * columnsPerTile, panelsOut)
+                } else {
+                    tilePass(input, pixelOffsets: pixelOffsets, steps: sliceSteps, stepCount: d / ChannelBlocks.width,
+                             slice + t * d * columnsPerTile, panelsOut)
+                }
+                // A curve runs once over the range's pixels of the tile's one or two blocks,
+                // still in L1 (one call per 48 pixels, not per tile).
+                if k0 + d == k && activation.isCurve {
+                    let first = firstPanel * PanelGemm.rowsPerPanel, count = min(pixels, endPanel * PanelGemm.rowsPerPanel) - first
+                    for block in 0..<(width / ChannelBlocks.width) {
+                        activation.applyCurve(output + (t * columnsPerTile + block * ChannelBlocks.width) * spatial + first * ChannelBlocks.width,
+                                              count: count * ChannelBlocks.width)
+                    }
+                }
+            }
+            k0 += d
+        }
+    }
+
     /// One tile's pass over a range of panels: where its sums go and what finishes them.
     struct PanelsOut {
-        let firstPanel, endPanel, spatial, column, width: Int
+        let firstPanel, endPanel, pixels, spatial, column, width: Int
         let accumulate, finish: Bool
         let bias, residual: UnsafePointer<Float>?
         let activation: FusedActivation
@@ -175,7 +193,7 @@ public enum BlockedGemmConvKernel {
         for panel in out.firstPanel..<out.endPanel {
             let first = panel * PanelGemm.rowsPerPanel
             packedTile(panelsA + (panel - out.firstPanel) * PanelGemm.rowsPerPanel * depth, depth: depth, b, firstPixel: first,
-                       count: min(PanelGemm.rowsPerPanel, out.spatial - first), spatial: out.spatial, column: out.column,
+                       count: min(PanelGemm.rowsPerPanel, out.pixels - first), spatial: out.spatial, column: out.column,
                        width: out.width, accumulate: out.accumulate, finish: out.finish, bias: out.bias, residual: out.residual,
                        activation: out.activation, out.y)
         }
@@ -188,7 +206,7 @@ public enum BlockedGemmConvKernel {
         for panel in out.firstPanel..<out.endPanel {
             let first = panel * PanelGemm.rowsPerPanel
             tile(x, pixelOffsets: pixelOffsets + (panel - out.firstPanel) * PanelGemm.rowsPerPanel, steps: steps, stepCount: stepCount,
-                 b, firstPixel: first, count: min(PanelGemm.rowsPerPanel, out.spatial - first), spatial: out.spatial, column: out.column,
+                 b, firstPixel: first, count: min(PanelGemm.rowsPerPanel, out.pixels - first), spatial: out.spatial, column: out.column,
                  width: out.width, accumulate: out.accumulate, finish: out.finish, bias: out.bias, residual: out.residual,
                  activation: out.activation, out.y)
         }
@@ -217,8 +235,12 @@ public enum BlockedGemmConvKernel {
                            residual: UnsafePointer<Float>?, activation: FusedActivation, _ y: UnsafeMutablePointer<Float>) {
         var sums = PanelGemm.TileSums()
         var pa = a, pb = UnsafeRawPointer(b)
+        // The next tile's weights (depth rows of 64 bytes on) come in while this one's are used:
+        // where the weights outgrow the caches, the first panel over a tile otherwise waits on them.
+        let ahead = depth * 64
         if width > ChannelBlocks.width {
             for _ in 0..<depth {
+                mk_prefetch(pb + ahead)
                 sums.add(pa, pb.loadUnaligned(as: SIMD8<Float>.self), pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
                 pa += 6
                 pb += 64

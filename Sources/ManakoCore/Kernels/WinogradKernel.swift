@@ -27,6 +27,15 @@ public enum WinogradKernel {
 
     /// U = G g G^T per filter and channel, gathered per position into GEMM operands (once, at load).
     public static func transformWeights(_ weights: [Float], outChannels m: Int, inChannels c: Int) -> Weights {
+        let u = transformedFilters(weights, outChannels: m, inChannels: c)
+        let positions = u.withUnsafeBufferPointer { p in
+            (0..<36).map { PanelGemm.PackedA(p.baseAddress! + $0 * m * c, rows: m, depth: c, rowStride: c) }
+        }
+        return Weights(outChannels: m, inChannels: c, positions: positions)
+    }
+
+    /// U = G g G^T of every filter and channel, as [position][m][c] (in double precision).
+    static func transformedFilters(_ weights: [Float], outChannels m: Int, inChannels c: Int) -> [Float] {
         let g: [[Double]] = [[1.0 / 4, 0, 0], [-1.0 / 6, -1.0 / 6, -1.0 / 6], [-1.0 / 6, 1.0 / 6, -1.0 / 6],
                              [1.0 / 24, 1.0 / 12, 1.0 / 6], [1.0 / 24, -1.0 / 12, 1.0 / 6], [0, 0, 1]]
         var u = [Float](repeating: 0, count: 36 * m * c)  // [position][m][c]
@@ -52,10 +61,7 @@ public enum WinogradKernel {
                 }
             }
         }
-        let positions = u.withUnsafeBufferPointer { p in
-            (0..<36).map { PanelGemm.PackedA(p.baseAddress! + $0 * m * c, rows: m, depth: c, rowStride: c) }
-        }
-        return Weights(outChannels: m, inChannels: c, positions: positions)
+        return u
     }
 
     public static func run(input: [Float], weights: Weights, bias: [Float]?, geometry g: WindowGeometry,

@@ -8,6 +8,9 @@ public struct BlockedConv: Operator, PlanDescribing {
         case pointwise
         /// One group, C and M multiples of 8, any other window, stride, padding and dilation.
         case window
+        /// A window that is 3x3 stride 1 (C and M multiples of 8) by Winograd F(4x4, 3x3): the
+        /// optimizer's choice where the plane has enough tiles (`kind` never gives it).
+        case winograd
         /// One filter per channel, any window, stride, padding and dilation.
         case depthwise
         /// A stem: at most 4 input channels, K = C*KH*KW <= 256, one group, no residual; X stays
@@ -18,6 +21,7 @@ public struct BlockedConv: Operator, PlanDescribing {
     public enum Weights: Sendable {
         case pointwise(PackedBGemm.PackedB)
         case window(PackedBGemm.PackedB)
+        case winograd(BlockedWinogradKernel.Weights)
         case depthwise([Float])
         case fewChannels(PackedBGemm.PackedB)
     }
@@ -54,10 +58,21 @@ public struct BlockedConv: Operator, PlanDescribing {
         return nil
     }
 
+    /// Whether a one-group window of shape `w` is 3x3 with stride and dilation 1 (Winograd's case).
+    static func winogradFits(_ conv: Conv, weightShape w: [Int]) -> Bool {
+        WinogradKernel.applies(kernel: (w[2], w[3]), strides: ((conv.strides ?? [1, 1])[0], (conv.strides ?? [1, 1]).last!),
+                               dilations: ((conv.dilations ?? [1, 1])[0], (conv.dilations ?? [1, 1]).last!), groups: conv.group,
+                               inChannels: w[1], outChannels: w[0])
+    }
+
     /// The blocked form of `conv` with constant weights `w` (packed here), or nil when `kind`
-    /// finds none.
-    public init?(_ conv: Conv, weights w: Tensor) {
-        guard let kind = BlockedConv.kind(of: conv, weightShape: w.shape), let values = try? w.floats() else { return nil }
+    /// finds none; `winograd` takes a 3x3 stride-1 window by Winograd.
+    public init?(_ conv: Conv, weights w: Tensor, winograd: Bool = false) {
+        guard var kind = BlockedConv.kind(of: conv, weightShape: w.shape), let values = try? w.floats() else { return nil }
+        if winograd {
+            guard kind == .window, BlockedConv.winogradFits(conv, weightShape: w.shape) else { return nil }
+            kind = .winograd
+        }
         let (m, perGroup, kh, kw) = (w.shape[0], w.shape[1], w.shape[2], w.shape[3])
         var copy = conv
         copy.packedWeights = nil
@@ -67,6 +82,7 @@ public struct BlockedConv: Operator, PlanDescribing {
         case .pointwise: weights = .pointwise(BlockedGemmConvKernel.packWeights(values, outChannels: m, inChannels: perGroup))
         case .window:
             weights = .window(BlockedGemmConvKernel.packWeights(values, outChannels: m, inChannels: perGroup, taps: kh * kw))
+        case .winograd: weights = .winograd(BlockedWinogradKernel.transformWeights(values, outChannels: m, inChannels: perGroup))
         case .depthwise: weights = .depthwise(BlockedDepthwiseKernel.packWeights(values, channels: m, taps: kh * kw))
         case .fewChannels:
             weights = .fewChannels(BlockedGemmConvKernel.packWeights(values, outChannels: m, inChannels: perGroup * kh * kw))
@@ -131,6 +147,9 @@ public struct BlockedConv: Operator, PlanDescribing {
                                                           activation: conv.activation, into: out.baseAddress! + image * perImageOut)
                                 BufferPool.recycle(scaled)
                             }
+                        case .winograd(let transformed):
+                            BlockedWinogradKernel.run(xb.baseAddress!, geometry: g, weights: transformed, bias: biasPointer,
+                                                      residual: residualPointer, activation: conv.activation, into: out.baseAddress!)
                         case .fewChannels(let packed):
                             IndirectConvKernel.runBlocked(input: xb.baseAddress!, weights: packed, bias: biasPointer, geometry: g,
                                                           activation: conv.activation, into: out.baseAddress!)
@@ -159,6 +178,13 @@ public struct BlockedConv: Operator, PlanDescribing {
         case .window:
             let pixels = (inputs.first ?? nil).map { $0.rank == 4 ? $0.shape[2] * $0.shape[3] : 0 } ?? 0
             algorithm = "NCHW8c direct GEMM \(w[2])x\(w[3])/\(conv.strides?.last ?? 1) \(w[0])x\(w[1] * w[2] * w[3]), \(pixels) input pixels"
+        case .winograd:
+            var tiles = 0
+            if let x = inputs.first ?? nil, x.rank == 4 {
+                let high = (x.shape[2] + 3) / 4, wide = (x.shape[3] + 3) / 4
+                tiles = high * wide
+            }
+            algorithm = "NCHW8c Winograd F(4x4,3x3), \(tiles) tiles, 36 GEMMs \(w[0])x\(w[1])"
         case .depthwise:
             algorithm = "NCHW8c depthwise direct \(w[2])x\(w[3])/\(conv.strides?.last ?? 1)"
         case .fewChannels:

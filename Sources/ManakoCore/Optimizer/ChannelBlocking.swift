@@ -17,7 +17,7 @@ extension GraphOptimizer {
     /// with their squeeze-and-excitation; ResNet's bottlenecks, stem and max pool) into the
     /// channel-blocked layout (`ChannelBlocks`), where depthwise windows need no shuffles and a
     /// convolution's tiles have sixteen output channels whatever the pixel count, read in place
-    /// with no im2col. 3x3 stride-1 layers that Winograd takes stay in NCHW. A chain is the set of
+    /// with no im2col, and Winograd's transforms are plain vector arithmetic. A chain is the set of
     /// convertible nodes linked by the values they read in the blocked layout; one reorder brings
     /// each value from outside into it and one takes each result out to any other reader. A chain
     /// is converted only when its reorders move at most half as many floats as it writes (else
@@ -44,12 +44,12 @@ extension GraphOptimizer {
                       size(node.inputs[0]) != nil, blockable(node.outputs[0]), let kind = BlockedConv.kind(of: conv, weightShape: w.shape),
                       kind == .fewChannels || blockable(node.inputs[0]) else { continue }
                 if conv.addsResidual && !(node.inputs.count > 3 && shapes[node.inputs[3]] == shapes[node.outputs[0]]) { continue }
-                // 3x3 stride-1 layers with enough tiles stay with Winograd, which only runs in NCHW.
+                // 3x3 stride-1 layers with enough tiles go by Winograd.
                 if kind == .window, let out = shapes[node.outputs[0]], let oh = out[2], let ow = out[3],
-                   WinogradKernel.applies(kernel: (w.shape[2], w.shape[3]), strides: ((conv.strides ?? [1, 1])[0], (conv.strides ?? [1, 1])[1]),
-                                          dilations: ((conv.dilations ?? [1, 1])[0], (conv.dilations ?? [1, 1])[1]), groups: conv.group,
-                                          inChannels: w.shape[1], outChannels: w.shape[0]),
-                   (oh + 3) / 4 * ((ow + 3) / 4) >= WinogradKernel.minimumTiles { continue }
+                   BlockedConv.winogradFits(conv, weightShape: w.shape), (oh + 3) / 4 * ((ow + 3) / 4) >= WinogradKernel.minimumTiles {
+                    roles[n] = .conv(.winograd)
+                    continue
+                }
                 roles[n] = .conv(kind)
             } else if node.op is Mul, node.inputs.count == 2, node.outputs.count == 1 {
                 for x in 0..<2 {
@@ -152,7 +152,8 @@ extension GraphOptimizer {
             case .conv:
                 // `kind` found a form from W's shape; packing it succeeds (and is done only now,
                 // for the chains that convert).
-                guard let conv = node.op as? Conv, let w = constants[node.inputs[1]], let blocked = BlockedConv(conv, weights: w) else {
+                guard case .conv(let kind) = roles[n]!, let conv = node.op as? Conv, let w = constants[node.inputs[1]],
+                      let blocked = BlockedConv(conv, weights: w, winograd: kind == .winograd) else {
                     result.append(node)
                     continue
                 }
