@@ -357,6 +357,47 @@ func blockedStemMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int])
     }
 }
 
+/// SqueezeNet's fire module: a Concat of two expansions (1x1 and a Winograd 3x3), fused into the
+/// next 1x1 convolution, is read blocked where its parts are; the whole graph is one chain with
+/// one reorder, out. Same numbers as the plain graph, batch 2, 1 and 2 threads.
+@Test func concatenatedPartsStayBlocked() throws {
+    func conv(_ name: String, _ op: Conv, _ inputs: [String]) -> NodeSpec {
+        NodeSpec(name: name, opType: "Conv", op: op, inputs: inputs, outputs: [name])
+    }
+    var original: [String: Tensor] = [:]
+    for (name, shape) in [("stemW", [16, 3, 3, 3]), ("squeezeW", [8, 16, 1, 1]), ("oneW", [16, 8, 1, 1]), ("threeW", [24, 8, 3, 3]),
+                          ("nextW", [32, 40, 1, 1])] {
+        original[name] = Tensor(shape: shape, floats: pseudoRandom(shape.reduce(1, *), seed: UInt64(name.count + 11)))
+        original[name + "B"] = Tensor(shape: [shape[0]], floats: pseudoRandom(shape[0], seed: UInt64(name.count + 71)))
+    }
+    let nodes = [
+        conv("stem", Conv(strides: [2, 2]), ["x", "stemW", "stemWB"]),
+        conv("squeeze", Conv(), ["stem", "squeezeW", "squeezeWB"]),
+        conv("one", Conv(), ["squeeze", "oneW", "oneWB"]),
+        conv("three", Conv(pads: [1, 1, 1, 1]), ["squeeze", "threeW", "threeWB"]),
+        NodeSpec(name: "join", opType: "Concat", op: Concat(axis: 1), inputs: ["one", "three"], outputs: ["joined"]),
+        conv("next", Conv(), ["joined", "nextW", "nextWB"]),
+    ]
+    let input = ValueInfo(name: "x", elementType: .float32, shape: [.fixed(2), .fixed(3), .fixed(41), .fixed(37)])
+    let outputs = [ValueInfo(name: "next", elementType: .float32, shape: nil)]
+    var constants = original
+    let plain = try Graph(inputs: [input], outputs: outputs, constants: original, nodes: nodes)
+    let (optimized, _) = try GraphOptimizer.optimize(nodes: nodes, constants: &constants, outputs: outputs)
+    let shapes = try Graph(inputs: [input], outputs: outputs, constants: constants, nodes: optimized).inferShapes()
+    let (blocked, count) = GraphOptimizer.blockChannels(optimized, shapes: shapes, constants: &constants, outputs: outputs)
+    #expect(count == 5)
+    #expect(blocked.contains { ($0.op as? BlockedConv)?.conv.inputParts == 2 })
+    #expect(!blocked.contains { $0.op is Concat })
+    #expect(blocked.compactMap { ($0.op as? ChannelReorder)?.toBlocked } == [false])
+    let fast = try Graph(inputs: [input], outputs: outputs, constants: constants, nodes: blocked)
+    let x = t([2, 3, 41, 37], pseudoRandom(2 * 3 * 41 * 37, seed: 65))
+    let expected = try plain.run(["x": x])
+    for threads in [1, 2] {
+        let actual = try Parallel.withThreads(threads) { try fast.run(["x": x]) }
+        expectClose(try actual["next"]!.floats(), try expected["next"]!.floats(), tolerance: 5e-4, "fire module \(threads)")
+    }
+}
+
 /// Squeeze-and-excitation inside a blocked chain (EfficientNet-B0): the pooling reads the
 /// depthwise output blocked, the factors' Mul (either operand order) folds into the 1x1
 /// projection that reads it (its weights rescaled per image), and the head's pooling ends the

@@ -32,31 +32,57 @@ public enum BlockedGemmConvKernel {
     public static func run(_ x: UnsafePointer<Float>, geometry g: WindowGeometry, weights: PackedBGemm.PackedB,
                            bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: FusedActivation,
                            into y: UnsafeMutablePointer<Float>) {
+        run(parts: [(x, g.inChannels)], geometry: g, weights: weights, bias: bias, residual: residual, activation: activation, into: y)
+    }
+
+    /// The same with X the concatenation on channels of blocked `parts` (a fused Concat, read
+    /// where the parts are: each step of k points into its part); several parts only for a 1x1
+    /// convolution with no padding.
+    public static func run(parts: [(UnsafePointer<Float>, channels: Int)], geometry g: WindowGeometry, weights: PackedBGemm.PackedB,
+                           bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: FusedActivation,
+                           into y: UnsafeMutablePointer<Float>) {
         let w = ChannelBlocks.width, taps = g.kernelHeight * g.kernelWidth
         let padded = g.padTop + g.padLeft + g.padBottom + g.padRight > 0
+        precondition(parts.count == 1 || (taps == 1 && !padded), "parts only for 1x1 convolutions without padding")
         // The plane the windows read: X itself, or X with its zero border (tall and wide enough for every tap).
         let planeHeight = padded ? max(g.inHeight + g.padTop + g.padBottom, (g.outHeight - 1) * g.strideHeight + (g.kernelHeight - 1) * g.dilationHeight + 1) : g.inHeight
         let planeWidth = padded ? max(g.inWidth + g.padLeft + g.padRight, (g.outWidth - 1) * g.strideWidth + (g.kernelWidth - 1) * g.dilationWidth + 1) : g.inWidth
         let blocks = g.batch * g.inChannels / w, planeFloats = planeHeight * planeWidth * w
-        // Where each step of eight k (an input block's tap) starts, from a pixel's origin in the image.
-        let steps = (0..<(g.inChannels / w * taps)).map { s in
-            let t = s % taps
-            return (s / taps) * planeFloats + ((t / g.kernelWidth) * g.dilationHeight * planeWidth + (t % g.kernelWidth) * g.dilationWidth) * w
-        }
         let window = Window(rowStep: g.strideHeight * planeWidth * w, columnStep: g.strideWidth * w, outWidth: g.outWidth,
                             blockStride: planeFloats)
+        let tapOffsets = (0..<taps).map { t in ((t / g.kernelWidth) * g.dilationHeight * planeWidth + (t % g.kernelWidth) * g.dilationWidth) * w }
+        /// Where each image's steps of eight k (an input block's tap) start, from part 0's first
+        /// float: [image][block][tap].
+        func steps(_ base: UnsafePointer<Float>, _ parts: [(UnsafePointer<Float>, channels: Int)]) -> [Int] {
+            var steps: [Int] = []
+            steps.reserveCapacity(g.batch * g.inChannels / w * taps)
+            for image in 0..<g.batch {
+                for (start, channels) in parts {
+                    let partBlocks = channels / w, imageStart = base.distance(to: start) + image * partBlocks * planeFloats
+                    for block in 0..<partBlocks {
+                        for t in tapOffsets { steps.append(imageStart + block * planeFloats + t) }
+                    }
+                }
+            }
+            return steps
+        }
         guard padded else {
-            steps.withUnsafeBufferPointer { multiply(x, window, steps: $0.baseAddress!, geometry: g, weights: weights, bias: bias,
-                                                          residual: residual, activation: activation, into: y) }
+            steps(parts[0].0, parts).withUnsafeBufferPointer {
+                multiply(parts[0].0, window, steps: $0.baseAddress!, geometry: g, weights: weights, bias: bias, residual: residual,
+                         activation: activation, into: y)
+            }
             return
         }
         let plane = BufferPool.floats(blocks * planeFloats) {
-            ChannelBlocks.pad(x, blocks: blocks, height: g.inHeight, width: g.inWidth, top: g.padTop, left: g.padLeft,
+            ChannelBlocks.pad(parts[0].0, blocks: blocks, height: g.inHeight, width: g.inWidth, top: g.padTop, left: g.padLeft,
                               planeHeight: planeHeight, planeWidth: planeWidth, into: $0.baseAddress!)
         }
         plane.withUnsafeBufferPointer { planePointer in
-            steps.withUnsafeBufferPointer { multiply(planePointer.baseAddress!, window, steps: $0.baseAddress!, geometry: g, weights: weights,
-                                                          bias: bias, residual: residual, activation: activation, into: y) }
+            let base = UnsafePointer(planePointer.baseAddress!)
+            steps(base, [(base, g.inChannels)]).withUnsafeBufferPointer {
+                multiply(base, window, steps: $0.baseAddress!, geometry: g, weights: weights, bias: bias, residual: residual,
+                         activation: activation, into: y)
+            }
         }
         BufferPool.recycle(plane)
     }
@@ -90,7 +116,6 @@ public enum BlockedGemmConvKernel {
                          weights: PackedBGemm.PackedB, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
                          activation: FusedActivation, into y: UnsafeMutablePointer<Float>) {
         let k = weights.depth, m = weights.columns, columnsPerTile = PanelGemm.columnsPerTile, spatial = g.outHeight * g.outWidth
-        let inBlocks = g.inChannels / ChannelBlocks.width
         let tiles = (m + columnsPerTile - 1) / columnsPerTile
         let panels = (spatial + PanelGemm.rowsPerPanel - 1) / PanelGemm.rowsPerPanel
         // Ranges of up to eight panels (48 pixels) per image, or all of a plane of up to sixteen
@@ -105,7 +130,7 @@ public enum BlockedGemmConvKernel {
                 let group = item % tileGroups, range = item / tileGroups % ranges, image = item / tileGroups / ranges
                 let firstPanel = range * panelsPerRange, endPanel = min(panels, firstPanel + panelsPerRange)
                 Scratch.withFloats(scratchFloats(panels: panelsPerRange, weights: weights)) { scratch in
-                    multiplyRange(x + image * inBlocks * window.blockStride, window, steps: steps, weights: weights, packed: packed.baseAddress!,
+                    multiplyRange(x, window, steps: steps + image * (k / ChannelBlocks.width), weights: weights, packed: packed.baseAddress!,
                                   panels: firstPanel..<endPanel, pixels: spatial, spatial: spatial,
                                   tileRange: (tiles * group / tileGroups)..<(tiles * (group + 1) / tileGroups), bias: bias,
                                   residual: residual.map { $0 + image * m * spatial }, activation: activation,

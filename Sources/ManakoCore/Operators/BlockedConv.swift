@@ -42,7 +42,7 @@ public struct BlockedConv: Operator, PlanDescribing {
 
     /// The blocked kind `conv` with weights of shape `w` can take, if any (cheap: nothing is packed).
     public static func kind(of conv: Conv, weightShape w: [Int]) -> Kind? {
-        guard w.count == 4, conv.inputParts == 1, conv.inputAffine == nil else { return nil }
+        guard w.count == 4, conv.inputAffine == nil else { return nil }
         let (m, perGroup, kh, kw) = (w[0], w[1], w[2], w[3])
         let blocks = ChannelBlocks.width
         guard m > 0, m % blocks == 0 else { return nil }
@@ -50,6 +50,8 @@ public struct BlockedConv: Operator, PlanDescribing {
             && (conv.pads ?? [0, 0, 0, 0]).allSatisfy({ $0 == 0 }) && (conv.autoPad == .explicit || conv.autoPad == .valid) {
             return .pointwise
         }
+        // A fused Concat's parts are read in place only by a 1x1 convolution.
+        guard conv.inputParts == 1 else { return nil }
         if conv.group == m && perGroup == 1 { return .depthwise }
         if conv.group == 1 && perGroup % blocks == 0 { return .window }
         if conv.group == 1 && perGroup <= IndirectConvKernel.maxChannels && kh * kw > 1 && perGroup * kh * kw <= 256 && !conv.addsResidual {
@@ -91,6 +93,7 @@ public struct BlockedConv: Operator, PlanDescribing {
     }
 
     public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        if conv.inputParts > 1 { return try runOnParts(inputs) }
         let x = try inputs.required(0, "X")
         guard let wShape = conv.weightShape, x.rank == 4,
               case (let channels, false) = wShape[1].multipliedReportingOverflow(by: conv.group), x.shape[1] == channels else {
@@ -160,6 +163,44 @@ public struct BlockedConv: Operator, PlanDescribing {
                             }
                         }
                     }
+                }
+            }
+        }
+        return [Tensor(shape: shape, floats: y)]
+    }
+
+    /// A 1x1 convolution whose X is a fused Concat on channels of blocked parts (inputs 0 and
+    /// 4 ..< 3 + parts, as `Conv`'s): the GEMM's steps of k point into the parts where they are.
+    func runOnParts(_ inputs: [Tensor?]) throws -> [Tensor] {
+        guard case .pointwise(let packed) = weights, let wShape = conv.weightShape, !conv.addsResidual, !scalesInput else {
+            throw ManakoError(.internal, "only a plain blocked 1x1 convolution reads a Concat's parts")
+        }
+        let parts = try (0..<conv.inputParts).map { try inputs.required(Conv.partIndex($0), "X part \($0)") }
+        let first = parts[0]
+        guard parts.allSatisfy({ $0.rank == 4 && $0.shape[0] == first.shape[0] && $0.shape[2] == first.shape[2] && $0.shape[3] == first.shape[3]
+                                 && $0.shape[1] > 0 && $0.shape[1] % ChannelBlocks.width == 0 }) else {
+            throw ManakoError(.shapeMismatch, "cannot join blocked parts \(parts.map(\.shape)) on axis 1")
+        }
+        let channels = parts.reduce(0) { $0 + $1.shape[1] }
+        guard channels == wShape[1] else {
+            throw ManakoError(.shapeMismatch, "the joined X has \(channels) channels but W \(wShape) expects \(wShape[1])")
+        }
+        let g = try WindowGeometry.make(input: [first.shape[0], channels, first.shape[2], first.shape[3]], kernel: [1, 1],
+                                        strides: conv.strides, dilations: conv.dilations, pads: conv.pads, autoPad: conv.autoPad)
+        let shape = g.outputShape(channels: wShape[0], spatialRank: 2)
+        try ElementLimit.check(shape, "Conv output")
+        let bias = try inputs.optional(2)?.floats()
+        if let bias, bias.count != wShape[0] {
+            throw ManakoError(.shapeMismatch, "B has \(bias.count) elements, W has \(wShape[0]) filters")
+        }
+        let values = try parts.map { try $0.floats() }
+        let y = BufferPool.floats(shape.reduce(1, *)) { out in
+            Conv.withPointers(values) { pointers in
+                bias.withOptionalPointer { biasPointer in
+                    // Empty parts (no pixels) leave nothing to compute.
+                    guard pointers.allSatisfy({ $0 != nil }) else { return }
+                    BlockedGemmConvKernel.run(parts: zip(pointers, parts).map { ($0!, $1.shape[1]) }, geometry: g, weights: packed,
+                                              bias: biasPointer, residual: nil, activation: conv.activation, into: out.baseAddress!)
                 }
             }
         }

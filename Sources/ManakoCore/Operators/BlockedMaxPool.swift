@@ -43,21 +43,33 @@ public struct BlockedMaxPool: Operator {
         let columns = (0..<g.outWidth).map { inBounds($0, stride: g.strideWidth, pad: g.padLeft, kernel: g.kernelWidth,
                                                        dilation: g.dilationWidth, size: g.inWidth) }
         let vectorBytes = w * MemoryLayout<Float>.stride
-        Parallel.forEachPart(of: blocks, split: blocks * spatialOut >= 1 << 12) { range in
-            for b in range {
-                let plane = UnsafeRawPointer(x + b * spatialIn * w), target = UnsafeMutableRawPointer(y + b * spatialOut * w)
-                for oh in 0..<g.outHeight {
-                    let top = oh * g.strideHeight - g.padTop
-                    for ow in 0..<g.outWidth {
-                        let left = ow * g.strideWidth - g.padLeft
-                        var best = SIMD8<Float>(repeating: -.infinity)
-                        for i in rows[oh] {
-                            let row = plane + (top + i * g.dilationHeight) * g.inWidth * vectorBytes
-                            for j in columns[ow] {
-                                best = mk_max(row.loadUnaligned(fromByteOffset: (left + j * g.dilationWidth) * vectorBytes, as: SIMD8<Float>.self), best)
+        // Per output column: the first in-bounds tap's byte offset in a row, and the tap count.
+        let columnStarts = columns.enumerated().map { ow, taps in (ow * g.strideWidth - g.padLeft + taps.lowerBound * g.dilationWidth) * vectorBytes }
+        let columnTaps = columns.map(\.count), tapStep = g.dilationWidth * vectorBytes
+        columnStarts.withUnsafeBufferPointer { starts in
+            columnTaps.withUnsafeBufferPointer { counts in
+                Parallel.forEachPart(of: blocks, split: blocks * spatialOut >= 1 << 12) { range in
+                    for b in range {
+                        let plane = UnsafeRawPointer(x + b * spatialIn * w), target = UnsafeMutableRawPointer(y + b * spatialOut * w)
+                        for oh in 0..<g.outHeight {
+                            let top = oh * g.strideHeight - g.padTop, taps = rows[oh]
+                            let firstRow = plane + (top + taps.lowerBound * g.dilationHeight) * g.inWidth * vectorBytes
+                            let rowStep = g.dilationHeight * g.inWidth * vectorBytes
+                            let out = target + oh * g.outWidth * vectorBytes
+                            for ow in 0..<g.outWidth {
+                                var best = SIMD8<Float>(repeating: -.infinity)
+                                var row = firstRow + starts[ow]
+                                for _ in 0..<taps.count {
+                                    var tap = row
+                                    for _ in 0..<counts[ow] {
+                                        best = mk_max(tap.loadUnaligned(as: SIMD8<Float>.self), best)
+                                        tap += tapStep
+                                    }
+                                    row += rowStep
+                                }
+                                out.storeBytes(of: best, toByteOffset: ow * vectorBytes, as: SIMD8<Float>.self)
                             }
                         }
-                        target.storeBytes(of: best, toByteOffset: (oh * g.outWidth + ow) * vectorBytes, as: SIMD8<Float>.self)
                     }
                 }
             }

@@ -42,7 +42,7 @@ extension GraphOptimizer {
             if let conv = node.op as? Conv {
                 guard node.inputs.count > 1, node.outputs.count == 1, let w = constants[node.inputs[1]], w.elementType == .float32,
                       size(node.inputs[0]) != nil, blockable(node.outputs[0]), let kind = BlockedConv.kind(of: conv, weightShape: w.shape),
-                      kind == .fewChannels || blockable(node.inputs[0]) else { continue }
+                      kind == .fewChannels || (0..<conv.inputParts).allSatisfy({ blockable(node.inputs[Conv.partIndex($0)]) }) else { continue }
                 if conv.addsResidual && !(node.inputs.count > 3 && shapes[node.inputs[3]] == shapes[node.outputs[0]]) { continue }
                 // 3x3 stride-1 layers with enough tiles go by Winograd.
                 if kind == .window, let out = shapes[node.outputs[0]], let oh = out[2], let ow = out[3],
@@ -72,7 +72,9 @@ extension GraphOptimizer {
             let node = nodes[n]
             switch roles[n]! {
             case .conv(let kind):
-                return (kind != .fewChannels ? [node.inputs[0]] : []) + (node.inputs.count > 3 && !node.inputs[3].isEmpty ? [node.inputs[3]] : [])
+                let parts = (node.op as? Conv)?.inputParts ?? 1
+                return (kind != .fewChannels ? (0..<parts).map { node.inputs[Conv.partIndex($0)] } : [])
+                    + (node.inputs.count > 3 && !node.inputs[3].isEmpty ? [node.inputs[3]] : [])
             case .scale(let x): return [node.inputs[x]]
             case .pool, .maxPool: return [node.inputs[0]]
             }
@@ -128,7 +130,7 @@ extension GraphOptimizer {
         for n in converted {
             guard case .scale(let x) = roles[n]!, let output = nodes[n].outputs.first, !outputNames.contains(output),
                   let users = readers[output], users.count == 1, let user = users.first, converted.contains(user),
-                  case .conv(.pointwise) = roles[user]!, nodes[user].inputs[0] == output,
+                  case .conv(.pointwise) = roles[user]!, nodes[user].inputs[0] == output, (nodes[user].op as? Conv)?.inputParts == 1,
                   !(nodes[user].inputs.count > 3 && nodes[user].inputs[3] == output),
                   let m = constants[nodes[user].inputs[1]]?.shape.first, let plane = shapes[output],
                   let h = plane[2], let w = plane[3], m < h * w else { continue }
@@ -158,7 +160,9 @@ extension GraphOptimizer {
                     continue
                 }
                 copy.op = blocked
-                if blocked.readsBlockedInput { copy.inputs[0] = blockedName(node.inputs[0]) }
+                if blocked.readsBlockedInput {
+                    for part in 0..<conv.inputParts { copy.inputs[Conv.partIndex(part)] = blockedName(node.inputs[Conv.partIndex(part)]) }
+                }
                 copy.inputs[1] = ""
                 if node.inputs.count > 3 && !node.inputs[3].isEmpty { copy.inputs[3] = blockedName(node.inputs[3]) }
                 if let (x, factors) = foldedScales[node.inputs[0]] {
