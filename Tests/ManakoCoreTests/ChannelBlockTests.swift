@@ -358,9 +358,11 @@ func blockedStemMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int])
 }
 
 /// SqueezeNet's fire module: a Concat of two expansions (1x1 and a Winograd 3x3), fused into the
-/// next 1x1 convolution, is read blocked where its parts are; the whole graph is one chain with
-/// one reorder, out. Same numbers as the plain graph, batch 2, 1 and 2 threads.
-@Test func concatenatedPartsStayBlocked() throws {
+/// next 1x1 convolution, is read blocked where its parts are, also through a BatchNormalization
+/// and ReLU after the Concat (DenseNet's pre-activation, applied as the GEMM packs X); the whole
+/// graph is one chain with one reorder, out. Same numbers as the plain graph, batch 2, 1 and 2 threads.
+@Test(arguments: [false, true])
+func concatenatedPartsStayBlocked(normalized: Bool) throws {
     func conv(_ name: String, _ op: Conv, _ inputs: [String]) -> NodeSpec {
         NodeSpec(name: name, opType: "Conv", op: op, inputs: inputs, outputs: [name])
     }
@@ -370,13 +372,22 @@ func blockedStemMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int])
         original[name] = Tensor(shape: shape, floats: pseudoRandom(shape.reduce(1, *), seed: UInt64(name.count + 11)))
         original[name + "B"] = Tensor(shape: [shape[0]], floats: pseudoRandom(shape[0], seed: UInt64(name.count + 71)))
     }
+    for (name, seed) in [("scale", 191), ("shift", 192), ("mean", 193), ("var", 194)] {
+        original[name] = Tensor(shape: [40], floats: pseudoRandom(40, seed: UInt64(seed)).map { name == "var" ? $0 + 1.5 : $0 })
+    }
+    let normalization = [
+        NodeSpec(name: "bn", opType: "BatchNormalization", op: BatchNormalization(epsilon: 1e-5),
+                 inputs: ["joined", "scale", "shift", "mean", "var"], outputs: ["normalized"]),
+        NodeSpec(name: "relu", opType: "Relu", op: Relu(), inputs: ["normalized"], outputs: ["activated"]),
+    ]
     let nodes = [
         conv("stem", Conv(strides: [2, 2]), ["x", "stemW", "stemWB"]),
         conv("squeeze", Conv(), ["stem", "squeezeW", "squeezeWB"]),
         conv("one", Conv(), ["squeeze", "oneW", "oneWB"]),
         conv("three", Conv(pads: [1, 1, 1, 1]), ["squeeze", "threeW", "threeWB"]),
         NodeSpec(name: "join", opType: "Concat", op: Concat(axis: 1), inputs: ["one", "three"], outputs: ["joined"]),
-        conv("next", Conv(), ["joined", "nextW", "nextWB"]),
+    ] + (normalized ? normalization : []) + [
+        conv("next", Conv(), [normalized ? "activated" : "joined", "nextW", "nextWB"]),
     ]
     let input = ValueInfo(name: "x", elementType: .float32, shape: [.fixed(2), .fixed(3), .fixed(41), .fixed(37)])
     let outputs = [ValueInfo(name: "next", elementType: .float32, shape: nil)]
@@ -386,7 +397,7 @@ func blockedStemMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int])
     let shapes = try Graph(inputs: [input], outputs: outputs, constants: constants, nodes: optimized).inferShapes()
     let (blocked, count) = GraphOptimizer.blockChannels(optimized, shapes: shapes, constants: &constants, outputs: outputs)
     #expect(count == 5)
-    #expect(blocked.contains { ($0.op as? BlockedConv)?.conv.inputParts == 2 })
+    #expect(blocked.contains { ($0.op as? BlockedConv).map { $0.conv.inputParts == 2 && ($0.conv.inputAffine != nil) == normalized } ?? false })
     #expect(!blocked.contains { $0.op is Concat })
     #expect(blocked.compactMap { ($0.op as? ChannelReorder)?.toBlocked } == [false])
     let fast = try Graph(inputs: [input], outputs: outputs, constants: constants, nodes: blocked)
@@ -394,7 +405,7 @@ func blockedStemMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int])
     let expected = try plain.run(["x": x])
     for threads in [1, 2] {
         let actual = try Parallel.withThreads(threads) { try fast.run(["x": x]) }
-        expectClose(try actual["next"]!.floats(), try expected["next"]!.floats(), tolerance: 5e-4, "fire module \(threads)")
+        expectClose(try actual["next"]!.floats(), try expected["next"]!.floats(), tolerance: 5e-4, "fire module \(normalized) \(threads)")
     }
 }
 

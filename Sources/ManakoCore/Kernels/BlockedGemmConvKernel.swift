@@ -35,15 +35,29 @@ public enum BlockedGemmConvKernel {
         run(parts: [(x, g.inChannels)], geometry: g, weights: weights, bias: bias, residual: residual, activation: activation, into: y)
     }
 
+    /// A per-channel affine and activation applied to X as it is packed (a fused Concat's
+    /// BatchNormalization and ReLU, DenseNet's pre-activation): pointers to C factors and offsets.
+    public struct InputAffine {
+        let scale: UnsafePointer<Float>
+        let shift: UnsafePointer<Float>
+        let activation: FusedActivation
+
+        public init(scale: UnsafePointer<Float>, shift: UnsafePointer<Float>, activation: FusedActivation) {
+            self.scale = scale
+            self.shift = shift
+            self.activation = activation
+        }
+    }
+
     /// The same with X the concatenation on channels of blocked `parts` (a fused Concat, read
-    /// where the parts are: each step of k points into its part); several parts only for a 1x1
-    /// convolution with no padding.
+    /// where the parts are: each step of k points into its part), through `inputAffine` if
+    /// given; several parts or an affine only for a 1x1 convolution with no padding.
     public static func run(parts: [(UnsafePointer<Float>, channels: Int)], geometry g: WindowGeometry, weights: PackedBGemm.PackedB,
                            bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: FusedActivation,
-                           into y: UnsafeMutablePointer<Float>) {
+                           inputAffine: InputAffine? = nil, into y: UnsafeMutablePointer<Float>) {
         let w = ChannelBlocks.width, taps = g.kernelHeight * g.kernelWidth
         let padded = g.padTop + g.padLeft + g.padBottom + g.padRight > 0
-        precondition(parts.count == 1 || (taps == 1 && !padded), "parts only for 1x1 convolutions without padding")
+        precondition((parts.count == 1 && inputAffine == nil) || (taps == 1 && !padded), "parts only for 1x1 convolutions without padding")
         // The plane the windows read: X itself, or X with its zero border (tall and wide enough for every tap).
         let planeHeight = padded ? max(g.inHeight + g.padTop + g.padBottom, (g.outHeight - 1) * g.strideHeight + (g.kernelHeight - 1) * g.dilationHeight + 1) : g.inHeight
         let planeWidth = padded ? max(g.inWidth + g.padLeft + g.padRight, (g.outWidth - 1) * g.strideWidth + (g.kernelWidth - 1) * g.dilationWidth + 1) : g.inWidth
@@ -69,7 +83,7 @@ public enum BlockedGemmConvKernel {
         guard padded else {
             steps(parts[0].0, parts).withUnsafeBufferPointer {
                 multiply(parts[0].0, window, steps: $0.baseAddress!, geometry: g, weights: weights, bias: bias, residual: residual,
-                         activation: activation, into: y)
+                         activation: activation, inputAffine: inputAffine, into: y)
             }
             return
         }
@@ -114,7 +128,7 @@ public enum BlockedGemmConvKernel {
     @inline(never)
     static func multiply(_ x: UnsafePointer<Float>, _ window: Window, steps: UnsafePointer<Int>, geometry g: WindowGeometry,
                          weights: PackedBGemm.PackedB, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
-                         activation: FusedActivation, into y: UnsafeMutablePointer<Float>) {
+                         activation: FusedActivation, inputAffine: InputAffine? = nil, into y: UnsafeMutablePointer<Float>) {
         let k = weights.depth, m = weights.columns, columnsPerTile = PanelGemm.columnsPerTile, spatial = g.outHeight * g.outWidth
         let tiles = (m + columnsPerTile - 1) / columnsPerTile
         let panels = (spatial + PanelGemm.rowsPerPanel - 1) / PanelGemm.rowsPerPanel
@@ -134,7 +148,7 @@ public enum BlockedGemmConvKernel {
                                   panels: firstPanel..<endPanel, pixels: spatial, spatial: spatial,
                                   tileRange: (tiles * group / tileGroups)..<(tiles * (group + 1) / tileGroups), bias: bias,
                                   residual: residual.map { $0 + image * m * spatial }, activation: activation,
-                                  into: y + image * m * spatial, scratch: scratch)
+                                  inputAffine: inputAffine, into: y + image * m * spatial, scratch: scratch)
                 }
             }
         }
@@ -151,14 +165,16 @@ public enum BlockedGemmConvKernel {
     static func multiplyRange(_ input: UnsafePointer<Float>, _ window: Window, steps: UnsafePointer<Int>, weights: PackedBGemm.PackedB,
                               packed: UnsafePointer<Float>, panels: Range<Int>, pixels: Int, spatial: Int, tileRange: Range<Int>,
                               bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: FusedActivation,
-                              into output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+                              inputAffine: InputAffine? = nil, into output: UnsafeMutablePointer<Float>,
+                              scratch: UnsafeMutablePointer<Float>) {
         let k = weights.depth, m = weights.columns, columnsPerTile = PanelGemm.columnsPerTile
         let tiles = (m + columnsPerTile - 1) / columnsPerTile
         let (firstPanel, endPanel) = (panels.lowerBound, panels.upperBound)
         // With several tiles to pass over them and four or more steps of k, the range's pixels
         // are first packed per panel into [k][6] rows (one stream for the tiles to read, not one
         // per step); otherwise the tiles read them in place.
-        let packs = tileRange.count >= 3 && min(weights.sliceDepth, k) >= 32
+        // (An input affine is applied as the panels are packed: they always are.)
+        let packs = inputAffine != nil || (tileRange.count >= 3 && min(weights.sliceDepth, k) >= 32)
         // The panels' pixel offsets (Ints, two floats' room each), then the packed panels.
         let pixelOffsets = UnsafeMutableRawPointer(scratch).bindMemory(to: Int.self, capacity: panels.count * PanelGemm.rowsPerPanel)
         let panelsA = scratch + 2 * panels.count * PanelGemm.rowsPerPanel
@@ -171,9 +187,14 @@ public enum BlockedGemmConvKernel {
             let sliceSteps = steps + k0 / ChannelBlocks.width
             if packs {
                 for panel in panels {
-                    pack(input, pixelOffsets: pixelOffsets + (panel - firstPanel) * PanelGemm.rowsPerPanel,
-                         steps: sliceSteps, count: d / ChannelBlocks.width,
-                         into: panelsA + (panel - firstPanel) * PanelGemm.rowsPerPanel * d)
+                    let panelOffsets = pixelOffsets + (panel - firstPanel) * PanelGemm.rowsPerPanel
+                    let target = panelsA + (panel - firstPanel) * PanelGemm.rowsPerPanel * d
+                    if let inputAffine {
+                        packAffine(input, pixelOffsets: panelOffsets, steps: sliceSteps, count: d / ChannelBlocks.width,
+                                   firstChannel: k0, inputAffine, into: target)
+                    } else {
+                        pack(input, pixelOffsets: panelOffsets, steps: sliceSteps, count: d / ChannelBlocks.width, into: target)
+                    }
                 }
             }
             // A tile of the slice stays in L1 while the range's panels pass over it.
@@ -249,6 +270,33 @@ public enum BlockedGemmConvKernel {
                 for i in 0..<6 { pixels[i] = step + pixelOffsets[i] }
                 mk_pack_pixels6(pixels.baseAddress!, out)
                 out += 6 * ChannelBlocks.width
+            }
+        }
+    }
+
+    /// `pack` for a 1x1 convolution with X through a per-channel affine and activation: each
+    /// step's six vectors are transformed before the transpose (step s holds channels
+    /// firstChannel + 8s ..< firstChannel + 8s + 8).
+    @inline(never)
+    static func packAffine(_ x: UnsafePointer<Float>, pixelOffsets: UnsafePointer<Int>, steps: UnsafePointer<Int>, count: Int,
+                           firstChannel: Int, _ affine: InputAffine, into target: UnsafeMutablePointer<Float>) {
+        let w = ChannelBlocks.width
+        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 6) { vectors in
+            withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: 6) { pixels in
+                let staged = UnsafeRawPointer(vectors.baseAddress!).assumingMemoryBound(to: Float.self)
+                for i in 0..<6 { pixels[i] = staged + i * w }
+                var out = target
+                for s in 0..<count {
+                    let step = UnsafeRawPointer(x + steps[s]), channel = firstChannel + s * w
+                    let scale = UnsafeRawPointer(affine.scale + channel).loadUnaligned(as: SIMD8<Float>.self)
+                    let shift = UnsafeRawPointer(affine.shift + channel).loadUnaligned(as: SIMD8<Float>.self)
+                    for i in 0..<6 {
+                        let v = step.loadUnaligned(fromByteOffset: pixelOffsets[i] * 4, as: SIMD8<Float>.self)
+                        vectors[i] = affine.activation.apply(v * scale + shift)
+                    }
+                    mk_pack_pixels6(pixels.baseAddress!, out)
+                    out += 6 * w
+                }
             }
         }
     }

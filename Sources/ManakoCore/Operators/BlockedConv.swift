@@ -42,7 +42,7 @@ public struct BlockedConv: Operator, PlanDescribing {
 
     /// The blocked kind `conv` with weights of shape `w` can take, if any (cheap: nothing is packed).
     public static func kind(of conv: Conv, weightShape w: [Int]) -> Kind? {
-        guard w.count == 4, conv.inputAffine == nil else { return nil }
+        guard w.count == 4 else { return nil }
         let (m, perGroup, kh, kw) = (w[0], w[1], w[2], w[3])
         let blocks = ChannelBlocks.width
         guard m > 0, m % blocks == 0 else { return nil }
@@ -50,8 +50,8 @@ public struct BlockedConv: Operator, PlanDescribing {
             && (conv.pads ?? [0, 0, 0, 0]).allSatisfy({ $0 == 0 }) && (conv.autoPad == .explicit || conv.autoPad == .valid) {
             return .pointwise
         }
-        // A fused Concat's parts are read in place only by a 1x1 convolution.
-        guard conv.inputParts == 1 else { return nil }
+        // A fused Concat's parts (and its BatchNormalization) are read in place only by a 1x1 convolution.
+        guard conv.inputParts == 1, conv.inputAffine == nil else { return nil }
         if conv.group == m && perGroup == 1 { return .depthwise }
         if conv.group == 1 && perGroup % blocks == 0 { return .window }
         if conv.group == 1 && perGroup <= IndirectConvKernel.maxChannels && kh * kw > 1 && perGroup * kh * kw <= 256 && !conv.addsResidual {
@@ -93,7 +93,7 @@ public struct BlockedConv: Operator, PlanDescribing {
     }
 
     public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
-        if conv.inputParts > 1 { return try runOnParts(inputs) }
+        if conv.inputParts > 1 || conv.inputAffine != nil { return try runOnParts(inputs) }
         let x = try inputs.required(0, "X")
         guard let wShape = conv.weightShape, x.rank == 4,
               case (let channels, false) = wShape[1].multipliedReportingOverflow(by: conv.group), x.shape[1] == channels else {
@@ -170,7 +170,8 @@ public struct BlockedConv: Operator, PlanDescribing {
     }
 
     /// A 1x1 convolution whose X is a fused Concat on channels of blocked parts (inputs 0 and
-    /// 4 ..< 3 + parts, as `Conv`'s): the GEMM's steps of k point into the parts where they are.
+    /// 4 ..< 3 + parts, as `Conv`'s): the GEMM's steps of k point into the parts where they are,
+    /// and the Concat's BatchNormalization and activation, if any, apply as X is packed.
     func runOnParts(_ inputs: [Tensor?]) throws -> [Tensor] {
         guard case .pointwise(let packed) = weights, let wShape = conv.weightShape, !conv.addsResidual, !scalesInput else {
             throw ManakoError(.internal, "only a plain blocked 1x1 convolution reads a Concat's parts")
@@ -193,14 +194,24 @@ public struct BlockedConv: Operator, PlanDescribing {
         if let bias, bias.count != wShape[0] {
             throw ManakoError(.shapeMismatch, "B has \(bias.count) elements, W has \(wShape[0]) filters")
         }
+        let affine = conv.inputAffine
+        if let affine, affine.multiplier.count != channels || affine.offset.count != channels {
+            throw ManakoError(.shapeMismatch, "the Concat's BatchNormalization has \(affine.multiplier.count) channels, the joined X \(channels)")
+        }
         let values = try parts.map { try $0.floats() }
         let y = BufferPool.floats(shape.reduce(1, *)) { out in
             Conv.withPointers(values) { pointers in
                 bias.withOptionalPointer { biasPointer in
-                    // Empty parts (no pixels) leave nothing to compute.
-                    guard pointers.allSatisfy({ $0 != nil }) else { return }
-                    BlockedGemmConvKernel.run(parts: zip(pointers, parts).map { ($0!, $1.shape[1]) }, geometry: g, weights: packed,
-                                              bias: biasPointer, residual: nil, activation: conv.activation, into: out.baseAddress!)
+                    (affine?.multiplier).withOptionalPointer { scale in
+                        (affine?.offset).withOptionalPointer { shift in
+                            // Empty parts (no pixels) leave nothing to compute.
+                            guard pointers.allSatisfy({ $0 != nil }) else { return }
+                            let through = affine.map { BlockedGemmConvKernel.InputAffine(scale: scale!, shift: shift!, activation: $0.activation) }
+                            BlockedGemmConvKernel.run(parts: zip(pointers, parts).map { ($0!, $1.shape[1]) }, geometry: g, weights: packed,
+                                                      bias: biasPointer, residual: nil, activation: conv.activation, inputAffine: through,
+                                                      into: out.baseAddress!)
+                        }
+                    }
                 }
             }
         }
@@ -230,6 +241,9 @@ public struct BlockedConv: Operator, PlanDescribing {
             algorithm = "NCHW8c depthwise direct \(w[2])x\(w[3])/\(conv.strides?.last ?? 1)"
         case .fewChannels:
             algorithm = "NCHW to NCHW8c indirect GEMM \(w[2])x\(w[3])/\(conv.strides?.last ?? 1) \(w[0])x\(w[1] * w[2] * w[3])"
+        }
+        if conv.inputParts > 1 || conv.inputAffine != nil {
+            algorithm += ", X from a Concat of \(conv.inputParts) blocked parts" + (conv.inputAffine != nil ? " through its BatchNormalization" : "")
         }
         let fused = [scalesInput ? "input scale" : nil, inputs.count > 2 && inputs[2] != nil ? "bias" : nil, conv.addsResidual ? "residual" : nil,
                      conv.activation == .none ? nil : "\(conv.activation)"].compactMap { $0 }
