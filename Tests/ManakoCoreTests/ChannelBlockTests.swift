@@ -54,6 +54,27 @@ let blockedActivations: [(FusedActivation, @Sendable (Float) -> Float)] = [
     (.silu, { $0 / (1 + VectorMath.libmExp(-$0)) }),
 ]
 
+/// Runs a blocked kernel on NCHW8c copies of X (and of the residual, when there is one) for
+/// every fused activation, with and without a residual, on 1 and 2 threads, and expects the
+/// plain convolution's `plain` output through the same epilogue, the same bits on both thread counts.
+func expectBlockedKernel(batch n: Int, inChannels: Int, inSpatial: Int, outChannels: Int, outSpatial: Int, x: [Float],
+                         plain: [Float], residual: [Float], tolerance: Float = 1e-4, _ what: String,
+                         _ kernel: (UnsafePointer<Float>, UnsafePointer<Float>?, FusedActivation, UnsafeMutablePointer<Float>) -> Void) {
+    for (activation, scalar) in blockedActivations {
+        for withResidual in [false, true] {
+            let expected = zip(plain, residual).map { scalar($0 + (withResidual ? $1 : 0)) }
+            let inputs = [(x, inChannels, inSpatial)] + (withResidual ? [(residual, outChannels, outSpatial)] : [])
+            let results = [1, 2].map { threads in
+                Parallel.withThreads(threads) {
+                    throughBlocks(n, outChannels, outSpatial, inputs) { p, out in kernel(p[0], withResidual ? p[1] : nil, activation, out) }
+                }
+            }
+            expectClose(results[0], expected, tolerance: tolerance, "\(what) \(activation) residual \(withResidual)")
+            #expect(results[0] == results[1], "1 vs 2 threads differ for \(what)")
+        }
+    }
+}
+
 /// The blocked depthwise kernel against the seven-loop twin: rows narrower than a group, edges
 /// at every stride and dilation, asymmetric padding, batch 3, with residual and activations;
 /// 1 and 2 threads give the same bits.
@@ -92,21 +113,9 @@ func blockedDepthwiseMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [
     let residual = pseudoRandom(n * ch * outSpatial, seed: 95)
     let plain = ConvKernels.reference(input: x, weights: weights, bias: bias, geometry: g, outChannels: ch, groups: ch)
     let packed = BlockedDepthwiseKernel.packWeights(weights, channels: ch, taps: k * k)
-    for (activation, scalar) in blockedActivations {
-        for withResidual in [false, true] {
-            let expected = zip(plain, residual).map { scalar($0 + (withResidual ? $1 : 0)) }
-            let inputs = [(x, ch, h * w)] + (withResidual ? [(residual, ch, outSpatial)] : [])
-            let results = [1, 2].map { threads in
-                Parallel.withThreads(threads) {
-                    throughBlocks(n, ch, outSpatial, inputs) { p, out in
-                        BlockedDepthwiseKernel.run(p[0], geometry: g, weights: packed, bias: bias, residual: withResidual ? p[1] : nil,
-                                                   activation: activation, into: out)
-                    }
-                }
-            }
-            expectClose(results[0], expected, "blocked depthwise \(c) \(activation) residual \(withResidual)")
-            #expect(results[0] == results[1], "1 vs 2 threads differ for \(c)")
-        }
+    expectBlockedKernel(batch: n, inChannels: ch, inSpatial: h * w, outChannels: ch, outSpatial: outSpatial, x: x, plain: plain,
+                        residual: residual, "blocked depthwise \(c)") { x, residual, activation, out in
+        BlockedDepthwiseKernel.run(x, geometry: g, weights: packed, bias: bias, residual: residual, activation: activation, into: out)
     }
 }
 
@@ -138,22 +147,10 @@ func blockedGemmConvolutionMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, 
     let residual = pseudoRandom(n * cout * spatialOut, seed: 99)
     let plain = ConvKernels.reference(input: x, weights: weights, bias: bias, geometry: g, outChannels: cout, groups: 1)
     let packed = BlockedGemmConvKernel.packWeights(weights, outChannels: cout, inChannels: cin, taps: k * k)
-    for (activation, scalar) in blockedActivations {
-        for withResidual in [false, true] {
-            let expected = zip(plain, residual).map { scalar($0 + (withResidual ? $1 : 0)) }
-            let inputs = [(x, cin, h * w)] + (withResidual ? [(residual, cout, spatialOut)] : [])
-            let results = [1, 2].map { threads in
-                Parallel.withThreads(threads) {
-                    throughBlocks(n, cout, spatialOut, inputs) { p, out in
-                        bias.withUnsafeBufferPointer { b in
-                            BlockedGemmConvKernel.run(p[0], geometry: g, weights: packed, bias: b.baseAddress!,
-                                                      residual: withResidual ? p[1] : nil, activation: activation, into: out)
-                        }
-                    }
-                }
-            }
-            expectClose(results[0], expected, tolerance: 2e-4, "blocked GEMM convolution \(c) \(activation) residual \(withResidual)")
-            #expect(results[0] == results[1], "1 vs 2 threads differ for \(c)")
+    expectBlockedKernel(batch: n, inChannels: cin, inSpatial: h * w, outChannels: cout, outSpatial: spatialOut, x: x, plain: plain,
+                        residual: residual, tolerance: 2e-4, "blocked GEMM convolution \(c)") { x, residual, activation, out in
+        bias.withUnsafeBufferPointer {
+            BlockedGemmConvKernel.run(x, geometry: g, weights: packed, bias: $0.baseAddress!, residual: residual, activation: activation, into: out)
         }
     }
 }
@@ -180,23 +177,11 @@ func blockedWinogradMatchesReference(_ c: (Int, Int, Int, Int, Int, [Int])) thro
     let residual = pseudoRandom(n * cout * spatialOut, seed: 108)
     let plain = ConvKernels.reference(input: x, weights: weights, bias: bias, geometry: g, outChannels: cout, groups: 1)
     let transformed = BlockedWinogradKernel.transformWeights(weights, outChannels: cout, inChannels: cin)
-    for (activation, scalar) in blockedActivations {
-        for withResidual in [false, true] {
-            let expected = zip(plain, residual).map { scalar($0 + (withResidual ? $1 : 0)) }
-            let inputs = [(x, cin, h * w)] + (withResidual ? [(residual, cout, spatialOut)] : [])
-            let results = [1, 2].map { threads in
-                Parallel.withThreads(threads) {
-                    throughBlocks(n, cout, spatialOut, inputs) { p, out in
-                        bias.withUnsafeBufferPointer { b in
-                            BlockedWinogradKernel.run(p[0], geometry: g, weights: transformed, bias: b.baseAddress!,
-                                                      residual: withResidual ? p[1] : nil, activation: activation, into: out)
-                        }
-                    }
-                }
-            }
-            // The transforms' rounding, as for `WinogradKernel` (see `winogradMatchesReference`).
-            expectClose(results[0], expected, tolerance: 5e-4, "blocked Winograd \(c) \(activation) residual \(withResidual)")
-            #expect(results[0] == results[1], "1 vs 2 threads differ for \(c)")
+    // The transforms' rounding, as for `WinogradKernel` (see `winogradMatchesReference`).
+    expectBlockedKernel(batch: n, inChannels: cin, inSpatial: h * w, outChannels: cout, outSpatial: spatialOut, x: x, plain: plain,
+                        residual: residual, tolerance: 5e-4 * max(1, (Float(cin) / 64).squareRoot()), "blocked Winograd \(c)") { x, residual, activation, out in
+        bias.withUnsafeBufferPointer {
+            BlockedWinogradKernel.run(x, geometry: g, weights: transformed, bias: $0.baseAddress!, residual: residual, activation: activation, into: out)
         }
     }
 }
@@ -261,21 +246,52 @@ func blockedStemMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int])
     }
 }
 
+/// A Conv node named after its output.
+func conv(_ name: String, _ op: Conv, _ inputs: [String]) -> NodeSpec {
+    NodeSpec(name: name, opType: "Conv", op: op, inputs: inputs, outputs: [name])
+}
+
+/// Pseudo-random weights W and biases (W's name + "B") for convolutions of the given shapes.
+func convolutionConstants(_ shapes: [(String, [Int])], seeds: (weights: Int, biases: Int)) -> [String: Tensor] {
+    var constants: [String: Tensor] = [:]
+    for (name, shape) in shapes {
+        constants[name] = Tensor(shape: shape, floats: pseudoRandom(shape.reduce(1, *), seed: UInt64(name.count + seeds.weights)))
+        constants[name + "B"] = Tensor(shape: [shape[0]], floats: pseudoRandom(shape[0], seed: UInt64(name.count + seeds.biases)))
+    }
+    return constants
+}
+
+/// The graph as written, and the same graph optimised and moved to blocked channels: its
+/// nodes, how many convolutions were converted, its constants and the graph itself.
+func blockedGraph(_ nodes: [NodeSpec], input: ValueInfo, outputs: [ValueInfo], constants original: [String: Tensor]) throws
+    -> (plain: Graph, blocked: [NodeSpec], count: Int, constants: [String: Tensor], fast: Graph) {
+    var constants = original
+    let plain = try Graph(inputs: [input], outputs: outputs, constants: original, nodes: nodes)
+    let (optimized, _) = try GraphOptimizer.optimize(nodes: nodes, constants: &constants, outputs: outputs)
+    let shapes = try Graph(inputs: [input], outputs: outputs, constants: constants, nodes: optimized).inferShapes()
+    let (blocked, count) = GraphOptimizer.blockChannels(optimized, shapes: shapes, constants: &constants, outputs: outputs)
+    return (plain, blocked, count, constants, try Graph(inputs: [input], outputs: outputs, constants: constants, nodes: blocked))
+}
+
+/// The blocked graph's outputs `names` against the plain graph's, on 1 and 2 threads.
+func expectSameOutputs(_ fast: Graph, _ plain: Graph, feeds: [String: Tensor], names: [String], tolerance: Float, _ what: String) throws {
+    let expected = try plain.run(feeds)
+    for threads in [1, 2] {
+        let actual = try Parallel.withThreads(threads) { try fast.run(feeds) }
+        for name in names {
+            expectClose(try actual[name]!.floats(), try expected[name]!.floats(), tolerance: tolerance, "\(what) \(name) \(threads)")
+        }
+    }
+}
+
 /// An inverted residual block (1x1 expand, depthwise, 1x1 project plus a depthwise skip) after a
 /// stem and a max pooling: stem, pooling and block move to NCHW8c as one chain with one reorder,
 /// out (the block's sum is also a graph output; the stem reads the NCHW input itself); the lone
 /// 1x1 after the final pooling, whose reorders would cost more than it writes, stays. The
 /// outputs are the plain graph's.
 @Test func convolutionChainsMoveToBlockedChannels() throws {
-    func conv(_ name: String, _ op: Conv, _ inputs: [String]) -> NodeSpec {
-        NodeSpec(name: name, opType: "Conv", op: op, inputs: inputs, outputs: [name])
-    }
-    var original: [String: Tensor] = [:]
-    for (name, shape) in [("stemW", [16, 3, 3, 3]), ("expandW", [48, 16, 1, 1]), ("dwW", [48, 1, 3, 3]), ("projectW", [16, 48, 1, 1]),
-                          ("skipW", [16, 1, 3, 3]), ("loneW", [24, 16, 1, 1])] {
-        original[name] = Tensor(shape: shape, floats: pseudoRandom(shape.reduce(1, *), seed: UInt64(name.count)))
-        original[name + "B"] = Tensor(shape: [shape[0]], floats: pseudoRandom(shape[0], seed: UInt64(name.count + 50)))
-    }
+    let original = convolutionConstants([("stemW", [16, 3, 3, 3]), ("expandW", [48, 16, 1, 1]), ("dwW", [48, 1, 3, 3]), ("projectW", [16, 48, 1, 1]),
+                          ("skipW", [16, 1, 3, 3]), ("loneW", [24, 16, 1, 1])], seeds: (0, 50))
     let nodes = [
         conv("stem", Conv(strides: [2, 2], pads: [1, 1, 1, 1]), ["x", "stemW", "stemWB"]),
         NodeSpec(name: "maxpool", opType: "MaxPool", op: MaxPool(kernelShape: [2, 2], strides: [1, 1]), inputs: ["stem"], outputs: ["pooled"]),
@@ -290,25 +306,14 @@ func blockedStemMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int])
     ]
     let input = ValueInfo(name: "x", elementType: .float32, shape: [.fixed(2), .fixed(3), .fixed(30), .fixed(34)])
     let outputs = ["y", "lone", "sum"].map { ValueInfo(name: $0, elementType: .float32, shape: nil) }
-    var constants = original
-    let plain = try Graph(inputs: [input], outputs: outputs, constants: original, nodes: nodes)
-    let (optimized, _) = try GraphOptimizer.optimize(nodes: nodes, constants: &constants, outputs: outputs)
-    let shapes = try Graph(inputs: [input], outputs: outputs, constants: constants, nodes: optimized).inferShapes()
-    let (blocked, count) = GraphOptimizer.blockChannels(optimized, shapes: shapes, constants: &constants, outputs: outputs)
+    let (plain, blocked, count, constants, fast) = try blockedGraph(nodes, input: input, outputs: outputs, constants: original)
     #expect(count == 5)
     #expect(blocked.filter { $0.op is BlockedConv }.map(\.name).sorted() == ["dw", "dwSkip", "expand", "project", "stem"])
     #expect(blocked.compactMap { ($0.op as? ChannelReorder)?.toBlocked } == [false])
     #expect(blocked.contains { $0.op is BlockedGlobalAveragePool } && blocked.contains { $0.op is BlockedMaxPool })
     #expect(constants["expandW"] == nil && constants["stemW"] == nil && constants["loneW"] != nil)
-    let fast = try Graph(inputs: [input], outputs: outputs, constants: constants, nodes: blocked)
     let x = t([2, 3, 30, 34], pseudoRandom(2 * 3 * 30 * 34, seed: 63))
-    let expected = try plain.run(["x": x])
-    for threads in [1, 2] {
-        let actual = try Parallel.withThreads(threads) { try fast.run(["x": x]) }
-        for name in ["y", "lone", "sum"] {
-            expectClose(try actual[name]!.floats(), try expected[name]!.floats(), tolerance: 1e-5, "\(name) \(threads)")
-        }
-    }
+    try expectSameOutputs(fast, plain, feeds: ["x": x], names: ["y", "lone", "sum"], tolerance: 1e-5, "chain")
 }
 
 /// A stem, a ResNet bottleneck with a strided 3x3 and a 1x1 stride-2 downsample, and a 3x3
@@ -316,15 +321,8 @@ func blockedStemMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int])
 /// through a padded copy, the last layer by Winograd) with one reorder, out of the graph's
 /// output. Same numbers as the plain graph (up to Winograd's rounding), batch 2, 1 and 2 threads.
 @Test func bottlenecksMoveToBlockedChannels() throws {
-    func conv(_ name: String, _ op: Conv, _ inputs: [String]) -> NodeSpec {
-        NodeSpec(name: name, opType: "Conv", op: op, inputs: inputs, outputs: [name])
-    }
-    var original: [String: Tensor] = [:]
-    for (name, shape) in [("stemW", [32, 3, 3, 3]), ("reduceW", [16, 32, 1, 1]), ("stridedW", [16, 16, 3, 3]), ("expandW", [64, 16, 1, 1]),
-                          ("downW", [64, 32, 1, 1]), ("plainW", [16, 64, 3, 3])] {
-        original[name] = Tensor(shape: shape, floats: pseudoRandom(shape.reduce(1, *), seed: UInt64(name.count + 7)))
-        original[name + "B"] = Tensor(shape: [shape[0]], floats: pseudoRandom(shape[0], seed: UInt64(name.count + 70)))
-    }
+    let original = convolutionConstants([("stemW", [32, 3, 3, 3]), ("reduceW", [16, 32, 1, 1]), ("stridedW", [16, 16, 3, 3]), ("expandW", [64, 16, 1, 1]),
+                          ("downW", [64, 32, 1, 1]), ("plainW", [16, 64, 3, 3])], seeds: (7, 70))
     let nodes = [
         conv("stem", Conv(pads: [1, 1, 1, 1]), ["x", "stemW", "stemWB"]),
         conv("reduce", Conv(), ["stem", "reduceW", "reduceWB"]),
@@ -339,22 +337,13 @@ func blockedStemMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int])
     ]
     let input = ValueInfo(name: "x", elementType: .float32, shape: [.fixed(2), .fixed(3), .fixed(33), .fixed(31)])
     let outputs = ["plain"].map { ValueInfo(name: $0, elementType: .float32, shape: nil) }
-    var constants = original
-    let plain = try Graph(inputs: [input], outputs: outputs, constants: original, nodes: nodes)
-    let (optimized, _) = try GraphOptimizer.optimize(nodes: nodes, constants: &constants, outputs: outputs)
-    let shapes = try Graph(inputs: [input], outputs: outputs, constants: constants, nodes: optimized).inferShapes()
-    let (blocked, count) = GraphOptimizer.blockChannels(optimized, shapes: shapes, constants: &constants, outputs: outputs)
+    let (plain, blocked, count, constants, fast) = try blockedGraph(nodes, input: input, outputs: outputs, constants: original)
     #expect(count == 6)
     #expect(blocked.filter { $0.op is BlockedConv }.map(\.name).sorted() == ["down", "expand", "plain", "reduce", "stem", "strided"])
     #expect(blocked.contains { ($0.op as? BlockedConv)?.plan([nil]).hasPrefix("NCHW8c Winograd") ?? false })
     #expect(blocked.compactMap { ($0.op as? ChannelReorder)?.toBlocked } == [false])
-    let fast = try Graph(inputs: [input], outputs: outputs, constants: constants, nodes: blocked)
     let x = t([2, 3, 33, 31], pseudoRandom(2 * 3 * 33 * 31, seed: 64))
-    let expected = try plain.run(["x": x])
-    for threads in [1, 2] {
-        let actual = try Parallel.withThreads(threads) { try fast.run(["x": x]) }
-        expectClose(try actual["plain"]!.floats(), try expected["plain"]!.floats(), tolerance: 1e-3, "bottleneck \(threads)")
-    }
+    try expectSameOutputs(fast, plain, feeds: ["x": x], names: ["plain"], tolerance: 1e-3, "bottleneck")
 }
 
 /// SqueezeNet's fire module: a Concat of two expansions (1x1 and a Winograd 3x3), fused into the
@@ -363,15 +352,8 @@ func blockedStemMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int])
 /// graph is one chain with one reorder, out. Same numbers as the plain graph, batch 2, 1 and 2 threads.
 @Test(arguments: [false, true])
 func concatenatedPartsStayBlocked(normalized: Bool) throws {
-    func conv(_ name: String, _ op: Conv, _ inputs: [String]) -> NodeSpec {
-        NodeSpec(name: name, opType: "Conv", op: op, inputs: inputs, outputs: [name])
-    }
-    var original: [String: Tensor] = [:]
-    for (name, shape) in [("stemW", [16, 3, 3, 3]), ("squeezeW", [8, 16, 1, 1]), ("oneW", [16, 8, 1, 1]), ("threeW", [24, 8, 3, 3]),
-                          ("nextW", [32, 40, 1, 1])] {
-        original[name] = Tensor(shape: shape, floats: pseudoRandom(shape.reduce(1, *), seed: UInt64(name.count + 11)))
-        original[name + "B"] = Tensor(shape: [shape[0]], floats: pseudoRandom(shape[0], seed: UInt64(name.count + 71)))
-    }
+    var original = convolutionConstants([("stemW", [16, 3, 3, 3]), ("squeezeW", [8, 16, 1, 1]), ("oneW", [16, 8, 1, 1]), ("threeW", [24, 8, 3, 3]),
+                          ("nextW", [32, 40, 1, 1])], seeds: (11, 71))
     for (name, seed) in [("scale", 191), ("shift", 192), ("mean", 193), ("var", 194)] {
         original[name] = Tensor(shape: [40], floats: pseudoRandom(40, seed: UInt64(seed)).map { name == "var" ? $0 + 1.5 : $0 })
     }
@@ -391,22 +373,13 @@ func concatenatedPartsStayBlocked(normalized: Bool) throws {
     ]
     let input = ValueInfo(name: "x", elementType: .float32, shape: [.fixed(2), .fixed(3), .fixed(41), .fixed(37)])
     let outputs = [ValueInfo(name: "next", elementType: .float32, shape: nil)]
-    var constants = original
-    let plain = try Graph(inputs: [input], outputs: outputs, constants: original, nodes: nodes)
-    let (optimized, _) = try GraphOptimizer.optimize(nodes: nodes, constants: &constants, outputs: outputs)
-    let shapes = try Graph(inputs: [input], outputs: outputs, constants: constants, nodes: optimized).inferShapes()
-    let (blocked, count) = GraphOptimizer.blockChannels(optimized, shapes: shapes, constants: &constants, outputs: outputs)
+    let (plain, blocked, count, constants, fast) = try blockedGraph(nodes, input: input, outputs: outputs, constants: original)
     #expect(count == 5)
     #expect(blocked.contains { ($0.op as? BlockedConv).map { $0.conv.inputParts == 2 && ($0.conv.inputAffine != nil) == normalized } ?? false })
     #expect(!blocked.contains { $0.op is Concat })
     #expect(blocked.compactMap { ($0.op as? ChannelReorder)?.toBlocked } == [false])
-    let fast = try Graph(inputs: [input], outputs: outputs, constants: constants, nodes: blocked)
     let x = t([2, 3, 41, 37], pseudoRandom(2 * 3 * 41 * 37, seed: 65))
-    let expected = try plain.run(["x": x])
-    for threads in [1, 2] {
-        let actual = try Parallel.withThreads(threads) { try fast.run(["x": x]) }
-        expectClose(try actual["next"]!.floats(), try expected["next"]!.floats(), tolerance: 5e-4, "fire module \(normalized) \(threads)")
-    }
+    try expectSameOutputs(fast, plain, feeds: ["x": x], names: ["next"], tolerance: 5e-4, "fire module \(normalized)")
 }
 
 /// Squeeze-and-excitation inside a blocked chain (EfficientNet-B0): the pooling reads the
@@ -415,15 +388,8 @@ func concatenatedPartsStayBlocked(normalized: Bool) throws {
 /// chain, so there is no reorder at all. Same numbers as the plain graph, batch 2, 1 and 2
 /// threads.
 @Test func squeezeAndExcitationStaysBlocked() throws {
-    func conv(_ name: String, _ op: Conv, _ inputs: [String]) -> NodeSpec {
-        NodeSpec(name: name, opType: "Conv", op: op, inputs: inputs, outputs: [name])
-    }
-    var constants: [String: Tensor] = [:]
-    for (name, shape) in [("stemW", [16, 3, 3, 3]), ("dwW", [16, 1, 3, 3]), ("reduceW", [4, 16, 1, 1]), ("expandW", [16, 4, 1, 1]),
-                          ("projectW", [24, 16, 1, 1])] {
-        constants[name] = Tensor(shape: shape, floats: pseudoRandom(shape.reduce(1, *), seed: UInt64(name.count + 7)))
-        constants[name + "B"] = Tensor(shape: [shape[0]], floats: pseudoRandom(shape[0], seed: UInt64(name.count + 70)))
-    }
+    let constants = convolutionConstants([("stemW", [16, 3, 3, 3]), ("dwW", [16, 1, 3, 3]), ("reduceW", [4, 16, 1, 1]), ("expandW", [16, 4, 1, 1]),
+                          ("projectW", [24, 16, 1, 1])], seeds: (7, 70))
     var nodes = [
         conv("stem", Conv(strides: [2, 2], pads: [1, 1, 1, 1]), ["x", "stemW", "stemWB"]),
         conv("dw", Conv(pads: [1, 1, 1, 1], group: 16), ["stem", "dwW", "dwWB"]),
@@ -444,24 +410,13 @@ func concatenatedPartsStayBlocked(normalized: Bool) throws {
     for (order, excitedIsOutput) in [(["gate", "dw"], false), (["dw", "gate"], false), (["gate", "dw"], true)] {
         nodes[7].inputs = order
         let outputs = outputs + (excitedIsOutput ? [ValueInfo(name: "excited", elementType: .float32, shape: nil)] : [])
-        var optimizedConstants = constants
-        let plain = try Graph(inputs: [input], outputs: outputs, constants: constants, nodes: nodes)
-        let (optimized, _) = try GraphOptimizer.optimize(nodes: nodes, constants: &optimizedConstants, outputs: outputs)
-        let shapes = try Graph(inputs: [input], outputs: outputs, constants: optimizedConstants, nodes: optimized).inferShapes()
-        let (blocked, count) = GraphOptimizer.blockChannels(optimized, shapes: shapes, constants: &optimizedConstants, outputs: outputs)
+        let (plain, blocked, count, _, fast) = try blockedGraph(nodes, input: input, outputs: outputs, constants: constants)
         #expect(count == 3, "stem, dw and project; the squeeze's 1x1 convolutions on [N, C, 1, 1] stay")
         #expect(blocked.filter { $0.op is ChannelReorder }.count == (excitedIsOutput ? 1 : 0))
         #expect(blocked.filter { $0.op is BlockedGlobalAveragePool }.count == 2)
         // Otherwise the excitation's Mul folds into the projection's weights, rescaled per image.
         #expect(blocked.filter { $0.op is BlockedChannelScale }.count == (excitedIsOutput ? 1 : 0))
         #expect(blocked.compactMap { $0.op as? BlockedConv }.filter(\.scalesInput).count == (excitedIsOutput ? 0 : 1))
-        let fast = try Graph(inputs: [input], outputs: outputs, constants: optimizedConstants, nodes: blocked)
-        let expected = try plain.run(["x": x])
-        for threads in [1, 2] {
-            let actual = try Parallel.withThreads(threads) { try fast.run(["x": x]) }
-            for name in outputs.map(\.name) {
-                expectClose(try actual[name]!.floats(), try expected[name]!.floats(), tolerance: 1e-5, "\(order) \(name) \(threads)")
-            }
-        }
+        try expectSameOutputs(fast, plain, feeds: ["x": x], names: outputs.map(\.name), tolerance: 1e-5, "\(order)")
     }
 }

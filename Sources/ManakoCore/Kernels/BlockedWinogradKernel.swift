@@ -135,27 +135,16 @@ public enum BlockedWinogradKernel {
                     // Columns: t = B^T d.
                     for col in 0..<6 {
                         func d(_ r: Int) -> SIMD8<Float> { origin.loadUnaligned(fromByteOffset: r * rowBytes + col * w * 4, as: SIMD8<Float>.self) }
-                        let d0 = d(0), d1 = d(1), d2 = d(2), d3 = d(3), d4 = d(4), d5 = d(5)
-                        rows[col] = 4 * d0 - 5 * d2 + d4
-                        rows[6 + col] = -4 * (d1 + d2) + d3 + d4
-                        rows[12 + col] = 4 * (d1 - d2) - d3 + d4
-                        rows[18 + col] = 2 * (d3 - d1) - d2 + d4
-                        rows[24 + col] = 2 * (d1 - d3) - d2 + d4
-                        rows[30 + col] = 4 * d1 - 5 * d3 + d5
+                        WinogradKernel.inputLine(d(0), d(1), d(2), d(3), d(4), d(5)) { rows[$0 * 6 + col] = $1 }
                     }
                     // Rows: V = t B, position r * 6 + j.
                     let target = UnsafeMutableRawPointer(v + (cb * layout.block + i) * w)
                     for r in 0..<6 {
-                        let d0 = rows[r * 6], d1 = rows[r * 6 + 1], d2 = rows[r * 6 + 2], d3 = rows[r * 6 + 3], d4 = rows[r * 6 + 4], d5 = rows[r * 6 + 5]
                         func store(_ j: Int, _ value: SIMD8<Float>) {
                             target.storeBytes(of: value, toByteOffset: (r * 6 + j) * layout.inStride * 4, as: SIMD8<Float>.self)
                         }
-                        store(0, 4 * d0 - 5 * d2 + d4)
-                        store(1, -4 * (d1 + d2) + d3 + d4)
-                        store(2, 4 * (d1 - d2) - d3 + d4)
-                        store(3, 2 * (d3 - d1) - d2 + d4)
-                        store(4, 2 * (d1 - d3) - d2 + d4)
-                        store(5, 4 * d1 - 5 * d3 + d5)
+                        WinogradKernel.inputLine(rows[r * 6], rows[r * 6 + 1], rows[r * 6 + 2], rows[r * 6 + 3], rows[r * 6 + 4],
+                                                 rows[r * 6 + 5], store)
                     }
                 }
             }
@@ -181,21 +170,17 @@ public enum BlockedWinogradKernel {
                     }
                     // Columns: t = A^T M (4x6).
                     for col in 0..<6 {
-                        let m0 = load(col), m1 = load(6 + col), m2 = load(12 + col), m3 = load(18 + col), m4 = load(24 + col), m5 = load(30 + col)
-                        let a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4
-                        rows[col] = m0 + a + c
-                        rows[6 + col] = b + 2 * d
-                        rows[12 + col] = a + 4 * c
-                        rows[18 + col] = b + 8 * d + m5
+                        (rows[col], rows[6 + col], rows[12 + col], rows[18 + col])
+                            = WinogradKernel.outputLine(load(col), load(6 + col), load(12 + col), load(18 + col), load(24 + col), load(30 + col))
                     }
                     // Rows: Y = t A, the part inside the output stored.
                     let tile = first + i
                     let top = (tile / layout.tilesWide) * 4, left = (tile % layout.tilesWide) * 4
                     let height = min(4, g.outHeight - top), width = min(4, g.outWidth - left)
                     for r in 0..<height {
-                        let m0 = rows[r * 6], m1 = rows[r * 6 + 1], m2 = rows[r * 6 + 2], m3 = rows[r * 6 + 3], m4 = rows[r * 6 + 4], m5 = rows[r * 6 + 5]
-                        let a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4
-                        let values = (m0 + a + c + start, b + 2 * d + start, a + 4 * c + start, b + 8 * d + m5 + start)
+                        let line = WinogradKernel.outputLine(rows[r * 6], rows[r * 6 + 1], rows[r * 6 + 2], rows[r * 6 + 3], rows[r * 6 + 4],
+                                                             rows[r * 6 + 5])
+                        let values = (line.0 + start, line.1 + start, line.2 + start, line.3 + start)
                         let offset = ((top + r) * g.outWidth + left) * w * 4
                         func store(_ j: Int, _ value: SIMD8<Float>) {
                             var sum = value

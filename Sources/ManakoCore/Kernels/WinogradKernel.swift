@@ -64,6 +64,27 @@ public enum WinogradKernel {
         return u
     }
 
+    /// B^T applied to one line (a column, then a row) of a 6x6 input patch, eight lanes at once:
+    /// `store(j, value)` takes the line's six results.
+    @inline(__always)
+    static func inputLine(_ d0: SIMD8<Float>, _ d1: SIMD8<Float>, _ d2: SIMD8<Float>, _ d3: SIMD8<Float>, _ d4: SIMD8<Float>,
+                          _ d5: SIMD8<Float>, _ store: (Int, SIMD8<Float>) -> Void) {
+        store(0, 4 * d0 - 5 * d2 + d4)
+        store(1, -4 * (d1 + d2) + d3 + d4)
+        store(2, 4 * (d1 - d2) - d3 + d4)
+        store(3, 2 * (d3 - d1) - d2 + d4)
+        store(4, 2 * (d1 - d3) - d2 + d4)
+        store(5, 4 * d1 - 5 * d3 + d5)
+    }
+
+    /// A^T applied to one line (a column, then a row) of six transform-domain products.
+    @inline(__always)
+    static func outputLine(_ m0: SIMD8<Float>, _ m1: SIMD8<Float>, _ m2: SIMD8<Float>, _ m3: SIMD8<Float>, _ m4: SIMD8<Float>,
+                           _ m5: SIMD8<Float>) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+        let a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4
+        return (m0 + a + c, b + 2 * d, a + 4 * c, b + 8 * d + m5)
+    }
+
     public static func run(input: [Float], weights: Weights, bias: [Float]?, geometry g: WindowGeometry,
                            activation: FusedActivation, residual: [Float]?) -> [Float] {
         let m = weights.outChannels, c = weights.inChannels
@@ -233,25 +254,13 @@ public enum WinogradKernel {
                 }
                 // Rows: t = B^T d (per column), then columns: V = t B.
                 for col in 0..<6 {
-                    let d0 = d(col), d1 = d(6 + col), d2 = d(12 + col), d3 = d(18 + col), d4 = d(24 + col), d5 = d(30 + col)
-                    rows[col] = 4 * d0 - 5 * d2 + d4
-                    rows[6 + col] = -4 * (d1 + d2) + d3 + d4
-                    rows[12 + col] = 4 * (d1 - d2) - d3 + d4
-                    rows[18 + col] = 2 * (d3 - d1) - d2 + d4
-                    rows[24 + col] = 2 * (d1 - d3) - d2 + d4
-                    rows[30 + col] = 4 * d1 - 5 * d3 + d5
+                    inputLine(d(col), d(6 + col), d(12 + col), d(18 + col), d(24 + col), d(30 + col)) { rows[$0 * 6 + col] = $1 }
                 }
                 for r in 0..<6 {
-                    let d0 = rows[r * 6], d1 = rows[r * 6 + 1], d2 = rows[r * 6 + 2], d3 = rows[r * 6 + 3], d4 = rows[r * 6 + 4], d5 = rows[r * 6 + 5]
                     let base = v + r * 6 * positionStride + ((lane0 / 16) * channels + channel) * 16 + lane0 % 16
                     let step = positionStride
                     func store(_ j: Int, _ value: SIMD8<Float>) { UnsafeMutableRawPointer(base + j * step).storeBytes(of: value, as: SIMD8<Float>.self) }
-                    store(0, 4 * d0 - 5 * d2 + d4)
-                    store(1, -4 * (d1 + d2) + d3 + d4)
-                    store(2, 4 * (d1 - d2) - d3 + d4)
-                    store(3, 2 * (d3 - d1) - d2 + d4)
-                    store(4, 2 * (d1 - d3) - d2 + d4)
-                    store(5, 4 * d1 - 5 * d3 + d5)
+                    inputLine(rows[r * 6], rows[r * 6 + 1], rows[r * 6 + 2], rows[r * 6 + 3], rows[r * 6 + 4], rows[r * 6 + 5], store)
                 }
                 lane0 += 8
             }
@@ -288,20 +297,15 @@ public enum WinogradKernel {
                 func load(_ position: Int) -> SIMD8<Float> { source.loadUnaligned(fromByteOffset: position * step, as: SIMD8<Float>.self) }
                 // Columns: t = A^T M (4x6), then rows: Y = t A (4x4).
                 for col in 0..<6 {
-                    let m0 = load(col), m1 = load(6 + col), m2 = load(12 + col), m3 = load(18 + col), m4 = load(24 + col), m5 = load(30 + col)
-                    let a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4
-                    rows[col] = m0 + a + c
-                    rows[6 + col] = b + 2 * d
-                    rows[12 + col] = a + 4 * c
-                    rows[18 + col] = b + 8 * d + m5
+                    (rows[col], rows[6 + col], rows[12 + col], rows[18 + col])
+                        = outputLine(load(col), load(6 + col), load(12 + col), load(18 + col), load(24 + col), load(30 + col))
                 }
                 for r in 0..<4 {
-                    let m0 = rows[r * 6], m1 = rows[r * 6 + 1], m2 = rows[r * 6 + 2], m3 = rows[r * 6 + 3], m4 = rows[r * 6 + 4], m5 = rows[r * 6 + 5]
-                    let a = m1 + m2, b = m1 - m2, c = m3 + m4, d = m3 - m4
-                    staging[r * 4] = m0 + a + c + start
-                    staging[r * 4 + 1] = b + 2 * d + start
-                    staging[r * 4 + 2] = a + 4 * c + start
-                    staging[r * 4 + 3] = b + 8 * d + m5 + start
+                    let line = outputLine(rows[r * 6], rows[r * 6 + 1], rows[r * 6 + 2], rows[r * 6 + 3], rows[r * 6 + 4], rows[r * 6 + 5])
+                    staging[r * 4] = line.0 + start
+                    staging[r * 4 + 1] = line.1 + start
+                    staging[r * 4 + 2] = line.2 + start
+                    staging[r * 4 + 3] = line.3 + start
                 }
                 // Without a residual the activation runs here, on sixteen full vectors; with one
                 // it must follow the residual's addition, element by element below.
