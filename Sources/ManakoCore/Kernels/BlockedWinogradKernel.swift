@@ -73,11 +73,12 @@ public enum BlockedWinogradKernel {
                 if threads > 1 && work < 2 * threads {
                     // Few blocks (small planes): each block's stages split by channel block,
                     // transform position and filter block.
-                    let v = BufferPool.floats(36 * inStride) { _ in }, products = BufferPool.floats(36 * outStride) { _ in }
+                    // (Pool buffers, not the calling thread's scratch, which the GEMMs' own scratch would nest in.)
+                    var v = BufferPool.floats(36 * inStride) { _ in }, products = BufferPool.floats(36 * outStride) { _ in }
                     defer { BufferPool.recycle(v); BufferPool.recycle(products) }
-                    let vPointer = UnsafeMutablePointer(mutating: v.withUnsafeBufferPointer { $0.baseAddress! })
-                    let productsPointer = UnsafeMutablePointer(mutating: products.withUnsafeBufferPointer { $0.baseAddress! })
                     let inParts = Parallel.ranges(c / w), outParts = Parallel.ranges(m / w)
+                    v.withUnsafeMutableBufferPointer { vBuffer in products.withUnsafeMutableBufferPointer { productsBuffer in
+                    let vPointer = vBuffer.baseAddress!, productsPointer = productsBuffer.baseAddress!
                     for item in 0..<work {
                         let image = item / blocksPerImage, first = (item % blocksPerImage) * block, count = min(block, tiles - first)
                         Parallel.forEach(inParts.count) { part in
@@ -93,6 +94,7 @@ public enum BlockedWinogradKernel {
                                             into: y + image * m * spatialOut)
                         }
                     }
+                    } }
                     return
                 }
                 let parts = Parallel.ranges(work)

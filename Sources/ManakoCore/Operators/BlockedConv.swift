@@ -1,8 +1,10 @@
 /// A 2-D convolution the optimizer moved into the channel-blocked layout (`ChannelBlocks`): one
-/// group (1x1 or any window) or depthwise, with its bias, residual and activation fused. Inputs as Conv's: X (blocked), W omitted (packed here at load), B, and the
-/// residual (blocked). Not an ONNX operator: only `GraphOptimizer.blockChannels` creates it.
+/// group (1x1, any window, or Winograd) or depthwise, with its bias, residual and activation
+/// fused. Inputs as Conv's: X (blocked, or a fused Concat's blocked parts), W omitted (packed
+/// here at load), B, and the residual (blocked). Not an ONNX operator: only
+/// `GraphOptimizer.blockChannels` creates it.
 public struct BlockedConv: Operator, PlanDescribing {
-    /// The three convolutions a blocked chain runs.
+    /// The convolutions a blocked chain runs.
     public enum Kind: Sendable, Equatable {
         /// 1x1, stride 1, no padding, one group, C and M multiples of 8.
         case pointwise
