@@ -186,32 +186,44 @@ func blockedWinogradMatchesReference(_ c: (Int, Int, Int, Int, Int, [Int])) thro
     }
 }
 
-/// The blocked max pool against the plain twin: strides, asymmetric padding, dilation, ceil
-/// mode (a last window partly past the input), a window larger than the input, batch 3.
+/// The blocked max and average pools against the plain twin: strides, asymmetric padding,
+/// dilation, ceil mode (a last window partly past the input), a window larger than the input,
+/// batch 3; means over the taps inside the input, and inside its declared padding too.
 @Test(arguments: [
     // (batch, channels, height, width, kernel, stride, pads, dilation, ceil)
     (1, 8, 112, 112, 3, 2, [1, 1, 1, 1], 1, false),
     (3, 16, 7, 9, 2, 2, [0, 0, 0, 0], 1, true),
     (1, 24, 13, 11, 3, 2, [0, 1, 2, 0], 2, true),
     (2, 8, 2, 3, 5, 1, [2, 2, 2, 2], 1, false),
+    (1, 16, 56, 56, 2, 2, [0, 0, 0, 0], 1, false),
 ])
-func blockedMaxPoolMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, [Int], Int, Bool)) throws {
+func blockedPoolsMatchReference(_ c: (Int, Int, Int, Int, Int, Int, [Int], Int, Bool)) throws {
     let (n, channels, h, w, k, s, pads, d, ceil) = c
-    let pool = MaxPool(kernelShape: [k, k], strides: [s, s], dilations: [d, d], pads: pads, ceilMode: ceil)
     let g = try WindowGeometry.make(input: [n, channels, h, w], kernel: [k, k], strides: [s, s], dilations: [d, d], pads: pads,
                                     autoPad: .explicit, ceilMode: ceil)
     let x = pseudoRandom(n * channels * h * w, seed: 104)
-    let expected = PoolKernels.reference(x, g, kind: .max)
-    let results = try [1, 2].map { threads in
-        try Parallel.withThreads(threads) {
-            let blocked = try ChannelReorder(toBlocked: true).run([Tensor(shape: [n, channels, h, w], floats: x)])[0]
-            let y = try BlockedMaxPool(pool).run([blocked])[0]
-            #expect(y.shape == [n, channels, g.outHeight, g.outWidth])
-            return try ChannelReorder(toBlocked: false).run([y])[0].floats()
+    let pools: [(BlockedPool, PoolKernels.Kind)] = [
+        (BlockedPool(MaxPool(kernelShape: [k, k], strides: [s, s], dilations: [d, d], pads: pads, ceilMode: ceil)), .max),
+        (BlockedPool(AveragePool(kernelShape: [k, k], strides: [s, s], dilations: [d, d], pads: pads, ceilMode: ceil)), .average),
+        (BlockedPool(AveragePool(kernelShape: [k, k], strides: [s, s], dilations: [d, d], pads: pads, ceilMode: ceil,
+                                 countIncludePad: true)), .averageIncludingPad),
+    ]
+    for (pool, kind) in pools {
+        #expect(pool.kind == kind)
+        let expected = PoolKernels.reference(x, g, kind: kind)
+        let results = try [1, 2].map { threads in
+            try Parallel.withThreads(threads) {
+                let blocked = try ChannelReorder(toBlocked: true).run([Tensor(shape: [n, channels, h, w], floats: x)])[0]
+                let y = try pool.run([blocked])[0]
+                #expect(y.shape == [n, channels, g.outHeight, g.outWidth])
+                return try ChannelReorder(toBlocked: false).run([y])[0].floats()
+            }
         }
+        // The maximum is exact (-infinity for a window wholly in the padding); a mean multiplies
+        // by its divisor's reciprocal where the twin divides.
+        if kind == .max { #expect(results[0] == expected, "\(c)") } else { expectClose(results[0], expected, tolerance: 1e-6, "\(c) \(kind)") }
+        #expect(results[0] == results[1], "\(c) \(kind): 1 vs 2 threads")
     }
-    #expect(results[0] == expected, "\(c)")
-    #expect(results[1] == expected, "\(c) two threads")
 }
 
 /// A stem with few input channels (NCHW in, NCHW8c out) against the seven-loop twin: strides,
@@ -310,7 +322,7 @@ func expectSameOutputs(_ fast: Graph, _ plain: Graph, feeds: [String: Tensor], n
     #expect(count == 5)
     #expect(blocked.filter { $0.op is BlockedConv }.map(\.name).sorted() == ["dw", "dwSkip", "expand", "project", "stem"])
     #expect(blocked.compactMap { ($0.op as? ChannelReorder)?.toBlocked } == [false])
-    #expect(blocked.contains { $0.op is BlockedGlobalAveragePool } && blocked.contains { $0.op is BlockedMaxPool })
+    #expect(blocked.contains { $0.op is BlockedGlobalAveragePool } && blocked.contains { ($0.op as? BlockedPool)?.kind == .max })
     #expect(constants["expandW"] == nil && constants["stemW"] == nil && constants["loneW"] != nil)
     let x = t([2, 3, 30, 34], pseudoRandom(2 * 3 * 30 * 34, seed: 63))
     try expectSameOutputs(fast, plain, feeds: ["x": x], names: ["y", "lone", "sum"], tolerance: 1e-5, "chain")

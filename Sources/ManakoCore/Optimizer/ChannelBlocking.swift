@@ -9,12 +9,13 @@ extension GraphOptimizer {
         case scale(x: Int)
         /// GlobalAveragePool: reads the blocked layout, writes [N, C, 1, 1] (the same in both).
         case pool
-        /// A 2-D MaxPool: blocked in and out.
-        case maxPool(MaxPool)
+        /// A 2-D MaxPool or AveragePool: blocked in and out.
+        case windowPool(BlockedPool)
     }
 
     /// Moves chains of convolutions (the inverted residual blocks of MobileNet and EfficientNet,
-    /// with their squeeze-and-excitation; ResNet's bottlenecks, stem and max pool) into the
+    /// with their squeeze-and-excitation; ResNet's bottlenecks, stem and max pool; DenseNet's
+    /// dense layers and transitions) into the
     /// channel-blocked layout (`ChannelBlocks`), where depthwise windows need no shuffles and a
     /// convolution's tiles have sixteen output channels whatever the pixel count, read in place
     /// with no im2col, and Winograd's transforms are plain vector arithmetic. A chain is the set of
@@ -62,9 +63,9 @@ extension GraphOptimizer {
                 }
             } else if node.op is GlobalAveragePool, node.inputs.count == 1, blockable(node.inputs[0]) {
                 roles[n] = .pool
-            } else if let pool = node.op as? MaxPool, pool.kernelShape.count == 2, node.inputs.count == 1, node.outputs.count == 1,
-                      blockable(node.inputs[0]), blockable(node.outputs[0]) {
-                roles[n] = .maxPool(pool)
+            } else if node.inputs.count == 1, node.outputs.count == 1, blockable(node.inputs[0]), blockable(node.outputs[0]) {
+                if let pool = node.op as? MaxPool, pool.kernelShape.count == 2 { roles[n] = .windowPool(BlockedPool(pool)) }
+                if let pool = node.op as? AveragePool, pool.kernelShape.count == 2 { roles[n] = .windowPool(BlockedPool(pool)) }
             }
         }
         /// The inputs a node reads in the blocked layout.
@@ -76,7 +77,7 @@ extension GraphOptimizer {
                 return (kind != .fewChannels ? (0..<parts).map { node.inputs[Conv.partIndex($0)] } : [])
                     + (node.inputs.count > 3 && !node.inputs[3].isEmpty ? [node.inputs[3]] : [])
             case .scale(let x): return [node.inputs[x]]
-            case .pool, .maxPool: return [node.inputs[0]]
+            case .pool, .windowPool: return [node.inputs[0]]
             }
         }
         func writesBlocked(_ n: Int) -> Bool {
@@ -179,8 +180,8 @@ extension GraphOptimizer {
             case .pool:
                 copy.op = BlockedGlobalAveragePool()
                 copy.inputs = [blockedName(node.inputs[0])]
-            case .maxPool(let pool):
-                copy.op = BlockedMaxPool(pool)
+            case .windowPool(let pool):
+                copy.op = pool
                 copy.inputs = [blockedName(node.inputs[0])]
             }
             guard writesBlocked(n) else {

@@ -1,0 +1,115 @@
+import CManakoSIMD
+
+/// MaxPool or AveragePool over a channel-blocked input (`ChannelBlocks`) into the blocked layout,
+/// so a blocked chain runs through it (ResNet's stem, DenseNet's transitions). Not an ONNX
+/// operator: only `GraphOptimizer.blockChannels` creates it from a 2-D MaxPool or AveragePool.
+public struct BlockedPool: Operator {
+    public let kind: PoolKernels.Kind
+    let kernelShape: [Int]
+    let strides, dilations, pads: [Int]?
+    let autoPad: AutoPad
+    let ceilMode: Bool
+
+    public init(_ pool: MaxPool) {
+        kind = .max
+        (kernelShape, strides, dilations, pads, autoPad, ceilMode) = (pool.kernelShape, pool.strides, pool.dilations, pool.pads,
+                                                                       pool.autoPad, pool.ceilMode)
+    }
+
+    public init(_ pool: AveragePool) {
+        kind = pool.countIncludePad ? .averageIncludingPad : .average
+        (kernelShape, strides, dilations, pads, autoPad, ceilMode) = (pool.kernelShape, pool.strides, pool.dilations, pool.pads,
+                                                                       pool.autoPad, pool.ceilMode)
+    }
+
+    public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try inputs.required(0, "X")
+        guard x.rank == 4, x.shape[1] % ChannelBlocks.width == 0 else {
+            throw ManakoError(.shapeMismatch, "a blocked pool needs [N, C, H, W] with C a multiple of \(ChannelBlocks.width), got \(x.shape)")
+        }
+        let g = try WindowGeometry.make(input: x.shape, kernel: kernelShape, strides: strides, dilations: dilations, pads: pads,
+                                        autoPad: autoPad, ceilMode: ceilMode)
+        let shape = g.outputShape(channels: g.inChannels, spatialRank: 2)
+        let values = try x.floats()
+        let y = BufferPool.floats(shape.reduce(1, *)) { out in
+            values.withUnsafeBufferPointer { BlockedPool.pool($0.baseAddress!, g, kind: kind, into: out.baseAddress!) }
+        }
+        return [Tensor(shape: shape, floats: y)]
+    }
+
+    /// Each output pixel's eight channels are the maximum, or the mean, of its window's
+    /// in-bounds taps, as `PoolKernels.pool`'s: a window wholly in the padding (ceil mode) yields
+    /// -infinity or 0; a mean divides by the in-bounds taps, or with `averageIncludingPad` by
+    /// those inside the input and its declared padding. The in-bounds taps of each output row and
+    /// column are found once, so the loops over them test nothing.
+    /// Layout: input [N, C/8, H, W, 8], output [N, C/8, OH, OW, 8].
+    public static func pool(_ x: UnsafePointer<Float>, _ g: WindowGeometry, kind: Kind, into y: UnsafeMutablePointer<Float>) {
+        let w = ChannelBlocks.width, blocks = g.batch * g.inChannels / w
+        let spatialIn = g.inHeight * g.inWidth, spatialOut = g.outHeight * g.outWidth
+        /// The taps 0 ..< kernel of output position o along one axis that land inside 0 ..< size.
+        func inBounds(_ o: Int, stride: Int, pad: Int, kernel: Int, dilation: Int, size: Int) -> Range<Int> {
+            let start = o * stride - pad
+            let first = start >= 0 ? 0 : (-start + dilation - 1) / dilation
+            let end = start >= size ? 0 : min(kernel, (size - 1 - start) / dilation + 1)
+            return first..<max(first, end)
+        }
+        let rows = (0..<g.outHeight).map { inBounds($0, stride: g.strideHeight, pad: g.padTop, kernel: g.kernelHeight,
+                                                    dilation: g.dilationHeight, size: g.inHeight) }
+        let columns = (0..<g.outWidth).map { inBounds($0, stride: g.strideWidth, pad: g.padLeft, kernel: g.kernelWidth,
+                                                       dilation: g.dilationWidth, size: g.inWidth) }
+        /// A mean's divisor along one axis: the in-bounds taps, or those inside the declared padding too.
+        func divisors(_ count: Int, _ taps: [Range<Int>], stride: Int, pad: Int, kernel: Int, dilation: Int, size: Int, endPad: Int) -> [Int] {
+            kind == .averageIncludingPad
+                ? (0..<count).map { PoolKernels.tapCount($0, stride: stride, pad: pad, kernel: kernel, dilation: dilation, size: size,
+                                                         endPad: endPad, kind: .averageIncludingPad) }
+                : taps.map(\.count)
+        }
+        let rowDivisors = divisors(g.outHeight, rows, stride: g.strideHeight, pad: g.padTop, kernel: g.kernelHeight,
+                                   dilation: g.dilationHeight, size: g.inHeight, endPad: g.padBottom)
+        let columnDivisors = divisors(g.outWidth, columns, stride: g.strideWidth, pad: g.padLeft, kernel: g.kernelWidth,
+                                      dilation: g.dilationWidth, size: g.inWidth, endPad: g.padRight)
+        let vectorBytes = w * MemoryLayout<Float>.stride
+        // Per output column: the first in-bounds tap's byte offset in a row, and the tap count.
+        let columnStarts = columns.enumerated().map { ow, taps in (ow * g.strideWidth - g.padLeft + taps.lowerBound * g.dilationWidth) * vectorBytes }
+        let columnTaps = columns.map(\.count), tapStep = g.dilationWidth * vectorBytes
+        let average = kind != .max
+        columnStarts.withUnsafeBufferPointer { starts in
+            columnTaps.withUnsafeBufferPointer { counts in
+                Parallel.forEachPart(of: blocks, split: blocks * spatialOut >= 1 << 12) { range in
+                    for b in range {
+                        let plane = UnsafeRawPointer(x + b * spatialIn * w), target = UnsafeMutableRawPointer(y + b * spatialOut * w)
+                        for oh in 0..<g.outHeight {
+                            let top = oh * g.strideHeight - g.padTop, taps = rows[oh]
+                            let firstRow = plane + (top + taps.lowerBound * g.dilationHeight) * g.inWidth * vectorBytes
+                            let rowStep = g.dilationHeight * g.inWidth * vectorBytes
+                            let out = target + oh * g.outWidth * vectorBytes
+                            for ow in 0..<g.outWidth {
+                                var result = SIMD8<Float>(repeating: average ? 0 : -.infinity)
+                                var row = firstRow + starts[ow]
+                                for _ in 0..<taps.count {
+                                    var tap = row
+                                    for _ in 0..<counts[ow] {
+                                        let v = tap.loadUnaligned(as: SIMD8<Float>.self)
+                                        result = average ? result + v : mk_max(v, result)
+                                        tap += tapStep
+                                    }
+                                    row += rowStep
+                                }
+                                if average { result *= 1 / Float(max(1, rowDivisors[oh] * columnDivisors[ow])) }
+                                out.storeBytes(of: result, toByteOffset: ow * vectorBytes, as: SIMD8<Float>.self)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    public typealias Kind = PoolKernels.Kind
+
+    public func inferShapes(_ inputs: [ShapeFact?]) throws -> [[Int?]?]? {
+        guard let x = inputs.first??.shape else { return nil }
+        return try WindowGeometry.poolShapes(x, kernel: kernelShape, strides: strides, dilations: dilations, pads: pads,
+                                             autoPad: autoPad, ceilMode: ceilMode)
+    }
+}
