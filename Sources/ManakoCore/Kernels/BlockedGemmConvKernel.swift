@@ -15,9 +15,15 @@ public enum BlockedGemmConvKernel {
         let w = ChannelBlocks.width, depth = c * taps
         let transposed = [Float](unsafeUninitializedCapacity: m * depth) { target, initialized in
             weights.withUnsafeBufferPointer { source in
-                for o in 0..<m {
+                // Sixteen filters at a time: sixteen source rows read in order, sixteen floats of
+                // each target row written together (one filter at a time wrote a page apart).
+                for o0 in stride(from: 0, to: m, by: 16) {
+                    let filters = o0..<min(m, o0 + 16)
                     for i in 0..<c {
-                        for t in 0..<taps { target[(((i / w) * taps + t) * w + i % w) * m + o] = source[(o * c + i) * taps + t] }
+                        for t in 0..<taps {
+                            let row = target.baseAddress! + (((i / w) * taps + t) * w + i % w) * m
+                            for o in filters { row[o] = source[(o * c + i) * taps + t] }
+                        }
                     }
                 }
             }

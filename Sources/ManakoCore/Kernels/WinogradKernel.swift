@@ -36,25 +36,36 @@ public enum WinogradKernel {
 
     /// U = G g G^T of every filter and channel, as [position][m][c] (in double precision).
     static func transformedFilters(_ weights: [Float], outChannels m: Int, inChannels c: Int) -> [Float] {
-        let g: [[Double]] = [[1.0 / 4, 0, 0], [-1.0 / 6, -1.0 / 6, -1.0 / 6], [-1.0 / 6, 1.0 / 6, -1.0 / 6],
-                             [1.0 / 24, 1.0 / 12, 1.0 / 6], [1.0 / 24, -1.0 / 12, 1.0 / 6], [0, 0, 1]]
+        // G, row by row (6x3).
+        let g: [Double] = [1.0 / 4, 0, 0, -1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6, 1.0 / 6, -1.0 / 6,
+                           1.0 / 24, 1.0 / 12, 1.0 / 6, 1.0 / 24, -1.0 / 12, 1.0 / 6, 0, 0, 1]
         var u = [Float](repeating: 0, count: 36 * m * c)  // [position][m][c]
+        // Per filter: t = G k (6x3) of every channel, then U = t G^T (6x6) position by position,
+        // so each position's row of channels is written in order (36 scattered writes per
+        // channel, each a page apart in large layers, made the load slow).
+        var t = [Double](repeating: 0, count: 18 * c)
         u.withUnsafeMutableBufferPointer { out in
             weights.withUnsafeBufferPointer { w in
-                // t = G k (6x3), then U = t G^T (6x6), in double precision; no allocation per filter.
-                var t = (0..<18).map { _ in 0.0 }
-                for filter in 0..<m {
-                    for channel in 0..<c {
-                        let k = w.baseAddress! + (filter * c + channel) * 9
-                        for i in 0..<6 {
-                            for j in 0..<3 {
-                                t[i * 3 + j] = g[i][0] * Double(k[j]) + g[i][1] * Double(k[3 + j]) + g[i][2] * Double(k[6 + j])
+                g.withUnsafeBufferPointer { g in
+                    t.withUnsafeMutableBufferPointer { t in
+                        for filter in 0..<m {
+                            for channel in 0..<c {
+                                let k = w.baseAddress! + (filter * c + channel) * 9, tc = t.baseAddress! + channel * 18
+                                for i in 0..<6 {
+                                    for j in 0..<3 {
+                                        tc[i * 3 + j] = g[i * 3] * Double(k[j]) + g[i * 3 + 1] * Double(k[3 + j]) + g[i * 3 + 2] * Double(k[6 + j])
+                                    }
+                                }
                             }
-                        }
-                        for i in 0..<6 {
-                            for j in 0..<6 {
-                                let value = t[i * 3] * g[j][0] + t[i * 3 + 1] * g[j][1] + t[i * 3 + 2] * g[j][2]
-                                out[((i * 6 + j) * m + filter) * c + channel] = Float(value)
+                            for i in 0..<6 {
+                                for j in 0..<6 {
+                                    let row = out.baseAddress! + ((i * 6 + j) * m + filter) * c
+                                    let (g0, g1, g2) = (g[j * 3], g[j * 3 + 1], g[j * 3 + 2])
+                                    for channel in 0..<c {
+                                        let tc = t.baseAddress! + channel * 18 + i * 3
+                                        row[channel] = Float(tc[0] * g0 + tc[1] * g1 + tc[2] * g2)
+                                    }
+                                }
                             }
                         }
                     }
