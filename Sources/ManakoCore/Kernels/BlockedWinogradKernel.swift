@@ -24,17 +24,6 @@ public enum BlockedWinogradKernel {
         return Weights(outChannels: m, inChannels: c, positions: positions)
     }
 
-    /// Tiles per block: a multiple of the GEMM's six-row panel, the blocks of an image equal in
-    /// size, the transformed input (or the products, if more) near 1 MB, except where the
-    /// transformed weights pass 16 MB (VGG's 512 -> 512), which stream from memory once per
-    /// block: there blocks grow up to 8 MB.
-    static func tileBlock(tiles: Int, inChannels c: Int, outChannels m: Int) -> Int {
-        let budget = 36 * c * m > 1 << 22 ? 1 << 21 : 1 << 18  // floats
-        let largest = max(6, budget / (36 * max(c, m)) / 6 * 6)
-        let blocks = (tiles + largest - 1) / largest
-        return ((tiles + blocks - 1) / blocks + 5) / 6 * 6
-    }
-
     /// y = activation(conv(x, W) + bias + residual), all blocked.
     public static func run(_ x: UnsafePointer<Float>, geometry g: WindowGeometry, weights: Weights, bias: UnsafePointer<Float>?,
                            residual: UnsafePointer<Float>?, activation: FusedActivation, into y: UnsafeMutablePointer<Float>) {
@@ -43,7 +32,9 @@ public enum BlockedWinogradKernel {
         // Every tile's 6x6 patch lies inside the bordered plane.
         let planeHeight = max(tilesHigh * 4 + 2, g.inHeight + g.padTop), planeWidth = max(tilesWide * 4 + 2, g.inWidth + g.padLeft)
         let planeFloats = planeHeight * planeWidth * w
-        let block = tileBlock(tiles: tiles, inChannels: c, outChannels: m), blocksPerImage = (tiles + block - 1) / block
+        // Blocks of tiles as the NCHW kernel's, in whole six-row panels.
+        let block = WinogradKernel.tileBlock(tiles: tiles, inChannels: c, outChannels: m, multiple: PanelGemm.rowsPerPanel)
+        let blocksPerImage = (tiles + block - 1) / block
         let inStride = WinogradKernel.positionStride(c * block), outStride = WinogradKernel.positionStride(m * block)
         let spatialOut = g.outHeight * g.outWidth
         // The GEMMs read the transformed input as a blocked plane of `block` pixels.

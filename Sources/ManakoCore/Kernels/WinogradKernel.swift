@@ -183,11 +183,12 @@ public enum WinogradKernel {
     /// The transformed input stays near 1 MB, except where the transformed weights pass 16 MB
     /// (36 x C x M floats: 37.7 MB for 512 -> 512), which stream from memory once per block:
     /// there blocks grow up to 8 MB (all 49 tiles of a 28x28 plane in one).
-    static func tileBlock(tiles: Int, inChannels c: Int, outChannels m: Int) -> Int {
+    /// `multiple` is the GEMM's unit of tiles (16 columns here, a 6-row panel in the blocked kernel).
+    static func tileBlock(tiles: Int, inChannels c: Int, outChannels m: Int, multiple: Int = 16) -> Int {
         let budget = 36 * c * m > 1 << 22 ? 1 << 21 : 1 << 18  // floats
-        let largest = max(16, budget / (36 * max(c, m)) / 16 * 16)
+        let largest = max(multiple, budget / (36 * max(c, m)) / multiple * multiple)
         let blocks = (tiles + largest - 1) / largest
-        return ((tiles + blocks - 1) / blocks + 15) / 16 * 16
+        return ((tiles + blocks - 1) / blocks + multiple - 1) / multiple * multiple
     }
 
     /// Floats from one transform position's matrix of `floats` to the next: a cache line more

@@ -179,14 +179,9 @@ public struct BlockedConv: Operator, PlanDescribing {
             throw ManakoError(.internal, "only a plain blocked 1x1 convolution reads a Concat's parts")
         }
         let parts = try (0..<conv.inputParts).map { try inputs.required(Conv.partIndex($0), "X part \($0)") }
-        let first = parts[0]
-        guard parts.allSatisfy({ $0.rank == 4 && $0.shape[0] == first.shape[0] && $0.shape[2] == first.shape[2] && $0.shape[3] == first.shape[3]
-                                 && $0.shape[1] > 0 && $0.shape[1] % ChannelBlocks.width == 0 }) else {
-            throw ManakoError(.shapeMismatch, "cannot join blocked parts \(parts.map(\.shape)) on axis 1")
-        }
-        let channels = parts.reduce(0) { $0 + $1.shape[1] }
-        guard channels == wShape[1] else {
-            throw ManakoError(.shapeMismatch, "the joined X has \(channels) channels but W \(wShape) expects \(wShape[1])")
+        let first = parts[0], channels = try conv.joinedChannels(parts, weightShape: wShape)
+        guard parts.allSatisfy({ $0.shape[1] > 0 && $0.shape[1] % ChannelBlocks.width == 0 }) else {
+            throw ManakoError(.shapeMismatch, "blocked parts need channels in multiples of \(ChannelBlocks.width), got \(parts.map(\.shape))")
         }
         let g = try WindowGeometry.make(input: [first.shape[0], channels, first.shape[2], first.shape[3]], kernel: [1, 1],
                                         strides: conv.strides, dilations: conv.dilations, pads: conv.pads, autoPad: conv.autoPad)
@@ -197,9 +192,6 @@ public struct BlockedConv: Operator, PlanDescribing {
             throw ManakoError(.shapeMismatch, "B has \(bias.count) elements, W has \(wShape[0]) filters")
         }
         let affine = conv.inputAffine
-        if let affine, affine.multiplier.count != channels || affine.offset.count != channels {
-            throw ManakoError(.shapeMismatch, "the Concat's BatchNormalization has \(affine.multiplier.count) channels, the joined X \(channels)")
-        }
         let values = try parts.map { try $0.floats() }
         let y = BufferPool.floats(shape.reduce(1, *)) { out in
             Conv.withPointers(values) { pointers in

@@ -19,14 +19,10 @@ extension Conv {
         return joined
     }
 
-    /// y = activation(W affine(concat(parts)) + bias), image by image (the fold never takes a
-    /// convolution that adds a residual).
-    func runOnParts(_ inputs: [Tensor?]) throws -> [Tensor] {
-        let parts = try (0..<inputParts).map { try inputs.required(Conv.partIndex($0), "X part \($0)") }
-        let w = inputs.count > 1 ? inputs[1] : nil
-        guard let wShape = w?.shape ?? weightShape, wShape.count == 4, wShape[2] == 1, wShape[3] == 1, group == 1 else {
-            throw ManakoError(.invalidModel, "a convolution reading a joined Concat must be 1x1 with one group, got W \(w?.shape ?? weightShape ?? [])")
-        }
+    /// The parts' channels joined, after checking that they agree on batch and plane and that W
+    /// and the Concat's BatchNormalization (if any) have that many channels (shared by the
+    /// blocked form, `BlockedConv.runOnParts`).
+    func joinedChannels(_ parts: [Tensor], weightShape wShape: [Int]) throws -> Int {
         let first = parts[0]
         guard parts.allSatisfy({ $0.rank == 4 && $0.shape[0] == first.shape[0] && $0.shape[2] == first.shape[2] && $0.shape[3] == first.shape[3] }) else {
             throw ManakoError(.shapeMismatch, "cannot concatenate \(parts.map(\.shape)) on axis 1")
@@ -38,6 +34,19 @@ extension Conv {
         if let inputAffine, inputAffine.multiplier.count != channels || inputAffine.offset.count != channels {
             throw ManakoError(.shapeMismatch, "the Concat's BatchNormalization has \(inputAffine.multiplier.count) channels, the joined X \(channels)")
         }
+        return channels
+    }
+
+    /// y = activation(W affine(concat(parts)) + bias), image by image (the fold never takes a
+    /// convolution that adds a residual).
+    func runOnParts(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let parts = try (0..<inputParts).map { try inputs.required(Conv.partIndex($0), "X part \($0)") }
+        let w = inputs.count > 1 ? inputs[1] : nil
+        guard let wShape = w?.shape ?? weightShape, wShape.count == 4, wShape[2] == 1, wShape[3] == 1, group == 1 else {
+            throw ManakoError(.invalidModel, "a convolution reading a joined Concat must be 1x1 with one group, got W \(w?.shape ?? weightShape ?? [])")
+        }
+        let first = parts[0]
+        let channels = try joinedChannels(parts, weightShape: wShape)
         let g = try WindowGeometry.make(input: [first.shape[0], channels, first.shape[2], first.shape[3]], kernel: [1, 1], strides: strides,
                                         dilations: dilations, pads: pads, autoPad: autoPad)
         guard g.outHeight == g.inHeight, g.outWidth == g.inWidth, g.padTop == 0, g.padLeft == 0 else {
