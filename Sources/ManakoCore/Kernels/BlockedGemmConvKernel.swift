@@ -186,6 +186,7 @@ public enum BlockedGemmConvKernel {
         let panelsA = scratch + 2 * panels.count * PanelGemm.rowsPerPanel
         window.offsets(from: firstPanel * PanelGemm.rowsPerPanel, count: panels.count * PanelGemm.rowsPerPanel, last: pixels - 1,
                        into: pixelOffsets)
+        let clamp = activation.clampBounds
         var k0 = 0
         while k0 < k {
             let d = min(weights.sliceDepth, k - k0)
@@ -207,8 +208,9 @@ public enum BlockedGemmConvKernel {
             for t in tileRange {
                 let width = min(columnsPerTile, m - t * columnsPerTile)
                 let panelsOut = PanelsOut(firstPanel: firstPanel, endPanel: endPanel, pixels: pixels, spatial: spatial,
-                                          column: t * columnsPerTile, width: width, accumulate: k0 > 0, finish: k0 + d == k,
-                                          bias: bias, residual: residual, activation: activation.inRegisters, y: output)
+                                          column: t * columnsPerTile, width: width, accumulate: k0 > 0,
+                                          bias: k0 > 0 ? nil : bias, residual: k0 > 0 ? nil : residual,
+                                          clamp: k0 + d == k ? clamp : nil, y: output)
                 if packs {
                     packedTilePass(panelsA, depth: d, slice + t * d * columnsPerTile, panelsOut)
                 } else {
@@ -229,13 +231,29 @@ public enum BlockedGemmConvKernel {
         }
     }
 
-    /// One tile's pass over a range of panels: where its sums go and what finishes them.
+    /// One tile's pass over a range of panels: where its sums go, what they start from and what
+    /// finishes them.
     struct PanelsOut {
         let firstPanel, endPanel, pixels, spatial, column, width: Int
-        let accumulate, finish: Bool
+        /// Sums start from Y's running sums (a later slice of k), else from the bias plus the
+        /// residual (the first slice; either may be nil).
+        let accumulate: Bool
         let bias, residual: UnsafePointer<Float>?
-        let activation: FusedActivation
+        /// The last slice's clamp (ReLU, Clip), applied in registers before the store.
+        let clamp: (lower: SIMD8<Float>, upper: SIMD8<Float>)?
         let y: UnsafeMutablePointer<Float>
+
+        @inline(__always)
+        func start(_ firstPixel: Int, _ count: Int) -> PanelGemm.TileSums {
+            BlockedGemmConvKernel.startSums(firstPixel: firstPixel, count: count, spatial: spatial, column: column, width: width,
+                                            accumulate: accumulate, bias: bias, residual: residual, y)
+        }
+
+        @inline(__always)
+        func finish(_ sums: PanelGemm.TileSums, _ firstPixel: Int, _ count: Int) {
+            BlockedGemmConvKernel.finishTile(sums, firstPixel: firstPixel, count: count, spatial: spatial, column: column,
+                                             width: width, clamp: clamp, y)
+        }
     }
 
     /// One 16-column tile of B over the range's packed panels ([panel][depth][6]). A call per
@@ -245,9 +263,7 @@ public enum BlockedGemmConvKernel {
         for panel in out.firstPanel..<out.endPanel {
             let first = panel * PanelGemm.rowsPerPanel
             packedTile(panelsA + (panel - out.firstPanel) * PanelGemm.rowsPerPanel * depth, depth: depth, b, firstPixel: first,
-                       count: min(PanelGemm.rowsPerPanel, out.pixels - first), spatial: out.spatial, column: out.column,
-                       width: out.width, accumulate: out.accumulate, finish: out.finish, bias: out.bias, residual: out.residual,
-                       activation: out.activation, out.y)
+                       count: min(PanelGemm.rowsPerPanel, out.pixels - first), out)
         }
     }
 
@@ -258,9 +274,7 @@ public enum BlockedGemmConvKernel {
         for panel in out.firstPanel..<out.endPanel {
             let first = panel * PanelGemm.rowsPerPanel
             tile(x, pixelOffsets: pixelOffsets + (panel - out.firstPanel) * PanelGemm.rowsPerPanel, steps: steps, stepCount: stepCount,
-                 b, firstPixel: first, count: min(PanelGemm.rowsPerPanel, out.pixels - first), spatial: out.spatial, column: out.column,
-                 width: out.width, accumulate: out.accumulate, finish: out.finish, bias: out.bias, residual: out.residual,
-                 activation: out.activation, out.y)
+                 b, firstPixel: first, count: min(PanelGemm.rowsPerPanel, out.pixels - first), out)
         }
     }
 
@@ -309,15 +323,14 @@ public enum BlockedGemmConvKernel {
 
     /// Six pixels (`count` stored) packed as [depth][6] by one 16-column tile.
     @inline(__always)
-    static func packedTile(_ a: UnsafePointer<Float>, depth: Int, _ b: UnsafePointer<Float>, firstPixel: Int, count: Int, spatial: Int,
-                           column: Int, width: Int, accumulate: Bool, finish: Bool, bias: UnsafePointer<Float>?,
-                           residual: UnsafePointer<Float>?, activation: FusedActivation, _ y: UnsafeMutablePointer<Float>) {
-        var sums = PanelGemm.TileSums()
+    static func packedTile(_ a: UnsafePointer<Float>, depth: Int, _ b: UnsafePointer<Float>, firstPixel: Int, count: Int,
+                           _ out: PanelsOut) {
+        var sums = out.start(firstPixel, count)
         var pa = a, pb = UnsafeRawPointer(b)
         // The next tile's weights (depth rows of 64 bytes on) come in while this one's are used:
         // where the weights outgrow the caches, the first panel over a tile otherwise waits on them.
         let ahead = depth * 64
-        if width > ChannelBlocks.width {
+        if out.width > ChannelBlocks.width {
             for _ in 0..<depth {
                 mk_prefetch(pb + ahead)
                 sums.add(pa, pb.loadUnaligned(as: SIMD8<Float>.self), pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
@@ -331,26 +344,23 @@ public enum BlockedGemmConvKernel {
                 pb += 64
             }
         }
-        storeTile(sums, firstPixel: firstPixel, count: count, spatial: spatial, column: column, width: width, accumulate: accumulate,
-                  finish: finish, bias: bias, residual: residual, activation: activation, y)
+        out.finish(sums, firstPixel, count)
     }
 
     /// Six pixels (`count` stored; the rest repeat the last, at `pixelOffsets`) by one 16-column
     /// tile over `stepCount` steps of eight k (an input block's tap, at `steps`), read in place.
     @inline(__always)
     static func tile(_ x: UnsafePointer<Float>, pixelOffsets: UnsafePointer<Int>, steps: UnsafePointer<Int>, stepCount: Int,
-                     _ b: UnsafePointer<Float>, firstPixel: Int, count: Int, spatial: Int, column: Int, width: Int,
-                     accumulate: Bool, finish: Bool, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
-                     activation: FusedActivation, _ y: UnsafeMutablePointer<Float>) {
+                     _ b: UnsafePointer<Float>, firstPixel: Int, count: Int, _ out: PanelsOut) {
         let w = ChannelBlocks.width
-        var sums = PanelGemm.TileSums()
+        var sums = out.start(firstPixel, count)
         var pb = UnsafeRawPointer(b)
         let o0 = pixelOffsets[0]
         let o1 = pixelOffsets[1] - o0, o2 = pixelOffsets[2] - o0, o3 = pixelOffsets[3] - o0
         let o4 = pixelOffsets[4] - o0, o5 = pixelOffsets[5] - o0
         let origin = x + o0
         // A last tile of eight channels (M = 8 mod 16) does half the multiply-adds.
-        if width > w {
+        if out.width > w {
             for s in 0..<stepCount {
                 let step = origin + steps[s]
                 for lane in 0..<w {
@@ -370,55 +380,40 @@ public enum BlockedGemmConvKernel {
                 }
             }
         }
-        storeTile(sums, firstPixel: firstPixel, count: count, spatial: spatial, column: column, width: width, accumulate: accumulate,
-                  finish: finish, bias: bias, residual: residual, activation: activation, y)
+        out.finish(sums, firstPixel, count)
     }
 
-    /// A 6x16 tile of sums (six pixels by output channels column ..< column + width) into the
-    /// blocked output of `spatial` pixels: `count` pixels stored, through `store`, the curve (if any)
-    /// over the stored pixels after.
+    /// The sums a 6x16 tile (six pixels by output channels column ..< column + width of a blocked
+    /// output of `spatial` pixels) starts from: Y's running sums when accumulating, else the bias
+    /// plus the residual, so that the last slice of k only clamps and stores. Rows past `count`
+    /// are never read.
     @inline(__always)
-    static func storeTile(_ sums: PanelGemm.TileSums, firstPixel: Int, count: Int, spatial: Int, column: Int, width: Int,
-                          accumulate: Bool, finish: Bool, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
-                          activation: FusedActivation, _ y: UnsafeMutablePointer<Float>) {
-        let w = ChannelBlocks.width
+    static func startSums(firstPixel: Int, count: Int, spatial: Int, column: Int, width: Int, accumulate: Bool,
+                          bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
+                          _ y: UnsafeMutablePointer<Float>) -> PanelGemm.TileSums {
+        let w = ChannelBlocks.width, wide = width > w, rowBytes = w * MemoryLayout<Float>.stride
+        var sums = PanelGemm.TileSums()
+        if !accumulate, let bias {
+            let b = UnsafeRawPointer(bias + column)
+            sums = PanelGemm.TileSums(rows: b.loadUnaligned(as: SIMD8<Float>.self),
+                                      wide ? b.loadUnaligned(fromByteOffset: rowBytes, as: SIMD8<Float>.self) : SIMD8())
+        }
         // Output channels column ..< column + 8 are block column / 8, the next eight the block after it.
-        let low = column * spatial + firstPixel * w, high = low + spatial * w
-        func emit(_ r: Int, _ l: SIMD8<Float>, _ h: SIMD8<Float>) {
-            store(l, at: low + r * w, channels: column, accumulate: accumulate, finish: finish, bias: bias, residual: residual,
-                  activation: activation.inRegisters, y)
-            if width > w {
-                store(h, at: high + r * w, channels: column + w, accumulate: accumulate, finish: finish, bias: bias,
-                      residual: residual, activation: activation.inRegisters, y)
-            }
+        if let source = accumulate ? UnsafePointer(y) : residual {
+            let low = UnsafeRawPointer(source + column * spatial + firstPixel * w)
+            sums.add(rows: count, low: low, high: low + spatial * rowBytes, stride: rowBytes, wide: wide)
         }
-        emit(0, sums.c00, sums.c01)
-        if count > 1 { emit(1, sums.c10, sums.c11) }
-        if count > 2 { emit(2, sums.c20, sums.c21) }
-        if count > 3 { emit(3, sums.c30, sums.c31) }
-        if count > 4 { emit(4, sums.c40, sums.c41) }
-        if count > 5 { emit(5, sums.c50, sums.c51) }
-        if finish && activation.isCurve {
-            // The stored pixels of a block are contiguous: the curve runs over them while in L1.
-            activation.applyCurve(y + low, count: count * w)
-            if width > w { activation.applyCurve(y + high, count: count * w) }
-        }
+        return sums
     }
 
-    /// One pixel's eight output channels: the running sum, or on the last slice the sum plus bias
-    /// and residual through the activation.
+    /// Stores a tile's first `count` rows where `startSums` read them, clamped first if `clamp`.
     @inline(__always)
-    static func store(_ v: SIMD8<Float>, at offset: Int, channels: Int, accumulate: Bool, finish: Bool,
-                      bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: FusedActivation,
-                      _ y: UnsafeMutablePointer<Float>) {
-        let out = UnsafeMutableRawPointer(y + offset)
-        var sum = v
-        if accumulate { sum += out.loadUnaligned(as: SIMD8<Float>.self) }
-        if finish {
-            if let bias { sum += UnsafeRawPointer(bias + channels).loadUnaligned(as: SIMD8<Float>.self) }
-            if let residual { sum += UnsafeRawPointer(residual + offset).loadUnaligned(as: SIMD8<Float>.self) }
-            sum = activation.apply(sum)
-        }
-        out.storeBytes(of: sum, as: SIMD8<Float>.self)
+    static func finishTile(_ sums: PanelGemm.TileSums, firstPixel: Int, count: Int, spatial: Int, column: Int, width: Int,
+                           clamp: (lower: SIMD8<Float>, upper: SIMD8<Float>)?, _ y: UnsafeMutablePointer<Float>) {
+        let w = ChannelBlocks.width, rowBytes = w * MemoryLayout<Float>.stride
+        var sums = sums
+        if let clamp { sums.clamp(clamp.lower, clamp.upper) }
+        let low = UnsafeMutableRawPointer(y + column * spatial + firstPixel * w)
+        sums.store(rows: count, low: low, high: low + spatial * rowBytes, stride: rowBytes, wide: width > w)
     }
 }

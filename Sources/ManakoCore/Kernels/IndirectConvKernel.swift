@@ -113,7 +113,8 @@ public enum IndirectConvKernel {
                             bias: UnsafePointer<Float>?, activation: FusedActivation, _ y: UnsafeMutablePointer<Float>) {
         let last = count - 1, f = MemoryLayout<Float>.stride
         let o1 = min(1, last) * f, o2 = min(2, last) * f, o3 = min(3, last) * f, o4 = min(4, last) * f, o5 = min(5, last) * f
-        var sums = PanelGemm.TileSums()
+        var sums = BlockedGemmConvKernel.startSums(firstPixel: firstPixel, count: count, spatial: spatial, column: column,
+                                                   width: width, accumulate: false, bias: bias, residual: nil, y)
         var pb = UnsafeRawPointer(b)
         for k in 0..<depth {
             let p = origin + offsets[k]
@@ -123,7 +124,13 @@ public enum IndirectConvKernel {
                      pb.loadUnaligned(as: SIMD8<Float>.self), pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
             pb += 64
         }
-        BlockedGemmConvKernel.storeTile(sums, firstPixel: firstPixel, count: count, spatial: spatial, column: column, width: width,
-                                         accumulate: false, finish: true, bias: bias, residual: nil, activation: activation, y)
+        BlockedGemmConvKernel.finishTile(sums, firstPixel: firstPixel, count: count, spatial: spatial, column: column, width: width,
+                                         clamp: activation.clampBounds, y)
+        if activation.isCurve {
+            // The stored pixels of a block are contiguous: the curve runs over them while in L1.
+            let w = ChannelBlocks.width, low = y + column * spatial + firstPixel * w
+            activation.applyCurve(low, count: count * w)
+            if width > w { activation.applyCurve(low + spatial * w, count: count * w) }
+        }
     }
 }

@@ -446,6 +446,49 @@ public enum PanelGemm {
             s = SIMD8<Float>(repeating: a5); c50 = mk_multiply_add(s, b0, c50); c51 = mk_multiply_add(s, b1, c51)
         }
 
+        /// The same sums in every row: a tile's start from its sixteen columns' bias.
+        @inline(__always)
+        init(rows low: SIMD8<Float>, _ high: SIMD8<Float>) {
+            c00 = low; c10 = low; c20 = low; c30 = low; c40 = low; c50 = low
+            c01 = high; c11 = high; c21 = high; c31 = high; c41 = high; c51 = high
+        }
+
+        /// Adds the first `rows` of six rows of eight floats at `low` (columns 0-7) and at `high`
+        /// (columns 8-15, only if `wide`), rows `stride` bytes apart.
+        @inline(__always)
+        mutating func add(rows: Int, low: UnsafeRawPointer, high: UnsafeRawPointer, stride: Int, wide: Bool) {
+            func at(_ p: UnsafeRawPointer, _ r: Int) -> SIMD8<Float> { p.loadUnaligned(fromByteOffset: r * stride, as: SIMD8<Float>.self) }
+            c00 += at(low, 0); if wide { c01 += at(high, 0) }
+            if rows > 1 { c10 += at(low, 1); if wide { c11 += at(high, 1) } }
+            if rows > 2 { c20 += at(low, 2); if wide { c21 += at(high, 2) } }
+            if rows > 3 { c30 += at(low, 3); if wide { c31 += at(high, 3) } }
+            if rows > 4 { c40 += at(low, 4); if wide { c41 += at(high, 4) } }
+            if rows > 5 { c50 += at(low, 5); if wide { c51 += at(high, 5) } }
+        }
+
+        /// Stores the first `rows` rows as `add(rows:...)` reads them.
+        @inline(__always)
+        func store(rows: Int, low: UnsafeMutableRawPointer, high: UnsafeMutableRawPointer, stride: Int, wide: Bool) {
+            func put(_ p: UnsafeMutableRawPointer, _ r: Int, _ v: SIMD8<Float>) { p.storeBytes(of: v, toByteOffset: r * stride, as: SIMD8<Float>.self) }
+            put(low, 0, c00); if wide { put(high, 0, c01) }
+            if rows > 1 { put(low, 1, c10); if wide { put(high, 1, c11) } }
+            if rows > 2 { put(low, 2, c20); if wide { put(high, 2, c21) } }
+            if rows > 3 { put(low, 3, c30); if wide { put(high, 3, c31) } }
+            if rows > 4 { put(low, 4, c40); if wide { put(high, 4, c41) } }
+            if rows > 5 { put(low, 5, c50); if wide { put(high, 5, c51) } }
+        }
+
+        /// Every sum clamped to lower ... upper (ReLU's and Clip's epilogue, in registers).
+        @inline(__always)
+        mutating func clamp(_ lower: SIMD8<Float>, _ upper: SIMD8<Float>) {
+            c00 = mk_clamp(c00, lower, upper); c01 = mk_clamp(c01, lower, upper)
+            c10 = mk_clamp(c10, lower, upper); c11 = mk_clamp(c11, lower, upper)
+            c20 = mk_clamp(c20, lower, upper); c21 = mk_clamp(c21, lower, upper)
+            c30 = mk_clamp(c30, lower, upper); c31 = mk_clamp(c31, lower, upper)
+            c40 = mk_clamp(c40, lower, upper); c41 = mk_clamp(c41, lower, upper)
+            c50 = mk_clamp(c50, lower, upper); c51 = mk_clamp(c51, lower, upper)
+        }
+
         /// One step of k on the first eight columns only.
         @inline(__always)
         mutating func addHalf(_ pa: UnsafePointer<Float>, _ b0: SIMD8<Float>) {

@@ -190,6 +190,16 @@ public enum FusedActivation: Sendable, Equatable {
         }
     }
 
+    /// ReLU's and Clip's bounds as vectors, for kernels that clamp a whole tile in registers;
+    /// nil for the rest (none, or a curve applied after the store).
+    public var clampBounds: (lower: SIMD8<Float>, upper: SIMD8<Float>)? {
+        switch self {
+        case .relu: return (SIMD8(repeating: 0), SIMD8(repeating: .infinity))
+        case .clip(let lo, let hi): return (SIMD8(repeating: lo), SIMD8(repeating: hi))
+        case .none, .silu, .hardSwish, .gelu: return nil
+        }
+    }
+
     /// The part a kernel applies in registers before its store: all of a clamp, none of a curve.
     public var inRegisters: FusedActivation { isCurve ? .none : self }
 
