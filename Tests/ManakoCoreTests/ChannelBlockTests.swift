@@ -137,6 +137,11 @@ func blockedDepthwiseMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [
     (1, 64, 72, 14, 13, 1, 2, [0, 0, 0, 0], 1),
     (2, 64, 48, 9, 10, 3, 1, [1, 1, 1, 1], 1),
     (1, 40, 24, 1, 1, 3, 1, [1, 1, 1, 1], 1),
+    // 7x7 planes: a last panel of one pixel (its own kernel), over two slices of k and one.
+    (2, 264, 40, 7, 7, 1, 1, [0, 0, 0, 0], 1),
+    (1, 48, 64, 9, 9, 3, 1, [0, 0, 0, 0], 1),
+    // Two threads pack the panels of several ranges and slices of k side by side, up front.
+    (1, 1024, 256, 14, 14, 1, 1, [0, 0, 0, 0], 1),
 ])
 func blockedGemmConvolutionMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int], Int)) throws {
     let (n, cin, cout, h, w, k, s, pads, d) = c

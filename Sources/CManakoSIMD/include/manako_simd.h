@@ -171,7 +171,7 @@ static inline __attribute__((always_inline)) void mk_transpose8x8(const float *s
 
 /* Six pixels' eight channels (one vector each, at pixels[i]) into eight rows of six:
    dst[j * 6 + i] = pixels[i][j], the packed panel a blocked convolution's 6x16 tile reads. Writes
-   two floats past the 48 (scratch the next group or the buffer's slack absorbs). */
+   exactly the 48 (the last row masked: threads pack neighbouring slices of one buffer). */
 #if defined(__AVX__)
 static inline __attribute__((always_inline)) void mk_pack_pixels6(const float *const *pixels, float *dst) {
     __m256 r[8];
@@ -179,7 +179,8 @@ static inline __attribute__((always_inline)) void mk_pack_pixels6(const float *c
     r[6] = _mm256_setzero_ps();
     r[7] = _mm256_setzero_ps();
     mk_transpose8_registers(r);
-    for (int j = 0; j < 8; j++) _mm256_storeu_ps(dst + j * 6, r[j]);
+    for (int j = 0; j < 7; j++) _mm256_storeu_ps(dst + j * 6, r[j]);
+    _mm256_maskstore_ps(dst + 42, _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0), r[7]);
 }
 #else
 static inline __attribute__((always_inline)) void mk_pack_pixels6(const float *const *pixels, float *dst) {

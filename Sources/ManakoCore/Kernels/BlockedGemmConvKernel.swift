@@ -144,20 +144,45 @@ public enum BlockedGemmConvKernel {
         // fixed order: any split, same bits).
         let panelsPerRange = panels <= 16 ? max(panels, 1) : 8
         let ranges = (panels + panelsPerRange - 1) / panelsPerRange
-        let tileGroups = min(tiles, max(1, (4 * Parallel.threads + g.batch * ranges - 1) / (g.batch * ranges)))
-        weights.values.withUnsafeBufferPointer { packed in
-            Parallel.forEach(g.batch * ranges * tileGroups) { item in
-                let group = item % tileGroups, range = item / tileGroups % ranges, image = item / tileGroups / ranges
-                let firstPanel = range * panelsPerRange, endPanel = min(panels, firstPanel + panelsPerRange)
-                Scratch.withFloats(scratchFloats(panels: panelsPerRange, weights: weights)) { scratch in
-                    multiplyRange(x, window, steps: steps + image * (k / ChannelBlocks.width), weights: weights, packed: packed.baseAddress!,
-                                  panels: firstPanel..<endPanel, pixels: spatial, spatial: spatial,
-                                  tileRange: (tiles * group / tileGroups)..<(tiles * (group + 1) / tileGroups), bias: bias,
-                                  residual: residual.map { $0 + image * m * spatial }, activation: activation,
-                                  inputAffine: inputAffine, into: y + image * m * spatial, scratch: scratch)
+        let tileGroups = Parallel.threads == 1 ? 1 : min(tiles, max(1, (4 * Parallel.threads + g.batch * ranges - 1) / (g.batch * ranges)))
+        // Split tiles would each pack their range's panels again: then every range is packed
+        // once, up front, for all of k ([image][range][slice][panel][depth][6]).
+        let prepacks = tileGroups > 1 && (inputAffine != nil || (tiles >= 3 && min(weights.sliceDepth, k) >= 32))
+        let rangeFloats = panelsPerRange * PanelGemm.rowsPerPanel * k
+        let slices = (k + weights.sliceDepth - 1) / weights.sliceDepth
+        let prepacked = !prepacks ? [] : BufferPool.floats(g.batch * ranges * rangeFloats) { target in
+            Parallel.forEach(g.batch * ranges * slices) { item in
+                let slice = item % slices, range = item / slices % ranges, image = item / slices / ranges
+                let k0 = slice * weights.sliceDepth, d = min(weights.sliceDepth, k - k0)
+                let firstPanel = range * panelsPerRange, panelCount = min(panels, firstPanel + panelsPerRange) - firstPanel
+                Scratch.withFloats(2 * panelCount * PanelGemm.rowsPerPanel) { scratch in
+                    let pixelOffsets = UnsafeMutableRawPointer(scratch).bindMemory(to: Int.self, capacity: panelCount * PanelGemm.rowsPerPanel)
+                    window.offsets(from: firstPanel * PanelGemm.rowsPerPanel, count: panelCount * PanelGemm.rowsPerPanel,
+                                   last: spatial - 1, into: pixelOffsets)
+                    packSlice(x, pixelOffsets: pixelOffsets, panelCount: panelCount,
+                              steps: steps + image * (k / ChannelBlocks.width) + k0 / ChannelBlocks.width, depth: d, firstChannel: k0,
+                              inputAffine: inputAffine,
+                              into: target.baseAddress! + (image * ranges + range) * rangeFloats + k0 * panelCount * PanelGemm.rowsPerPanel)
                 }
             }
         }
+        weights.values.withUnsafeBufferPointer { packed in
+            prepacked.withUnsafeBufferPointer { prepacked in
+                Parallel.forEach(g.batch * ranges * tileGroups) { item in
+                    let group = item % tileGroups, range = item / tileGroups % ranges, image = item / tileGroups / ranges
+                    let firstPanel = range * panelsPerRange, endPanel = min(panels, firstPanel + panelsPerRange)
+                    Scratch.withFloats(scratchFloats(panels: panelsPerRange, weights: weights)) { scratch in
+                        multiplyRange(x, window, steps: steps + image * (k / ChannelBlocks.width), weights: weights,
+                                      packed: packed.baseAddress!, panels: firstPanel..<endPanel, pixels: spatial, spatial: spatial,
+                                      tileRange: (tiles * group / tileGroups)..<(tiles * (group + 1) / tileGroups), bias: bias,
+                                      residual: residual.map { $0 + image * m * spatial }, activation: activation,
+                                      inputAffine: inputAffine, prepacked: prepacks ? prepacked.baseAddress! + (image * ranges + range) * rangeFloats : nil,
+                                      into: y + image * m * spatial, scratch: scratch)
+                    }
+                }
+            }
+        }
+        if prepacks { BufferPool.recycle(prepacked) }
     }
 
     /// Scratch floats `multiplyRange` needs for up to `panels` panels.
@@ -166,13 +191,14 @@ public enum BlockedGemmConvKernel {
     }
 
     /// The GEMM's unit of work: `panels` of one image's pixels (of which the first `pixels` are
-    /// real; the output's blocks are `spatial` pixels apart) by the 16-column tiles `tileRange`.
+    /// real; the output's blocks are `spatial` pixels apart) by the 16-column tiles `tileRange`;
+    /// `prepacked`, if given, holds the panels already packed for every slice of k.
     @inline(never)
     static func multiplyRange(_ input: UnsafePointer<Float>, _ window: Window, steps: UnsafePointer<Int>, weights: PackedBGemm.PackedB,
                               packed: UnsafePointer<Float>, panels: Range<Int>, pixels: Int, spatial: Int, tileRange: Range<Int>,
                               bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: FusedActivation,
-                              inputAffine: InputAffine? = nil, into output: UnsafeMutablePointer<Float>,
-                              scratch: UnsafeMutablePointer<Float>) {
+                              inputAffine: InputAffine? = nil, prepacked: UnsafePointer<Float>? = nil,
+                              into output: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
         let k = weights.depth, m = weights.columns, columnsPerTile = PanelGemm.columnsPerTile
         let tiles = (m + columnsPerTile - 1) / columnsPerTile
         let (firstPanel, endPanel) = (panels.lowerBound, panels.upperBound)
@@ -180,7 +206,7 @@ public enum BlockedGemmConvKernel {
         // are first packed per panel into [k][6] rows (one stream for the tiles to read, not one
         // per step); otherwise the tiles read them in place.
         // (An input affine is applied as the panels are packed: they always are.)
-        let packs = inputAffine != nil || (tileRange.count >= 3 && min(weights.sliceDepth, k) >= 32)
+        let packs = prepacked != nil || inputAffine != nil || (tileRange.count >= 3 && min(weights.sliceDepth, k) >= 32)
         // The panels' pixel offsets (Ints, two floats' room each), then the packed panels.
         let pixelOffsets = UnsafeMutableRawPointer(scratch).bindMemory(to: Int.self, capacity: panels.count * PanelGemm.rowsPerPanel)
         let panelsA = scratch + 2 * panels.count * PanelGemm.rowsPerPanel
@@ -192,17 +218,10 @@ public enum BlockedGemmConvKernel {
             let d = min(weights.sliceDepth, k - k0)
             let slice = packed + k0 * tiles * columnsPerTile
             let sliceSteps = steps + k0 / ChannelBlocks.width
-            if packs {
-                for panel in panels {
-                    let panelOffsets = pixelOffsets + (panel - firstPanel) * PanelGemm.rowsPerPanel
-                    let target = panelsA + (panel - firstPanel) * PanelGemm.rowsPerPanel * d
-                    if let inputAffine {
-                        packAffine(input, pixelOffsets: panelOffsets, steps: sliceSteps, count: d / ChannelBlocks.width,
-                                   firstChannel: k0, inputAffine, into: target)
-                    } else {
-                        pack(input, pixelOffsets: panelOffsets, steps: sliceSteps, count: d / ChannelBlocks.width, into: target)
-                    }
-                }
+            let sliceA = prepacked.map { $0 + k0 * panels.count * PanelGemm.rowsPerPanel } ?? UnsafePointer(panelsA)
+            if packs && prepacked == nil {
+                packSlice(input, pixelOffsets: pixelOffsets, panelCount: panels.count, steps: sliceSteps, depth: d, firstChannel: k0,
+                          inputAffine: inputAffine, into: panelsA)
             }
             // A tile of the slice stays in L1 while the range's panels pass over it.
             for t in tileRange {
@@ -212,7 +231,7 @@ public enum BlockedGemmConvKernel {
                                           bias: k0 > 0 ? nil : bias, residual: k0 > 0 ? nil : residual,
                                           clamp: k0 + d == k ? clamp : nil, y: output)
                 if packs {
-                    packedTilePass(panelsA, depth: d, slice + t * d * columnsPerTile, panelsOut)
+                    packedTilePass(sliceA, depth: d, slice + t * d * columnsPerTile, panelsOut)
                 } else {
                     tilePass(input, pixelOffsets: pixelOffsets, steps: sliceSteps, stepCount: d / ChannelBlocks.width,
                              slice + t * d * columnsPerTile, panelsOut)
@@ -228,6 +247,22 @@ public enum BlockedGemmConvKernel {
                 }
             }
             k0 += d
+        }
+    }
+
+    /// A range's `panelCount` panels (pixels at `pixelOffsets`) over the slice of k at `steps`
+    /// (`depth` floats, from channel `firstChannel`) into [panel][depth][6], through the input
+    /// affine if given.
+    static func packSlice(_ input: UnsafePointer<Float>, pixelOffsets: UnsafePointer<Int>, panelCount: Int, steps: UnsafePointer<Int>,
+                          depth d: Int, firstChannel: Int, inputAffine: InputAffine?, into panelsA: UnsafeMutablePointer<Float>) {
+        for panel in 0..<panelCount {
+            let panelOffsets = pixelOffsets + panel * PanelGemm.rowsPerPanel, target = panelsA + panel * PanelGemm.rowsPerPanel * d
+            if let inputAffine {
+                packAffine(input, pixelOffsets: panelOffsets, steps: steps, count: d / ChannelBlocks.width, firstChannel: firstChannel,
+                           inputAffine, into: target)
+            } else {
+                pack(input, pixelOffsets: panelOffsets, steps: steps, count: d / ChannelBlocks.width, into: target)
+            }
         }
     }
 
@@ -261,10 +296,40 @@ public enum BlockedGemmConvKernel {
     @inline(never)
     static func packedTilePass(_ panelsA: UnsafePointer<Float>, depth: Int, _ b: UnsafePointer<Float>, _ out: PanelsOut) {
         for panel in out.firstPanel..<out.endPanel {
-            let first = panel * PanelGemm.rowsPerPanel
-            packedTile(panelsA + (panel - out.firstPanel) * PanelGemm.rowsPerPanel * depth, depth: depth, b, firstPixel: first,
-                       count: min(PanelGemm.rowsPerPanel, out.pixels - first), out)
+            let first = panel * PanelGemm.rowsPerPanel, count = min(PanelGemm.rowsPerPanel, out.pixels - first)
+            let a = panelsA + (panel - out.firstPanel) * PanelGemm.rowsPerPanel * depth
+            if count == 1 {
+                lonePixelTile(a, depth: depth, b, firstPixel: first, out)
+            } else {
+                packedTile(a, depth: depth, b, firstPixel: first, count: count, out)
+            }
         }
+    }
+
+    /// A panel holding one pixel (a 7x7 plane's 49th) by one 16-column tile: four chains of
+    /// sums (even and odd k), not six rows' worth of multiply-adds for one row.
+    @inline(never)
+    static func lonePixelTile(_ a: UnsafePointer<Float>, depth: Int, _ b: UnsafePointer<Float>, firstPixel: Int, _ out: PanelsOut) {
+        var sums = out.start(firstPixel, 1)
+        var oddLow = SIMD8<Float>(), oddHigh = SIMD8<Float>()
+        var pa = a, pb = UnsafeRawPointer(b)
+        for _ in 0..<depth / 2 {
+            let even = SIMD8<Float>(repeating: pa[0]), odd = SIMD8<Float>(repeating: pa[PanelGemm.rowsPerPanel])
+            sums.c00 = mk_multiply_add(even, pb.loadUnaligned(as: SIMD8<Float>.self), sums.c00)
+            sums.c01 = mk_multiply_add(even, pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), sums.c01)
+            oddLow = mk_multiply_add(odd, pb.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), oddLow)
+            oddHigh = mk_multiply_add(odd, pb.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self), oddHigh)
+            pa += 2 * PanelGemm.rowsPerPanel
+            pb += 128
+        }
+        if depth % 2 == 1 {
+            let last = SIMD8<Float>(repeating: pa[0])
+            sums.c00 = mk_multiply_add(last, pb.loadUnaligned(as: SIMD8<Float>.self), sums.c00)
+            sums.c01 = mk_multiply_add(last, pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), sums.c01)
+        }
+        sums.c00 += oddLow
+        sums.c01 += oddHigh
+        out.finish(sums, firstPixel, 1)
     }
 
     /// One 16-column tile of B over the range's panels read in place.
