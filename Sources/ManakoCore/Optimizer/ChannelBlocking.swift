@@ -197,6 +197,10 @@ extension GraphOptimizer {
                                        inputs: [blockedName(output)], outputs: [output]))
             }
         }
+        let suffix = blockedName("")
+        result = fuseExpandDepthwise(result, shapes: shapes, outputNames: outputNames) {
+            $0.hasSuffix(suffix) ? String($0.dropLast(suffix.count)) : $0
+        }
         let read = Set(result.flatMap(\.inputs)).union(outputNames)
         constants = constants.filter { read.contains($0.key) }
         return (result, converted.filter { if case .conv = roles[$0]! { return true } else { return false } }.count)

@@ -1,0 +1,109 @@
+import CManakoSIMD
+
+/// A 1x1 expansion and the depthwise convolution that reads it, in the channel-blocked layout,
+/// with no expanded tensor: per tile of sixteen expanded channels and band of output rows, the
+/// expanded rows the band's windows read go into a zero-bordered scratch (the blocked GEMM's
+/// tile over each input row, read in place), and the depthwise microkernel runs over them while
+/// they are in cache. (MobileNet's first blocks wrote and read back 2-5 MB per image there.)
+/// Rows two bands share are computed by both.
+/// Layout: input [N, C/8, H, W, 8], expansion weights as `BlockedGemmConvKernel.packWeights`
+/// (E filters of C), depthwise weights as `BlockedDepthwiseKernel.packWeights`, output
+/// [N, E/8, OH, OW, 8].
+/// Twin: the two kernels one after the other (`BlockedGemmConvKernel`, `BlockedDepthwiseKernel`).
+public enum ExpandDepthwiseKernel {
+    /// Whether the depthwise window of `g` (over the expanded channels) has a microkernel and
+    /// rows of at least four outputs.
+    public static func applies(_ g: WindowGeometry) -> Bool {
+        g.dilationWidth == 1 && g.outWidth >= 4 && g.outHeight >= 1
+            && BlockedDepthwiseKernel.Microkernel(width: g.kernelWidth, stride: g.strideWidth) != nil
+    }
+
+    /// The scratch a band's expanded rows (two blocks) may take, to stay in L2 with the input rows.
+    static let bandBytes = 128 << 10
+
+    /// y = depthwiseActivation(depthwise(expandActivation(expand(x) + expandBias)) + depthwiseBias),
+    /// `g` the depthwise convolution's geometry over the expanded channels.
+    public static func run(_ x: UnsafePointer<Float>, expandWeights: PackedBGemm.PackedB, expandBias: UnsafePointer<Float>?,
+                           expandActivation: FusedActivation, depthwise g: WindowGeometry, depthwiseWeights: UnsafePointer<Float>,
+                           depthwiseBias: UnsafePointer<Float>?, depthwiseActivation: FusedActivation,
+                           into y: UnsafeMutablePointer<Float>) {
+        precondition(applies(g) && g.inChannels == expandWeights.columns, "the depthwise window needs a microkernel")
+        let w = ChannelBlocks.width, k = expandWeights.depth, e = expandWeights.columns
+        let columnsPerTile = PanelGemm.columnsPerTile, tiles = (e + columnsPerTile - 1) / columnsPerTile
+        let shape = BlockedDepthwiseKernel.Microkernel(width: g.kernelWidth, stride: g.strideWidth)!
+        let planeWidth = max(g.inWidth + g.padLeft + g.padRight, (g.outWidth - 1) * g.strideWidth + g.kernelWidth)
+        let rowFloats = planeWidth * w, windowHeight = (g.kernelHeight - 1) * g.dilationHeight + 1
+        let fitRows = max(windowHeight, bandBytes / (2 * rowFloats * MemoryLayout<Float>.stride))
+        let bandRows = max(1, min(g.outHeight, (fitRows - windowHeight) / g.strideHeight + 1))
+        let bands = (g.outHeight + bandRows - 1) / bandRows, maxRows = (bandRows - 1) * g.strideHeight + windowHeight
+        let inPlane = g.inHeight * g.inWidth * w, outPlane = g.outHeight * g.outWidth * w, taps = g.kernelHeight * g.kernelWidth
+        let panels = (g.inWidth + PanelGemm.rowsPerPanel - 1) / PanelGemm.rowsPerPanel
+        // Each step of eight k is an input block; a row's pixels are eight floats apart.
+        let steps = (0..<(k / w)).map { $0 * inPlane }
+        let row = BlockedGemmConvKernel.Window(rowStep: 0, columnStep: w, outWidth: g.inWidth, blockStride: 0)
+        let clamp = expandActivation.clampBounds
+        steps.withUnsafeBufferPointer { steps in
+            expandWeights.values.withUnsafeBufferPointer { packed in
+                Parallel.forEach(g.batch * tiles * bands) { item in
+                    let band = item % bands, t = item / bands % tiles, image = item / bands / tiles
+                    let blocks = min(columnsPerTile, e - t * columnsPerTile) / w
+                    let firstRow = band * bandRows, endRow = min(g.outHeight, firstRow + bandRows)
+                    let top = firstRow * g.strideHeight - g.padTop, rows = (endRow - firstRow - 1) * g.strideHeight + windowHeight
+                    let blockFloats = maxRows * rowFloats
+                    let imageX = x + image * (k / w) * inPlane
+                    Scratch.withFloats(2 * blockFloats, 2 * panels * PanelGemm.rowsPerPanel) { plane, offsetRoom in
+                        let pixelOffsets = UnsafeMutableRawPointer(offsetRoom).bindMemory(to: Int.self, capacity: panels * PanelGemm.rowsPerPanel)
+                        row.offsets(from: 0, count: panels * PanelGemm.rowsPerPanel, last: g.inWidth - 1, into: pixelOffsets)
+                        for r in 0..<rows {
+                            let ih = top + r, target = plane + r * rowFloats
+                            guard ih >= 0 && ih < g.inHeight else {
+                                for b in 0..<blocks { (target + b * blockFloats).initialize(repeating: 0, count: rowFloats) }
+                                continue
+                            }
+                            for b in 0..<blocks {
+                                (target + b * blockFloats).initialize(repeating: 0, count: g.padLeft * w)
+                                (target + b * blockFloats + (g.padLeft + g.inWidth) * w)
+                                    .initialize(repeating: 0, count: (planeWidth - g.padLeft - g.inWidth) * w)
+                            }
+                            // Input row ih expanded for this tile, past the band row's left border.
+                            var k0 = 0
+                            while k0 < k {
+                                let d = min(expandWeights.sliceDepth, k - k0)
+                                let out = BlockedGemmConvKernel.PanelsOut(
+                                    firstPanel: 0, endPanel: panels, pixels: g.inWidth, spatial: blockFloats / w, column: 0,
+                                    width: blocks * w, accumulate: k0 > 0, bias: k0 > 0 ? nil : expandBias.map { $0 + t * columnsPerTile },
+                                    residual: nil, clamp: k0 + d == k ? clamp : nil, y: target + g.padLeft * w)
+                                BlockedGemmConvKernel.tilePass(imageX + ih * g.inWidth * w, pixelOffsets: pixelOffsets,
+                                                               steps: steps.baseAddress! + k0 / w, stepCount: d / w,
+                                                               packed.baseAddress! + k0 * tiles * columnsPerTile + t * d * columnsPerTile, out)
+                                k0 += d
+                            }
+                            if expandActivation.isCurve {
+                                for b in 0..<blocks { expandActivation.applyCurve(target + b * blockFloats + g.padLeft * w, count: g.inWidth * w) }
+                            }
+                        }
+                        // The band's depthwise windows, block by block.
+                        for b in 0..<blocks {
+                            let channelBlock = t * columnsPerTile / w + b
+                            let filter = depthwiseWeights + channelBlock * taps * w
+                            let start = depthwiseBias.map { UnsafeRawPointer($0 + channelBlock * w).loadUnaligned(as: SIMD8<Float>.self) } ?? SIMD8()
+                            let output = y + (image * (e / w) + channelBlock) * outPlane
+                            for oh in firstRow..<endRow {
+                                let rowStart = plane + b * blockFloats + (oh - firstRow) * g.strideHeight * rowFloats
+                                BlockedDepthwiseKernel.inGroups(0..<g.outWidth) { ow, count in
+                                    BlockedDepthwiseKernel.microkernel(rowStart + ow * g.strideWidth * w, rowStride: g.dilationHeight * rowFloats,
+                                                                       rows: Int32(g.kernelHeight), weights: filter, start, shape, pixels: count,
+                                                                       residual: nil, activation: depthwiseActivation.inRegisters, output,
+                                                                       offset: (oh * g.outWidth + ow) * w)
+                                }
+                                if depthwiseActivation.isCurve {
+                                    depthwiseActivation.applyCurve(output + oh * g.outWidth * w, count: g.outWidth * w)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
