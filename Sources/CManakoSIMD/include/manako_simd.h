@@ -169,26 +169,6 @@ static inline __attribute__((always_inline)) void mk_transpose8x8(const float *s
 }
 #endif
 
-/* Six pixels' eight channels (one vector each, at pixels[i]) into eight rows of six:
-   dst[j * 6 + i] = pixels[i][j], the packed panel a blocked convolution's 6x16 tile reads. Writes
-   exactly the 48 (the last row masked: threads pack neighbouring slices of one buffer). */
-#if defined(__AVX__)
-static inline __attribute__((always_inline)) void mk_pack_pixels6(const float *const *pixels, float *dst) {
-    __m256 r[8];
-    for (int i = 0; i < 6; i++) r[i] = _mm256_loadu_ps(pixels[i]);
-    r[6] = _mm256_setzero_ps();
-    r[7] = _mm256_setzero_ps();
-    mk_transpose8_registers(r);
-    for (int j = 0; j < 7; j++) _mm256_storeu_ps(dst + j * 6, r[j]);
-    _mm256_maskstore_ps(dst + 42, _mm256_setr_epi32(-1, -1, -1, -1, -1, -1, 0, 0), r[7]);
-}
-#else
-static inline __attribute__((always_inline)) void mk_pack_pixels6(const float *const *pixels, float *dst) {
-    for (int j = 0; j < 8; j++)
-        for (int i = 0; i < 6; i++) dst[j * 6 + i] = pixels[i][j];
-}
-#endif
-
 /* Eight 6-float rows into lane-minor order: dst[j * 8 + i] = rows[i][j] for i < 8, j < 6 (one
  * row of the 6x6 input patches of eight Winograd tiles). Masked loads read only the six floats
  * of each row; the register transpose; six stores. */

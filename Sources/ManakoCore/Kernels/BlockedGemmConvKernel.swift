@@ -146,7 +146,7 @@ public enum BlockedGemmConvKernel {
         let ranges = (panels + panelsPerRange - 1) / panelsPerRange
         let tileGroups = Parallel.threads == 1 ? 1 : min(tiles, max(1, (4 * Parallel.threads + g.batch * ranges - 1) / (g.batch * ranges)))
         // Split tiles would each pack their range's panels again: then every range is packed
-        // once, up front, for all of k ([image][range][slice][panel][depth][6]).
+        // once, up front, for all of k ([image][range][slice][panel][step][pixel][8]).
         let prepacks = tileGroups > 1 && (inputAffine != nil || (tiles >= 3 && min(weights.sliceDepth, k) >= 32))
         let rangeFloats = panelsPerRange * PanelGemm.rowsPerPanel * k
         let slices = (k + weights.sliceDepth - 1) / weights.sliceDepth
@@ -203,7 +203,7 @@ public enum BlockedGemmConvKernel {
         let tiles = (m + columnsPerTile - 1) / columnsPerTile
         let (firstPanel, endPanel) = (panels.lowerBound, panels.upperBound)
         // With several tiles to pass over them and four or more steps of k, the range's pixels
-        // are first packed per panel into [k][6] rows (one stream for the tiles to read, not one
+        // are first packed per panel into [step][pixel][8] (one stream for the tiles to read, not one
         // per step); otherwise the tiles read them in place.
         // (An input affine is applied as the panels are packed: they always are.)
         let packs = prepacked != nil || inputAffine != nil || (tileRange.count >= 3 && min(weights.sliceDepth, k) >= 32)
@@ -251,7 +251,7 @@ public enum BlockedGemmConvKernel {
     }
 
     /// A range's `panelCount` panels (pixels at `pixelOffsets`) over the slice of k at `steps`
-    /// (`depth` floats, from channel `firstChannel`) into [panel][depth][6], through the input
+    /// (`depth` floats, from channel `firstChannel`) into [panel][step][pixel][8], through the input
     /// affine if given.
     static func packSlice(_ input: UnsafePointer<Float>, pixelOffsets: UnsafePointer<Int>, panelCount: Int, steps: UnsafePointer<Int>,
                           depth d: Int, firstChannel: Int, inputAffine: InputAffine?, into panelsA: UnsafeMutablePointer<Float>) {
@@ -291,7 +291,7 @@ public enum BlockedGemmConvKernel {
         }
     }
 
-    /// One 16-column tile of B over the range's packed panels ([panel][depth][6]). A call per
+    /// One 16-column tile of B over the range's packed panels ([panel][step][pixel][8]). A call per
     /// tile, not per panel: the tile's loop is inlined here, where the argument traffic is paid once.
     @inline(never)
     static func packedTilePass(_ panelsA: UnsafePointer<Float>, depth: Int, _ b: UnsafePointer<Float>, _ out: PanelsOut) {
@@ -310,22 +310,21 @@ public enum BlockedGemmConvKernel {
     /// sums (even and odd k), not six rows' worth of multiply-adds for one row.
     @inline(never)
     static func lonePixelTile(_ a: UnsafePointer<Float>, depth: Int, _ b: UnsafePointer<Float>, firstPixel: Int, _ out: PanelsOut) {
+        let w = ChannelBlocks.width, stepFloats = PanelGemm.rowsPerPanel * w
         var sums = out.start(firstPixel, 1)
         var oddLow = SIMD8<Float>(), oddHigh = SIMD8<Float>()
         var pa = a, pb = UnsafeRawPointer(b)
-        for _ in 0..<depth / 2 {
-            let even = SIMD8<Float>(repeating: pa[0]), odd = SIMD8<Float>(repeating: pa[PanelGemm.rowsPerPanel])
-            sums.c00 = mk_multiply_add(even, pb.loadUnaligned(as: SIMD8<Float>.self), sums.c00)
-            sums.c01 = mk_multiply_add(even, pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), sums.c01)
-            oddLow = mk_multiply_add(odd, pb.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), oddLow)
-            oddHigh = mk_multiply_add(odd, pb.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self), oddHigh)
-            pa += 2 * PanelGemm.rowsPerPanel
-            pb += 128
-        }
-        if depth % 2 == 1 {
-            let last = SIMD8<Float>(repeating: pa[0])
-            sums.c00 = mk_multiply_add(last, pb.loadUnaligned(as: SIMD8<Float>.self), sums.c00)
-            sums.c01 = mk_multiply_add(last, pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), sums.c01)
+        // The pixel's eight k of a step are the step's first eight floats (depth is whole steps).
+        for _ in 0..<depth / w {
+            for lane in stride(from: 0, to: w, by: 2) {
+                let even = SIMD8<Float>(repeating: pa[lane]), odd = SIMD8<Float>(repeating: pa[lane + 1])
+                sums.c00 = mk_multiply_add(even, pb.loadUnaligned(as: SIMD8<Float>.self), sums.c00)
+                sums.c01 = mk_multiply_add(even, pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), sums.c01)
+                oddLow = mk_multiply_add(odd, pb.loadUnaligned(fromByteOffset: 64, as: SIMD8<Float>.self), oddLow)
+                oddHigh = mk_multiply_add(odd, pb.loadUnaligned(fromByteOffset: 96, as: SIMD8<Float>.self), oddHigh)
+                pb += 128
+            }
+            pa += stepFloats
         }
         sums.c00 += oddLow
         sums.c01 += oddHigh
@@ -344,69 +343,76 @@ public enum BlockedGemmConvKernel {
     }
 
     /// A panel's six pixels (at `pixelOffsets`) over `count` steps of eight k (an input block's
-    /// tap, at `steps`) into [k][6] rows, k ordered as the packed weights' (block, tap, lane).
+    /// tap, at `steps`), copied into [step][pixel][8]: each step's six vectors side by side, so
+    /// the tiles read one stream, not one per step. (A copy, not a transpose to [k][6], which
+    /// cost a tenth of ResNet's 64x256 layers.)
     @inline(__always)
     static func pack(_ x: UnsafePointer<Float>, pixelOffsets: UnsafePointer<Int>, steps: UnsafePointer<Int>, count: Int,
                      into target: UnsafeMutablePointer<Float>) {
-        withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: 6) { pixels in
-            var out = target
-            for s in 0..<count {
-                let step = x + steps[s]
-                for i in 0..<6 { pixels[i] = step + pixelOffsets[i] }
-                mk_pack_pixels6(pixels.baseAddress!, out)
-                out += 6 * ChannelBlocks.width
-            }
+        let w = ChannelBlocks.width, f = MemoryLayout<Float>.stride
+        let o0 = pixelOffsets[0] * f, o1 = pixelOffsets[1] * f, o2 = pixelOffsets[2] * f, o3 = pixelOffsets[3] * f
+        let o4 = pixelOffsets[4] * f, o5 = pixelOffsets[5] * f
+        var out = UnsafeMutableRawPointer(target)
+        for s in 0..<count {
+            let step = UnsafeRawPointer(x + steps[s])
+            out.storeBytes(of: step.loadUnaligned(fromByteOffset: o0, as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+            out.storeBytes(of: step.loadUnaligned(fromByteOffset: o1, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
+            out.storeBytes(of: step.loadUnaligned(fromByteOffset: o2, as: SIMD8<Float>.self), toByteOffset: 64, as: SIMD8<Float>.self)
+            out.storeBytes(of: step.loadUnaligned(fromByteOffset: o3, as: SIMD8<Float>.self), toByteOffset: 96, as: SIMD8<Float>.self)
+            out.storeBytes(of: step.loadUnaligned(fromByteOffset: o4, as: SIMD8<Float>.self), toByteOffset: 128, as: SIMD8<Float>.self)
+            out.storeBytes(of: step.loadUnaligned(fromByteOffset: o5, as: SIMD8<Float>.self), toByteOffset: 160, as: SIMD8<Float>.self)
+            out += PanelGemm.rowsPerPanel * w * f
         }
     }
 
-    /// `pack` for a 1x1 convolution with X through a per-channel affine and activation: each
-    /// step's six vectors are transformed before the transpose (step s holds channels
-    /// firstChannel + 8s ..< firstChannel + 8s + 8).
+    /// `pack` for a 1x1 convolution with X through a per-channel affine and activation (step s
+    /// holds channels firstChannel + 8s ..< firstChannel + 8s + 8).
     @inline(never)
     static func packAffine(_ x: UnsafePointer<Float>, pixelOffsets: UnsafePointer<Int>, steps: UnsafePointer<Int>, count: Int,
                            firstChannel: Int, _ affine: InputAffine, into target: UnsafeMutablePointer<Float>) {
-        let w = ChannelBlocks.width
-        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 6) { vectors in
-            withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: 6) { pixels in
-                let staged = UnsafeRawPointer(vectors.baseAddress!).assumingMemoryBound(to: Float.self)
-                for i in 0..<6 { pixels[i] = staged + i * w }
-                var out = target
-                for s in 0..<count {
-                    let step = UnsafeRawPointer(x + steps[s]), channel = firstChannel + s * w
-                    let scale = UnsafeRawPointer(affine.scale + channel).loadUnaligned(as: SIMD8<Float>.self)
-                    let shift = UnsafeRawPointer(affine.shift + channel).loadUnaligned(as: SIMD8<Float>.self)
-                    for i in 0..<6 {
-                        let v = step.loadUnaligned(fromByteOffset: pixelOffsets[i] * 4, as: SIMD8<Float>.self)
-                        vectors[i] = affine.activation.apply(v * scale + shift)
-                    }
-                    mk_pack_pixels6(pixels.baseAddress!, out)
-                    out += 6 * w
-                }
+        let w = ChannelBlocks.width, f = MemoryLayout<Float>.stride
+        var out = UnsafeMutableRawPointer(target)
+        for s in 0..<count {
+            let step = UnsafeRawPointer(x + steps[s]), channel = firstChannel + s * w
+            let scale = UnsafeRawPointer(affine.scale + channel).loadUnaligned(as: SIMD8<Float>.self)
+            let shift = UnsafeRawPointer(affine.shift + channel).loadUnaligned(as: SIMD8<Float>.self)
+            for i in 0..<PanelGemm.rowsPerPanel {
+                let v = step.loadUnaligned(fromByteOffset: pixelOffsets[i] * f, as: SIMD8<Float>.self)
+                out.storeBytes(of: affine.activation.apply(v * scale + shift), toByteOffset: i * w * f, as: SIMD8<Float>.self)
             }
+            out += PanelGemm.rowsPerPanel * w * f
         }
     }
 
-    /// Six pixels (`count` stored) packed as [depth][6] by one 16-column tile.
+    /// Six pixels (`count` stored) packed as [step][pixel][8] by one 16-column tile.
     @inline(__always)
     static func packedTile(_ a: UnsafePointer<Float>, depth: Int, _ b: UnsafePointer<Float>, firstPixel: Int, count: Int,
                            _ out: PanelsOut) {
+        let w = ChannelBlocks.width, stepFloats = PanelGemm.rowsPerPanel * w
         var sums = out.start(firstPixel, count)
         var pa = a, pb = UnsafeRawPointer(b)
         // The next tile's weights (depth rows of 64 bytes on) come in while this one's are used:
         // where the weights outgrow the caches, the first panel over a tile otherwise waits on them.
         let ahead = depth * 64
-        if out.width > ChannelBlocks.width {
-            for _ in 0..<depth {
-                mk_prefetch(pb + ahead)
-                sums.add(pa, pb.loadUnaligned(as: SIMD8<Float>.self), pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
-                pa += 6
-                pb += 64
+        if out.width > w {
+            for _ in 0..<depth / w {
+                for lane in 0..<w {
+                    mk_prefetch(pb + ahead)
+                    let p = pa + lane
+                    sums.add(p[0], p[8], p[16], p[24], p[32], p[40],
+                             pb.loadUnaligned(as: SIMD8<Float>.self), pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+                    pb += 64
+                }
+                pa += stepFloats
             }
         } else {
-            for _ in 0..<depth {
-                sums.addHalf(pa, pb.loadUnaligned(as: SIMD8<Float>.self))
-                pa += 6
-                pb += 64
+            for _ in 0..<depth / w {
+                for lane in 0..<w {
+                    let p = pa + lane
+                    sums.addHalf(p[0], p[8], p[16], p[24], p[32], p[40], pb.loadUnaligned(as: SIMD8<Float>.self))
+                    pb += 64
+                }
+                pa += stepFloats
             }
         }
         out.finish(sums, firstPixel, count)
