@@ -142,7 +142,11 @@ public enum BlockedGemmConvKernel {
         // (a 7x7 plane's 49 pixels would otherwise stream the weights twice, once for 1 pixel);
         // with few ranges, the tiles split too (each output still sums its input channels in one
         // fixed order: any split, same bits).
-        let panelsPerRange = panels <= 16 ? max(panels, 1) : 8
+        // With one or two tiles (16 or 32 channels), a range of eight panels is under a
+        // microsecond of work, less than its dispatch between threads: those take 32 or 16
+        // (not on one thread, where the second tile then rereads A from L2).
+        let small = Parallel.threads > 1 && tiles <= 2 && inputAffine == nil
+        let panelsPerRange = panels <= 16 ? max(panels, 1) : (small ? 32 / tiles : 8)
         let ranges = (panels + panelsPerRange - 1) / panelsPerRange
         let tileGroups = Parallel.threads == 1 ? 1 : min(tiles, max(1, (4 * Parallel.threads + g.batch * ranges - 1) / (g.batch * ranges)))
         // Split tiles would each pack their range's panels again: then every range is packed
