@@ -28,7 +28,7 @@ public enum IndirectConvKernel {
             rowOffsets.withUnsafeBufferPointer { offsets in
                 for image in 0..<g.batch {
                     let x = input + image * channels * spatialIn
-                    for c in 0..<channels { planes[c].load(x + c * spatialIn) }
+                    PhasePlane.load(planes, from: x)
                     let imageOut = y + image * m * spatialOut
                     let imageResidual = residual.map { $0 + image * m * spatialOut }
                     let parts = Parallel.ranges(g.outHeight)
@@ -81,7 +81,7 @@ public enum IndirectConvKernel {
             rowOffsets.withUnsafeBufferPointer { offsets in
                 for image in 0..<g.batch {
                     let x = input + image * channels * spatialIn
-                    for c in 0..<channels { planes[c].load(x + c * spatialIn) }
+                    PhasePlane.load(planes, from: x)
                     let imageOut = y + image * m * spatialOut
                     let parts = Parallel.ranges(g.outHeight)
                     Parallel.forEach(parts.count) { part in
