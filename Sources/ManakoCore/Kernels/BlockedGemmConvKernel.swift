@@ -3,7 +3,10 @@ import CManakoSIMD
 /// Convolution with one group in the channel-blocked layout, as a GEMM whose rows are output
 /// pixels: six pixels by sixteen output channels (two blocks) per register tile; per input block
 /// and tap, each of its eight channels is a broadcast of six pixels' values times sixteen packed
-/// weights, so no operand is copied at run time (a padded convolution reads a zero-bordered copy).
+/// weights. There is no im2col: a range's six-pixel panels are read in place, or (with three
+/// tiles or more to pass over them) first copied side by side per step of k; a padded
+/// convolution reads a zero-bordered copy of X. Sums start from the bias and residual and end
+/// with a clamp in registers.
 /// Layout: input [N, C/8, H, W, 8], weights packed at load as `PackedBGemm.PackedB` over
 /// W^T [K, M] with K ordered (C/8, KH, KW, 8) in slices of whole blocks, output [N, M/8, OH, OW, 8].
 /// C and M are multiples of 8; any window, stride, dilation and padding.
