@@ -83,7 +83,7 @@ public enum IndirectConvKernel {
                     let x = input + image * channels * spatialIn
                     PhasePlane.load(planes, from: x)
                     let imageOut = y + image * m * spatialOut
-                    let parts = Parallel.ranges(g.outHeight)
+                    let parts = Parallel.ranges(g.outHeight), clamp = activation.clampBounds
                     Parallel.forEach(parts.count) { part in
                         for oh in parts[part] {
                             var ow = 0
@@ -94,7 +94,7 @@ public enum IndirectConvKernel {
                                     blockedTile(origin, offsets: offsets.baseAddress!, depth: depth, count: count,
                                                 packed.baseAddress! + t * depth * columnsPerTile, column: t * columnsPerTile,
                                                 width: min(columnsPerTile, m - t * columnsPerTile), firstPixel: oh * g.outWidth + ow,
-                                                spatial: spatialOut, bias: bias, activation: activation, imageOut)
+                                                spatial: spatialOut, bias: bias, clamp: clamp, activation: activation, imageOut)
                                 }
                                 ow += PanelGemm.rowsPerPanel
                             }
@@ -106,11 +106,13 @@ public enum IndirectConvKernel {
     }
 
     /// Six consecutive output pixels of a row (`count` stored; the rest repeat the last) by one
-    /// 16-column tile: per k, six floats from the planes at `offsets[k]` times sixteen packed weights.
+    /// 16-column tile: per k, six floats from the planes at `offsets[k]` times sixteen packed
+    /// weights; `clamp` is the activation's (`activation.clampBounds`), a curve follows the store.
     @inline(__always)
     static func blockedTile(_ origin: UnsafeRawPointer, offsets: UnsafePointer<Int>, depth: Int, count: Int,
                             _ b: UnsafePointer<Float>, column: Int, width: Int, firstPixel: Int, spatial: Int,
-                            bias: UnsafePointer<Float>?, activation: FusedActivation, _ y: UnsafeMutablePointer<Float>) {
+                            bias: UnsafePointer<Float>?, clamp: (lower: SIMD8<Float>, upper: SIMD8<Float>)?,
+                            activation: FusedActivation, _ y: UnsafeMutablePointer<Float>) {
         let last = count - 1, f = MemoryLayout<Float>.stride
         let o1 = min(1, last) * f, o2 = min(2, last) * f, o3 = min(3, last) * f, o4 = min(4, last) * f, o5 = min(5, last) * f
         var sums = BlockedGemmConvKernel.startSums(firstPixel: firstPixel, count: count, spatial: spatial, column: column,
@@ -125,7 +127,7 @@ public enum IndirectConvKernel {
             pb += 64
         }
         BlockedGemmConvKernel.finishTile(sums, firstPixel: firstPixel, count: count, spatial: spatial, column: column, width: width,
-                                         clamp: activation.clampBounds, y)
+                                         clamp: clamp, y)
         if activation.isCurve {
             // The stored pixels of a block are contiguous: the curve runs over them while in L1.
             let w = ChannelBlocks.width, low = y + column * spatial + firstPixel * w
