@@ -73,7 +73,7 @@ public enum ONNXImporter {
 
     /// A model's graph decoded from its file: constants, nodes with their operators, inputs and outputs.
     struct Decoded {
-        var constants: [String: Tensor]
+        let constants: [String: Tensor]
         let specs: [NodeSpec]
         let inputs, outputs: [ValueInfo]
     }
@@ -187,10 +187,9 @@ public enum ONNXImporter {
     }
 
     /// The graph optimised, checked against its shapes, and its weights prepared.
-    static func prepare(_ decoded: consuming Decoded, limits: ResourceLimits) throws -> (Graph, GraphOptimizer.Report) {
+    static func prepare(_ decoded: Decoded, limits: ResourceLimits) throws -> (Graph, GraphOptimizer.Report) {
         var constants = decoded.constants
         let (specs, inputs, outputs) = (decoded.specs, decoded.inputs, decoded.outputs)
-        _ = consume decoded
         _ = try Graph.singleProducers(of: specs, besides: Set(constants.keys).union(inputs.map(\.name)))
         var (optimized, report) = try GraphOptimizer.optimize(nodes: specs, constants: &constants, outputs: outputs, packWeights: false)
         let built = try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: optimized,
