@@ -49,10 +49,9 @@ func throughBlocks(_ batch: Int, _ outChannels: Int, _ outSpatial: Int, _ inputs
     return result
 }
 
-let blockedActivations: [(FusedActivation, @Sendable (Float) -> Float)] = [
-    (.none, { $0 }), (.clip(min: 0, max: 6), { min(max($0, 0), 6) }),
-    (.silu, { $0 / (1 + VectorMath.libmExp(-$0)) }),
-]
+let blockedActivations: [(FusedActivation, @Sendable (Float) -> Float)] = [FusedActivation.none, .clip(min: 0, max: 6), .silu].map {
+    ($0, scalarActivation($0))
+}
 
 /// Runs a blocked kernel on NCHW8c copies of X (and of the residual, when there is one) for
 /// every fused activation, with and without a residual, on 1 and 2 threads, and expects the

@@ -53,18 +53,6 @@ func expandDepthwiseMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [I
     }
 }
 
-/// The activations lane by lane, written out (not the kernels' vector code).
-func scalarActivation(_ activation: FusedActivation) -> (Float) -> Float {
-    switch activation {
-    case .none: return { $0 }
-    case .relu: return { max($0, 0) }
-    case .clip(let lo, let hi): return { min(max($0, lo), hi) }
-    case .silu: return { $0 / (1 + VectorMath.libmExp(-$0)) }
-    case .hardSwish: return { $0 * min(max($0 / 6 + 0.5, 0), 1) }
-    case .gelu: return { 0.5 * $0 * (1 + VectorMath.libmErf($0 / Float(2).squareRoot())) }
-    }
-}
-
 /// An inverted residual block on a 64x64 plane moves to NCHW8c with its expansion and depthwise
 /// convolution as one node (the expanded tensor, 48 x 64 x 64 floats, past the fusion's
 /// threshold); a smaller plane keeps them apart. Same outputs as the plain graph, 1 and 2 threads.

@@ -22,3 +22,15 @@ func expectClose(_ a: [Float], _ b: [Float], tolerance: Float = 1e-4, _ what: St
 func run(_ op: any Operator, _ inputs: Tensor?...) throws -> Tensor {
     try op.run(inputs)[0]
 }
+
+/// The activations lane by lane, written out (not the kernels' vector code).
+func scalarActivation(_ activation: FusedActivation) -> @Sendable (Float) -> Float {
+    switch activation {
+    case .none: return { $0 }
+    case .relu: return { max($0, 0) }
+    case .clip(let lo, let hi): return { min(max($0, lo), hi) }
+    case .silu: return { $0 / (1 + VectorMath.libmExp(-$0)) }
+    case .hardSwish: return { $0 * min(max($0 / 6 + 0.5, 0), 1) }
+    case .gelu: return { 0.5 * $0 * (1 + VectorMath.libmErf($0 / Float(2).squareRoot())) }
+    }
+}
