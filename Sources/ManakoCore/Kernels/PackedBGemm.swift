@@ -10,10 +10,10 @@ public enum PackedBGemm {
         public let depth: Int
         public let columns: Int
         let sliceDepth: Int
-        let values: [Float]
+        let values: AlignedFloats
 
         /// `other`'s packing over new values (the same layout, say with its rows rescaled).
-        init(_ other: PackedB, values: [Float]) {
+        init(_ other: PackedB, values: AlignedFloats) {
             depth = other.depth
             columns = other.columns
             sliceDepth = other.sliceDepth
@@ -50,19 +50,14 @@ public enum PackedBGemm {
             sliceDepth = max(1, ((k + slices - 1) / slices + sliceMultiple - 1) / sliceMultiple * sliceMultiple)
             let tiles = (n + PanelGemm.columnsPerTile - 1) / PanelGemm.columnsPerTile
             let count = tiles * PanelGemm.columnsPerTile * k
-            if count == 0 {
-                values = []
-                return
-            }
             let sliceDepth = self.sliceDepth
-            values = [Float](unsafeUninitializedCapacity: count) { out, initialized in
+            values = AlignedFloats(count: count) { out in
                 var k0 = 0
                 while k0 < k {
                     let d = min(sliceDepth, k - k0)
                     PanelGemm.packSlice(b, n: n, rows: k0..<(k0 + d), columns: 0..<n, into: out.baseAddress! + k0 * tiles * PanelGemm.columnsPerTile)
                     k0 += d
                 }
-                initialized = count
             }
         }
     }

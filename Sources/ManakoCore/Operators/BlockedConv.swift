@@ -140,16 +140,19 @@ public struct BlockedConv: Operator, PlanDescribing {
                             // Image by image, with the weights' rows rescaled by that image's factors.
                             let (perImageIn, perImageOut) = (packed.depth * spatial, packed.columns * spatial)
                             for image in 0..<g.batch {
-                                let scaled = BufferPool.floats(packed.values.count) { target in
+                                // Pooled memory with room to start the weights on a 64-byte boundary.
+                                var scaled = BufferPool.floats(packed.values.count + 16) { _ in }
+                                scaled.withUnsafeMutableBufferPointer { pool in
+                                    let start = pool.baseAddress! + (16 - Int(UInt(bitPattern: pool.baseAddress!) % 64) / 4) % 16
                                     factors.values.withUnsafeBufferPointer {
-                                        packed.scaledRows(by: $0.baseAddress! + (factors.perImage ? image * packed.depth : 0),
-                                                          into: target.baseAddress!)
+                                        packed.scaledRows(by: $0.baseAddress! + (factors.perImage ? image * packed.depth : 0), into: start)
                                     }
+                                    let view = AlignedFloats(borrowing: start, count: packed.values.count)
+                                    BlockedGemmConvKernel.run(xb.baseAddress! + image * perImageIn, geometry: single,
+                                                              weights: PackedBGemm.PackedB(packed, values: view), bias: biasPointer,
+                                                              residual: residualPointer.map { $0 + image * perImageOut },
+                                                              activation: conv.activation, into: out.baseAddress! + image * perImageOut)
                                 }
-                                BlockedGemmConvKernel.run(xb.baseAddress! + image * perImageIn, geometry: single,
-                                                          weights: PackedBGemm.PackedB(packed, values: scaled), bias: biasPointer,
-                                                          residual: residualPointer.map { $0 + image * perImageOut },
-                                                          activation: conv.activation, into: out.baseAddress! + image * perImageOut)
                                 BufferPool.recycle(scaled)
                             }
                         case .winograd(let transformed):

@@ -1,0 +1,44 @@
+/// Immutable floats in 64-byte-aligned memory, for weights packed at load. The microkernels load
+/// packed rows as whole 32-byte vectors; a [Float]'s storage is only 16-byte aligned, so in half
+/// the arrays every other such load would straddle two cache lines.
+public final class AlignedFloats: @unchecked Sendable {
+    public let count: Int
+    private let base: UnsafeMutablePointer<Float>
+    private let owned: Bool
+
+    /// `count` floats that `initialize` must write in full.
+    public init(count: Int, _ initialize: (UnsafeMutableBufferPointer<Float>) -> Void) {
+        self.count = count
+        base = UnsafeMutableRawPointer.allocate(byteCount: max(1, count) * MemoryLayout<Float>.stride, alignment: 64)
+            .bindMemory(to: Float.self, capacity: max(1, count))
+        owned = true
+        initialize(UnsafeMutableBufferPointer(start: base, count: count))
+    }
+
+    /// A copy of `values`.
+    public convenience init(_ values: [Float]) {
+        self.init(count: values.count) { target in
+            values.withUnsafeBufferPointer { source in
+                if let from = source.baseAddress { target.baseAddress!.update(from: from, count: source.count) }
+            }
+        }
+    }
+
+    /// A view of memory the caller owns and keeps alive (and unchanged) while this object is used:
+    /// weights rescaled per run into pooled memory.
+    public init(borrowing memory: UnsafeMutablePointer<Float>, count: Int) {
+        self.count = count
+        base = memory
+        owned = false
+    }
+
+    deinit {
+        if owned { base.deallocate() }
+    }
+
+    public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        try body(UnsafeBufferPointer(start: base, count: count))
+    }
+
+    public var isEmpty: Bool { count == 0 }
+}
