@@ -121,7 +121,8 @@ func blockedDepthwiseMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [
 /// The blocked GEMM convolution against the seven-loop twin. 1x1: one pixel, partial panels of
 /// six, half tiles (output channels 8 mod 16), two and more slices of input channels, batch 3.
 /// Windows: strides, asymmetric padding, dilation, 7x7 and 1x1 planes, panels read in place (one
-/// or two tiles, or few channels) and packed (three tiles or more), several slices of k.
+/// or two tiles, or few channels) and packed (three tiles or more), several slices of k, and
+/// eight-column tiles two panels at a time.
 @Test(arguments: [
     // (batch, inChannels, outChannels, height, width, kernel, stride, pads, dilation)
     (1, 8, 8, 1, 1, 1, 1, [0, 0, 0, 0], 1),
@@ -141,6 +142,11 @@ func blockedDepthwiseMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [
     (1, 48, 64, 9, 9, 3, 1, [0, 0, 0, 0], 1),
     // Two threads pack the panels of several ranges and slices of k side by side, up front.
     (1, 1024, 256, 14, 14, 1, 1, [0, 0, 0, 0], 1),
+    // Eight-column tiles over pairs of whole panels: read in place (side by side in X, or not:
+    // pairs that straddle a padded row end go one panel at a time) and packed; an odd panel left.
+    (2, 40, 8, 6, 7, 1, 1, [0, 0, 0, 0], 1),
+    (1, 16, 24, 9, 14, 3, 1, [1, 1, 1, 1], 1),
+    (1, 48, 40, 5, 17, 1, 1, [0, 0, 0, 0], 1),
 ])
 func blockedGemmConvolutionMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int], Int)) throws {
     let (n, cin, cout, h, w, k, s, pads, d) = c

@@ -6,7 +6,8 @@ import CManakoSIMD
 /// weights. There is no im2col: a range's six-pixel panels are read in place, or (with three
 /// tiles or more to pass over them) first copied side by side per step of k; a padded
 /// convolution reads a zero-bordered copy of X. Sums start from the bias and residual and end
-/// with a clamp in registers.
+/// with a clamp in registers. A last tile of eight channels (M = 8 mod 16) takes two panels at
+/// a time, twelve pixels by eight channels, to keep twelve chains of sums in flight.
 /// Layout: input [N, C/8, H, W, 8], weights packed at load as `PackedBGemm.PackedB` over
 /// W^T [K, M] with K ordered (C/8, KH, KW, 8) in slices of whole blocks, output [N, M/8, OH, OW, 8].
 /// C and M are multiples of 8; any window, stride, dilation and padding.
@@ -296,13 +297,40 @@ public enum BlockedGemmConvKernel {
             BlockedGemmConvKernel.finishTile(sums, firstPixel: firstPixel, count: count, spatial: spatial, column: column,
                                              width: width, clamp: clamp, y)
         }
+
+        /// `start` for two whole panels of an eight-column tile: the second panel's six pixels
+        /// take the place of the second block.
+        @inline(__always)
+        func startPair(_ firstPixel: Int) -> PanelGemm.TileSums {
+            BlockedGemmConvKernel.startSums(firstPixel: firstPixel, count: PanelGemm.rowsPerPanel, spatial: spatial, column: column,
+                                            width: width, accumulate: accumulate, bias: bias, residual: residual, y,
+                                            pairedPanels: true)
+        }
+
+        @inline(__always)
+        func finishPair(_ sums: PanelGemm.TileSums, _ firstPixel: Int) {
+            BlockedGemmConvKernel.finishTile(sums, firstPixel: firstPixel, count: PanelGemm.rowsPerPanel, spatial: spatial,
+                                             column: column, width: width, clamp: clamp, y, pairedPanels: true)
+        }
+
+        /// Panels first ..< end whose pixels are all real (the last panel may hold fewer).
+        var wholePanelsEnd: Int { min(endPanel, pixels / PanelGemm.rowsPerPanel) }
     }
 
     /// One 16-column tile of B over the range's packed panels ([panel][step][pixel][8]). A call per
     /// tile, not per panel: the tile's loop is inlined here, where the argument traffic is paid once.
     @inline(never)
     static func packedTilePass(_ panelsA: UnsafePointer<Float>, depth: Int, _ b: UnsafePointer<Float>, _ out: PanelsOut) {
-        for panel in out.firstPanel..<out.endPanel {
+        var next = out.firstPanel
+        if out.width <= ChannelBlocks.width {
+            // An eight-column tile takes whole panels two at a time: twelve chains of sums.
+            while next + 2 <= out.wholePanelsEnd {
+                let a = panelsA + (next - out.firstPanel) * PanelGemm.rowsPerPanel * depth
+                packedHalfTilePair(a, a + PanelGemm.rowsPerPanel * depth, depth: depth, b, firstPixel: next * PanelGemm.rowsPerPanel, out)
+                next += 2
+            }
+        }
+        for panel in next..<out.endPanel {
             let first = panel * PanelGemm.rowsPerPanel, count = min(PanelGemm.rowsPerPanel, out.pixels - first)
             let a = panelsA + (panel - out.firstPanel) * PanelGemm.rowsPerPanel * depth
             if count == 1 {
@@ -338,14 +366,43 @@ public enum BlockedGemmConvKernel {
         out.finish(sums, firstPixel, 1)
     }
 
+    /// Two whole packed panels (`low`, `high`) by an eight-column tile: twelve chains of sums,
+    /// where one panel's six would wait on the multiply-add latency.
+    @inline(__always)
+    static func packedHalfTilePair(_ low: UnsafePointer<Float>, _ high: UnsafePointer<Float>, depth: Int, _ b: UnsafePointer<Float>,
+                                   firstPixel: Int, _ out: PanelsOut) {
+        let w = ChannelBlocks.width, stepFloats = PanelGemm.rowsPerPanel * w
+        var sums = out.startPair(firstPixel)
+        var pa = low, ph = high, pb = UnsafeRawPointer(b)
+        for _ in 0..<depth / w {
+            for lane in 0..<w {
+                sums.addPair(low: pa + lane, high: ph + lane, pb.loadUnaligned(as: SIMD8<Float>.self))
+                pb += 64
+            }
+            pa += stepFloats
+            ph += stepFloats
+        }
+        out.finishPair(sums, firstPixel)
+    }
+
     /// One 16-column tile of B over the range's panels read in place.
     @inline(never)
     static func tilePass(_ x: UnsafePointer<Float>, pixelOffsets: UnsafePointer<Int>, steps: UnsafePointer<Int>, stepCount: Int,
                       _ b: UnsafePointer<Float>, _ out: PanelsOut) {
-        for panel in out.firstPanel..<out.endPanel {
-            let first = panel * PanelGemm.rowsPerPanel
-            tile(x, pixelOffsets: pixelOffsets + (panel - out.firstPanel) * PanelGemm.rowsPerPanel, steps: steps, stepCount: stepCount,
-                 b, firstPixel: first, count: min(PanelGemm.rowsPerPanel, out.pixels - first), out)
+        let rows = PanelGemm.rowsPerPanel, pairs = out.width <= ChannelBlocks.width
+        var panel = out.firstPanel
+        while panel < out.endPanel {
+            let first = panel * rows, offsets = pixelOffsets + (panel - out.firstPanel) * rows
+            // An eight-column tile takes whole panels two at a time where their twelve pixels lie
+            // side by side in X (a 1x1 convolution, a row's inner pixels): twelve chains of sums.
+            if pairs && panel + 2 <= out.wholePanelsEnd && (1..<(2 * rows)).allSatisfy({ offsets[$0] - offsets[$0 - 1] == ChannelBlocks.width }) {
+                halfTilePair(x + offsets[0], steps: steps, stepCount: stepCount, b, firstPixel: first, out)
+                panel += 2
+            } else {
+                tile(x, pixelOffsets: offsets, steps: steps, stepCount: stepCount, b, firstPixel: first,
+                     count: min(rows, out.pixels - first), out)
+                panel += 1
+            }
         }
     }
 
@@ -425,6 +482,23 @@ public enum BlockedGemmConvKernel {
         out.finish(sums, firstPixel, count)
     }
 
+    /// Twelve pixels side by side in X (from `origin`) by an eight-column tile, as two panels.
+    @inline(__always)
+    static func halfTilePair(_ origin: UnsafePointer<Float>, steps: UnsafePointer<Int>, stepCount: Int, _ b: UnsafePointer<Float>,
+                             firstPixel: Int, _ out: PanelsOut) {
+        let w = ChannelBlocks.width
+        var sums = out.startPair(firstPixel)
+        var pb = UnsafeRawPointer(b)
+        for s in 0..<stepCount {
+            let step = origin + steps[s]
+            for lane in 0..<w {
+                sums.addPair(low: step + lane, high: step + lane + PanelGemm.rowsPerPanel * w, pb.loadUnaligned(as: SIMD8<Float>.self))
+                pb += 64
+            }
+        }
+        out.finishPair(sums, firstPixel)
+    }
+
     /// Six pixels (`count` stored; the rest repeat the last, at `pixelOffsets`) by one 16-column
     /// tile over `stepCount` steps of eight k (an input block's tap, at `steps`), read in place.
     @inline(__always)
@@ -465,21 +539,23 @@ public enum BlockedGemmConvKernel {
     /// output of `spatial` pixels) starts from: Y's running sums when accumulating, else the bias
     /// plus the residual, so that the last slice of k only clamps and stores. Rows past `count`
     /// are never read.
+    /// With `pairedPanels`, the tile is eight columns by two whole panels: the second block's
+    /// sums are the next six pixels of the same block.
     @inline(__always)
     static func startSums(firstPixel: Int, count: Int, spatial: Int, column: Int, width: Int, accumulate: Bool,
                           bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
-                          _ y: UnsafeMutablePointer<Float>) -> PanelGemm.TileSums {
-        let w = ChannelBlocks.width, wide = width > w, rowBytes = w * MemoryLayout<Float>.stride
+                          _ y: UnsafeMutablePointer<Float>, pairedPanels: Bool = false) -> PanelGemm.TileSums {
+        let w = ChannelBlocks.width, wide = pairedPanels || width > w, rowBytes = w * MemoryLayout<Float>.stride
         var sums = PanelGemm.TileSums()
         if !accumulate, let bias {
-            let b = UnsafeRawPointer(bias + column)
-            sums = PanelGemm.TileSums(rows: b.loadUnaligned(as: SIMD8<Float>.self),
-                                      wide ? b.loadUnaligned(fromByteOffset: rowBytes, as: SIMD8<Float>.self) : SIMD8())
+            let b = UnsafeRawPointer(bias + column), low = b.loadUnaligned(as: SIMD8<Float>.self)
+            sums = PanelGemm.TileSums(rows: low, pairedPanels ? low : width > w ? b.loadUnaligned(fromByteOffset: rowBytes, as: SIMD8<Float>.self) : SIMD8())
         }
         // Output channels column ..< column + 8 are block column / 8, the next eight the block after it.
         if let source = accumulate ? UnsafePointer(y) : residual {
             let low = UnsafeRawPointer(source + column * spatial + firstPixel * w)
-            sums.add(rows: count, low: low, high: low + spatial * rowBytes, stride: rowBytes, wide: wide)
+            sums.add(rows: count, low: low, high: low + (pairedPanels ? PanelGemm.rowsPerPanel : spatial) * rowBytes,
+                     stride: rowBytes, wide: wide)
         }
         return sums
     }
@@ -487,11 +563,13 @@ public enum BlockedGemmConvKernel {
     /// Stores a tile's first `count` rows where `startSums` read them, clamped first if `clamp`.
     @inline(__always)
     static func finishTile(_ sums: PanelGemm.TileSums, firstPixel: Int, count: Int, spatial: Int, column: Int, width: Int,
-                           clamp: (lower: SIMD8<Float>, upper: SIMD8<Float>)?, _ y: UnsafeMutablePointer<Float>) {
+                           clamp: (lower: SIMD8<Float>, upper: SIMD8<Float>)?, _ y: UnsafeMutablePointer<Float>,
+                           pairedPanels: Bool = false) {
         let w = ChannelBlocks.width, rowBytes = w * MemoryLayout<Float>.stride
         var sums = sums
         if let clamp { sums.clamp(clamp.lower, clamp.upper) }
         let low = UnsafeMutableRawPointer(y + column * spatial + firstPixel * w)
-        sums.store(rows: count, low: low, high: low + spatial * rowBytes, stride: rowBytes, wide: width > w)
+        sums.store(rows: count, low: low, high: low + (pairedPanels ? PanelGemm.rowsPerPanel : spatial) * rowBytes, stride: rowBytes,
+                   wide: pairedPanels || width > w)
     }
 }

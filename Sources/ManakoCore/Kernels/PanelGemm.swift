@@ -500,6 +500,24 @@ public enum PanelGemm {
             c50 = mk_multiply_add(SIMD8<Float>(repeating: pa[5]), b0, c50)
         }
 
+        /// One step of k for two panels by eight columns: the rows of `low` (A values eight floats
+        /// apart) into the first eight columns' sums, those of `high` into the second's.
+        @inline(__always)
+        mutating func addPair(low a: UnsafePointer<Float>, high h: UnsafePointer<Float>, _ b0: SIMD8<Float>) {
+            c00 = mk_multiply_add(SIMD8<Float>(repeating: a[0]), b0, c00)
+            c01 = mk_multiply_add(SIMD8<Float>(repeating: h[0]), b0, c01)
+            c10 = mk_multiply_add(SIMD8<Float>(repeating: a[8]), b0, c10)
+            c11 = mk_multiply_add(SIMD8<Float>(repeating: h[8]), b0, c11)
+            c20 = mk_multiply_add(SIMD8<Float>(repeating: a[16]), b0, c20)
+            c21 = mk_multiply_add(SIMD8<Float>(repeating: h[16]), b0, c21)
+            c30 = mk_multiply_add(SIMD8<Float>(repeating: a[24]), b0, c30)
+            c31 = mk_multiply_add(SIMD8<Float>(repeating: h[24]), b0, c31)
+            c40 = mk_multiply_add(SIMD8<Float>(repeating: a[32]), b0, c40)
+            c41 = mk_multiply_add(SIMD8<Float>(repeating: h[32]), b0, c41)
+            c50 = mk_multiply_add(SIMD8<Float>(repeating: a[40]), b0, c50)
+            c51 = mk_multiply_add(SIMD8<Float>(repeating: h[40]), b0, c51)
+        }
+
         /// One step of k on the first eight columns, with the six A values given.
         @inline(__always)
         mutating func addHalf(_ a0: Float, _ a1: Float, _ a2: Float, _ a3: Float, _ a4: Float, _ a5: Float, _ b0: SIMD8<Float>) {
