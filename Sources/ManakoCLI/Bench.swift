@@ -14,9 +14,12 @@ struct Bench: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
     @Flag(help: "After timing, print where one run spends its time, by operator type and by node.") var profile = false
     @Option(help: "With --profile, how many of the slowest nodes to list.") var top = 15
+    @Option(help: "Milliseconds of idleness before each timed run: the latency of a call that comes after a pause (a service between requests), not of back-to-back calls.")
+    var pause: Double = 0
 
     func validate() throws {
         guard batch >= 1, runs >= 1 else { throw ValidationError("--batch and --runs must be at least 1") }
+        guard pause >= 0, pause <= 60_000 else { throw ValidationError("--pause must be 0 to 60000 milliseconds") }
     }
 
     func run() throws {
@@ -28,6 +31,7 @@ struct Bench: ParsableCommand {
             for _ in 0..<3 { _ = try loaded.run(feeds) }
             var times: [Double] = []
             for _ in 0..<runs {
+                idle()
                 let t = ContinuousClock.now
                 _ = try loaded.run(feeds)
                 times.append((ContinuousClock.now - t).seconds)
@@ -48,6 +52,13 @@ struct Bench: ParsableCommand {
                 print(String(format: "load: %.1f ms, peak memory: %.1f MB", loadSeconds * 1000, peakMB))
             }
         }
+    }
+}
+
+extension Bench {
+    /// Sleeps `pause` milliseconds (if any) before a run.
+    func idle() {
+        if pause > 0 { Thread.sleep(forTimeInterval: pause / 1000) }
     }
 }
 
@@ -81,6 +92,7 @@ extension Bench {
         var perNode: [NodeTiming] = []
         for run in 0..<runs {
             var timings: [NodeTiming] = []
+            idle()
             _ = try loaded.run(feeds, profile: &timings)
             if run == 0 { perNode = timings } else { for i in perNode.indices { perNode[i].seconds += timings[i].seconds } }
         }
