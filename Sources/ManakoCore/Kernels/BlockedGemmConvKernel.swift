@@ -150,7 +150,9 @@ public enum BlockedGemmConvKernel {
         // microsecond of work, less than its dispatch between threads: those take 32 or 16
         // (not on one thread, where the second tile then rereads A from L2).
         let small = Parallel.threads > 1 && tiles <= 2 && inputAffine == nil
-        let panelsPerRange = panels <= 16 ? max(panels, 1) : (small ? 32 / tiles : 8)
+        // Ranges of at most eight panels are made even (33 panels: five of seven or fewer, not
+        // four of eight and one of one), so no thread is left with a long last item.
+        let panelsPerRange = panels <= 16 ? max(panels, 1) : (small ? 32 / tiles : (panels + (panels + 7) / 8 - 1) / ((panels + 7) / 8))
         let ranges = (panels + panelsPerRange - 1) / panelsPerRange
         let tileGroups = Parallel.threads == 1 ? 1 : min(tiles, max(1, (4 * Parallel.threads + g.batch * ranges - 1) / (g.batch * ranges)))
         // Split tiles would each pack their range's panels again: then every range is packed
