@@ -78,9 +78,10 @@ public enum PackedBGemm {
         let panels = (m + PanelGemm.rowsPerPanel - 1) / PanelGemm.rowsPerPanel
         let tiles = (n + columnsPerTile - 1) / columnsPerTile
         b.values.withUnsafeBufferPointer { packedB in
-            // Ranges of eight panels (48 rows), and the columns in halves when there are few
+            // Even ranges of at most eight panels (48 rows; 197 rows: five of seven panels or fewer,
+            // not four of eight and one of one), and the columns in halves when there are few
             // ranges, so every thread has work; each C element is summed in one fixed order.
-            let ranges = (panels + 7) / 8
+            let ranges = (panels + 7) / 8, panelsPerRange = (panels + ranges - 1) / ranges
             let columnSplits = ranges >= 4 * Parallel.threads || tiles < 2 ? 1 : 2
             Parallel.forEach(ranges * columnSplits) { item in
                 let range = item / columnSplits, split = item % columnSplits
@@ -92,7 +93,7 @@ public enum PackedBGemm {
                     // Each tile of B's slice stays in L1 while the range's panels pass over it.
                     for t in firstTile..<endTile {
                         let column = t * columnsPerTile
-                        for panel in (range * 8)..<min(panels, range * 8 + 8) {
+                        for panel in (range * panelsPerRange)..<min(panels, (range + 1) * panelsPerRange) {
                             let firstRow = panel * PanelGemm.rowsPerPanel
                             rowTile(a + firstRow * k + k0, lda: k, rowCount: min(PanelGemm.rowsPerPanel, m - firstRow),
                                     slice + t * d * columnsPerTile, depth: d, firstRow: firstRow, column: column,
