@@ -151,8 +151,9 @@ public enum BlockedGemmConvKernel {
         // (not on one thread, where the second tile then rereads A from L2).
         let small = Parallel.threads > 1 && tiles <= 2 && inputAffine == nil
         // Ranges of at most eight panels are made even (33 panels: five of seven or fewer, not
-        // four of eight and one of one), so no thread is left with a long last item.
-        let panelsPerRange = panels <= 16 ? max(panels, 1) : (small ? 32 / tiles : (panels + (panels + 7) / 8 - 1) / ((panels + 7) / 8))
+        // four of eight and one of one, which passes all the weights for six pixels).
+        let evenRanges = (panels + 7) / 8
+        let panelsPerRange = panels <= 16 ? max(panels, 1) : (small ? 32 / tiles : (panels + evenRanges - 1) / evenRanges)
         let ranges = (panels + panelsPerRange - 1) / panelsPerRange
         let tileGroups = Parallel.threads == 1 ? 1 : min(tiles, max(1, (4 * Parallel.threads + g.batch * ranges - 1) / (g.batch * ranges)))
         // Split tiles would each pack their range's panels again: then every range is packed
@@ -323,23 +324,23 @@ public enum BlockedGemmConvKernel {
     /// tile, not per panel: the tile's loop is inlined here, where the argument traffic is paid once.
     @inline(never)
     static func packedTilePass(_ panelsA: UnsafePointer<Float>, depth: Int, _ b: UnsafePointer<Float>, _ out: PanelsOut) {
-        var next = out.firstPanel
-        if out.width <= ChannelBlocks.width {
+        let rows = PanelGemm.rowsPerPanel, pairs = out.width <= ChannelBlocks.width
+        var panel = out.firstPanel
+        while panel < out.endPanel {
+            let first = panel * rows, count = min(rows, out.pixels - first)
+            let a = panelsA + (panel - out.firstPanel) * rows * depth
             // An eight-column tile takes whole panels two at a time: twelve chains of sums.
-            while next + 2 <= out.wholePanelsEnd {
-                let a = panelsA + (next - out.firstPanel) * PanelGemm.rowsPerPanel * depth
-                packedHalfTilePair(a, a + PanelGemm.rowsPerPanel * depth, depth: depth, b, firstPixel: next * PanelGemm.rowsPerPanel, out)
-                next += 2
+            if pairs && panel + 2 <= out.wholePanelsEnd {
+                packedHalfTilePair(a, a + rows * depth, depth: depth, b, firstPixel: first, out)
+                panel += 2
+                continue
             }
-        }
-        for panel in next..<out.endPanel {
-            let first = panel * PanelGemm.rowsPerPanel, count = min(PanelGemm.rowsPerPanel, out.pixels - first)
-            let a = panelsA + (panel - out.firstPanel) * PanelGemm.rowsPerPanel * depth
             if count == 1 {
                 lonePixelTile(a, depth: depth, b, firstPixel: first, out)
             } else {
                 packedTile(a, depth: depth, b, firstPixel: first, count: count, out)
             }
+            panel += 1
         }
     }
 
@@ -551,7 +552,8 @@ public enum BlockedGemmConvKernel {
         var sums = PanelGemm.TileSums()
         if !accumulate, let bias {
             let b = UnsafeRawPointer(bias + column), low = b.loadUnaligned(as: SIMD8<Float>.self)
-            sums = PanelGemm.TileSums(rows: low, pairedPanels ? low : width > w ? b.loadUnaligned(fromByteOffset: rowBytes, as: SIMD8<Float>.self) : SIMD8())
+            let high = pairedPanels ? low : width > w ? b.loadUnaligned(fromByteOffset: rowBytes, as: SIMD8<Float>.self) : SIMD8()
+            sums = PanelGemm.TileSums(rows: low, high)
         }
         // Output channels column ..< column + 8 are block column / 8, the next eight the block after it.
         if let source = accumulate ? UnsafePointer(y) : residual {
