@@ -142,7 +142,7 @@ public enum BlockedGemmConvKernel {
         let k = weights.depth, m = weights.columns, columnsPerTile = PanelGemm.columnsPerTile, spatial = g.outHeight * g.outWidth
         let tiles = (m + columnsPerTile - 1) / columnsPerTile
         let panels = (spatial + PanelGemm.rowsPerPanel - 1) / PanelGemm.rowsPerPanel
-        // Ranges of up to eight panels (48 pixels) per image, or all of a plane of up to sixteen
+        // Even ranges of up to eight panels (48 pixels) per image, or all of a plane of up to sixteen
         // (a 7x7 plane's 49 pixels would otherwise stream the weights twice, once for 1 pixel);
         // with few ranges, the tiles split too (each output still sums its input channels in one
         // fixed order: any split, same bits).
@@ -150,10 +150,7 @@ public enum BlockedGemmConvKernel {
         // microsecond of work, less than its dispatch between threads: those take 32 or 16
         // (not on one thread, where the second tile then rereads A from L2).
         let small = Parallel.threads > 1 && tiles <= 2 && inputAffine == nil
-        // Ranges of at most eight panels are made even (33 panels: five of seven or fewer, not
-        // four of eight and one of one, which passes all the weights for six pixels).
-        let evenRanges = (panels + 7) / 8
-        let panelsPerRange = panels <= 16 ? max(panels, 1) : (small ? 32 / tiles : (panels + evenRanges - 1) / evenRanges)
+        let panelsPerRange = panels <= 16 ? max(panels, 1) : (small ? 32 / tiles : PanelGemm.evenRangeSize(panels, atMost: 8))
         let ranges = (panels + panelsPerRange - 1) / panelsPerRange
         let tileGroups = Parallel.threads == 1 ? 1 : min(tiles, max(1, (4 * Parallel.threads + g.batch * ranges - 1) / (g.batch * ranges)))
         // Split tiles would each pack their range's panels again: then every range is packed

@@ -78,10 +78,9 @@ public enum PackedBGemm {
         let panels = (m + PanelGemm.rowsPerPanel - 1) / PanelGemm.rowsPerPanel
         let tiles = (n + columnsPerTile - 1) / columnsPerTile
         b.values.withUnsafeBufferPointer { packedB in
-            // Even ranges of at most eight panels (48 rows; 197 rows: five of seven panels or fewer,
-            // not four of eight and one of one), and the columns in halves when there are few
-            // ranges, so every thread has work; each C element is summed in one fixed order.
-            let ranges = (panels + 7) / 8, panelsPerRange = (panels + ranges - 1) / ranges
+            // Even ranges of at most eight panels (48 rows), and the columns in halves when there
+            // are few ranges, so every thread has work; each C element is summed in one fixed order.
+            let panelsPerRange = PanelGemm.evenRangeSize(panels, atMost: 8), ranges = (panels + panelsPerRange - 1) / panelsPerRange
             let columnSplits = ranges >= 4 * Parallel.threads || tiles < 2 ? 1 : 2
             Parallel.forEach(ranges * columnSplits) { item in
                 let range = item / columnSplits, split = item % columnSplits

@@ -9,6 +9,14 @@ public enum PanelGemm {
     static let rowsPerPanel = 6
     static let columnsPerTile = 16
 
+    /// Panels per range for `panels` split into the fewest ranges of at most `most`, made even:
+    /// 33 panels by 8 make five ranges of at most seven, not four of eight and one of one (which
+    /// would pass all the weights for six rows).
+    static func evenRangeSize(_ panels: Int, atMost most: Int) -> Int {
+        let ranges = max(1, (panels + most - 1) / most)
+        return max(1, (panels + ranges - 1) / ranges)
+    }
+
     /// A packed into ceil(M / 6) panels of K x 6, missing rows zero, and two zeros past the end
     /// (the single-column tile reads a panel's six values as one eight-lane vector).
     public struct PackedA: Sendable {

@@ -15,15 +15,6 @@ public final class AlignedFloats: @unchecked Sendable {
         initialize(UnsafeMutableBufferPointer(start: base, count: count))
     }
 
-    /// A copy of `values`.
-    public convenience init(_ values: [Float]) {
-        self.init(count: values.count) { target in
-            values.withUnsafeBufferPointer { source in
-                if let from = source.baseAddress { target.baseAddress!.update(from: from, count: source.count) }
-            }
-        }
-    }
-
     /// A view of memory the caller owns and keeps alive (and unchanged) while this object is used:
     /// weights rescaled per run into pooled memory.
     public init(borrowing memory: UnsafeMutablePointer<Float>, count: Int) {
@@ -39,6 +30,4 @@ public final class AlignedFloats: @unchecked Sendable {
     public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
         try body(UnsafeBufferPointer(start: base, count: count))
     }
-
-    public var isEmpty: Bool { count == 0 }
 }
