@@ -43,7 +43,7 @@ public enum BlockedDepthwiseKernel {
             let blockResidual = residual.map { $0 + block * outPlane }
             let filter = weights + block % channelBlocks * taps * w
             let start = bias.map { UnsafeRawPointer($0 + block % channelBlocks * w).loadUnaligned(as: SIMD8<Float>.self) } ?? SIMD8()
-            for oh in (g.outHeight * split / rowSplits)..<(g.outHeight * (split + 1) / rowSplits) {
+            for oh in Parallel.evenPart(split, of: g.outHeight, parts: rowSplits) {
                 func pixels(_ ow: Int, _ count: Int, checked: Bool) {
                     group(source, g, filter, start, row: oh, column: ow, count: count, checked: checked,
                           residual: blockResidual, activation: activation.inRegisters, target)

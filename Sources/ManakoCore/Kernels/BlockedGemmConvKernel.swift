@@ -182,7 +182,7 @@ public enum BlockedGemmConvKernel {
                     Scratch.withFloats(scratchFloats(panels: panelsPerRange, weights: weights)) { scratch in
                         multiplyRange(x, window, steps: steps + image * (k / ChannelBlocks.width), weights: weights,
                                       packed: packed.baseAddress!, panels: firstPanel..<endPanel, pixels: spatial, spatial: spatial,
-                                      tileRange: (tiles * group / tileGroups)..<(tiles * (group + 1) / tileGroups), bias: bias,
+                                      tileRange: Parallel.evenPart(group, of: tiles, parts: tileGroups), bias: bias,
                                       residual: residual.map { $0 + image * m * spatial }, activation: activation,
                                       inputAffine: inputAffine, prepacked: prepacks ? prepacked.baseAddress! + (image * ranges + range) * rangeFloats : nil,
                                       into: y + image * m * spatial, scratch: scratch)

@@ -84,13 +84,13 @@ public enum PackedBGemm {
             let columnSplits = ranges >= 4 * Parallel.threads || tiles < 2 ? 1 : 2
             Parallel.forEach(ranges * columnSplits) { item in
                 let range = item / columnSplits, split = item % columnSplits
-                let firstTile = tiles * split / columnSplits, endTile = tiles * (split + 1) / columnSplits
+                let splitTiles = Parallel.evenPart(split, of: tiles, parts: columnSplits)
                 var k0 = 0
                 while k0 < k {
                     let d = min(b.sliceDepth, k - k0)
                     let slice = packedB.baseAddress! + k0 * tiles * columnsPerTile
                     // Each tile of B's slice stays in L1 while the range's panels pass over it.
-                    for t in firstTile..<endTile {
+                    for t in splitTiles {
                         let column = t * columnsPerTile
                         for panel in (range * panelsPerRange)..<min(panels, (range + 1) * panelsPerRange) {
                             let firstRow = panel * PanelGemm.rowsPerPanel

@@ -97,7 +97,8 @@ public enum PanelGemm {
             let ranges = threads == 1 ? 1 : min(tiles, 4 * threads)
             a.values.withUnsafeBufferPointer { packed in
                 Parallel.forEach(ranges) { item in
-                    let start = tiles * item / ranges * columnsPerTile, end = min(n, tiles * (item + 1) / ranges * columnsPerTile)
+                    let itemTiles = Parallel.evenPart(item, of: tiles, parts: ranges)
+                    let start = itemTiles.lowerBound * columnsPerTile, end = min(n, itemTiles.upperBound * columnsPerTile)
                     multiplyUnpacked(packed.baseAddress!, rows: m, depth: k, sliceDepth: sliceDepth, panels: 0..<panels, b,
                                      columns: start..<end, n: n, bias: bias, residual: residual, activation: activation, into: c)
                 }
@@ -218,7 +219,7 @@ public enum PanelGemm {
             a.values.withUnsafeBufferPointer { packed in
                 Parallel.forEach(blocks * panelSplits) { item in
                     let block = item / panelSplits, split = item % panelSplits
-                    let panelRange = (panels * split / panelSplits)..<(panels * (split + 1) / panelSplits)
+                    let panelRange = Parallel.evenPart(split, of: panels, parts: panelSplits)
                     let blockStart = block * blockColumns, blockEnd = min(n, blockStart + blockColumns)
                     var k0 = 0
                     while k0 < k {

@@ -1,0 +1,39 @@
+import ManakoCore
+import Testing
+
+/// Even parts, larger first: the hand-worked 10-in-8 case, and for awkward totals and part
+/// counts the parts tile 0..<total in order, differ in size by at most one and never grow.
+@Test func evenPartsAreContiguousBalancedAndLargestFirst() {
+    #expect((0..<8).map { Parallel.evenPart($0, of: 10, parts: 8).count } == [2, 2, 1, 1, 1, 1, 1, 1])
+    #expect(Parallel.evenPart(3, of: 10, parts: 8) == 5..<6)
+    for total in [0, 1, 7, 127, 1001] {
+        for parts in [1, 2, 3, 8, 16] {
+            let pieces = (0..<parts).map { Parallel.evenPart($0, of: total, parts: parts) }
+            #expect(pieces.first?.lowerBound == 0 && pieces.last?.upperBound == total, "\(total) in \(parts)")
+            #expect(zip(pieces, pieces.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound }, "\(total) in \(parts): gaps")
+            let sizes = pieces.map(\.count)
+            #expect(sizes.max()! - sizes.min()! <= 1, "\(total) in \(parts): \(sizes)")
+            #expect(zip(sizes, sizes.dropFirst()).allSatisfy { $0 >= $1 }, "\(total) in \(parts): \(sizes)")
+        }
+    }
+}
+
+/// Thousands of parallel loops back to back on two threads, from one item (the caller may claim
+/// it before the worker arrives) to 127: every item runs exactly once per loop, and the loop
+/// returns only when all have run.
+@Test func parallelLoopsRunEveryItemOnceOnTwoThreads() {
+    let counts = [1, 2, 3, 7, 127]
+    Parallel.withThreads(2) {
+        for round in 0..<2000 {
+            let count = counts[round % counts.count]
+            // Each item writes only its own slot.
+            let runs = UnsafeMutableBufferPointer<Int>.allocate(capacity: count)
+            defer { runs.deallocate() }
+            runs.initialize(repeating: 0)
+            Parallel.forEach(count) { runs[$0] += 1 }
+            let all = runs.allSatisfy { $0 == 1 }
+            #expect(all, "round \(round): an item ran other than once")
+            if !all { break }
+        }
+    }
+}
