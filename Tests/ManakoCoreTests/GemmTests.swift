@@ -98,7 +98,7 @@ func splitOpenBLASProductsAreBitIdentical(_ size: (Int, Int, Int)) {
 
 /// The GEMM with B packed at load (MatMul weights) against the triple loop: rows of A read in
 /// place with partial six-row panels, partial and single-column tiles, K sliced (300, 600),
-/// K of 1; bit-identical with one and two threads.
+/// K of 1; bit-identical with one and two threads, and with B packed from its columns.
 @Test(arguments: [(1, 1, 1), (197, 576, 192), (7, 17, 300), (13, 1, 5), (50, 33, 600), (6, 16, 1), (130, 200, 64)])
 func packedBGemmMatchesReference(_ size: (Int, Int, Int)) {
     let (m, n, k) = size
@@ -116,6 +116,21 @@ func packedBGemmMatchesReference(_ size: (Int, Int, Int)) {
     let one = product(1)
     expectClose(one, expected, "packed-B gemm \(size)")
     #expect(product(2) == one, "1 vs 2 threads differ for \(size)")
+    // The same B packed from its columns (a filter bank: column j at j * stride, row k at a
+    // permuted offset), as the convolutions' weights are: the same packing, the same bits.
+    let stride = k + 3, offsets = (0..<k).map { k - 1 - $0 }
+    var columns = [Float](repeating: .nan, count: n * stride)
+    for row in 0..<k { for j in 0..<n { columns[j * stride + offsets[row]] = b[row * n + j] } }
+    let fromColumns = columns.withUnsafeBufferPointer { source in
+        offsets.withUnsafeBufferPointer {
+            PackedBGemm.PackedB(columnsOf: source.baseAddress!, columnStride: stride, rowOffsets: $0.baseAddress!, depth: k, columns: n)
+        }
+    }
+    var c = [Float](repeating: .nan, count: m * n)
+    a.withUnsafeBufferPointer { ap in c.withUnsafeMutableBufferPointer { cp in
+        PackedBGemm.multiply(ap.baseAddress!, rows: m, fromColumns, into: cp.baseAddress!)
+    } }
+    #expect(c == one, "B packed from its columns differs for \(size)")
 }
 
 /// MatMul with a constant B goes through the packed path after import-time packing, including a

@@ -17,24 +17,17 @@ public enum BlockedGemmConvKernel {
     /// into 16-column tiles whose slices of K hold whole blocks of all taps.
     public static func packWeights(_ weights: [Float], outChannels m: Int, inChannels c: Int, taps: Int = 1) -> PackedBGemm.PackedB {
         let w = ChannelBlocks.width, depth = c * taps
-        let transposed = [Float](unsafeUninitializedCapacity: m * depth) { target, initialized in
-            weights.withUnsafeBufferPointer { source in
-                // Sixteen filters at a time: sixteen source rows read in order, sixteen floats of
-                // each target row written together (one filter at a time wrote a page apart).
-                for o0 in stride(from: 0, to: m, by: 16) {
-                    let filters = o0..<min(m, o0 + 16)
-                    for i in 0..<c {
-                        for t in 0..<taps {
-                            let row = target.baseAddress! + (((i / w) * taps + t) * w + i % w) * m
-                            for o in filters { row[o] = source[(o * c + i) * taps + t] }
-                        }
-                    }
-                }
-            }
-            initialized = m * depth
+        // Row ((i / 8) * taps + t) * 8 + i % 8 of B (channel block, tap, channel in the block) is
+        // channel i, tap t of every filter: offset i * taps + t in each filter's weights.
+        var offsets = [Int](repeating: 0, count: depth)
+        for i in 0..<c {
+            for t in 0..<taps { offsets[taps == 1 ? i : ((i / w) * taps + t) * w + i % w] = i * taps + t }
         }
-        return transposed.withUnsafeBufferPointer {
-            PackedBGemm.PackedB($0.baseAddress!, depth: depth, columns: m, sliceMultiple: w * taps)
+        return weights.withUnsafeBufferPointer { source in
+            offsets.withUnsafeBufferPointer { offsets in
+                PackedBGemm.PackedB(columnsOf: source.baseAddress!, columnStride: depth, rowOffsets: offsets.baseAddress!, depth: depth,
+                                    columns: m, sliceMultiple: w * taps)
+            }
         }
     }
 

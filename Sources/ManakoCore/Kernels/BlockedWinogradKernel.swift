@@ -18,8 +18,12 @@ public enum BlockedWinogradKernel {
     /// U = G g G^T per filter and channel (as `WinogradKernel`), packed per position (once, at load).
     public static func transformWeights(_ weights: [Float], outChannels m: Int, inChannels c: Int) -> Weights {
         let u = WinogradKernel.transformedFilters(weights, outChannels: m, inChannels: c)
-        let positions = (0..<36).map { p in
-            BlockedGemmConvKernel.packWeights(Array(u[(p * m * c)..<((p + 1) * m * c)]), outChannels: m, inChannels: c)
+        // Position p's [m][c] filters are its B read by columns (as `packWeights` with one tap).
+        let positions = u.withUnsafeBufferPointer { u in
+            (0..<36).map { p in
+                PackedBGemm.PackedB(columnsOf: u.baseAddress! + p * m * c, columnStride: c, rowOffsets: nil, depth: c, columns: m,
+                                    sliceMultiple: ChannelBlocks.width)
+            }
         }
         return Weights(outChannels: m, inChannels: c, positions: positions)
     }

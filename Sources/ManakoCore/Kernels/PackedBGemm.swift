@@ -46,8 +46,7 @@ public enum PackedBGemm {
         public init(_ b: UnsafePointer<Float>, depth k: Int, columns n: Int, sliceMultiple: Int = 1) {
             depth = k
             columns = n
-            let slices = max(1, (k + 255) / 256)
-            sliceDepth = max(1, ((k + slices - 1) / slices + sliceMultiple - 1) / sliceMultiple * sliceMultiple)
+            sliceDepth = PackedB.sliceDepth(depth: k, multiple: sliceMultiple)
             let tiles = (n + PanelGemm.columnsPerTile - 1) / PanelGemm.columnsPerTile
             let count = tiles * PanelGemm.columnsPerTile * k
             let sliceDepth = self.sliceDepth
@@ -59,6 +58,42 @@ public enum PackedBGemm {
                     k0 += d
                 }
             }
+        }
+
+        /// B read column by column from a filter bank: B[k][j] = source[j * columnStride +
+        /// rowOffsets[k]] (offset k when `rowOffsets` is nil). Packs [N][K]-ordered weights
+        /// (convolution filters, Winograd's transformed ones) with no transposed copy: each tile
+        /// reads its sixteen filters' rows side by side, in order.
+        public init(columnsOf source: UnsafePointer<Float>, columnStride: Int, rowOffsets: UnsafePointer<Int>?, depth k: Int,
+                    columns n: Int, sliceMultiple: Int = 1) {
+            depth = k
+            columns = n
+            let sliceDepth = PackedB.sliceDepth(depth: k, multiple: sliceMultiple), width = PanelGemm.columnsPerTile
+            self.sliceDepth = sliceDepth
+            let tiles = (n + width - 1) / width
+            values = AlignedFloats(count: tiles * width * k) { out in
+                var k0 = 0
+                while k0 < k {
+                    let d = min(sliceDepth, k - k0)
+                    for t in 0..<tiles {
+                        let first = t * width, filters = min(width, n - first)
+                        let target = out.baseAddress! + k0 * tiles * width + t * d * width
+                        for r in 0..<d {
+                            let column = source + first * columnStride + (rowOffsets?[k0 + r] ?? k0 + r), row = target + r * width
+                            for j in 0..<filters { row[j] = column[j * columnStride] }
+                            for j in filters..<width { row[j] = 0 }
+                        }
+                    }
+                    k0 += d
+                }
+            }
+        }
+
+        /// Rows of k per slice: k cut into equal slices of at most 256 rows, rounded up to
+        /// `multiple`.
+        static func sliceDepth(depth k: Int, multiple: Int) -> Int {
+            let slices = max(1, (k + 255) / 256)
+            return max(1, ((k + slices - 1) / slices + multiple - 1) / multiple * multiple)
         }
     }
 

@@ -35,16 +35,15 @@ public enum WinogradKernel {
     }
 
     /// U = G g G^T of every filter and channel, as [position][m][c] (in double precision).
-    static func transformedFilters(_ weights: [Float], outChannels m: Int, inChannels c: Int) -> [Float] {
+    static func transformedFilters(_ weights: [Float], outChannels m: Int, inChannels c: Int) -> AlignedFloats {
         // G, row by row (6x3).
         let g: [Double] = [1.0 / 4, 0, 0, -1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6, 1.0 / 6, -1.0 / 6,
                            1.0 / 24, 1.0 / 12, 1.0 / 6, 1.0 / 24, -1.0 / 12, 1.0 / 6, 0, 0, 1]
-        var u = [Float](repeating: 0, count: 36 * m * c)  // [position][m][c]
         // Per filter: t = G k (6x3) of every channel, then U = t G^T (6x6) position by position,
         // so each position's row of channels is written in order (36 scattered writes per
         // channel, each a page apart in large layers, made the load slow).
         var t = [Double](repeating: 0, count: 18 * c)
-        u.withUnsafeMutableBufferPointer { out in
+        return AlignedFloats(count: 36 * m * c) { out in  // [position][m][c], every element written
             weights.withUnsafeBufferPointer { w in
                 g.withUnsafeBufferPointer { g in
                     t.withUnsafeMutableBufferPointer { t in
@@ -72,7 +71,6 @@ public enum WinogradKernel {
                 }
             }
         }
-        return u
     }
 
     /// B^T applied to one line (a column, then a row) of a 6x6 input patch, eight lanes at once:

@@ -26,9 +26,11 @@ public enum FileIO {
         guard size <= limit else {
             throw ManakoError(.limitExceeded, "'\(path)' is \(size) bytes, over the limit of \(limit) bytes")
         }
-        var bytes = [UInt8](repeating: 0, count: size)
+        // Read straight into the array's storage: zero-filling it first was a pass over the
+        // whole file (and its page faults) for nothing.
         var got = 0
-        try bytes.withUnsafeMutableBytes { buffer in
+        let bytes = try [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+            defer { initialized = got }
             while got < size {
                 let n = Glibc.read(fd, buffer.baseAddress! + got, size - got)
                 if n < 0 && errno == EINTR { continue }
