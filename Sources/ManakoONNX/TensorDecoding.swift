@@ -7,6 +7,9 @@ struct TensorDecoder {
     /// Folder external data is read from; nil when the model came from memory.
     let baseDirectory: String?
     let limits: ResourceLimits
+    /// Whether `bytes` are this load's alone: float data then goes back to the system as it is
+    /// copied (`FileIO.releasePages`), so a 411 MB layer is never held twice.
+    var releasesRawData = false
     /// Bytes decoded so far, against `limits.maxWeightBytes`.
     private(set) var decodedBytes = 0
     private var externalFiles: [String: [UInt8]] = [:]
@@ -49,7 +52,8 @@ struct TensorDecoder {
             guard raw.count == count * width else {
                 throw ManakoError(.invalidModel, "raw data holds \(raw.count) bytes, shape \(shape) of \(type) needs \(count * width)")
             }
-            return try Tensor(shape: shape, storage: TensorDecoder.convert(raw, type: type, core: core, count: count))
+            let releasing = releasesRawData && t.dataLocation != 1  // not an external file's bytes
+            return try Tensor(shape: shape, storage: TensorDecoder.convert(raw, type: type, core: core, count: count, releasing: releasing))
         }
         let storage: Tensor.Storage
         switch type {
@@ -67,13 +71,28 @@ struct TensorDecoder {
     }
 
     /// Little-endian raw bytes to core storage.
-    static func convert(_ raw: ArraySlice<UInt8>, type: ONNXDataType, core: ElementType, count: Int) -> Tensor.Storage {
+    static func convert(_ raw: ArraySlice<UInt8>, type: ONNXDataType, core: ElementType, count: Int,
+                        releasing: Bool = false) -> Tensor.Storage {
         raw.withUnsafeBytes { p in
             func load<T: FixedWidthInteger>(_: T.Type, _ i: Int) -> T {
                 T(littleEndian: p.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.size, as: T.self))
             }
             switch type {
-            case .float: return .float32((0..<count).map { Float(bitPattern: load(UInt32.self, $0)) })
+            case .float:
+                // One copy on a little-endian host (ONNX stores little-endian), into huge pages.
+                return .float32(HugePages.array(count) { (target: UnsafeMutableBufferPointer<Float>) in
+                    #if _endian(little)
+                    // In 4 MB pieces, each released once copied when the bytes are ours.
+                    let piece = 1 << 20
+                    for start in stride(from: 0, to: count, by: piece) {
+                        let floats = min(piece, count - start), source = p.baseAddress! + start * 4
+                        UnsafeMutableRawPointer(target.baseAddress! + start).copyMemory(from: source, byteCount: floats * 4)
+                        if releasing { FileIO.releasePages(source, byteCount: floats * 4) }
+                    }
+                    #else
+                    for i in 0..<count { target[i] = Float(bitPattern: load(UInt32.self, i)) }
+                    #endif
+                })
             case .double: return .float32((0..<count).map { Float(Double(bitPattern: load(UInt64.self, $0))) })
             case .float16: return .float32((0..<count).map { Float(Float16(bitPattern: load(UInt16.self, $0))) })
             case .bfloat16: return .float32((0..<count).map { Float(bitPattern: UInt32(load(UInt16.self, $0)) << 16) })

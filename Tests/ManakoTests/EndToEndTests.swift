@@ -43,8 +43,14 @@ let model: Model = try! Model(path: defaultModel)
     #expect(model.summary.metadata.contains { $0.key == MetadataKey.preset && $0.value == "efficientnet-lite" })
 }
 
+/// The same answer from a path (whose file bytes the load returns to the system as it decodes
+/// them) and from memory, where the caller's array must come back untouched.
 @Test func loadingFromMemoryGivesTheSameAnswer() throws {
-    let fromBytes = try Model(bytes: try FileIO.read(defaultModel))
+    let bytes = try FileIO.read(defaultModel)
+    let copy = bytes.withUnsafeBufferPointer { [UInt8]($0) }  // separate storage
+    let fromBytes = try Model(bytes: bytes)
+    let unchanged = bytes == copy  // (not inside #expect, which would print both 18 MB arrays)
+    #expect(unchanged, "loading from memory changed the caller's bytes")
     #expect(try fromBytes.classify(path: sample, topK: 3) == model.classify(path: sample, topK: 3))
 }
 

@@ -1,7 +1,3 @@
-#if canImport(Glibc)
-import Glibc
-#endif
-
 /// Immutable floats in 64-byte-aligned memory, for weights packed at load. The microkernels load
 /// packed rows as whole 32-byte vectors; a [Float]'s storage is only 16-byte aligned, so in half
 /// the arrays every other such load would straddle two cache lines.
@@ -18,20 +14,12 @@ public final class AlignedFloats: @unchecked Sendable {
         initialize(UnsafeMutableBufferPointer(start: base, count: count))
     }
 
-    /// Arrays of at least this many bytes start on a 2 MB boundary and ask for transparent huge
-    /// pages: packing a large model's weights faulted in one 4 KB page at a time (a third of its
-    /// load time went to page faults), and each streamed 4 KB of weights cost a TLB miss.
-    static let hugePageBytes = 2 << 20
-
-    /// Uninitialized memory for `count` floats, 64-byte aligned (2 MB aligned when large).
+    /// Uninitialized memory for `count` floats, 64-byte aligned; large arrays start on a 2 MB
+    /// boundary, on huge pages (`HugePages`).
     static func allocate(_ count: Int) -> UnsafeMutablePointer<Float> {
         let bytes = max(1, count) * MemoryLayout<Float>.stride
-        let huge = bytes >= hugePageBytes
-        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: huge ? hugePageBytes : 64)
-        #if canImport(Glibc)
-        // Advice only: without huge pages (disabled, or another kernel) the memory is the same.
-        if huge { _ = madvise(raw, bytes, MADV_HUGEPAGE) }
-        #endif
+        let raw = UnsafeMutableRawPointer.allocate(byteCount: bytes, alignment: bytes >= HugePages.bytes ? HugePages.bytes : 64)
+        HugePages.advise(raw, byteCount: bytes)
         return raw.bindMemory(to: Float.self, capacity: max(1, count))
     }
 

@@ -31,6 +31,7 @@ public enum FileIO {
         var got = 0
         let bytes = try [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
             defer { initialized = got }
+            if let base = buffer.baseAddress { HugePages.advise(UnsafeMutableRawPointer(base), byteCount: size) }
             while got < size {
                 let n = Glibc.read(fd, buffer.baseAddress! + got, size - got)
                 if n < 0 && errno == EINTR { continue }
@@ -41,6 +42,23 @@ public enum FileIO {
         }
         guard got == size else { throw ManakoError(.io, "short read on '\(path)': \(got) of \(size) bytes") }
         return bytes
+    }
+
+    /// Returns the whole pages inside `range` of `bytes` to the system (they read as zeros
+    /// afterwards). Only for an array no one else holds and whose range is never read again.
+    public static func releasePages(of bytes: [UInt8], in range: Range<Int>) {
+        guard range.lowerBound >= 0, range.upperBound <= bytes.count else { return }
+        bytes.withUnsafeBytes { buffer in
+            if let base = buffer.baseAddress { releasePages(base + range.lowerBound, byteCount: range.count) }
+        }
+    }
+
+    /// `releasePages` for the whole pages of [start, start + byteCount) (64 KB or more).
+    public static func releasePages(_ start: UnsafeRawPointer, byteCount: Int) {
+        #if canImport(Glibc)
+        let page = 4096, first = (Int(bitPattern: start) + page - 1) / page * page, end = (Int(bitPattern: start) + byteCount) / page * page
+        if end - first >= 16 * page { _ = madvise(UnsafeMutableRawPointer(bitPattern: first), end - first, MADV_DONTNEED) }
+        #endif
     }
 
     /// The canonical absolute path (symbolic links resolved), or nil when it does not exist.
