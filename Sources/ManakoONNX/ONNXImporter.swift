@@ -172,9 +172,6 @@ public enum ONNXImporter {
         for t in graph.initializers {
             guard !t.name.isEmpty else { throw ManakoError(.invalidModel, "an initializer has no name") }
             constants[t.name] = try decoder.decode(t, what: "initializer '\(t.name)'")
-            // Nothing reads an initializer's bytes once it is decoded: with them gone as we go,
-            // the peak holds the file or the decoded weights, not both (VGG-19: 548 MB).
-            if releasingDecodedBytes, let raw = t.rawData { FileIO.releasePages(of: bytes, in: raw) }
         }
         var specs: [NodeSpec] = []
         for (index, node) in graph.nodes.enumerated() {

@@ -7,8 +7,10 @@ struct TensorDecoder {
     /// Folder external data is read from; nil when the model came from memory.
     let baseDirectory: String?
     let limits: ResourceLimits
-    /// Whether `bytes` are this load's alone: float data then goes back to the system as it is
-    /// copied (`FileIO.releasePages`), so a 411 MB layer is never held twice.
+    /// Whether `bytes` are this load's alone: nothing reads an initializer's bytes once it is
+    /// decoded, so they go back to the system then (`FileIO.releasePages`), float data as it is
+    /// copied: the load holds the file or the decoded weights, never a layer twice (VGG-19's
+    /// 411 MB fc6).
     var releasesRawData = false
     /// Bytes decoded so far, against `limits.maxWeightBytes`.
     private(set) var decodedBytes = 0
@@ -53,7 +55,11 @@ struct TensorDecoder {
                 throw ManakoError(.invalidModel, "raw data holds \(raw.count) bytes, shape \(shape) of \(type) needs \(count * width)")
             }
             let releasing = releasesRawData && t.dataLocation != 1  // not an external file's bytes
-            return try Tensor(shape: shape, storage: TensorDecoder.convert(raw, type: type, core: core, count: count, releasing: releasing))
+            let storage = TensorDecoder.convert(raw, type: type, core: core, count: count, releasing: releasing)
+            if releasing {
+                raw.withUnsafeBytes { if let start = $0.baseAddress { FileIO.releasePages(start, byteCount: $0.count) } }
+            }
+            return try Tensor(shape: shape, storage: storage)
         }
         let storage: Tensor.Storage
         switch type {

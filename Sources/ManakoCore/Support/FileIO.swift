@@ -44,16 +44,9 @@ public enum FileIO {
         return bytes
     }
 
-    /// Returns the whole pages inside `range` of `bytes` to the system (they read as zeros
-    /// afterwards). Only for an array no one else holds and whose range is never read again.
-    public static func releasePages(of bytes: [UInt8], in range: Range<Int>) {
-        guard range.lowerBound >= 0, range.upperBound <= bytes.count else { return }
-        bytes.withUnsafeBytes { buffer in
-            if let base = buffer.baseAddress { releasePages(base + range.lowerBound, byteCount: range.count) }
-        }
-    }
-
-    /// `releasePages` for the whole pages of [start, start + byteCount) (64 KB or more).
+    /// Returns the whole pages of [start, start + byteCount) to the system when there are 16 or
+    /// more (they read as zeros afterwards): only for memory no one else holds and that is
+    /// never read again.
     public static func releasePages(_ start: UnsafeRawPointer, byteCount: Int) {
         #if canImport(Glibc)
         let page = 4096, first = (Int(bitPattern: start) + page - 1) / page * page, end = (Int(bitPattern: start) + byteCount) / page * page
