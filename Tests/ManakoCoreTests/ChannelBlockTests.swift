@@ -121,8 +121,8 @@ func blockedDepthwiseMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [
 /// The blocked GEMM convolution against the seven-loop twin. 1x1: one pixel, partial panels of
 /// six, half tiles (output channels 8 mod 16), two and more slices of input channels, batch 3.
 /// Windows: strides, asymmetric padding, dilation, 7x7 and 1x1 planes, panels read in place (one
-/// or two tiles, or few channels) and packed (three tiles or more), several slices of k, and
-/// eight-column tiles two panels at a time.
+/// or two tiles, or few channels) and packed (three tiles or more), several slices of k,
+/// eight-column tiles two panels at a time, and 24 or 32 channels in one pass.
 @Test(arguments: [
     // (batch, inChannels, outChannels, height, width, kernel, stride, pads, dilation)
     (1, 8, 8, 1, 1, 1, 1, [0, 0, 0, 0], 1),
@@ -147,6 +147,11 @@ func blockedDepthwiseMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [
     (2, 40, 8, 6, 7, 1, 1, [0, 0, 0, 0], 1),
     (1, 16, 24, 9, 14, 3, 1, [1, 1, 1, 1], 1),
     (1, 48, 40, 5, 17, 1, 1, [0, 0, 0, 0], 1),
+    // 24 and 32 output channels in one pass (`widePass`): two slices of k, partial groups of
+    // three and two pixels, a strided padded window.
+    (1, 520, 32, 5, 7, 1, 1, [0, 0, 0, 0], 1),
+    (1, 264, 24, 11, 13, 1, 1, [0, 0, 0, 0], 1),
+    (2, 24, 32, 9, 9, 3, 2, [1, 1, 1, 1], 1),
 ])
 func blockedGemmConvolutionMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int], Int)) throws {
     let (n, cin, cout, h, w, k, s, pads, d) = c

@@ -209,11 +209,22 @@ public enum BlockedGemmConvKernel {
         // (An input affine is applied as the panels are packed: they always are.)
         let packs = prepacked != nil || inputAffine != nil || (tileRange.count >= 3 && min(weights.sliceDepth, k) >= 32)
         // The panels' pixel offsets (Ints, two floats' room each), then the packed panels.
+        // 24 or 32 output channels read in place take both tiles in one pass (`widePass`).
+        let wide = !packs && tiles == 2 && tileRange.count == 2 && m > columnsPerTile
         let pixelOffsets = UnsafeMutableRawPointer(scratch).bindMemory(to: Int.self, capacity: panels.count * PanelGemm.rowsPerPanel)
         let panelsA = scratch + 2 * panels.count * PanelGemm.rowsPerPanel
         window.offsets(from: firstPanel * PanelGemm.rowsPerPanel, count: panels.count * PanelGemm.rowsPerPanel, last: pixels - 1,
                        into: pixelOffsets)
         let clamp = activation.clampBounds
+        /// A curve runs once over the range's pixels of `blocks` output blocks from `column`,
+        /// still in L1 (one call per 48 pixels, not per tile).
+        func applyCurve(column: Int, width: Int) {
+            let first = firstPanel * PanelGemm.rowsPerPanel, count = min(pixels, endPanel * PanelGemm.rowsPerPanel) - first
+            for block in 0..<(width / ChannelBlocks.width) {
+                activation.applyCurve(output + (column + block * ChannelBlocks.width) * spatial + first * ChannelBlocks.width,
+                                      count: count * ChannelBlocks.width)
+            }
+        }
         var k0 = 0
         while k0 < k {
             let d = min(weights.sliceDepth, k - k0)
@@ -224,30 +235,58 @@ public enum BlockedGemmConvKernel {
                 packSlice(input, pixelOffsets: pixelOffsets, panelCount: panels.count, steps: sliceSteps, depth: d, firstChannel: k0,
                           inputAffine: inputAffine, into: panelsA)
             }
+            func panelsOut(column: Int, width: Int) -> PanelsOut {
+                PanelsOut(firstPanel: firstPanel, endPanel: endPanel, pixels: pixels, spatial: spatial, column: column, width: width,
+                          accumulate: k0 > 0, bias: k0 > 0 ? nil : bias,
+                          residual: k0 > 0 ? nil : residual, clamp: k0 + d == k ? clamp : nil, y: output)
+            }
+            if wide {
+                widePass(input, pixelOffsets: pixelOffsets, steps: sliceSteps, stepCount: d / ChannelBlocks.width, slice, depth: d,
+                         panelsOut(column: 0, width: m))
+                if k0 + d == k && activation.isCurve { applyCurve(column: 0, width: m) }
+                k0 += d
+                continue
+            }
             // A tile of the slice stays in L1 while the range's panels pass over it.
             for t in tileRange {
                 let width = min(columnsPerTile, m - t * columnsPerTile)
-                let panelsOut = PanelsOut(firstPanel: firstPanel, endPanel: endPanel, pixels: pixels, spatial: spatial,
-                                          column: t * columnsPerTile, width: width, accumulate: k0 > 0,
-                                          bias: k0 > 0 ? nil : bias, residual: k0 > 0 ? nil : residual,
-                                          clamp: k0 + d == k ? clamp : nil, y: output)
+                let out = panelsOut(column: t * columnsPerTile, width: width)
                 if packs {
-                    packedTilePass(sliceA, depth: d, slice + t * d * columnsPerTile, panelsOut)
+                    packedTilePass(sliceA, depth: d, slice + t * d * columnsPerTile, out)
                 } else {
                     tilePass(input, pixelOffsets: pixelOffsets, steps: sliceSteps, stepCount: d / ChannelBlocks.width,
-                             slice + t * d * columnsPerTile, panelsOut)
+                             slice + t * d * columnsPerTile, out)
                 }
-                // A curve runs once over the range's pixels of the tile's one or two blocks,
-                // still in L1 (one call per 48 pixels, not per tile).
-                if k0 + d == k && activation.isCurve {
-                    let first = firstPanel * PanelGemm.rowsPerPanel, count = min(pixels, endPanel * PanelGemm.rowsPerPanel) - first
-                    for block in 0..<(width / ChannelBlocks.width) {
-                        activation.applyCurve(output + (t * columnsPerTile + block * ChannelBlocks.width) * spatial + first * ChannelBlocks.width,
-                                              count: count * ChannelBlocks.width)
-                    }
-                }
+                if k0 + d == k && activation.isCurve { applyCurve(column: t * columnsPerTile, width: width) }
             }
             k0 += d
+        }
+    }
+
+    /// All of a 24- or 32-column output (both tiles of the slice at `b`, `depth` k each) over the
+    /// range's pixels read in place, three pixels by three blocks or two by four at a time
+    /// (`mk_wide_tile`; groups divide a panel's six): the input is read once, where two tiles
+    /// read it twice and a last tile of eight columns keeps few chains of sums.
+    @inline(never)
+    static func widePass(_ x: UnsafePointer<Float>, pixelOffsets: UnsafePointer<Int>, steps: UnsafePointer<Int>, stepCount: Int,
+                         _ b: UnsafePointer<Float>, depth: Int, _ out: PanelsOut) {
+        let w = ChannelBlocks.width, blocks = out.width / w, group = blocks == 3 ? 3 : 2
+        let first = out.firstPanel * PanelGemm.rowsPerPanel, end = min(out.pixels, out.endPanel * PanelGemm.rowsPerPanel)
+        let tile1 = b + depth * PanelGemm.columnsPerTile, blockFloats = out.spatial * w
+        var clamp: Int32 = 0, lower = SIMD8<Float>(), upper = SIMD8<Float>()
+        if let bounds = out.clamp { (clamp, lower, upper) = (1, bounds.lower, bounds.upper) }
+        let addend = out.accumulate ? UnsafePointer(out.y) : out.residual
+        var pixel = first
+        while pixel < end {
+            let count = Int32(min(group, end - pixel)), offsets = pixelOffsets + (pixel - first), at = pixel * w
+            if blocks == 3 {
+                mk_wide_tile3x3(x, steps, stepCount, offsets, b, tile1, count, out.bias, addend.map { $0 + at }, blockFloats, clamp,
+                                lower, upper, out.y + at)
+            } else {
+                mk_wide_tile2x4(x, steps, stepCount, offsets, b, tile1, count, out.bias, addend.map { $0 + at }, blockFloats, clamp,
+                                lower, upper, out.y + at)
+            }
+            pixel += group
         }
     }
 
