@@ -208,16 +208,16 @@ public enum BlockedGemmConvKernel {
         // per step); otherwise the tiles read them in place.
         // (An input affine is applied as the panels are packed: they always are.)
         let packs = prepacked != nil || inputAffine != nil || (tileRange.count >= 3 && min(weights.sliceDepth, k) >= 32)
-        // The panels' pixel offsets (Ints, two floats' room each), then the packed panels.
         // 24 or 32 output channels read in place take both tiles in one pass (`widePass`).
         let wide = !packs && tiles == 2 && tileRange.count == 2 && m > columnsPerTile
+        // The panels' pixel offsets (Ints, two floats' room each), then the packed panels.
         let pixelOffsets = UnsafeMutableRawPointer(scratch).bindMemory(to: Int.self, capacity: panels.count * PanelGemm.rowsPerPanel)
         let panelsA = scratch + 2 * panels.count * PanelGemm.rowsPerPanel
         window.offsets(from: firstPanel * PanelGemm.rowsPerPanel, count: panels.count * PanelGemm.rowsPerPanel, last: pixels - 1,
                        into: pixelOffsets)
         let clamp = activation.clampBounds
-        /// A curve runs once over the range's pixels of `blocks` output blocks from `column`,
-        /// still in L1 (one call per 48 pixels, not per tile).
+        /// A curve runs once over the range's pixels of output channels column ..< column + width,
+        /// still in L1 (one call per block and 48 pixels).
         func applyCurve(column: Int, width: Int) {
             let first = firstPanel * PanelGemm.rowsPerPanel, count = min(pixels, endPanel * PanelGemm.rowsPerPanel) - first
             for block in 0..<(width / ChannelBlocks.width) {
@@ -265,7 +265,7 @@ public enum BlockedGemmConvKernel {
 
     /// All of a 24- or 32-column output (both tiles of the slice at `b`, `depth` k each) over the
     /// range's pixels read in place, three pixels by three blocks or two by four at a time
-    /// (`mk_wide_tile`; groups divide a panel's six): the input is read once, where two tiles
+    /// (`mk_wide_tile3x3`, `mk_wide_tile2x4`; groups divide a panel's six): the input is read once, where two tiles
     /// read it twice and a last tile of eight columns keeps few chains of sums.
     @inline(never)
     static func widePass(_ x: UnsafePointer<Float>, pixelOffsets: UnsafePointer<Int>, steps: UnsafePointer<Int>, stepCount: Int,
