@@ -69,14 +69,12 @@ public final class BufferPool: @unchecked Sendable {
     /// elsewhere, say by a Reshape's output, is copied by Swift before the write: never aliased.)
     @inline(__always)
     public static func floats(_ count: Int, _ fill: (UnsafeMutableBufferPointer<Float>) -> Void) -> [Float] {
-        // An empty request must not reach the initializer below: with no capacity it writes the
-        // count into the process-wide empty-array storage, a data race between concurrent runs.
         if count == 0 { return [] }
         if var recycled = current?.take(count) {
             recycled.withUnsafeMutableBufferPointer { fill($0) }
             return recycled
         }
-        return [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+        return [Float].uninitialized(capacity: count) { buffer, initialized in
             fill(buffer)
             initialized = count
         }

@@ -33,7 +33,7 @@ public enum PanelGemm {
                 values = []
                 return
             }
-            values = [Float](unsafeUninitializedCapacity: panels * depth * rowsPerPanel + 2) { out, initialized in
+            values = [Float].uninitialized(capacity: panels * depth * rowsPerPanel + 2) { out, initialized in
                 let o = out.baseAddress!
                 for panel in 0..<panels {
                     if (panel + 1) * rowsPerPanel <= rows {

@@ -73,7 +73,7 @@ public enum Reduction {
 
     /// Each of `count` contiguous rows of `length` reduced to one value.
     static func rows(_ x: [Float], count: Int, length: Int, kind: Kind) -> [Float] {
-        [Float](unsafeUninitializedCapacity: count) { out, initialized in
+        [Float].uninitialized(capacity: count) { out, initialized in
             x.withUnsafeBufferPointer { source in
                 Parallel.forEachPart(of: count, split: count * length >= ElementwiseUnary.parallelThreshold) { part in
                     for row in part { (out.baseAddress! + row).initialize(to: reduceRow(source.baseAddress! + row * length, length, kind)) }
@@ -106,7 +106,7 @@ public enum Reduction {
 
     /// For each of `outer` blocks, `rows` rows of `inner` values combined column by column.
     static func columns(_ x: [Float], outer: Int, rows: Int, inner: Int, kind: Kind) -> [Float] {
-        [Float](unsafeUninitializedCapacity: outer * inner) { out, initialized in
+        [Float].uninitialized(capacity: outer * inner) { out, initialized in
             x.withUnsafeBufferPointer { source in
                 Parallel.forEachPart(of: outer, split: outer > 1 && outer * rows * inner >= ElementwiseUnary.parallelThreshold) { part in
                     for o in part {

@@ -31,7 +31,7 @@ public enum StridedCopy {
     public static func copy<T>(_ source: [T], offset: Int, shape: [Int], strides: [Int]) -> [T] {
         let total = shape.reduce(1, *)
         if total == 0 { return [] }
-        return [T](unsafeUninitializedCapacity: total) { buffer, initialized in
+        return [T].uninitialized(capacity: total) { buffer, initialized in
             source.withUnsafeBufferPointer { src in
                 copy(src.baseAddress! + offset, shape: shape, strides: strides, into: buffer.baseAddress!, parallel: false)
             }

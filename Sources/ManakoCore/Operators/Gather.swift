@@ -21,7 +21,7 @@ public struct Gather: Operator {
         func gathered<T>(_ values: [T]) -> [T] {
             let total = outer * indices.count * inner
             if total == 0 { return [] }
-            return [T](unsafeUninitializedCapacity: total) { out, initialized in
+            return [T].uninitialized(capacity: total) { out, initialized in
                 values.withUnsafeBufferPointer { source in
                     var target = out.baseAddress!
                     for o in 0..<outer {

@@ -15,7 +15,7 @@ public struct Where: Operator {
         // All three broadcast to the output's shape, then one select per element.
         guard case .bool(let chosen) = condition.broadcast(to: shape).storage else { return [] }
         func select<T>(_ a: [T], _ b: [T]) -> [T] {
-            [T](unsafeUninitializedCapacity: chosen.count) { out, initialized in
+            [T].uninitialized(capacity: chosen.count) { out, initialized in
                 chosen.withUnsafeBufferPointer { c in
                     a.withUnsafeBufferPointer { x in
                         b.withUnsafeBufferPointer { y in

@@ -29,7 +29,7 @@ public enum FileIO {
         // Read straight into the array's storage: zero-filling it first was a pass over the
         // whole file (and its page faults) for nothing.
         var got = 0
-        let bytes = try [UInt8](unsafeUninitializedCapacity: size) { buffer, initialized in
+        let bytes = try [UInt8].uninitialized(capacity: size) { buffer, initialized in
             defer { initialized = got }
             if let base = buffer.baseAddress { HugePages.advise(UnsafeMutableRawPointer(base), byteCount: size) }
             while got < size {

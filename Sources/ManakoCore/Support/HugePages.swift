@@ -24,7 +24,7 @@ public enum HugePages {
     /// An array of `count` elements that `fill` writes in full (or throws), advised before the
     /// first write.
     public static func array<T>(_ count: Int, _ fill: (UnsafeMutableBufferPointer<T>) throws -> Void) rethrows -> [T] {
-        try [T](unsafeUninitializedCapacity: count) { buffer, initialized in
+        try [T].uninitialized(capacity: count) { buffer, initialized in
             if let base = buffer.baseAddress { advise(UnsafeMutableRawPointer(base), byteCount: count * MemoryLayout<T>.stride) }
             try fill(buffer)
             initialized = count

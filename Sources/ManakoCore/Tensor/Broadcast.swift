@@ -108,7 +108,7 @@ public enum Broadcast {
             }
             return (unsafeBitCast(floats, to: [R].self), outShape)
         }
-        let out = [R](unsafeUninitializedCapacity: total) { buffer, initialized in
+        let out = [R].uninitialized(capacity: total) { buffer, initialized in
             fill(buffer)
             initialized = total
         }
