@@ -10,6 +10,8 @@ import Synchronization
 /// so it settles at one set of buffers per distinct shape schedule (a batch size, say).
 public final class BufferPool: @unchecked Sendable {
     private var free: [Int: [[Float]]] = [:]
+    /// 64-byte-aligned buffers (the channel-blocked kernels' outputs), by element count.
+    private var freeAligned: [Int: [AlignedFloats]] = [:]
     /// Runs this pool has served, and the last run that asked for or returned each size.
     private var runs = 0
     private var lastUsed: [Int: Int] = [:]
@@ -33,6 +35,7 @@ public final class BufferPool: @unchecked Sendable {
         let stale = lastUsed.filter { runs - $0.value > BufferPool.idleRunsBeforeTrim }.map(\.key)
         for size in stale {
             free[size] = nil
+            freeAligned[size] = nil
             lastUsed[size] = nil
         }
     }
@@ -49,8 +52,28 @@ public final class BufferPool: @unchecked Sendable {
         if free[buffer.count, default: []].count < BufferPool.buffersPerSize { free[buffer.count, default: []].append(buffer) }
     }
 
+    /// An aligned buffer of exactly `count` elements that no tensor holds any more, if one is
+    /// free. (One given back while a Reshape's output, say, still shares it is dropped here: an
+    /// aligned buffer is written through a pointer, with no copy-on-write to protect the sharer.)
+    func takeAligned(_ count: Int) -> AlignedFloats? {
+        lastUsed[count] = runs
+        while var candidate = freeAligned[count]?.popLast() {
+            if isKnownUniquelyReferenced(&candidate) { return candidate }
+        }
+        return nil
+    }
+
+    /// Keeps `buffer` for a later request of the same size (up to `buffersPerSize`).
+    func give(_ buffer: AlignedFloats) {
+        if buffer.count == 0 { return }
+        lastUsed[buffer.count] = runs
+        if freeAligned[buffer.count, default: []].count < BufferPool.buffersPerSize { freeAligned[buffer.count, default: []].append(buffer) }
+    }
+
     /// Floats held for reuse (for reports and tests).
-    public var heldElements: Int { free.reduce(0) { $0 + $1.key * $1.value.count } }
+    public var heldElements: Int {
+        free.reduce(0) { $0 + $1.key * $1.value.count } + freeAligned.reduce(0) { $0 + $1.key * $1.value.count }
+    }
 
     static let slot = ThreadLocalWord()
 
@@ -80,8 +103,24 @@ public final class BufferPool: @unchecked Sendable {
         }
     }
 
+    /// `count` floats on 64-byte lines whose every element `fill` writes: recycled from the
+    /// current run's pool when one of that size is free and unshared, otherwise new.
+    @inline(__always)
+    public static func alignedFloats(_ count: Int, _ fill: (UnsafeMutableBufferPointer<Float>) -> Void) -> AlignedFloats {
+        if let recycled = current?.takeAligned(count) {
+            fill(recycled.mutableBuffer)
+            return recycled
+        }
+        return AlignedFloats(count: count, fill)
+    }
+
     /// Returns a scratch array to the current run's pool.
     public static func recycle(_ buffer: [Float]) {
+        current?.give(buffer)
+    }
+
+    /// Returns aligned scratch to the current run's pool.
+    public static func recycle(_ buffer: AlignedFloats) {
         current?.give(buffer)
     }
 }

@@ -247,7 +247,7 @@ public final class Graph: Sendable {
                 }
                 values[slot] = results[k]
             }
-            for s in node.recycles { if case .float32(let buffer)? = values[s]?.storage { pool.give(buffer) } }
+            for s in node.recycles { values[s]?.recycle(into: pool) }
             for s in node.releases { values[s] = nil }
             if let started, let profile {
                 let elapsed = ContinuousClock.now - started

@@ -157,11 +157,11 @@ public enum ConvKernels {
     }
 }
 
-extension Optional where Wrapped == [Float] {
-    /// Calls `body` with the array's base address, or nil.
+extension Optional where Wrapped: ContiguousFloats {
+    /// Calls `body` with the floats' base address, or nil.
     func withOptionalPointer<R>(_ body: (UnsafePointer<Float>?) -> R) -> R {
         switch self {
-        case .some(let array): return array.withUnsafeBufferPointer { body($0.baseAddress) }
+        case .some(let floats): return floats.withUnsafeFloats { body($0.baseAddress) }
         case .none: return body(nil)
         }
     }

@@ -10,8 +10,8 @@ public struct BlockedChannelScale: Operator, ShapePreserving {
               s.shape[0] == 1 || s.shape[0] == x.shape[0], s.shape[2] == 1, s.shape[3] == 1 else {
             throw ManakoError(.shapeMismatch, "a blocked channel scale needs X [N, C, H, W] (C a multiple of \(ChannelBlocks.width)) and S [N or 1, C, 1, 1], got \(x.shape) and \(s.shape)")
         }
-        let values = try x.floats(), factors = try s.floats()
-        let y = BufferPool.floats(values.count) { out in
+        let values = try x.floatValues(), factors = try s.floats()
+        let y = BufferPool.alignedFloats(values.count) { out in
             values.withUnsafeBufferPointer { xb in
                 factors.withUnsafeBufferPointer { sb in
                     ChannelBlocks.scaleChannels(xb.baseAddress!, batch: x.shape[0], channels: x.shape[1], spatial: x.shape[2] * x.shape[3],
@@ -19,6 +19,6 @@ public struct BlockedChannelScale: Operator, ShapePreserving {
                 }
             }
         }
-        return [Tensor(shape: x.shape, floats: y)]
+        return [Tensor(shape: x.shape, aligned: y)]
     }
 }

@@ -113,7 +113,7 @@ public struct BlockedConv: Operator, PlanDescribing {
         if let residual, residual.shape != shape {
             throw ManakoError(.shapeMismatch, "a blocked convolution's residual \(residual.shape) must have its output's shape \(shape)")
         }
-        let input = try x.floats(), residualValues = try residual?.floats()
+        let input = try x.floatValues(), residualValues = try residual?.floatValues()
         // A folded channel scale: S [N or 1, C, 1, 1], one factor per input channel and image.
         var factors: (values: [Float], perImage: Bool)?
         if scalesInput, case .pointwise(let packed) = weights {
@@ -123,7 +123,7 @@ public struct BlockedConv: Operator, PlanDescribing {
             }
             factors = (try s.floats(), s.shape[0] != 1)
         }
-        let y = BufferPool.floats(shape.reduce(1, *)) { out in
+        let y = BufferPool.alignedFloats(shape.reduce(1, *)) { out in
             input.withUnsafeBufferPointer { xb in
                 bias.withOptionalPointer { biasPointer in
                     residualValues.withOptionalPointer { residualPointer in
@@ -140,19 +140,16 @@ public struct BlockedConv: Operator, PlanDescribing {
                             // Image by image, with the weights' rows rescaled by that image's factors.
                             let (perImageIn, perImageOut) = (packed.depth * spatial, packed.columns * spatial)
                             for image in 0..<g.batch {
-                                // Pooled memory with room to start the weights on a 64-byte boundary.
-                                var scaled = BufferPool.floats(packed.values.count + 16) { _ in }
-                                scaled.withUnsafeMutableBufferPointer { pool in
-                                    let start = pool.baseAddress! + (16 - Int(UInt(bitPattern: pool.baseAddress!) % 64) / 4) % 16
+                                let scaled = BufferPool.alignedFloats(packed.values.count) { target in
                                     factors.values.withUnsafeBufferPointer {
-                                        packed.scaledRows(by: $0.baseAddress! + (factors.perImage ? image * packed.depth : 0), into: start)
+                                        packed.scaledRows(by: $0.baseAddress! + (factors.perImage ? image * packed.depth : 0),
+                                                          into: target.baseAddress!)
                                     }
-                                    let view = AlignedFloats(borrowing: start, count: packed.values.count)
-                                    BlockedGemmConvKernel.run(xb.baseAddress! + image * perImageIn, geometry: single,
-                                                              weights: PackedBGemm.PackedB(packed, values: view), bias: biasPointer,
-                                                              residual: residualPointer.map { $0 + image * perImageOut },
-                                                              activation: conv.activation, into: out.baseAddress! + image * perImageOut)
                                 }
+                                BlockedGemmConvKernel.run(xb.baseAddress! + image * perImageIn, geometry: single,
+                                                          weights: PackedBGemm.PackedB(packed, values: scaled), bias: biasPointer,
+                                                          residual: residualPointer.map { $0 + image * perImageOut },
+                                                          activation: conv.activation, into: out.baseAddress! + image * perImageOut)
                                 BufferPool.recycle(scaled)
                             }
                         case .winograd(let transformed):
@@ -171,7 +168,7 @@ public struct BlockedConv: Operator, PlanDescribing {
                 }
             }
         }
-        return [Tensor(shape: shape, floats: y)]
+        return [Tensor(shape: shape, aligned: y)]
     }
 
     /// A 1x1 convolution whose X is a fused Concat on channels of blocked parts (inputs 0 and
@@ -195,8 +192,8 @@ public struct BlockedConv: Operator, PlanDescribing {
             throw ManakoError(.shapeMismatch, "B has \(bias.count) elements, W has \(wShape[0]) filters")
         }
         let affine = conv.inputAffine
-        let values = try parts.map { try $0.floats() }
-        let y = BufferPool.floats(shape.reduce(1, *)) { out in
+        let values = try parts.map { try $0.floatValues() }
+        let y = BufferPool.alignedFloats(shape.reduce(1, *)) { out in
             Conv.withPointers(values) { pointers in
                 bias.withOptionalPointer { biasPointer in
                     (affine?.multiplier).withOptionalPointer { scale in
@@ -212,7 +209,7 @@ public struct BlockedConv: Operator, PlanDescribing {
                 }
             }
         }
-        return [Tensor(shape: shape, floats: y)]
+        return [Tensor(shape: shape, aligned: y)]
     }
 
     public func inferShapes(_ inputs: [ShapeFact?]) throws -> [[Int?]?]? { try conv.inferShapes(inputs) }

@@ -46,8 +46,8 @@ public struct BlockedExpandDepthwise: Operator, PlanDescribing {
                 throw ManakoError(.shapeMismatch, "B has \(bias.count) elements, the fused convolutions have \(expandWeights.columns) filters")
             }
         }
-        let input = try x.floats()
-        let y = BufferPool.floats(shape.reduce(1, *)) { out in
+        let input = try x.floatValues()
+        let y = BufferPool.alignedFloats(shape.reduce(1, *)) { out in
             input.withUnsafeBufferPointer { xb in
                 biases[0].withOptionalPointer { expandBias in
                     biases[1].withOptionalPointer { depthwiseBias in
@@ -61,7 +61,7 @@ public struct BlockedExpandDepthwise: Operator, PlanDescribing {
                 }
             }
         }
-        return [Tensor(shape: shape, floats: y)]
+        return [Tensor(shape: shape, aligned: y)]
     }
 
     public func inferShapes(_ inputs: [ShapeFact?]) throws -> [[Int?]?]? {

@@ -9,7 +9,7 @@ public struct BlockedGlobalAveragePool: Operator {
         guard x.rank == 4, x.shape[1] % ChannelBlocks.width == 0 else {
             throw ManakoError(.shapeMismatch, "a blocked average pool needs [N, C, H, W] with C a multiple of \(ChannelBlocks.width), got \(x.shape)")
         }
-        let values = try x.floats()
+        let values = try x.floatValues()
         let y = BufferPool.floats(x.shape[0] * x.shape[1]) { out in
             values.withUnsafeBufferPointer {
                 ChannelBlocks.averagePool($0.baseAddress!, batch: x.shape[0], channels: x.shape[1], spatial: x.shape[2] * x.shape[3],

@@ -30,11 +30,11 @@ public struct BlockedPool: Operator {
         let g = try WindowGeometry.make(input: x.shape, kernel: kernelShape, strides: strides, dilations: dilations, pads: pads,
                                         autoPad: autoPad, ceilMode: ceilMode)
         let shape = g.outputShape(channels: g.inChannels, spatialRank: 2)
-        let values = try x.floats()
-        let y = BufferPool.floats(shape.reduce(1, *)) { out in
+        let values = try x.floatValues()
+        let y = BufferPool.alignedFloats(shape.reduce(1, *)) { out in
             values.withUnsafeBufferPointer { BlockedPool.pool($0.baseAddress!, g, kind: kind, into: out.baseAddress!) }
         }
-        return [Tensor(shape: shape, floats: y)]
+        return [Tensor(shape: shape, aligned: y)]
     }
 
     /// Each output pixel's eight channels are the maximum, or the mean, of its window's

@@ -12,15 +12,20 @@ public struct ChannelReorder: Operator, ShapePreserving, PlanDescribing {
         guard x.rank == 4, x.shape[1] % ChannelBlocks.width == 0 else {
             throw ManakoError(.shapeMismatch, "a channel reorder needs [N, C, H, W] with C a multiple of \(ChannelBlocks.width), got \(x.shape)")
         }
-        let values = try x.floats()
+        let values = try x.floatValues()
         let (batch, channels, spatial) = (x.shape[0], x.shape[1], x.shape[2] * x.shape[3])
-        let y = BufferPool.floats(values.count) { out in
-            values.withUnsafeBufferPointer { source in
-                if toBlocked {
-                    ChannelBlocks.block(source.baseAddress!, batch: batch, channels: channels, spatial: spatial, into: out.baseAddress!)
-                } else {
-                    ChannelBlocks.unblock(source.baseAddress!, batch: batch, channels: channels, spatial: spatial, into: out.baseAddress!)
+        // The blocked form goes on 64-byte lines, for the blocked kernels' vector accesses.
+        if toBlocked {
+            let y = BufferPool.alignedFloats(values.count) { out in
+                values.withUnsafeBufferPointer {
+                    ChannelBlocks.block($0.baseAddress!, batch: batch, channels: channels, spatial: spatial, into: out.baseAddress!)
                 }
+            }
+            return [Tensor(shape: x.shape, aligned: y)]
+        }
+        let y = BufferPool.floats(values.count) { out in
+            values.withUnsafeBufferPointer {
+                ChannelBlocks.unblock($0.baseAddress!, batch: batch, channels: channels, spatial: spatial, into: out.baseAddress!)
             }
         }
         return [Tensor(shape: x.shape, floats: y)]

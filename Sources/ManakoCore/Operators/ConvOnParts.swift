@@ -91,10 +91,10 @@ extension Conv {
     }
 
     /// Runs `body` with a base pointer for each array, nil for an empty one (all valid during the call).
-    static func withPointers<R>(_ arrays: [[Float]], _ body: ([UnsafePointer<Float>?]) -> R) -> R {
+    static func withPointers<R, Floats: ContiguousFloats>(_ arrays: [Floats], _ body: ([UnsafePointer<Float>?]) -> R) -> R {
         func nest(_ index: Int, _ pointers: [UnsafePointer<Float>?]) -> R {
             guard index < arrays.count else { return body(pointers) }
-            return arrays[index].withUnsafeBufferPointer { nest(index + 1, pointers + [$0.baseAddress]) }
+            return arrays[index].withUnsafeFloats { nest(index + 1, pointers + [$0.baseAddress]) }
         }
         return nest(0, [])
     }

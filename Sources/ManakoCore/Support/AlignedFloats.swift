@@ -1,16 +1,17 @@
-/// Immutable floats in 64-byte-aligned memory, for weights packed at load. The microkernels load
-/// packed rows as whole 32-byte vectors; a [Float]'s storage is only 16-byte aligned, so in half
-/// the arrays every other such load would straddle two cache lines.
+/// Floats in 64-byte-aligned memory: weights packed at load, and the activations the
+/// channel-blocked kernels write (`Tensor(shape:aligned:)`). The microkernels load and store
+/// whole 32-byte vectors; a [Float]'s elements are only 16-byte aligned (a large one's start 48
+/// bytes past a cache line: glibc's 16-byte mmap header plus the array's 32), so every other
+/// such access would straddle two cache lines. Weights are immutable once written; an
+/// activation is written only by the kernel that draws it from the buffer pool.
 public final class AlignedFloats: @unchecked Sendable {
     public let count: Int
     private let base: UnsafeMutablePointer<Float>
-    private let owned: Bool
 
     /// `count` floats that `initialize` must write in full.
     public init(count: Int, _ initialize: (UnsafeMutableBufferPointer<Float>) -> Void) {
         self.count = count
         base = AlignedFloats.allocate(count)
-        owned = true
         initialize(UnsafeMutableBufferPointer(start: base, count: count))
     }
 
@@ -23,19 +24,17 @@ public final class AlignedFloats: @unchecked Sendable {
         return raw.bindMemory(to: Float.self, capacity: max(1, count))
     }
 
-    /// A view of memory the caller owns and keeps alive (and unchanged) while this object is used:
-    /// weights rescaled per run into pooled memory.
-    public init(borrowing memory: UnsafeMutablePointer<Float>, count: Int) {
-        self.count = count
-        base = memory
-        owned = false
-    }
-
     deinit {
-        if owned { base.deallocate() }
+        base.deallocate()
     }
 
     public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
         try body(UnsafeBufferPointer(start: base, count: count))
     }
+
+    /// The memory to write, for the buffer pool's owner of a fresh or recycled activation only.
+    var mutableBuffer: UnsafeMutableBufferPointer<Float> { UnsafeMutableBufferPointer(start: base, count: count) }
+
+    /// The elements copied into an array.
+    public var array: [Float] { withUnsafeBufferPointer { Array($0) } }
 }

@@ -8,7 +8,10 @@ public enum ElementType: String, Sendable, CustomStringConvertible {
 /// A dense, row-major (C-order) tensor with value semantics.
 ///
 /// Storage is a Swift array per element type; copies are copy-on-write, so
-/// passing tensors between nodes costs nothing until someone writes.
+/// passing tensors between nodes costs nothing until someone writes. The channel-blocked
+/// kernels' float outputs live instead in 64-byte-aligned memory (`Tensor(shape:aligned:)`),
+/// never written once the tensor exists; `floatValues()` reads either form in place, while
+/// `storage` and `floats()` give an aligned tensor's elements as a copied array.
 public struct Tensor: Sendable, Equatable {
     public enum Storage: Sendable, Equatable {
         case float32([Float])
@@ -17,8 +20,22 @@ public struct Tensor: Sendable, Equatable {
         case bool([Bool])
     }
 
+    /// Where the elements live.
+    private enum Elements: Sendable {
+        case storage(Storage)
+        case aligned(AlignedFloats)
+    }
+
     public private(set) var shape: [Int]
-    public private(set) var storage: Storage
+    private var elements: Elements
+
+    /// The elements as arrays (an aligned tensor's floats copied).
+    public var storage: Storage {
+        switch elements {
+        case .storage(let storage): return storage
+        case .aligned(let floats): return .float32(floats.array)
+        }
+    }
 
     /// Checked initialiser: the element count must match the shape.
     public init(shape: [Int], storage: Storage) throws {
@@ -36,28 +53,39 @@ public struct Tensor: Sendable, Equatable {
             throw ManakoError(.shapeMismatch, "shape \(shape) holds \(count) elements but \(actual) were given")
         }
         self.shape = shape
-        self.storage = storage
+        self.elements = .storage(storage)
     }
 
     /// Unchecked initialisers for kernels, which compute the count themselves.
     public init(shape: [Int], floats: [Float]) {
         self.shape = shape
-        self.storage = .float32(floats)
+        self.elements = .storage(.float32(floats))
+    }
+
+    /// Floats on 64-byte lines, from `BufferPool.alignedFloats`; nobody writes them afterwards.
+    public init(shape: [Int], aligned: AlignedFloats) {
+        self.shape = shape
+        self.elements = .aligned(aligned)
     }
 
     public init(shape: [Int], int64s: [Int64]) {
         self.shape = shape
-        self.storage = .int64(int64s)
+        self.elements = .storage(.int64(int64s))
     }
 
     public init(shape: [Int], bools: [Bool]) {
         self.shape = shape
-        self.storage = .bool(bools)
+        self.elements = .storage(.bool(bools))
+    }
+
+    public static func == (lhs: Tensor, rhs: Tensor) -> Bool {
+        lhs.shape == rhs.shape && lhs.storage == rhs.storage
     }
 
     public init(scalar: Float) { self.init(shape: [], floats: [scalar]) }
 
     public var elementType: ElementType {
+        guard case .storage(let storage) = elements else { return .float32 }
         switch storage {
         case .float32: return .float32
         case .int64: return .int64
@@ -73,6 +101,26 @@ public struct Tensor: Sendable, Equatable {
     public func floats() throws -> [Float] {
         if case .float32(let a) = storage { return a }
         throw ManakoError(.invalidModel, "expected a float32 tensor, got \(elementType)")
+    }
+
+    /// The float32 elements where they are, array or aligned, with no copy; an error for any
+    /// other type.
+    public func floatValues() throws -> FloatValues {
+        switch elements {
+        case .aligned(let floats): return .aligned(floats)
+        case .storage(.float32(let a)): return .array(a)
+        default: throw ManakoError(.invalidModel, "expected a float32 tensor, got \(elementType)")
+        }
+    }
+
+    /// Gives a float buffer this tensor holds to `pool`, for a later node or run to overwrite
+    /// once no tensor holds it any more.
+    func recycle(into pool: BufferPool) {
+        switch elements {
+        case .storage(.float32(let a)): pool.give(a)
+        case .aligned(let floats): pool.give(floats)
+        default: break
+        }
     }
 
     /// Integer elements widened to Int64 (accepts int64 and int32).
@@ -140,10 +188,10 @@ extension Tensor {
         var copy = self
         copy.shape = newShape
         switch storage {
-        case .float32(let a): copy.storage = .float32(flatIndices.map { a[$0] })
-        case .int64(let a): copy.storage = .int64(flatIndices.map { a[$0] })
-        case .int32(let a): copy.storage = .int32(flatIndices.map { a[$0] })
-        case .bool(let a): copy.storage = .bool(flatIndices.map { a[$0] })
+        case .float32(let a): copy.elements = .storage(.float32(flatIndices.map { a[$0] }))
+        case .int64(let a): copy.elements = .storage(.int64(flatIndices.map { a[$0] }))
+        case .int32(let a): copy.elements = .storage(.int32(flatIndices.map { a[$0] }))
+        case .bool(let a): copy.elements = .storage(.bool(flatIndices.map { a[$0] }))
         }
         return copy
     }
@@ -171,4 +219,39 @@ extension Tensor {
             }
         }
     }
+}
+
+/// A float tensor's elements in place: a Swift array, or 64-byte-aligned memory.
+public enum FloatValues: ContiguousFloats {
+    case array([Float])
+    case aligned(AlignedFloats)
+
+    public var count: Int {
+        switch self {
+        case .array(let a): return a.count
+        case .aligned(let floats): return floats.count
+        }
+    }
+
+    /// The elements, valid during the call.
+    public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {
+        switch self {
+        case .array(let a): return try a.withUnsafeBufferPointer(body)
+        case .aligned(let floats): return try floats.withUnsafeBufferPointer(body)
+        }
+    }
+}
+
+/// Floats in one contiguous block that a kernel reads through a pointer.
+public protocol ContiguousFloats {
+    /// Calls `body` with the elements, valid during the call.
+    func withUnsafeFloats<R>(_ body: (UnsafeBufferPointer<Float>) -> R) -> R
+}
+
+extension FloatValues {
+    public func withUnsafeFloats<R>(_ body: (UnsafeBufferPointer<Float>) -> R) -> R { withUnsafeBufferPointer(body) }
+}
+
+extension Array: ContiguousFloats where Element == Float {
+    public func withUnsafeFloats<R>(_ body: (UnsafeBufferPointer<Float>) -> R) -> R { withUnsafeBufferPointer(body) }
 }
