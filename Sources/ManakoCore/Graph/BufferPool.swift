@@ -46,10 +46,15 @@ public final class BufferPool: @unchecked Sendable {
     static let buffersPerSize = 4
 
     /// Keeps `buffer` for a later request of the same size (up to `buffersPerSize`).
-    func give(_ buffer: [Float]) {
-        if buffer.isEmpty { return }
-        lastUsed[buffer.count] = runs
-        if free[buffer.count, default: []].count < BufferPool.buffersPerSize { free[buffer.count, default: []].append(buffer) }
+    func give(_ buffer: [Float]) { keep(buffer, count: buffer.count, in: &free) }
+
+    /// Keeps `buffer` for a later request of the same size (up to `buffersPerSize`).
+    func give(_ buffer: AlignedFloats) { keep(buffer, count: buffer.count, in: &freeAligned) }
+
+    private func keep<Buffer>(_ buffer: Buffer, count: Int, in lists: inout [Int: [Buffer]]) {
+        if count == 0 { return }
+        lastUsed[count] = runs
+        if lists[count, default: []].count < BufferPool.buffersPerSize { lists[count, default: []].append(buffer) }
     }
 
     /// An aligned buffer of exactly `count` elements that no tensor holds any more, if one is
@@ -61,13 +66,6 @@ public final class BufferPool: @unchecked Sendable {
             if isKnownUniquelyReferenced(&candidate) { return candidate }
         }
         return nil
-    }
-
-    /// Keeps `buffer` for a later request of the same size (up to `buffersPerSize`).
-    func give(_ buffer: AlignedFloats) {
-        if buffer.count == 0 { return }
-        lastUsed[buffer.count] = runs
-        if freeAligned[buffer.count, default: []].count < BufferPool.buffersPerSize { freeAligned[buffer.count, default: []].append(buffer) }
     }
 
     /// Floats held for reuse (for reports and tests).
