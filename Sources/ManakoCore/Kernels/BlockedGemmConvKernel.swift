@@ -252,7 +252,8 @@ public enum BlockedGemmConvKernel {
                 let width = min(columnsPerTile, m - t * columnsPerTile)
                 let out = panelsOut(column: t * columnsPerTile, width: width)
                 if packs {
-                    packedTilePass(sliceA, depth: d, slice + t * d * columnsPerTile, out)
+                    // The last tile of the last slice has no next tile to prefetch: its weights end the buffer.
+                    packedTilePass(sliceA, depth: d, slice + t * d * columnsPerTile, prefetchesNext: t + 1 < tiles || k0 + d < k, out)
                 } else {
                     tilePass(input, pixelOffsets: pixelOffsets, steps: sliceSteps, stepCount: d / ChannelBlocks.width,
                              slice + t * d * columnsPerTile, out)
@@ -352,7 +353,10 @@ public enum BlockedGemmConvKernel {
     /// One 16-column tile of B over the range's packed panels ([panel][step][pixel][8]). A call per
     /// tile, not per panel: the tile's loop is inlined here, where the argument traffic is paid once.
     @inline(never)
-    static func packedTilePass(_ panelsA: UnsafePointer<Float>, depth: Int, _ b: UnsafePointer<Float>, _ out: PanelsOut) {
+    static func packedTilePass(_ panelsA: UnsafePointer<Float>, depth: Int, _ b: UnsafePointer<Float>, prefetchesNext: Bool,
+                               _ out: PanelsOut) {
+        // `packedTile` prefetches the next tile's weights, or (with none after this one) its own.
+        let ahead = prefetchesNext ? depth * 64 : 0
         let rows = PanelGemm.rowsPerPanel, pairs = out.width <= ChannelBlocks.width
         var panel = out.firstPanel
         while panel < out.endPanel {
@@ -367,7 +371,7 @@ public enum BlockedGemmConvKernel {
             if count == 1 {
                 lonePixelTile(a, depth: depth, b, firstPixel: first, out)
             } else {
-                packedTile(a, depth: depth, b, firstPixel: first, count: count, out)
+                packedTile(a, depth: depth, b, ahead: ahead, firstPixel: first, count: count, out)
             }
             panel += 1
         }
@@ -480,16 +484,18 @@ public enum BlockedGemmConvKernel {
         }
     }
 
-    /// Six pixels (`count` stored) packed as [step][pixel][8] by one 16-column tile.
+    /// Six pixels (`count` stored) packed as [step][pixel][8] by one 16-column tile, prefetching
+    /// the weights `ahead` bytes past those it reads.
     @inline(__always)
-    static func packedTile(_ a: UnsafePointer<Float>, depth: Int, _ b: UnsafePointer<Float>, firstPixel: Int, count: Int,
+    static func packedTile(_ a: UnsafePointer<Float>, depth: Int, _ b: UnsafePointer<Float>, ahead: Int, firstPixel: Int, count: Int,
                            _ out: PanelsOut) {
         let w = ChannelBlocks.width, stepFloats = PanelGemm.rowsPerPanel * w
         var sums = out.start(firstPixel, count)
         var pa = a, pb = UnsafeRawPointer(b)
         // The next tile's weights (depth rows of 64 bytes on) come in while this one's are used:
         // where the weights outgrow the caches, the first panel over a tile otherwise waits on them.
-        let ahead = depth * 64
+        // Never past the weights: a prefetch into memory not yet touched walks the page tables on
+        // every try and is dropped (a layer of 256 -> 64 channels at 56x56 ran 3-4x slower so).
         if out.width > w {
             for _ in 0..<depth / w {
                 for lane in 0..<w {
