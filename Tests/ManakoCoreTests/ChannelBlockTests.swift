@@ -170,10 +170,10 @@ func blockedGemmConvolutionMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, 
     }
 }
 
-/// Blocked Winograd against the seven-loop twin: a 1x1 plane, partial edge tiles, no padding
-/// and asymmetric padding, half tiles of output channels, several blocks of tiles (each thread
-/// its own blocks) and one (the stages split), large weights, batch 3, with residual and
-/// activations.
+/// Blocked Winograd, F(4x4) and F(2x2), against the seven-loop twin: a 1x1 plane, partial edge
+/// tiles, no padding and asymmetric padding, half tiles of output channels, several blocks of
+/// tiles (each thread its own blocks) and one (the stages split), large weights, batch 3, with
+/// residual and activations.
 @Test(arguments: [
     // (batch, inChannels, outChannels, height, width, pads)
     (1, 8, 8, 1, 1, [1, 1, 1, 1]),
@@ -182,8 +182,13 @@ func blockedGemmConvolutionMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, 
     (2, 8, 16, 10, 12, [0, 1, 2, 1]),
     (1, 64, 64, 57, 55, [1, 1, 1, 1]),
     (1, 344, 352, 20, 20, [1, 1, 1, 1]),  // weights past 16 MB: all 25 tiles in one block of 30
+    (2, 264, 256, 7, 7, [1, 1, 1, 1]),  // ResNet's 7x7 layers, F(2x2)'s case: 16 tiles of 2x2
 ])
 func blockedWinogradMatchesReference(_ c: (Int, Int, Int, Int, Int, [Int])) throws {
+    for tile in [4, 2] { try blockedWinogradMatchesReference(c, tile: tile) }
+}
+
+func blockedWinogradMatchesReference(_ c: (Int, Int, Int, Int, Int, [Int]), tile: Int) throws {
     let (n, cin, cout, h, w, pads) = c
     let g = try WindowGeometry(input: [n, cin, h, w], kernel: (3, 3), strides: (1, 1), dilations: (1, 1), pads: pads, autoPad: .explicit)
     let spatialOut = g.outHeight * g.outWidth
@@ -191,14 +196,29 @@ func blockedWinogradMatchesReference(_ c: (Int, Int, Int, Int, Int, [Int])) thro
     let weights = pseudoRandom(cout * cin * 9, seed: 106), bias = pseudoRandom(cout, seed: 107)
     let residual = pseudoRandom(n * cout * spatialOut, seed: 108)
     let plain = ConvKernels.reference(input: x, weights: weights, bias: bias, geometry: g, outChannels: cout, groups: 1)
-    let transformed = BlockedWinogradKernel.transformWeights(weights, outChannels: cout, inChannels: cin)
+    let transformed = BlockedWinogradKernel.transformWeights(weights, outChannels: cout, inChannels: cin, tile: tile)
+    #expect(transformed.tile == tile)
     // The transforms' rounding, as for `WinogradKernel` (see `winogradMatchesReference`).
     expectBlockedKernel(batch: n, inChannels: cin, inSpatial: h * w, outChannels: cout, outSpatial: spatialOut, x: x, plain: plain,
-                        residual: residual, tolerance: 5e-4 * max(1, (Float(cin) / 64).squareRoot()), "blocked Winograd \(c)") { x, residual, activation, out in
+                        residual: residual, tolerance: 5e-4 * max(1, (Float(cin) / 64).squareRoot()),
+                        "blocked Winograd F(\(tile)x\(tile)) \(c)") { x, residual, activation, out in
         bias.withUnsafeBufferPointer {
             BlockedWinogradKernel.run(x, geometry: g, weights: transformed, bias: $0.baseAddress!, residual: residual, activation: activation, into: out)
         }
     }
+}
+
+/// The tile side per output plane, worked by hand: F(4x4) from 16 tiles of 4x4 (14x14: 4 x 4);
+/// F(2x2) for planes under that with 16 tiles of 2x2 (7x7: 4 x 4) and 256 channels or more
+/// each way; neither for a 3x3 plane (4 tiles of 2x2) or narrow layers.
+@Test func winogradTileFollowsThePlaneAndWidth() {
+    #expect(BlockedWinogradKernel.tile(height: 14, width: 14, inChannels: 8, outChannels: 8) == 4)
+    #expect(BlockedWinogradKernel.tile(height: 13, width: 13, inChannels: 64, outChannels: 64) == 4)
+    #expect(BlockedWinogradKernel.tile(height: 7, width: 7, inChannels: 512, outChannels: 512) == 2)
+    #expect(BlockedWinogradKernel.tile(height: 7, width: 7, inChannels: 128, outChannels: 32) == nil)
+    #expect(BlockedWinogradKernel.tile(height: 7, width: 7, inChannels: 256, outChannels: 128) == nil)
+    #expect(BlockedWinogradKernel.tile(height: 3, width: 3, inChannels: 512, outChannels: 512) == nil)
+    #expect(BlockedWinogradKernel.tiles(height: 7, width: 9, tile: 2) == 20)
 }
 
 /// The blocked max and average pools against the plain twin: strides, asymmetric padding,

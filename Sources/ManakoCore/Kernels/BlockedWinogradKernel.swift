@@ -1,10 +1,11 @@
-/// 3x3 stride-1 convolution by Winograd F(4x4, 3x3) in the channel-blocked layout (`ChannelBlocks`):
-/// a tile's 6x6 input patch is 36 vectors of eight channels, so both transforms are plain vector
-/// arithmetic with no transposes, and each of the 36 transform-domain products is a blocked GEMM
-/// whose rows are the tiles (`BlockedGemmConvKernel.multiplyRange`).
+/// 3x3 stride-1 convolution by Winograd F(4x4, 3x3), or F(2x2, 3x3) for small planes, in the
+/// channel-blocked layout (`ChannelBlocks`): a tile's 6x6 (4x4) input patch is 36 (16) vectors of
+/// eight channels, so both transforms are plain vector arithmetic with no transposes, and each
+/// transform-domain product is a blocked GEMM whose rows are the tiles
+/// (`BlockedGemmConvKernel.multiplyRange`).
 /// Layout: input [N, C/8, H, W, 8], read from a zero-bordered copy; U = G g G^T packed at load per
-/// position over [C, M]; per block of tiles, transformed input [36][C/8][block][8] and products
-/// [36][M/8][block][8]; output [N, M/8, OH, OW, 8]. Blocks split across threads, or with few of
+/// position over [C, M]; per block of tiles, transformed input [P][C/8][block][8] and products
+/// [P][M/8][block][8] (P = 36 or 16 positions); output [N, M/8, OH, OW, 8]. Blocks split across threads, or with few of
 /// them each block's stages do (channels, positions, filters).
 /// Twin: `ConvKernels.reference` through reorders; the transforms round as `WinogradKernel`'s.
 public enum BlockedWinogradKernel {
@@ -12,29 +13,60 @@ public enum BlockedWinogradKernel {
     public struct Weights: Sendable {
         public let outChannels: Int
         public let inChannels: Int
+        /// Output tile side: 4 for F(4x4, 3x3), 2 for F(2x2, 3x3).
+        public let tile: Int
         let positions: [PackedBGemm.PackedB]
     }
 
+    /// Output tiles of a plane for tile side `tile`.
+    public static func tiles(height: Int, width: Int, tile: Int) -> Int {
+        (height + tile - 1) / tile * ((width + tile - 1) / tile)
+    }
+
+    /// The tile side for an output plane: F(4x4) with `WinogradKernel.minimumTiles` tiles or more;
+    /// else F(2x2) for wide layers whose plane still makes that many 2x2 tiles (ResNet's 7x7
+    /// layers of 512 channels: 4 tiles of 4x4, but 16 of 2x2, with 0.59 of direct GEMM's
+    /// multiply-adds and 16/9 of its weights); nil for neither.
+    public static func tile(height: Int, width: Int, inChannels c: Int, outChannels m: Int) -> Int? {
+        if tiles(height: height, width: width, tile: 4) >= WinogradKernel.minimumTiles { return 4 }
+        if c >= 256 && m >= 256 && tiles(height: height, width: width, tile: 2) >= WinogradKernel.minimumTiles { return 2 }
+        return nil
+    }
+
     /// U = G g G^T per filter and channel (as `WinogradKernel`), packed per position (once, at load).
-    public static func transformWeights(_ weights: [Float], outChannels m: Int, inChannels c: Int) -> Weights {
+    public static func transformWeights(_ weights: [Float], outChannels m: Int, inChannels c: Int, tile: Int = 4) -> Weights {
+        if tile == 2 {
+            // Position by position through one [m][c] buffer: F(2x2) takes the wide layers, whose
+            // 16 positions at once would add 16 MB (at 512 channels) to the load's peak.
+            var u = [Float](repeating: 0, count: m * c)
+            let positions = (0..<16).map { p in
+                u.withUnsafeMutableBufferPointer { u in
+                    WinogradKernel.transformedFilters2(weights, outChannels: m, inChannels: c, position: p, into: u.baseAddress!)
+                    return PackedBGemm.PackedB(columnsOf: u.baseAddress!, columnStride: c, rowOffsets: nil, depth: c, columns: m,
+                                               sliceMultiple: ChannelBlocks.width)
+                }
+            }
+            return Weights(outChannels: m, inChannels: c, tile: tile, positions: positions)
+        }
         let u = WinogradKernel.transformedFilters(weights, outChannels: m, inChannels: c)
         // Position p's [m][c] filters are its B read by columns (as `packWeights` with one tap).
         let positions = u.withUnsafeBufferPointer { u in
-            (0..<36).map { p in
+            (0..<((tile + 2) * (tile + 2))).map { p in
                 PackedBGemm.PackedB(columnsOf: u.baseAddress! + p * m * c, columnStride: c, rowOffsets: nil, depth: c, columns: m,
                                     sliceMultiple: ChannelBlocks.width)
             }
         }
-        return Weights(outChannels: m, inChannels: c, positions: positions)
+        return Weights(outChannels: m, inChannels: c, tile: tile, positions: positions)
     }
 
     /// y = activation(conv(x, W) + bias + residual), all blocked.
     public static func run(_ x: UnsafePointer<Float>, geometry g: WindowGeometry, weights: Weights, bias: UnsafePointer<Float>?,
                            residual: UnsafePointer<Float>?, activation: FusedActivation, into y: UnsafeMutablePointer<Float>) {
-        let w = ChannelBlocks.width, c = weights.inChannels, m = weights.outChannels
-        let tilesHigh = (g.outHeight + 3) / 4, tilesWide = (g.outWidth + 3) / 4, tiles = tilesHigh * tilesWide
-        // Every tile's 6x6 patch lies inside the bordered plane.
-        let planeHeight = max(tilesHigh * 4 + 2, g.inHeight + g.padTop), planeWidth = max(tilesWide * 4 + 2, g.inWidth + g.padLeft)
+        let w = ChannelBlocks.width, c = weights.inChannels, m = weights.outChannels, side = weights.tile
+        let positionCount = weights.positions.count
+        let tilesHigh = (g.outHeight + side - 1) / side, tilesWide = (g.outWidth + side - 1) / side, tiles = tilesHigh * tilesWide
+        // Every tile's patch (side + 2 square) lies inside the bordered plane.
+        let planeHeight = max(tilesHigh * side + 2, g.inHeight + g.padTop), planeWidth = max(tilesWide * side + 2, g.inWidth + g.padLeft)
         let planeFloats = planeHeight * planeWidth * w
         // Blocks of tiles as the NCHW kernel's, in whole six-row panels.
         let block = WinogradKernel.tileBlock(tiles: tiles, inChannels: c, outChannels: m, multiple: PanelGemm.rowsPerPanel)
@@ -51,7 +83,7 @@ public enum BlockedWinogradKernel {
         }
         defer { BufferPool.recycle(plane) }
         let layout = Layout(planeWidth: planeWidth, planeFloats: planeFloats, tilesWide: tilesWide, block: block,
-                            inStride: inStride, outStride: outStride, geometry: g)
+                            inStride: inStride, outStride: outStride, tile: side, geometry: g)
         plane.withUnsafeBufferPointer { planeBuffer in
             steps.withUnsafeBufferPointer { stepsBuffer in
                 func gemm(_ position: Int, _ count: Int, _ v: UnsafePointer<Float>, _ products: UnsafeMutablePointer<Float>,
@@ -69,7 +101,7 @@ public enum BlockedWinogradKernel {
                     // Few blocks (small planes): each block's stages split by channel block,
                     // transform position and filter block.
                     // (Pool buffers, not the calling thread's scratch, which the GEMMs' own scratch would nest in.)
-                    var v = BufferPool.floats(36 * inStride) { _ in }, products = BufferPool.floats(36 * outStride) { _ in }
+                    var v = BufferPool.floats(positionCount * inStride) { _ in }, products = BufferPool.floats(positionCount * outStride) { _ in }
                     defer { BufferPool.recycle(v); BufferPool.recycle(products) }
                     let inParts = Parallel.ranges(c / w), outParts = Parallel.ranges(m / w)
                     v.withUnsafeMutableBufferPointer { vBuffer in products.withUnsafeMutableBufferPointer { productsBuffer in
@@ -80,7 +112,7 @@ public enum BlockedWinogradKernel {
                             transformInput(planeBuffer.baseAddress! + image * (c / w) * planeFloats, layout, channelBlocks: inParts[part],
                                            first: first, count: count, into: vPointer)
                         }
-                        Parallel.forEach(36) { position in
+                        Parallel.forEach(positionCount) { position in
                             Scratch.withFloats(gemmScratch) { gemm(position, count, vPointer, productsPointer, $0) }
                         }
                         Parallel.forEach(outParts.count) { part in
@@ -94,12 +126,12 @@ public enum BlockedWinogradKernel {
                 }
                 let parts = Parallel.ranges(work)
                 Parallel.forEach(parts.count) { part in
-                    Scratch.withFloats(36 * inStride + gemmScratch, 36 * outStride) { v, products in
+                    Scratch.withFloats(positionCount * inStride + gemmScratch, positionCount * outStride) { v, products in
                         for item in parts[part] {
                             let image = item / blocksPerImage, first = (item % blocksPerImage) * block, count = min(block, tiles - first)
                             transformInput(planeBuffer.baseAddress! + image * (c / w) * planeFloats, layout, channelBlocks: 0..<(c / w),
                                            first: first, count: count, into: v)
-                            for position in 0..<36 { gemm(position, count, v, products, v + 36 * inStride) }
+                            for position in 0..<positionCount { gemm(position, count, v, products, v + positionCount * inStride) }
                             transformOutput(products, layout, filterBlocks: 0..<(m / w), first: first, count: count, bias: bias,
                                             residual: residual.map { $0 + image * m * spatialOut }, activation: activation,
                                             into: y + image * m * spatialOut)
@@ -113,6 +145,8 @@ public enum BlockedWinogradKernel {
     /// Where the transforms read and write.
     struct Layout {
         let planeWidth, planeFloats, tilesWide, block, inStride, outStride: Int
+        /// Output tile side (4 or 2).
+        let tile: Int
         let geometry: WindowGeometry
     }
 
@@ -123,6 +157,10 @@ public enum BlockedWinogradKernel {
     static func transformInput(_ plane: UnsafePointer<Float>, _ layout: Layout, channelBlocks: Range<Int>, first: Int, count: Int,
                                into v: UnsafeMutablePointer<Float>) {
         let w = ChannelBlocks.width, rowBytes = layout.planeWidth * w * 4
+        if layout.tile == 2 {
+            transformInput2(plane, layout, channelBlocks: channelBlocks, first: first, count: count, into: v)
+            return
+        }
         withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 36) { rows in
             for cb in channelBlocks {
                 let blockPlane = UnsafeRawPointer(plane + cb * layout.planeFloats)
@@ -155,6 +193,11 @@ public enum BlockedWinogradKernel {
                                 bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: FusedActivation,
                                 into y: UnsafeMutablePointer<Float>) {
         let w = ChannelBlocks.width, g = layout.geometry, spatial = g.outHeight * g.outWidth
+        if layout.tile == 2 {
+            transformOutput2(products, layout, filterBlocks: filterBlocks, first: first, count: count, bias: bias, residual: residual,
+                             activation: activation, into: y)
+            return
+        }
         withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 24) { rows in
             for mb in filterBlocks {
                 let start = bias.map { UnsafeRawPointer($0 + mb * w).loadUnaligned(as: SIMD8<Float>.self) } ?? SIMD8()
@@ -189,6 +232,84 @@ public enum BlockedWinogradKernel {
                         if width > 2 { store(2, values.2) }
                         if width > 3 { store(3, values.3) }
                     }
+                }
+            }
+        }
+    }
+
+    /// F(2x2, 3x3)'s V = B^T d B over 4x4 patches (2 pixels apart), as `transformInput`; B^T is
+    /// [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1].
+    @inline(never)
+    static func transformInput2(_ plane: UnsafePointer<Float>, _ layout: Layout, channelBlocks: Range<Int>, first: Int, count: Int,
+                                into v: UnsafeMutablePointer<Float>) {
+        let w = ChannelBlocks.width, rowBytes = layout.planeWidth * w * 4
+        @inline(__always) func line(_ d0: SIMD8<Float>, _ d1: SIMD8<Float>, _ d2: SIMD8<Float>, _ d3: SIMD8<Float>)
+            -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+            (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
+        }
+        for cb in channelBlocks {
+            let blockPlane = UnsafeRawPointer(plane + cb * layout.planeFloats)
+            for i in 0..<count {
+                let tile = first + i
+                let origin = blockPlane + ((tile / layout.tilesWide) * 2 * layout.planeWidth + (tile % layout.tilesWide) * 2) * w * 4
+                func d(_ r: Int, _ col: Int) -> SIMD8<Float> {
+                    origin.loadUnaligned(fromByteOffset: r * rowBytes + col * w * 4, as: SIMD8<Float>.self)
+                }
+                // Columns: t = B^T d, then rows: V = t B, position r * 4 + j.
+                let c0 = line(d(0, 0), d(1, 0), d(2, 0), d(3, 0)), c1 = line(d(0, 1), d(1, 1), d(2, 1), d(3, 1))
+                let c2 = line(d(0, 2), d(1, 2), d(2, 2), d(3, 2)), c3 = line(d(0, 3), d(1, 3), d(2, 3), d(3, 3))
+                let target = UnsafeMutableRawPointer(v + (cb * layout.block + i) * w)
+                func store(_ r: Int, _ row: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) {
+                    let stride = layout.inStride * 4
+                    target.storeBytes(of: row.0, toByteOffset: (r * 4) * stride, as: SIMD8<Float>.self)
+                    target.storeBytes(of: row.1, toByteOffset: (r * 4 + 1) * stride, as: SIMD8<Float>.self)
+                    target.storeBytes(of: row.2, toByteOffset: (r * 4 + 2) * stride, as: SIMD8<Float>.self)
+                    target.storeBytes(of: row.3, toByteOffset: (r * 4 + 3) * stride, as: SIMD8<Float>.self)
+                }
+                store(0, line(c0.0, c1.0, c2.0, c3.0))
+                store(1, line(c0.1, c1.1, c2.1, c3.1))
+                store(2, line(c0.2, c1.2, c2.2, c3.2))
+                store(3, line(c0.3, c1.3, c2.3, c3.3))
+            }
+        }
+    }
+
+    /// F(2x2, 3x3)'s Y = A^T M A per tile and filter block (A^T is [1 1 1 0; 0 1 -1 -1]), plus
+    /// bias and residual, through the activation; stores the part of each 2x2 tile inside the output.
+    @inline(never)
+    static func transformOutput2(_ products: UnsafePointer<Float>, _ layout: Layout, filterBlocks: Range<Int>, first: Int, count: Int,
+                                 bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: FusedActivation,
+                                 into y: UnsafeMutablePointer<Float>) {
+        let w = ChannelBlocks.width, g = layout.geometry, spatial = g.outHeight * g.outWidth
+        @inline(__always) func line(_ m0: SIMD8<Float>, _ m1: SIMD8<Float>, _ m2: SIMD8<Float>, _ m3: SIMD8<Float>)
+            -> (SIMD8<Float>, SIMD8<Float>) {
+            (m0 + m1 + m2, m1 - m2 - m3)
+        }
+        for mb in filterBlocks {
+            let start = bias.map { UnsafeRawPointer($0 + mb * w).loadUnaligned(as: SIMD8<Float>.self) } ?? SIMD8()
+            let plane = UnsafeMutableRawPointer(y + mb * spatial * w)
+            let residualPlane = residual.map { UnsafeRawPointer($0 + mb * spatial * w) }
+            for i in 0..<count {
+                let source = UnsafeRawPointer(products + (mb * layout.block + i) * w)
+                func load(_ position: Int) -> SIMD8<Float> {
+                    source.loadUnaligned(fromByteOffset: position * layout.outStride * 4, as: SIMD8<Float>.self)
+                }
+                // Columns: t = A^T M (2x4), then rows: Y = t A.
+                let c0 = line(load(0), load(4), load(8), load(12)), c1 = line(load(1), load(5), load(9), load(13))
+                let c2 = line(load(2), load(6), load(10), load(14)), c3 = line(load(3), load(7), load(11), load(15))
+                let tile = first + i
+                let top = (tile / layout.tilesWide) * 2, left = (tile % layout.tilesWide) * 2
+                let height = min(2, g.outHeight - top), width = min(2, g.outWidth - left)
+                for r in 0..<height {
+                    let values = r == 0 ? line(c0.0, c1.0, c2.0, c3.0) : line(c0.1, c1.1, c2.1, c3.1)
+                    let offset = ((top + r) * g.outWidth + left) * w * 4
+                    func store(_ j: Int, _ value: SIMD8<Float>) {
+                        var sum = value + start
+                        if let residualPlane { sum += residualPlane.loadUnaligned(fromByteOffset: offset + j * w * 4, as: SIMD8<Float>.self) }
+                        plane.storeBytes(of: activation.apply(sum), toByteOffset: offset + j * w * 4, as: SIMD8<Float>.self)
+                    }
+                    store(0, values.0)
+                    if width > 1 { store(1, values.1) }
                 }
             }
         }

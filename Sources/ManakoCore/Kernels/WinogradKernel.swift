@@ -34,6 +34,23 @@ public enum WinogradKernel {
         return Weights(outChannels: m, inChannels: c, positions: positions)
     }
 
+    /// F(2x2, 3x3)'s U = G g G^T at one position (row i, column j of the 4x4 result) of every
+    /// filter and channel, as [m][c] into `u` (in double precision): G's rows are
+    /// [1 0 0], [1/2 1/2 1/2], [1/2 -1/2 1/2], [0 0 1].
+    static func transformedFilters2(_ weights: [Float], outChannels m: Int, inChannels c: Int, position: Int,
+                                    into u: UnsafeMutablePointer<Float>) {
+        let g: [(Double, Double, Double)] = [(1, 0, 0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0, 0, 1)]
+        let (gi, gj) = (g[position / 4], g[position % 4])
+        weights.withUnsafeBufferPointer { w in
+            for index in 0..<(m * c) {
+                let k = w.baseAddress! + index * 9
+                // (G k)[i] column by column, then times G[j].
+                func column(_ b: Int) -> Double { gi.0 * Double(k[b]) + gi.1 * Double(k[3 + b]) + gi.2 * Double(k[6 + b]) }
+                u[index] = Float(column(0) * gj.0 + column(1) * gj.1 + column(2) * gj.2)
+            }
+        }
+    }
+
     /// U = G g G^T of every filter and channel, as [position][m][c] (in double precision).
     static func transformedFilters(_ weights: [Float], outChannels m: Int, inChannels c: Int) -> AlignedFloats {
         // G, row by row (6x3).

@@ -70,8 +70,9 @@ public struct BlockedConv: Operator, PlanDescribing {
     }
 
     /// The blocked form of `conv` with constant weights `w` (packed here), or nil when `kind`
-    /// finds none; `winograd` takes a 3x3 stride-1 window by Winograd.
-    public init?(_ conv: Conv, weights w: Tensor, winograd: Bool = false) {
+    /// finds none; `winograd` takes a 3x3 stride-1 window by Winograd, F(4x4, 3x3) or (with
+    /// `winogradTile` 2) F(2x2, 3x3).
+    public init?(_ conv: Conv, weights w: Tensor, winograd: Bool = false, winogradTile: Int = 4) {
         guard var kind = BlockedConv.kind(of: conv, weightShape: w.shape), let values = try? w.floats() else { return nil }
         if winograd {
             guard kind == .window, BlockedConv.winogradFits(conv, weightShape: w.shape) else { return nil }
@@ -86,7 +87,8 @@ public struct BlockedConv: Operator, PlanDescribing {
         case .pointwise: weights = .pointwise(BlockedGemmConvKernel.packWeights(values, outChannels: m, inChannels: perGroup))
         case .window:
             weights = .window(BlockedGemmConvKernel.packWeights(values, outChannels: m, inChannels: perGroup, taps: kh * kw))
-        case .winograd: weights = .winograd(BlockedWinogradKernel.transformWeights(values, outChannels: m, inChannels: perGroup))
+        case .winograd:
+            weights = .winograd(BlockedWinogradKernel.transformWeights(values, outChannels: m, inChannels: perGroup, tile: winogradTile))
         case .depthwise: weights = .depthwise(BlockedDepthwiseKernel.packWeights(values, channels: m, taps: kh * kw))
         case .fewChannels:
             weights = .fewChannels(BlockedGemmConvKernel.packWeights(values, outChannels: m, inChannels: perGroup * kh * kw))
@@ -225,12 +227,13 @@ public struct BlockedConv: Operator, PlanDescribing {
             let pixels = (inputs.first ?? nil).map { $0.rank == 4 ? $0.shape[2] * $0.shape[3] : 0 } ?? 0
             algorithm = "NCHW8c direct GEMM \(w[2])x\(w[3])/\(conv.strides?.last ?? 1) \(w[0])x\(w[1] * w[2] * w[3]), \(pixels) input pixels"
         case .winograd:
+            let side: Int
+            if case .winograd(let transformed) = weights { side = transformed.tile } else { side = 4 }
             var tiles = 0
             if let x = inputs.first ?? nil, x.rank == 4 {
-                let high = (x.shape[2] + 3) / 4, wide = (x.shape[3] + 3) / 4
-                tiles = high * wide
+                tiles = BlockedWinogradKernel.tiles(height: x.shape[2], width: x.shape[3], tile: side)
             }
-            algorithm = "NCHW8c Winograd F(4x4,3x3), \(tiles) tiles, 36 GEMMs \(w[0])x\(w[1])"
+            algorithm = "NCHW8c Winograd F(\(side)x\(side),3x3), \(tiles) tiles, \((side + 2) * (side + 2)) GEMMs \(w[0])x\(w[1])"
         case .depthwise:
             algorithm = "NCHW8c depthwise direct \(w[2])x\(w[3])/\(conv.strides?.last ?? 1)"
         case .fewChannels:

@@ -39,6 +39,8 @@ extension GraphOptimizer {
             return floats > 0 && c % ChannelBlocks.width == 0
         }
         var roles: [Int: BlockedRole] = [:]
+        // Winograd's output tile side per node that takes it (4, or 2 for small planes).
+        var winogradTiles: [Int: Int] = [:]
         for (n, node) in nodes.enumerated() {
             if let conv = node.op as? Conv {
                 guard node.inputs.count > 1, node.outputs.count == 1, let w = constants[node.inputs[1]], w.elementType == .float32,
@@ -47,8 +49,10 @@ extension GraphOptimizer {
                 if conv.addsResidual && !(node.inputs.count > 3 && shapes[node.inputs[3]] == shapes[node.outputs[0]]) { continue }
                 // 3x3 stride-1 layers with enough tiles go by Winograd.
                 if kind == .window, let out = shapes[node.outputs[0]], let oh = out[2], let ow = out[3],
-                   BlockedConv.winogradFits(conv, weightShape: w.shape), (oh + 3) / 4 * ((ow + 3) / 4) >= WinogradKernel.minimumTiles {
+                   BlockedConv.winogradFits(conv, weightShape: w.shape),
+                   let tile = BlockedWinogradKernel.tile(height: oh, width: ow, inChannels: w.shape[1], outChannels: w.shape[0]) {
                     roles[n] = .conv(.winograd)
+                    winogradTiles[n] = tile
                     continue
                 }
                 roles[n] = .conv(kind)
@@ -156,7 +160,7 @@ extension GraphOptimizer {
                 // `kind` found a form from W's shape; packing it succeeds (and is done only now,
                 // for the chains that convert).
                 guard case .conv(let kind) = roles[n]!, let conv = node.op as? Conv, let w = constants[node.inputs[1]],
-                      let blocked = BlockedConv(conv, weights: w, winograd: kind == .winograd) else {
+                      let blocked = BlockedConv(conv, weights: w, winograd: kind == .winograd, winogradTile: winogradTiles[n] ?? 4) else {
                     result.append(node)
                     continue
                 }
