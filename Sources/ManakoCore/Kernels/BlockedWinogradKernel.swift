@@ -142,6 +142,43 @@ public enum BlockedWinogradKernel {
         }
     }
 
+    /// One filter block's side of an output transform (either tile size): where its tiles'
+    /// products are, and its stores of Y with the bias, the residual and the activation.
+    struct FilterBlockOutput {
+        let start: SIMD8<Float>
+        let plane: UnsafeMutableRawPointer
+        let residualPlane: UnsafeRawPointer?
+        let products: UnsafeRawPointer
+        let outStride: Int
+        let activation: FusedActivation
+
+        @inline(__always)
+        init(_ mb: Int, _ products: UnsafePointer<Float>, _ layout: Layout, bias: UnsafePointer<Float>?,
+             residual: UnsafePointer<Float>?, activation: FusedActivation, y: UnsafeMutablePointer<Float>) {
+            let w = ChannelBlocks.width, spatial = layout.geometry.outHeight * layout.geometry.outWidth
+            start = bias.map { UnsafeRawPointer($0 + mb * w).loadUnaligned(as: SIMD8<Float>.self) } ?? SIMD8()
+            plane = UnsafeMutableRawPointer(y + mb * spatial * w)
+            residualPlane = residual.map { UnsafeRawPointer($0 + mb * spatial * w) }
+            self.products = UnsafeRawPointer(products + mb * layout.block * w)
+            outStride = layout.outStride
+            self.activation = activation
+        }
+
+        /// Tile `i`'s product at transform position `position`.
+        @inline(__always)
+        func product(_ i: Int, _ position: Int) -> SIMD8<Float> {
+            products.loadUnaligned(fromByteOffset: (position * outStride + i * ChannelBlocks.width) * 4, as: SIMD8<Float>.self)
+        }
+
+        /// activation(value + bias + residual) into Y, `offset` bytes into the block's plane.
+        @inline(__always)
+        func store(_ value: SIMD8<Float>, at offset: Int) {
+            var sum = value + start
+            if let residualPlane { sum += residualPlane.loadUnaligned(fromByteOffset: offset, as: SIMD8<Float>.self) }
+            plane.storeBytes(of: activation.apply(sum), toByteOffset: offset, as: SIMD8<Float>.self)
+        }
+    }
+
     /// Where the transforms read and write.
     struct Layout {
         let planeWidth, planeFloats, tilesWide, block, inStride, outStride: Int
@@ -192,7 +229,7 @@ public enum BlockedWinogradKernel {
     static func transformOutput(_ products: UnsafePointer<Float>, _ layout: Layout, filterBlocks: Range<Int>, first: Int, count: Int,
                                 bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: FusedActivation,
                                 into y: UnsafeMutablePointer<Float>) {
-        let w = ChannelBlocks.width, g = layout.geometry, spatial = g.outHeight * g.outWidth
+        let w = ChannelBlocks.width, g = layout.geometry
         if layout.tile == 2 {
             transformOutput2(products, layout, filterBlocks: filterBlocks, first: first, count: count, bias: bias, residual: residual,
                              activation: activation, into: y)
@@ -200,14 +237,9 @@ public enum BlockedWinogradKernel {
         }
         withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 24) { rows in
             for mb in filterBlocks {
-                let start = bias.map { UnsafeRawPointer($0 + mb * w).loadUnaligned(as: SIMD8<Float>.self) } ?? SIMD8()
-                let plane = UnsafeMutableRawPointer(y + mb * spatial * w)
-                let residualPlane = residual.map { UnsafeRawPointer($0 + mb * spatial * w) }
+                let out = FilterBlockOutput(mb, products, layout, bias: bias, residual: residual, activation: activation, y: y)
                 for i in 0..<count {
-                    let source = UnsafeRawPointer(products + (mb * layout.block + i) * w)
-                    func load(_ position: Int) -> SIMD8<Float> {
-                        source.loadUnaligned(fromByteOffset: position * layout.outStride * 4, as: SIMD8<Float>.self)
-                    }
+                    func load(_ position: Int) -> SIMD8<Float> { out.product(i, position) }
                     // Columns: t = A^T M (4x6).
                     for col in 0..<6 {
                         (rows[col], rows[6 + col], rows[12 + col], rows[18 + col])
@@ -220,17 +252,11 @@ public enum BlockedWinogradKernel {
                     for r in 0..<height {
                         let line = WinogradKernel.outputLine(rows[r * 6], rows[r * 6 + 1], rows[r * 6 + 2], rows[r * 6 + 3], rows[r * 6 + 4],
                                                              rows[r * 6 + 5])
-                        let values = (line.0 + start, line.1 + start, line.2 + start, line.3 + start)
                         let offset = ((top + r) * g.outWidth + left) * w * 4
-                        func store(_ j: Int, _ value: SIMD8<Float>) {
-                            var sum = value
-                            if let residualPlane { sum += residualPlane.loadUnaligned(fromByteOffset: offset + j * w * 4, as: SIMD8<Float>.self) }
-                            plane.storeBytes(of: activation.apply(sum), toByteOffset: offset + j * w * 4, as: SIMD8<Float>.self)
-                        }
-                        store(0, values.0)
-                        if width > 1 { store(1, values.1) }
-                        if width > 2 { store(2, values.2) }
-                        if width > 3 { store(3, values.3) }
+                        out.store(line.0, at: offset)
+                        if width > 1 { out.store(line.1, at: offset + w * 4) }
+                        if width > 2 { out.store(line.2, at: offset + 2 * w * 4) }
+                        if width > 3 { out.store(line.3, at: offset + 3 * w * 4) }
                     }
                 }
             }
@@ -280,20 +306,15 @@ public enum BlockedWinogradKernel {
     static func transformOutput2(_ products: UnsafePointer<Float>, _ layout: Layout, filterBlocks: Range<Int>, first: Int, count: Int,
                                  bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: FusedActivation,
                                  into y: UnsafeMutablePointer<Float>) {
-        let w = ChannelBlocks.width, g = layout.geometry, spatial = g.outHeight * g.outWidth
+        let w = ChannelBlocks.width, g = layout.geometry
         @inline(__always) func line(_ m0: SIMD8<Float>, _ m1: SIMD8<Float>, _ m2: SIMD8<Float>, _ m3: SIMD8<Float>)
             -> (SIMD8<Float>, SIMD8<Float>) {
             (m0 + m1 + m2, m1 - m2 - m3)
         }
         for mb in filterBlocks {
-            let start = bias.map { UnsafeRawPointer($0 + mb * w).loadUnaligned(as: SIMD8<Float>.self) } ?? SIMD8()
-            let plane = UnsafeMutableRawPointer(y + mb * spatial * w)
-            let residualPlane = residual.map { UnsafeRawPointer($0 + mb * spatial * w) }
+            let out = FilterBlockOutput(mb, products, layout, bias: bias, residual: residual, activation: activation, y: y)
             for i in 0..<count {
-                let source = UnsafeRawPointer(products + (mb * layout.block + i) * w)
-                func load(_ position: Int) -> SIMD8<Float> {
-                    source.loadUnaligned(fromByteOffset: position * layout.outStride * 4, as: SIMD8<Float>.self)
-                }
+                func load(_ position: Int) -> SIMD8<Float> { out.product(i, position) }
                 // Columns: t = A^T M (2x4), then rows: Y = t A.
                 let c0 = line(load(0), load(4), load(8), load(12)), c1 = line(load(1), load(5), load(9), load(13))
                 let c2 = line(load(2), load(6), load(10), load(14)), c3 = line(load(3), load(7), load(11), load(15))
@@ -303,13 +324,8 @@ public enum BlockedWinogradKernel {
                 for r in 0..<height {
                     let values = r == 0 ? line(c0.0, c1.0, c2.0, c3.0) : line(c0.1, c1.1, c2.1, c3.1)
                     let offset = ((top + r) * g.outWidth + left) * w * 4
-                    func store(_ j: Int, _ value: SIMD8<Float>) {
-                        var sum = value + start
-                        if let residualPlane { sum += residualPlane.loadUnaligned(fromByteOffset: offset + j * w * 4, as: SIMD8<Float>.self) }
-                        plane.storeBytes(of: activation.apply(sum), toByteOffset: offset + j * w * 4, as: SIMD8<Float>.self)
-                    }
-                    store(0, values.0)
-                    if width > 1 { store(1, values.1) }
+                    out.store(values.0, at: offset)
+                    if width > 1 { out.store(values.1, at: offset + w * 4) }
                 }
             }
         }
