@@ -111,6 +111,13 @@ public enum BlockedGemmConvKernel {
         /// The offsets of pixels first ..< first + count, those past `last` repeating it (one
         /// division for the lot: a division per pixel cost as much as a small layer's tile).
         func offsets(from first: Int, count: Int, last: Int, into target: UnsafeMutablePointer<Int>) {
+            if rowStep == outWidth &* columnStep {
+                // Rows follow each other with no gap (a 1x1 convolution at stride 1): pixel p is p
+                // columns in. A loop without branches: the general one cost a tenth of a 16 -> 32
+                // layer at 112x112, whose tiles are short.
+                for p in 0..<count { target[p] = Swift.min(first &+ p, last) &* columnStep }
+                return
+            }
             var (row, column) = first.quotientAndRemainder(dividingBy: outWidth)
             var offset = row * rowStep + column * columnStep
             for p in 0..<count {
