@@ -232,6 +232,8 @@ func describe(_ infos: [ValueInfo], _ names: [UnsafeMutablePointer<CChar>], _ wh
 /// Runs the raw graph on float32 inputs and copies the requested outputs into caller buffers.
 /// Every model input must be given once. All requested outputs' `shape`/`rank` are filled
 /// before any capacity is checked, so on MANAKO_BUFFER_TOO_SMALL the caller can allocate and retry.
+/// Input data is read in place during the call (16-byte-aligned data is not copied) and never
+/// written: keep it unchanged until the call returns; nothing refers to it afterwards.
 @c public func manako_model_run(_ model: manako_model_t?, _ inputs: UnsafePointer<manako_input>?, _ input_count: UInt,
                                  _ outputs: UnsafeMutablePointer<manako_output>?, _ output_count: UInt) -> manako_status {
     guarded {
@@ -251,7 +253,7 @@ func describe(_ infos: [ValueInfo], _ names: [UnsafeMutablePointer<CChar>], _ wh
             guard let count = Tensor.elementCount(dims), count <= 1 << 31 else { throw invalid("input '\(name)' has invalid shape \(dims)") }
             guard count == 0 || input.data != nil else { throw invalid("input '\(name)' has NULL data") }
             guard feeds[name] == nil else { throw invalid("input '\(name)' is given twice") }
-            feeds[name] = Tensor(shape: dims, floats: count == 0 ? [] : Array(UnsafeBufferPointer(start: input.data, count: count)))
+            feeds[name] = fedTensor(input.data, shape: dims, count: count)
         }
         let results = try m.run(feeds)
         let chosen = try (0..<Int(output_count)).map { i -> Tensor in
@@ -263,6 +265,18 @@ func describe(_ infos: [ValueInfo], _ names: [UnsafeMutablePointer<CChar>], _ wh
         for (i, t) in chosen.enumerated() { try describeShape(t, into: &outputs![i]) }
         for (i, t) in chosen.enumerated() { try copyValues(t, into: outputs![i]) }
     }
+}
+
+/// A caller's input for one run: read in place where it is 16-byte aligned (as a [Float]'s
+/// elements are, so no kernel sees a worse alignment than it would after a copy), else copied.
+/// The run ends before `manako_model_run` returns, and no tensor outlives it (outputs are copied
+/// out; borrowed memory never enters the buffer pool).
+func fedTensor(_ data: UnsafePointer<Float>?, shape: [Int], count: Int) -> Tensor {
+    guard count > 0, let data else { return Tensor(shape: shape, floats: []) }
+    if Int(bitPattern: data) % 16 == 0 {
+        return Tensor(shape: shape, aligned: AlignedFloats(borrowing: data, count: count))
+    }
+    return Tensor(shape: shape, floats: Array(UnsafeBufferPointer(start: data, count: count)))
 }
 
 /// Writes a tensor's rank and dimensions into a caller's output record.

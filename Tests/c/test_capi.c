@@ -134,6 +134,24 @@ int main(int argc, char **argv) {
     int best = 0;
     for (int i = 1; i < 1000; i++) if (fed_logits[i] > fed_logits[best]) best = i;
     CHECK(best == from_file.index, "preprocess + run gives %d, classify %d", best, (int)from_file.index);
+    /* Aligned input is read in place, unaligned input copied: the same logits either way, and
+     * the caller's input is left as it was. */
+    size_t input_floats = 3 * 224 * 224;
+    float *saved = malloc(input_floats * sizeof(float)), *shifted_storage = malloc((input_floats + 1) * sizeof(float));
+    memcpy(saved, input, input_floats * sizeof(float));
+    CHECK(((uintptr_t)input) % 16 == 0, "calloc gave an input that is not 16-byte aligned");
+    CHECK(manako_model_run(model, &fed, 1, &fed_out, 1) == MANAKO_OK, "second run in place");
+    CHECK(memcmp(saved, input, input_floats * sizeof(float)) == 0, "run wrote into its input");
+    float *shifted = ((uintptr_t)shifted_storage % 16 == 0) ? shifted_storage + 1 : shifted_storage;
+    memcpy(shifted, input, input_floats * sizeof(float));
+    float copied_logits[1000];
+    manako_input unaligned = {NULL, shifted, good_shape, 4};
+    manako_output copied_out = {NULL, copied_logits, 1000, {0}, 0};
+    CHECK(((uintptr_t)shifted) % 16 != 0, "the shifted input is aligned");
+    CHECK(manako_model_run(model, &unaligned, 1, &copied_out, 1) == MANAKO_OK, "run unaligned");
+    CHECK(memcmp(copied_logits, fed_logits, sizeof(fed_logits)) == 0, "in-place and copied inputs give different logits");
+    free(saved);
+    free(shifted_storage);
     CHECK(manako_model_preprocess_encoded(model, image, image_size, &tensor) == MANAKO_OK, "preprocess encoded");
     CHECK(manako_model_preprocess_pixels(model, rgb, (size_t)w * h * 3, w, h, (size_t)w * 3, MANAKO_PIXEL_RGB, &tensor) == MANAKO_OK,
           "preprocess pixels");

@@ -49,7 +49,11 @@ public final class BufferPool: @unchecked Sendable {
     func give(_ buffer: [Float]) { keep(buffer, count: buffer.count, in: &free) }
 
     /// Keeps `buffer` for a later request of the same size (up to `buffersPerSize`).
-    func give(_ buffer: AlignedFloats) { keep(buffer, count: buffer.count, in: &freeAligned) }
+    func give(_ buffer: AlignedFloats) {
+        // A borrowed input is the caller's memory: handing it out as scratch would overwrite it.
+        guard buffer.owned else { return }
+        keep(buffer, count: buffer.count, in: &freeAligned)
+    }
 
     private func keep<Buffer>(_ buffer: Buffer, count: Int, in lists: inout [Int: [Buffer]]) {
         if count == 0 { return }

@@ -7,12 +7,25 @@
 public final class AlignedFloats: @unchecked Sendable {
     public let count: Int
     private let base: UnsafeMutablePointer<Float>
+    /// False for a caller's memory borrowed for one run (`init(borrowing:count:)`): never freed
+    /// here, never recycled into a buffer pool, never written.
+    let owned: Bool
 
     /// `count` floats that `initialize` must write in full.
     public init(count: Int, _ initialize: (UnsafeMutableBufferPointer<Float>) -> Void) {
         self.count = count
         base = AlignedFloats.allocate(count)
+        owned = true
         initialize(UnsafeMutableBufferPointer(start: base, count: count))
+    }
+
+    /// A view of `count` floats that the caller owns and keeps alive and unchanged while the
+    /// view exists: an input fed through the C ABI, read where it is for the one run instead of
+    /// copied (a 224x224 image's copy cost 0.1 ms, 1 % of MobileNetV2 on two threads).
+    public init(borrowing base: UnsafePointer<Float>, count: Int) {
+        self.count = count
+        self.base = UnsafeMutablePointer(mutating: base)
+        owned = false
     }
 
     /// Uninitialized memory for `count` floats, 64-byte aligned; large arrays start on a 2 MB
@@ -25,7 +38,7 @@ public final class AlignedFloats: @unchecked Sendable {
     }
 
     deinit {
-        base.deallocate()
+        if owned { base.deallocate() }
     }
 
     public func withUnsafeBufferPointer<R>(_ body: (UnsafeBufferPointer<Float>) throws -> R) rethrows -> R {

@@ -87,6 +87,33 @@ def test_outputs_larger_than_the_batch_suggests(tmp_path):
             assert y.shape == (rows * 4,) and np.array_equal(y, x.ravel())
 
 
+def test_inputs_are_read_in_place_and_left_unchanged(tmp_path):
+    """Aligned inputs are read where they are, unaligned ones copied: an output that is the input
+    itself (Identity) and one computed from it (Relu) come out the same either way, and the
+    caller's array is never written, even over repeated runs that recycle buffers."""
+    onnx = pytest.importorskip("onnx")
+    from onnx import TensorProto, helper
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["x"], ["same"]), helper.make_node("Relu", ["x"], ["positive"])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [2, 300])],
+        [helper.make_tensor_value_info("same", TensorProto.FLOAT, [2, 300]),
+         helper.make_tensor_value_info("positive", TensorProto.FLOAT, [2, 300])])
+    path = tmp_path / "identity.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    x = np.random.default_rng(3).standard_normal((2, 300)).astype(np.float32)
+    storage = np.zeros(601 + 16, dtype=np.float32)
+    with manako.Model(path) as m:
+        for offset in (0, 1, 2, 3, 0, 1):
+            start = (-storage.ctypes.data // 4) % 4 + offset  # 16-byte aligned plus `offset` floats
+            fed = storage[start:start + 600].reshape(2, 300)
+            fed[...] = x
+            assert (fed.ctypes.data % 16 == 0) == (offset == 0)
+            out = m.run(fed)
+            assert np.array_equal(out["same"], x) and np.array_equal(out["positive"], np.maximum(x, 0))
+            assert np.array_equal(fed, x), "the run wrote into its input"
+            assert not np.shares_memory(out["same"], fed)
+
+
 def test_load_from_bytes():
     with manako.Model(MODEL.read_bytes()) as m:
         assert m.classify(IMAGE, top_k=1)[0].index == 282
