@@ -75,6 +75,21 @@ static inline __attribute__((always_inline)) mk_float8 mk_exp2_eighths(mk_int8 b
 #endif
 }
 
+/* The same table as integer offsets: the bits of 2^(j/8) less 127 << 23 and j << 20. For lanes
+ * whose low twelve bits hold 8 (n + 127) + j, offsets + (bits << 20) are the bits of
+ * 2^(j/8) * 2^n (for -126 <= n <= 127): one vpermd and one vpaddd, where the float table and a
+ * separate 2^n take a mask and a multiply more. */
+static inline __attribute__((always_inline)) mk_int8 mk_exp2_eighths_offsets(mk_int8 bits) {
+    const mk_int8 table = {0, -289342, -509968, -655657, -719629, -694486, -572163, -343865};
+#if defined(__AVX2__)
+    return (mk_int8)_mm256_permutevar8x32_epi32((__m256i)table, (__m256i)bits);
+#else
+    mk_int8 r;
+    for (int i = 0; i < 8; i++) r[i] = table[bits[i] & 7];
+    return r;
+#endif
+}
+
 /* The first `count` (0...8) floats at p as a vector, the other lanes zero, and the first `count`
  * lanes of v stored at p: a tile's partial last columns without a scalar loop, and without
  * touching memory past them (a masked vmaskmovps load does not fault on the lanes it skips). */

@@ -85,10 +85,11 @@ public enum VectorMath {
         return power * exponentScale(bits)
     }
 
-    /// 2^(j/8) * 2^n from `reduce`'s bits (exact: n >= -126 keeps it normal).
+    /// 2^(j/8) * 2^n from `reduce`'s bits, for -126 <= n <= 127 (the clamps' range): n added to
+    /// the table entry's exponent by an integer add (`mk_exp2_eighths_offsets`).
     @inline(__always)
     static func exponentScale(_ bits: SIMD8<Int32>) -> SIMD8<Float> {
-        mk_exp2_eighths(bits) * unsafeBitCast((bits &>> 3) &<< 23, to: SIMD8<Float>.self)
+        unsafeBitCast(mk_exp2_eighths_offsets(bits) &+ (bits &<< 20), to: SIMD8<Float>.self)
     }
 
     /// e^c = e^r * 2^(j/8) * 2^n for c in [-87.34, 88.73]: c = (8n + j) ln2/8 + r, |r| <= ln2/16.
