@@ -231,6 +231,7 @@ func blockedWinogradMatchesReference(_ c: (Int, Int, Int, Int, Int, [Int]), tile
     (1, 24, 13, 11, 3, 2, [0, 1, 2, 0], 2, true),
     (2, 8, 2, 3, 5, 1, [2, 2, 2, 2], 1, false),
     (1, 16, 56, 56, 2, 2, [0, 0, 0, 0], 1, false),
+    (2, 8, 9, 7, 3, 1, [1, 0, 0, 1], 1, false),
 ])
 func blockedPoolsMatchReference(_ c: (Int, Int, Int, Int, Int, Int, [Int], Int, Bool)) throws {
     let (n, channels, h, w, k, s, pads, d, ceil) = c

@@ -83,7 +83,22 @@ public struct BlockedPool: Operator {
                             let firstRow = plane + (top + taps.lowerBound * g.dilationHeight) * g.inWidth * vectorBytes
                             let rowStep = g.dilationHeight * g.inWidth * vectorBytes
                             let out = target + oh * g.outWidth * vectorBytes
+                            // A whole 3x3 max window (every interior pixel of ResNet's, DenseNet's and
+                            // SqueezeNet's pools): the same nine maxima in the same order (a NaN tap is
+                            // skipped alike), unrolled, not two loops of run-time length per pixel.
+                            let whole3x3 = kind == .max && g.kernelHeight == 3 && g.kernelWidth == 3 && taps.count == 3
                             for ow in 0..<g.outWidth {
+                                if whole3x3 && counts[ow] == 3 {
+                                    var result = SIMD8<Float>(repeating: -.infinity), row = firstRow + starts[ow]
+                                    for _ in 0..<3 {
+                                        result = mk_max(row.loadUnaligned(as: SIMD8<Float>.self), result)
+                                        result = mk_max(row.loadUnaligned(fromByteOffset: tapStep, as: SIMD8<Float>.self), result)
+                                        result = mk_max(row.loadUnaligned(fromByteOffset: 2 * tapStep, as: SIMD8<Float>.self), result)
+                                        row += rowStep
+                                    }
+                                    out.storeBytes(of: result, toByteOffset: ow * vectorBytes, as: SIMD8<Float>.self)
+                                    continue
+                                }
                                 var result = SIMD8<Float>(repeating: average ? 0 : -.infinity)
                                 var row = firstRow + starts[ow]
                                 for _ in 0..<taps.count {
