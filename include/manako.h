@@ -159,8 +159,9 @@ manako_status manako_model_preprocess_pixels(manako_model_t model, void const * 
 /// Runs the raw graph on float32 inputs and copies the requested outputs into caller buffers.
 /// Every model input must be given once. All requested outputs' `shape`/`rank` are filled
 /// before any capacity is checked, so on MANAKO_BUFFER_TOO_SMALL the caller can allocate and retry.
-/// Input data is read in place during the call (16-byte-aligned data is not copied) and never
-/// written: keep it unchanged until the call returns; nothing refers to it afterwards.
+/// Input data is read in place during the call (16-byte-aligned data not sharing memory with an
+/// output buffer is not copied) and never written: keep it unchanged until the call returns;
+/// nothing refers to it afterwards.
 manako_status manako_model_run(manako_model_t model, manako_input const * inputs, size_t input_count, manako_output * outputs, size_t output_count);
 
 /// Fills `options` with defaults (library thread default, the default limits, the model's own

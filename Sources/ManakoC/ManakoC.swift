@@ -232,8 +232,9 @@ func describe(_ infos: [ValueInfo], _ names: [UnsafeMutablePointer<CChar>], _ wh
 /// Runs the raw graph on float32 inputs and copies the requested outputs into caller buffers.
 /// Every model input must be given once. All requested outputs' `shape`/`rank` are filled
 /// before any capacity is checked, so on MANAKO_BUFFER_TOO_SMALL the caller can allocate and retry.
-/// Input data is read in place during the call (16-byte-aligned data is not copied) and never
-/// written: keep it unchanged until the call returns; nothing refers to it afterwards.
+/// Input data is read in place during the call (16-byte-aligned data not sharing memory with an
+/// output buffer is not copied) and never written: keep it unchanged until the call returns;
+/// nothing refers to it afterwards.
 @c public func manako_model_run(_ model: manako_model_t?, _ inputs: UnsafePointer<manako_input>?, _ input_count: UInt,
                                  _ outputs: UnsafeMutablePointer<manako_output>?, _ output_count: UInt) -> manako_status {
     guarded {
@@ -253,7 +254,10 @@ func describe(_ infos: [ValueInfo], _ names: [UnsafeMutablePointer<CChar>], _ wh
             guard let count = Tensor.elementCount(dims), count <= 1 << 31 else { throw invalid("input '\(name)' has invalid shape \(dims)") }
             guard count == 0 || input.data != nil else { throw invalid("input '\(name)' has NULL data") }
             guard feeds[name] == nil else { throw invalid("input '\(name)' is given twice") }
-            feeds[name] = fedTensor(input.data, shape: dims, count: count)
+            let overlapsAnOutput = (0..<Int(output_count)).contains { j in
+                overlaps(input.data, count: count, outputs![j].data, count: Int(clamping: outputs![j].capacity))
+            }
+            feeds[name] = fedTensor(input.data, shape: dims, count: count, copied: overlapsAnOutput)
         }
         let results = try m.run(feeds)
         let chosen = try (0..<Int(output_count)).map { i -> Tensor in
@@ -268,15 +272,27 @@ func describe(_ infos: [ValueInfo], _ names: [UnsafeMutablePointer<CChar>], _ wh
 }
 
 /// A caller's input for one run: read in place where it is 16-byte aligned (as a [Float]'s
-/// elements are, so no kernel sees a worse alignment than it would after a copy), else copied.
-/// The run ends before `manako_model_run` returns, and no tensor outlives it (outputs are copied
-/// out; borrowed memory never enters the buffer pool).
-func fedTensor(_ data: UnsafePointer<Float>?, shape: [Int], count: Int) -> Tensor {
+/// elements are, so no kernel sees a worse alignment than it would after a copy), else, or if
+/// `copied` (it shares memory with an output buffer, which the results are written into while
+/// an output that is the input itself may still be read), copied. The run ends before
+/// `manako_model_run` returns, and no tensor outlives it (outputs are copied out; borrowed
+/// memory never enters the buffer pool).
+func fedTensor(_ data: UnsafePointer<Float>?, shape: [Int], count: Int, copied: Bool) -> Tensor {
     guard count > 0, let data else { return Tensor(shape: shape, floats: []) }
-    if Int(bitPattern: data) % 16 == 0 {
+    if !copied && Int(bitPattern: data) % 16 == 0 {
         return Tensor(shape: shape, aligned: AlignedFloats(borrowing: data, count: count))
     }
     return Tensor(shape: shape, floats: Array(UnsafeBufferPointer(start: data, count: count)))
+}
+
+/// Whether `count` floats at `a` and `otherCount` at `b` share any memory.
+func overlaps(_ a: UnsafePointer<Float>?, count: Int, _ b: UnsafeMutablePointer<Float>?, count otherCount: Int) -> Bool {
+    guard let a, let b, count > 0, otherCount > 0 else { return false }
+    let start = UInt(bitPattern: Int(bitPattern: a)), otherStart = UInt(bitPattern: Int(bitPattern: b))
+    // Differences, not ends: a capacity near SIZE_MAX must not wrap around.
+    let bytes = UInt(count).multipliedReportingOverflow(by: 4), otherBytes = UInt(otherCount).multipliedReportingOverflow(by: 4)
+    if start >= otherStart { return otherBytes.overflow || start - otherStart < otherBytes.partialValue }
+    return bytes.overflow || otherStart - start < bytes.partialValue
 }
 
 /// Writes a tensor's rank and dimensions into a caller's output record.

@@ -150,6 +150,16 @@ int main(int argc, char **argv) {
     CHECK(((uintptr_t)shifted) % 16 != 0, "the shifted input is aligned");
     CHECK(manako_model_run(model, &unaligned, 1, &copied_out, 1) == MANAKO_OK, "run unaligned");
     CHECK(memcmp(copied_logits, fed_logits, sizeof(fed_logits)) == 0, "in-place and copied inputs give different logits");
+    /* An output buffer that is the input's own memory: the input is copied first, so the
+     * logits are the same and only the output's floats change. */
+    float *shared = malloc(input_floats * sizeof(float));
+    memcpy(shared, saved, input_floats * sizeof(float));
+    manako_input shared_in = {NULL, shared, good_shape, 4};
+    manako_output shared_out = {NULL, shared, 1000, {0}, 0};
+    CHECK(manako_model_run(model, &shared_in, 1, &shared_out, 1) == MANAKO_OK, "run into its own input");
+    CHECK(memcmp(shared, fed_logits, sizeof(fed_logits)) == 0, "an output over the input gives different logits");
+    CHECK(memcmp(shared + 1000, saved + 1000, (input_floats - 1000) * sizeof(float)) == 0, "wrote past the output's floats");
+    free(shared);
     free(saved);
     free(shifted_storage);
     CHECK(manako_model_preprocess_encoded(model, image, image_size, &tensor) == MANAKO_OK, "preprocess encoded");

@@ -114,6 +114,38 @@ def test_inputs_are_read_in_place_and_left_unchanged(tmp_path):
             assert not np.shares_memory(out["same"], fed)
 
 
+def test_an_output_buffer_over_the_input(tmp_path):
+    """Through the C ABI, an output buffer that is the input's own memory: outputs are written in
+    order, so a first output written over the input must not change a later output that is the
+    input itself (Identity). The input is copied when it shares memory with an output."""
+    onnx = pytest.importorskip("onnx")
+    import ctypes
+    from onnx import TensorProto, helper
+    from manako import _library
+    graph = helper.make_graph(
+        [helper.make_node("Relu", ["x"], ["positive"]), helper.make_node("Identity", ["x"], ["same"])], "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [8])],
+        [helper.make_tensor_value_info("positive", TensorProto.FLOAT, [8]),
+         helper.make_tensor_value_info("same", TensorProto.FLOAT, [8])])
+    path = tmp_path / "aliased.onnx"
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), path)
+    x = np.array([-3, -2, -1, 0, 1, 2, 3, 4], dtype=np.float32)
+    with manako.Model(path) as m:
+        shared = np.zeros(16 + 8, dtype=np.float32)
+        start = (-shared.ctypes.data // 4) % 4  # 16-byte aligned: read in place unless it overlaps
+        buffer = shared[start:start + 8]
+        buffer[...] = x
+        same = np.zeros(8, dtype=np.float32)
+        shape = (ctypes.c_int64 * 1)(8)
+        c_input = (_library.CInput * 1)()
+        c_input[0].name, c_input[0].data, c_input[0].shape, c_input[0].rank = None, buffer.ctypes.data, shape, 1
+        outputs = (_library.COutput * 2)()
+        outputs[0].data, outputs[0].capacity = buffer.ctypes.data, 8
+        outputs[1].data, outputs[1].capacity = same.ctypes.data, 8
+        assert m._lib.manako_model_run(m._live(), c_input, 1, outputs, 2) == 0
+        assert np.array_equal(buffer, np.maximum(x, 0)) and np.array_equal(same, x)
+
+
 def test_load_from_bytes():
     with manako.Model(MODEL.read_bytes()) as m:
         assert m.classify(IMAGE, top_k=1)[0].index == 282
