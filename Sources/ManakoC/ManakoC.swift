@@ -272,11 +272,11 @@ func describe(_ infos: [ValueInfo], _ names: [UnsafeMutablePointer<CChar>], _ wh
 }
 
 /// A caller's input for one run: read in place where it is 16-byte aligned (as a [Float]'s
-/// elements are, so no kernel sees a worse alignment than it would after a copy), else, or if
-/// `copied` (it shares memory with an output buffer, which the results are written into while
-/// an output that is the input itself may still be read), copied. The run ends before
-/// `manako_model_run` returns, and no tensor outlives it (outputs are copied out; borrowed
-/// memory never enters the buffer pool).
+/// elements are, so no kernel sees a worse alignment than after a copy), copied where it is not
+/// or where `copied` says it shares memory with an output buffer (outputs are written in
+/// turn, and a later one may be the input itself). The run ends before `manako_model_run`
+/// returns and no tensor outlives it: outputs are copied out, and borrowed memory never enters
+/// the buffer pool.
 func fedTensor(_ data: UnsafePointer<Float>?, shape: [Int], count: Int, copied: Bool) -> Tensor {
     guard count > 0, let data else { return Tensor(shape: shape, floats: []) }
     if !copied && Int(bitPattern: data) % 16 == 0 {

@@ -3,7 +3,9 @@
 /// whole 32-byte vectors; a [Float]'s elements are only 16-byte aligned (a large one's start 48
 /// bytes past a cache line: glibc's 16-byte mmap header plus the array's 32), so every other
 /// such access would straddle two cache lines. Weights are immutable once written; an
-/// activation is written only by the kernel that draws it from the buffer pool.
+/// activation is written only by the kernel that draws it from the buffer pool. The one
+/// exception to the alignment: a caller's input borrowed for a run (`init(borrowing:count:)`),
+/// 16-byte aligned like an array's elements.
 public final class AlignedFloats: @unchecked Sendable {
     public let count: Int
     private let base: UnsafeMutablePointer<Float>
