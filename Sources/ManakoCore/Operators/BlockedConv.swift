@@ -70,11 +70,11 @@ public struct BlockedConv: Operator, PlanDescribing {
     }
 
     /// The blocked form of `conv` with constant weights `w` (packed here), or nil when `kind`
-    /// finds none; `winograd` takes a 3x3 stride-1 window by Winograd, F(4x4, 3x3) or (with
-    /// `winogradTile` 2) F(2x2, 3x3).
-    public init?(_ conv: Conv, weights w: Tensor, winograd: Bool = false, winogradTile: Int = 4) {
+    /// finds none; a `winogradTile` (4 or 2) takes a 3x3 stride-1 window by Winograd, F(4x4, 3x3)
+    /// or F(2x2, 3x3).
+    public init?(_ conv: Conv, weights w: Tensor, winogradTile: Int? = nil) {
         guard var kind = BlockedConv.kind(of: conv, weightShape: w.shape), let values = try? w.floats() else { return nil }
-        if winograd {
+        if winogradTile != nil {
             guard kind == .window, BlockedConv.winogradFits(conv, weightShape: w.shape) else { return nil }
             kind = .winograd
         }
@@ -88,7 +88,7 @@ public struct BlockedConv: Operator, PlanDescribing {
         case .window:
             weights = .window(BlockedGemmConvKernel.packWeights(values, outChannels: m, inChannels: perGroup, taps: kh * kw))
         case .winograd:
-            weights = .winograd(BlockedWinogradKernel.transformWeights(values, outChannels: m, inChannels: perGroup, tile: winogradTile))
+            weights = .winograd(BlockedWinogradKernel.transformWeights(values, outChannels: m, inChannels: perGroup, tile: winogradTile ?? 4))
         case .depthwise: weights = .depthwise(BlockedDepthwiseKernel.packWeights(values, channels: m, taps: kh * kw))
         case .fewChannels:
             weights = .fewChannels(BlockedGemmConvKernel.packWeights(values, outChannels: m, inChannels: perGroup * kh * kw))

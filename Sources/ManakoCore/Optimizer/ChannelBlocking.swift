@@ -160,7 +160,7 @@ extension GraphOptimizer {
                 // `kind` found a form from W's shape; packing it succeeds (and is done only now,
                 // for the chains that convert).
                 guard case .conv(let kind) = roles[n]!, let conv = node.op as? Conv, let w = constants[node.inputs[1]],
-                      let blocked = BlockedConv(conv, weights: w, winograd: kind == .winograd, winogradTile: winogradTiles[n] ?? 4) else {
+                      let blocked = BlockedConv(conv, weights: w, winogradTile: kind == .winograd ? winogradTiles[n] : nil) else {
                     result.append(node)
                     continue
                 }
