@@ -212,8 +212,10 @@ public enum ONNXImporter {
         let (blocked, blockedCount) = GraphOptimizer.blockChannels(optimized, shapes: shapes, constants: &constants, outputs: outputs)
         report.channelBlockedConvolutions = blockedCount
         let packed = GraphOptimizer.packConvolutionWeights(blocked, constants: constants, report: &report)
-        let (trimmed, _) = GraphOptimizer.keepPreparedWeightsInUse(packed, shapes: shapes, constants: &constants, outputs: outputs)
-        if blockedCount == 0 && report.packedConvolutions == 0 && report.packedMatMuls == 0 { return (built, report) }
+        let (kept, _) = GraphOptimizer.keepPreparedWeightsInUse(packed, shapes: shapes, constants: &constants, outputs: outputs)
+        let (trimmed, attentions) = GraphOptimizer.fuseAttention(kept, constants: constants, outputs: outputs)
+        report.fusedAttentions = attentions
+        if blockedCount == 0 && report.packedConvolutions == 0 && report.packedMatMuls == 0 && attentions == 0 { return (built, report) }
         return (try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: trimmed,
                           maxTensorElements: limits.maxTensorElements), report)
     }

@@ -75,6 +75,13 @@ public enum ElementwiseUnary {
 /// The C library's functions used by unary operators (the core avoids Foundation).
 public enum CMath {
     @inlinable public static func exp(_ x: Float) -> Float { expf(x) }
+    @inlinable public static func exp(_ x: Double) -> Double {
+        #if canImport(Glibc)
+        Glibc.exp(x)
+        #else
+        Darwin.exp(x)
+        #endif
+    }
     @inlinable public static func log(_ x: Float) -> Float { logf(x) }
     @inlinable public static func erf(_ x: Float) -> Float { erff(x) }
     @inlinable public static func tanh(_ x: Float) -> Float { tanhf(x) }

@@ -26,17 +26,7 @@ public struct Softmax: Operator {
                     Parallel.forEach(parts.count) { part in
                         for o in parts[part] {
                             let row = xb.baseAddress! + o * length, target = out.baseAddress! + o * length
-                            let peak = VectorMath.maximum(row, count: length)
-                            var total: Float
-                            if peak.isFinite {
-                                total = VectorMath.exponentiate(row, minus: peak, count: length, into: target)
-                            } else {
-                                // NaN or infinity: the exact exp, whose special lanes give NaN as ONNX Runtime does.
-                                target.update(from: row, count: length)
-                                VectorMath.transform(target, count: length) { VectorMath.exp($0 - peak) }
-                                total = VectorMath.sum(target, count: length)
-                            }
-                            let scale = SIMD8<Float>(repeating: 1 / total)
+                            let scale = SIMD8<Float>(repeating: 1 / Softmax.exponentiateRow(row, count: length, into: target))
                             VectorMath.transform(target, count: length) { $0 * scale }
                         }
                     }
@@ -66,4 +56,16 @@ public struct Softmax: Operator {
     }
 }
 
-extension Softmax: ShapePreserving {}
+extension Softmax: ShapePreserving {
+    /// e^(x - max x) of a row of `count` >= 1 floats into `target` (which may be `row`),
+    /// returning their sum: softmax before its division (shared with `AttentionKernel`).
+    @inline(__always)
+    static func exponentiateRow(_ row: UnsafePointer<Float>, count: Int, into target: UnsafeMutablePointer<Float>) -> Float {
+        let peak = VectorMath.maximum(row, count: count)
+        if peak.isFinite { return VectorMath.exponentiate(row, minus: peak, count: count, into: target) }
+        // NaN or infinity: the exact exp, whose special lanes give NaN as ONNX Runtime does.
+        if UnsafePointer(target) != row { target.update(from: row, count: count) }
+        VectorMath.transform(target, count: count) { VectorMath.exp($0 - peak) }
+        return VectorMath.sum(target, count: count)
+    }
+}

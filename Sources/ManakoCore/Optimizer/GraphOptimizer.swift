@@ -23,6 +23,8 @@ public enum GraphOptimizer {
         public var winogradConvolutions = 0
         /// Convolutions moved into the channel-blocked layout (`blockChannels`, run by the importer with shapes).
         public var channelBlockedConvolutions = 0
+        /// MatMul, Softmax, MatMul chains (with their views and scales) run as one `Attention` (`fuseAttention`).
+        public var fusedAttentions = 0
 
         public init() {}
     }

@@ -1,0 +1,226 @@
+import CManakoSIMD
+
+/// softmax(scale · Q Kᵀ) V for every (batch, head), six query rows at a time: the six rows'
+/// scores stay in L1, are exponentiated in place, and multiply V there, so no scores tensor,
+/// no separate Softmax pass and no transposed copies of the heads exist.
+/// Layout: every operand is a strided [batch][heads][rows][columns] view (Q [T, D], K [S, D],
+/// V [S, E], output [T, E] per head), so heads are read where a fused QKV projection wrote them.
+/// K and V are packed per head into PanelGemm's [tile][k][16] panels; scores and the output
+/// use PanelGemm's 6x16 register tile. Twin: `referenceAttention`, tested on awkward sizes.
+public enum AttentionKernel {
+    /// A strided four-axis view: element (b, h, r, c) at `base + b·s0 + h·s1 + r·s2 + c·s3`
+    /// (a stride of 0 broadcasts an axis of one).
+    public struct View {
+        public var base: UnsafePointer<Float>
+        public var strides: [Int]
+
+        public init(base: UnsafePointer<Float>, strides: [Int]) {
+            self.base = base
+            self.strides = strides
+        }
+
+        @inline(__always)
+        func at(_ b: Int, _ h: Int) -> UnsafePointer<Float> { base + b * strides[0] + h * strides[1] }
+    }
+
+    /// The sizes of one call: `batch` x `heads` products of T = `queries` rows of depth D
+    /// against S = `keys` rows, each of E = `valueDepth` values.
+    public struct Shape: Equatable, Sendable {
+        public var batch, heads, queries, keys, depth, valueDepth: Int
+
+        public init(batch: Int, heads: Int, queries: Int, keys: Int, depth: Int, valueDepth: Int) {
+            (self.batch, self.heads, self.queries, self.keys, self.depth, self.valueDepth) = (batch, heads, queries, keys, depth, valueDepth)
+        }
+    }
+
+    static let rows = PanelGemm.rowsPerPanel
+    static let width = PanelGemm.columnsPerTile
+    /// Blocks of six query rows per work item: enough work per claim, enough items to share.
+    static let blocksPerItem = 4
+
+    /// Writes softmax(scale · Q Kᵀ) V into `output` (strides as for a `View`, columns contiguous
+    /// or not). Q, K and V must not overlap the output. Shapes with a zero size write nothing.
+    public static func run(query q: View, key k: View, value v: View, scale: Float, shape: Shape,
+                           output: UnsafeMutablePointer<Float>, outputStrides: [Int]) {
+        let (t, s, d, e) = (shape.queries, shape.keys, shape.depth, shape.valueDepth)
+        let pairs = shape.batch * shape.heads
+        guard pairs > 0, t > 0, e > 0 else { return }
+        if s == 0 {
+            // Softmax over no keys is 0/0: NaN, as the unfused graph gives.
+            for p in 0..<pairs {
+                for r in 0..<t { for c in 0..<e { output[offset(p, r, c, shape: shape, strides: outputStrides)] = .nan } }
+            }
+            return
+        }
+        let keyTiles = (s + width - 1) / width, valueTiles = (e + width - 1) / width
+        let keyPanels = keyTiles * width * d, valuePanels = valueTiles * width * s
+        let packed = BufferPool.floats(pairs * (keyPanels + valuePanels)) { scratch in
+            let base = scratch.baseAddress!
+            Parallel.forEach(pairs) { p in
+                let (b, h) = p.quotientAndRemainder(dividingBy: shape.heads)
+                packKeys(k, b, h, keys: s, depth: d, into: base + p * (keyPanels + valuePanels))
+                packValues(v, b, h, keys: s, valueDepth: e, into: base + p * (keyPanels + valuePanels) + keyPanels)
+            }
+            let blocks = (t + rows - 1) / rows, chunks = (blocks + blocksPerItem - 1) / blocksPerItem
+            Parallel.forEach(pairs * chunks) { item in
+                let (p, chunk) = item.quotientAndRemainder(dividingBy: chunks)
+                let (b, h) = p.quotientAndRemainder(dividingBy: shape.heads)
+                let keyPanel = UnsafePointer(base + p * (keyPanels + valuePanels)), valuePanel = keyPanel + keyPanels
+                let scoreStride = keyTiles * width
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: rows * (d + scoreStride + width)) { temporary in
+                    let packedQuery = temporary.baseAddress!, scores = packedQuery + rows * d, tile = scores + rows * scoreStride
+                    let outputHead = output + b * outputStrides[0] + h * outputStrides[1]
+                    for block in (chunk * blocksPerItem)..<min(blocks, (chunk + 1) * blocksPerItem) {
+                        let first = block * rows, count = min(rows, t - first)
+                        packQueryRows(q, b, h, first: first, count: count, depth: d, scale: scale, into: packedQuery)
+                        computeScores(packedQuery, keyPanel, depth: d, keyTiles: keyTiles, into: scores, stride: scoreStride)
+                        var reciprocals = (Float(0), Float(0), Float(0), Float(0), Float(0), Float(0))
+                        withUnsafeMutableBytes(of: &reciprocals) { raw in
+                            let inverse = raw.baseAddress!.assumingMemoryBound(to: Float.self)
+                            for r in 0..<count {
+                                let row = scores + r * scoreStride
+                                inverse[r] = 1 / Softmax.exponentiateRow(row, count: s, into: row)
+                            }
+                            for vt in 0..<valueTiles {
+                                weighValues(scores, stride: scoreStride, valuePanel + vt * width * s, keys: s, into: tile)
+                                let column = vt * width, columns = min(width, e - column)
+                                for r in 0..<count {
+                                    let target = outputHead + (first + r) * outputStrides[2] + column * outputStrides[3]
+                                    storeRow(tile + r * width, times: inverse[r], columns: columns, into: target, stride: outputStrides[3])
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        BufferPool.recycle(packed)
+    }
+
+    @inline(__always)
+    static func offset(_ pair: Int, _ r: Int, _ c: Int, shape: Shape, strides: [Int]) -> Int {
+        let (b, h) = pair.quotientAndRemainder(dividingBy: shape.heads)
+        return b * strides[0] + h * strides[1] + r * strides[2] + c * strides[3]
+    }
+
+    /// Kᵀ of one head as [tile][d][16]: tile t holds keys 16t ..< 16t + 16, zero past the last.
+    static func packKeys(_ k: View, _ b: Int, _ h: Int, keys s: Int, depth d: Int, into target: UnsafeMutablePointer<Float>) {
+        let head = k.at(b, h), (rowStride, columnStride) = (k.strides[2], k.strides[3])
+        for tile in 0..<((s + width - 1) / width) {
+            let panel = target + tile * width * d, present = min(width, s - tile * width)
+            for c in 0..<width {
+                let key = head + (tile * width + c) * rowStride
+                if c < present {
+                    for j in 0..<d { panel[j * width + c] = key[j * columnStride] }
+                } else {
+                    for j in 0..<d { panel[j * width + c] = 0 }
+                }
+            }
+        }
+    }
+
+    /// V of one head as [tile][key][16]: tile t holds value columns 16t ..< 16t + 16, zero past E.
+    static func packValues(_ v: View, _ b: Int, _ h: Int, keys s: Int, valueDepth e: Int, into target: UnsafeMutablePointer<Float>) {
+        let head = v.at(b, h), (rowStride, columnStride) = (v.strides[2], v.strides[3])
+        for tile in 0..<((e + width - 1) / width) {
+            let panel = target + tile * width * s, first = tile * width, present = min(width, e - first)
+            for key in 0..<s {
+                let source = head + key * rowStride + first * columnStride, row = panel + key * width
+                if present == width && columnStride == 1 {
+                    row.update(from: source, count: width)
+                } else {
+                    for c in 0..<width { row[c] = c < present ? source[c * columnStride] : 0 }
+                }
+            }
+        }
+    }
+
+    /// Rows first ..< first + count of Q, times `scale`, as [d][6] (missing rows zero).
+    static func packQueryRows(_ q: View, _ b: Int, _ h: Int, first: Int, count: Int, depth d: Int, scale: Float,
+                              into target: UnsafeMutablePointer<Float>) {
+        let head = q.at(b, h), (rowStride, columnStride) = (q.strides[2], q.strides[3])
+        for r in 0..<rows {
+            let query = head + (first + r) * rowStride
+            if r < count {
+                for j in 0..<d { target[j * rows + r] = query[j * columnStride] * scale }
+            } else {
+                for j in 0..<d { target[j * rows + r] = 0 }
+            }
+        }
+    }
+
+    /// Six rows of scores against every key tile, into rows `stride` floats apart.
+    @inline(__always)
+    static func computeScores(_ packedQuery: UnsafePointer<Float>, _ keyPanel: UnsafePointer<Float>, depth d: Int, keyTiles: Int,
+                              into scores: UnsafeMutablePointer<Float>, stride: Int) {
+        for tile in 0..<keyTiles {
+            var sums = PanelGemm.TileSums()
+            var a = packedQuery, b = UnsafeRawPointer(keyPanel + tile * width * d)
+            for _ in 0..<d {
+                sums.add(a, b.loadUnaligned(as: SIMD8<Float>.self), b.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+                a += rows
+                b += width * MemoryLayout<Float>.stride
+            }
+            let row = UnsafeMutableRawPointer(scores + tile * width)
+            sums.store(rows: rows, low: row, high: row + 32, stride: stride * MemoryLayout<Float>.stride, wide: true)
+        }
+    }
+
+    /// The six rows of weights (scores) times one 16-column tile of V, into a 6x16 `tile`.
+    @inline(__always)
+    static func weighValues(_ weights: UnsafePointer<Float>, stride: Int, _ valuePanel: UnsafePointer<Float>, keys s: Int,
+                            into tile: UnsafeMutablePointer<Float>) {
+        var sums = PanelGemm.TileSums()
+        var b = UnsafeRawPointer(valuePanel)
+        let (w0, w1, w2) = (weights, weights + stride, weights + 2 * stride)
+        let (w3, w4, w5) = (weights + 3 * stride, weights + 4 * stride, weights + 5 * stride)
+        for key in 0..<s {
+            sums.add(w0[key], w1[key], w2[key], w3[key], w4[key], w5[key],
+                     b.loadUnaligned(as: SIMD8<Float>.self), b.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+            b += width * MemoryLayout<Float>.stride
+        }
+        let row = UnsafeMutableRawPointer(tile)
+        sums.store(rows: rows, low: row, high: row + 32, stride: width * MemoryLayout<Float>.stride, wide: true)
+    }
+
+    /// One output row: `columns` sums times the row's 1 / (sum of its weights).
+    @inline(__always)
+    static func storeRow(_ sums: UnsafePointer<Float>, times factor: Float, columns: Int, into target: UnsafeMutablePointer<Float>,
+                         stride: Int) {
+        if columns == width && stride == 1 {
+            let f = SIMD8<Float>(repeating: factor), source = UnsafeRawPointer(sums), out = UnsafeMutableRawPointer(target)
+            out.storeBytes(of: source.loadUnaligned(as: SIMD8<Float>.self) * f, as: SIMD8<Float>.self)
+            out.storeBytes(of: source.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self) * f, toByteOffset: 32, as: SIMD8<Float>.self)
+        } else {
+            for c in 0..<columns { target[c * stride] = sums[c] * factor }
+        }
+    }
+
+    /// The plain twin: scores, softmax and product in Double, one element at a time.
+    public static func referenceAttention(query q: View, key k: View, value v: View, scale: Float, shape: Shape,
+                                          output: UnsafeMutablePointer<Float>, outputStrides: [Int]) {
+        for b in 0..<shape.batch {
+            for h in 0..<shape.heads {
+                let (qh, kh, vh) = (q.at(b, h), k.at(b, h), v.at(b, h))
+                for r in 0..<shape.queries {
+                    var scores = [Double](repeating: 0, count: shape.keys)
+                    for j in 0..<shape.keys {
+                        var sum = 0.0
+                        for c in 0..<shape.depth {
+                            sum += Double(qh[r * q.strides[2] + c * q.strides[3]]) * Double(kh[j * k.strides[2] + c * k.strides[3]])
+                        }
+                        scores[j] = sum * Double(scale)
+                    }
+                    let peak = scores.max() ?? 0
+                    let weights = scores.map { CMath.exp($0 - peak) }
+                    let total = weights.reduce(0, +)
+                    for c in 0..<shape.valueDepth {
+                        var sum = 0.0
+                        for j in 0..<shape.keys { sum += weights[j] * Double(vh[j * v.strides[2] + c * v.strides[3]]) }
+                        output[b * outputStrides[0] + h * outputStrides[1] + r * outputStrides[2] + c * outputStrides[3]] = Float(sum / total)
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,138 @@
+/// softmax(scale · Q Kᵀ) V, the attention of transformers, as one node (`fuseAttention` builds
+/// it at load from MatMul, Softmax, MatMul and the Transposes, Splits, Squeezes and scalar
+/// Muls around them). Each operand is a view of one input, so the heads are read where the
+/// QKV projection wrote them and the output is written in the layout its reader wanted.
+public struct Attention: Operator {
+    /// A view of input `input` (see `ViewChain`).
+    public struct Operand: Sendable, Equatable {
+        public var input: Int
+        public var view: ViewChain
+
+        public init(input: Int, view: ViewChain = ViewChain()) {
+            self.input = input
+            self.view = view
+        }
+
+        func resolve(_ source: [Int]) throws -> (lengths: [Int], strides: [Int], offset: Int) {
+            do { return try view.resolve(source) } catch let e as ManakoError { throw e.inContext("attention operand \(input)") }
+        }
+
+        /// The view as four axes [batch, heads, rows, columns]: missing leading axes of one,
+        /// axes of one broadcast (stride 0).
+        static func fourAxes(_ view: (lengths: [Int], strides: [Int], offset: Int), input: Int) throws -> (lengths: [Int], strides: [Int], offset: Int) {
+            guard (2...4).contains(view.lengths.count) else {
+                throw ManakoError(.shapeMismatch, "attention operand \(input) has rank \(view.lengths.count); 2 to 4 are supported")
+            }
+            let pad = 4 - view.lengths.count
+            let lengths = Array(repeating: 1, count: pad) + view.lengths
+            let strides = Array(repeating: 0, count: pad) + zip(view.lengths, view.strides).map { $0 == 1 ? 0 : $1 }
+            return (lengths, strides, view.offset)
+        }
+    }
+
+    public var query: Operand
+    /// K read as [batch, heads, keys, depth] (the MatMul's Kᵀ with its last two axes swapped).
+    public var key: Operand
+    public var value: Operand
+    /// Inputs holding scalar factors of the scores (multiplied, or divided by where `divides`).
+    public var scaleInputs: [(input: Int, divides: Bool)]
+    /// Whether the output is [batch, rows, heads, columns] (a Transpose of the product absorbed)
+    /// rather than the product's own [batch, heads, rows, columns].
+    public var headsAfterRows: Bool
+
+    public init(query: Operand, key: Operand, value: Operand, scaleInputs: [(input: Int, divides: Bool)], headsAfterRows: Bool) {
+        self.query = query
+        self.key = key
+        self.value = value
+        self.scaleInputs = scaleInputs
+        self.headsAfterRows = headsAfterRows
+    }
+
+    /// The output's axes as view axes (0 batch, 1 heads, 2 rows, 3 columns), before the
+    /// leading ones a lower rank drops.
+    var outputAxes: [Int] { headsAfterRows ? [0, 2, 1, 3] : [0, 1, 2, 3] }
+
+    /// The product's four lengths (batch, heads, queries, value depth) from the operands',
+    /// with broadcasting of batch and heads; nil entries where unknown.
+    static func outputLengths(_ q: [Int?], _ k: [Int?], _ v: [Int?]) throws -> [Int?] {
+        func broadcast(_ axis: Int) throws -> Int? {
+            let known = [q[axis], k[axis], v[axis]].compactMap { $0 }.filter { $0 != 1 }
+            guard Set(known).count <= 1 else {
+                throw ManakoError(.shapeMismatch, "attention operands disagree on axis \(axis): \(q), \(k), \(v)")
+            }
+            return known.first ?? ([q[axis], k[axis], v[axis]].allSatisfy { $0 == 1 } ? 1 : nil)
+        }
+        if let a = q[3], let b = k[3], a != b { throw ManakoError(.shapeMismatch, "attention: query depth \(a) but key depth \(b)") }
+        if let a = k[2], let b = v[2], a != b { throw ManakoError(.shapeMismatch, "attention: \(a) keys but \(b) values") }
+        return [try broadcast(0), try broadcast(1), q[2], v[3]]
+    }
+
+    public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let sources = try [query, key, value].map { operand in try inputs.required(operand.input, "attention operand \(operand.input)") }
+        let views = try [query, key, value].enumerated().map { i, operand in try operand.resolve(sources[i].shape) }
+        let rank = views.map(\.lengths.count).max()!
+        var (q, k, v) = (try Operand.fourAxes(views[0], input: 0), try Operand.fourAxes(views[1], input: 1), try Operand.fourAxes(views[2], input: 2))
+        // The MatMul read Kᵀ: K is the same view with its last two axes swapped.
+        k.lengths.swapAt(2, 3)
+        k.strides.swapAt(2, 3)
+        let lengths = try Attention.outputLengths(q.lengths, k.lengths, v.lengths).map { $0! }
+        let outputAxes = Array(self.outputAxes.suffix(headsAfterRows ? 4 : rank))
+        guard !headsAfterRows || rank == 4 else {
+            throw ManakoError(.shapeMismatch, "attention: the output's Transpose needs rank 4, got \(rank)")
+        }
+        var scale: Float = 1
+        for (input, divides) in scaleInputs {
+            let factor = try inputs.required(input, "attention scale")
+            guard factor.count == 1, let x = try factor.floats().first else {
+                throw ManakoError(.shapeMismatch, "attention scale must hold one value, got \(factor.shape)")
+            }
+            scale = divides ? scale / x : scale * x
+        }
+        let shape = AttentionKernel.Shape(batch: lengths[0], heads: lengths[1], queries: lengths[2], keys: k.lengths[2],
+                                          depth: q.lengths[3], valueDepth: lengths[3])
+        let outputShape = outputAxes.map { lengths[$0] }
+        try ElementLimit.check(outputShape, "attention output")
+        let dense = Tensor.strides(outputShape)
+        var outputStrides = [0, 0, 0, 0]
+        for (position, axis) in outputAxes.enumerated() { outputStrides[axis] = dense[position] }
+        let data = try sources.map { try $0.floatValues() }
+        // An empty operand is never read (no keys, or no depth); it still needs an address.
+        var unread: Float = 0
+        let y = BufferPool.floats(outputShape.reduce(1, *)) { out in
+            withUnsafePointer(to: &unread) { placeholder in
+            data[0].withUnsafeBufferPointer { qp in
+                data[1].withUnsafeBufferPointer { kp in
+                    data[2].withUnsafeBufferPointer { vp in
+                        func at(_ buffer: UnsafeBufferPointer<Float>, _ offset: Int) -> UnsafePointer<Float> {
+                            buffer.isEmpty ? placeholder : buffer.baseAddress! + offset
+                        }
+                        AttentionKernel.run(query: .init(base: at(qp, q.offset), strides: q.strides),
+                                            key: .init(base: at(kp, k.offset), strides: k.strides),
+                                            value: .init(base: at(vp, v.offset), strides: v.strides),
+                                            scale: scale, shape: shape, output: out.baseAddress!, outputStrides: outputStrides)
+                    }
+                }
+            }
+            }
+        }
+        return [Tensor(shape: outputShape, floats: y)]
+    }
+
+    public func inferShapes(_ inputs: [ShapeFact?]) throws -> [[Int?]?]? {
+        let sources = [query, key, value].map { inputs.count > $0.input ? inputs[$0.input]?.concreteShape : nil }
+        guard let q = sources[0], let k = sources[1], let v = sources[2] else { return nil }
+        let views = try zip([query, key, value], [q, k, v]).map { try $0.resolve($1) }
+        let four = try views.enumerated().map { try Operand.fourAxes($1, input: $0) }
+        var keyLengths = four[1].lengths
+        keyLengths.swapAt(2, 3)
+        let lengths = try Attention.outputLengths(four[0].lengths, keyLengths, four[2].lengths)
+        let rank = views.map(\.lengths.count).max()!
+        return [Array(outputAxes.suffix(headsAfterRows ? 4 : rank)).map { lengths[$0] }]
+    }
+}
+
+extension Attention: PlanDescribing {
+    public func plan(_ inputs: [Tensor?]) -> String {
+        "fused attention (scores kept in L1, heads read in place)"
+    }
+}
