@@ -67,27 +67,34 @@ public enum AttentionKernel {
                 let (b, h) = p.quotientAndRemainder(dividingBy: shape.heads)
                 let keyPanel = UnsafePointer(base + p * (keyPanels + valuePanels)), valuePanel = keyPanel + keyPanels
                 let scoreStride = keyTiles * width
-                withUnsafeTemporaryAllocation(of: Float.self, capacity: rows * (d + scoreStride + width)) { temporary in
-                    let packedQuery = temporary.baseAddress!, scores = packedQuery + rows * d, tile = scores + rows * scoreStride
+                let blockRange = (chunk * blocksPerItem)..<min(blocks, (chunk + 1) * blocksPerItem), n = blockRange.count
+                let firstRow = blockRange.lowerBound * rows, count = min(n * rows, t - firstRow)
+                withUnsafeTemporaryAllocation(of: Float.self, capacity: n * rows * (d + scoreStride + 1) + rows * width) { temporary in
+                    let packedQuery = temporary.baseAddress!, scores = packedQuery + n * rows * d
+                    let inverse = scores + n * rows * scoreStride, tile = inverse + n * rows
                     let outputHead = output + b * outputStrides[0] + h * outputStrides[1]
-                    for block in (chunk * blocksPerItem)..<min(blocks, (chunk + 1) * blocksPerItem) {
-                        let first = block * rows, count = min(rows, t - first)
-                        packQueryRows(q, b, h, first: first, count: count, depth: d, scale: scale, into: packedQuery)
-                        computeScores(packedQuery, keyPanel, depth: d, keyTiles: keyTiles, into: scores, stride: scoreStride)
-                        var reciprocals = (Float(0), Float(0), Float(0), Float(0), Float(0), Float(0))
-                        withUnsafeMutableBytes(of: &reciprocals) { raw in
-                            let inverse = raw.baseAddress!.assumingMemoryBound(to: Float.self)
-                            for r in 0..<count {
-                                let row = scores + r * scoreStride
-                                inverse[r] = 1 / Softmax.exponentiateRow(row, count: s, into: row)
-                            }
-                            for vt in 0..<valueTiles {
-                                weighValues(scores, stride: scoreStride, valuePanel + vt * width * s, keys: s, into: tile)
-                                let column = vt * width, columns = min(width, e - column)
-                                for r in 0..<count {
-                                    let target = outputHead + (first + r) * outputStrides[2] + column * outputStrides[3]
-                                    storeRow(tile + r * width, times: inverse[r], columns: columns, into: target, stride: outputStrides[3])
-                                }
+                    for i in 0..<n {
+                        let first = firstRow + i * rows
+                        packQueryRows(q, b, h, first: first, count: min(rows, t - first), depth: d, scale: scale, into: packedQuery + i * rows * d)
+                    }
+                    // Each key tile (4 KB at depth 64) and value tile meets all the item's blocks while in L1.
+                    for kt in 0..<keyTiles {
+                        for i in 0..<n {
+                            scoreTile(packedQuery + i * rows * d, keyPanel + kt * width * d, depth: d,
+                                      into: scores + i * rows * scoreStride + kt * width, stride: scoreStride)
+                        }
+                    }
+                    for r in 0..<count {
+                        let row = scores + r * scoreStride
+                        inverse[r] = 1 / Softmax.exponentiateRow(row, count: s, into: row)
+                    }
+                    for vt in 0..<valueTiles {
+                        let column = vt * width, columns = min(width, e - column)
+                        for i in 0..<n {
+                            weighValues(scores + i * rows * scoreStride, stride: scoreStride, valuePanel + vt * width * s, keys: s, into: tile)
+                            for r in 0..<min(rows, count - i * rows) {
+                                let target = outputHead + (firstRow + i * rows + r) * outputStrides[2] + column * outputStrides[3]
+                                storeRow(tile + r * width, times: inverse[i * rows + r], columns: columns, into: target, stride: outputStrides[3])
                             }
                         }
                     }
@@ -149,21 +156,19 @@ public enum AttentionKernel {
         }
     }
 
-    /// Six rows of scores against every key tile, into rows `stride` floats apart.
+    /// Six rows of scores against one tile of 16 keys, into rows `stride` floats apart.
     @inline(__always)
-    static func computeScores(_ packedQuery: UnsafePointer<Float>, _ keyPanel: UnsafePointer<Float>, depth d: Int, keyTiles: Int,
-                              into scores: UnsafeMutablePointer<Float>, stride: Int) {
-        for tile in 0..<keyTiles {
-            var sums = PanelGemm.TileSums()
-            var a = packedQuery, b = UnsafeRawPointer(keyPanel + tile * width * d)
-            for _ in 0..<d {
-                sums.add(a, b.loadUnaligned(as: SIMD8<Float>.self), b.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
-                a += rows
-                b += width * MemoryLayout<Float>.stride
-            }
-            let row = UnsafeMutableRawPointer(scores + tile * width)
-            sums.store(rows: rows, low: row, high: row + 32, stride: stride * MemoryLayout<Float>.stride, wide: true)
+    static func scoreTile(_ packedQuery: UnsafePointer<Float>, _ keyTile: UnsafePointer<Float>, depth d: Int,
+                          into scores: UnsafeMutablePointer<Float>, stride: Int) {
+        var sums = PanelGemm.TileSums()
+        var a = packedQuery, b = UnsafeRawPointer(keyTile)
+        for _ in 0..<d {
+            sums.add(a, b.loadUnaligned(as: SIMD8<Float>.self), b.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+            a += rows
+            b += width * MemoryLayout<Float>.stride
         }
+        let row = UnsafeMutableRawPointer(scores)
+        sums.store(rows: rows, low: row, high: row + 32, stride: stride * MemoryLayout<Float>.stride, wide: true)
     }
 
     /// The six rows of weights (scores) times one 16-column tile of V, into a 6x16 `tile`.
