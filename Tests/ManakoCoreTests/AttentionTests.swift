@@ -116,7 +116,7 @@ func attentionKernelMatchesReference(_ c: (Int, Int, Int, Int, Int, Int)) {
 }
 
 /// Operands that do not fit (depths or key counts that differ, a view's bad split, a scale of
-/// several numbers) are errors that say what is wrong, not traps.
+/// several numbers, broadcasting past the element limit) are errors that say what is wrong, not traps.
 @Test func attentionRejectsMismatchedOperands() throws {
     let plain = Attention(query: .init(input: 0), key: .init(input: 1), value: .init(input: 2),
                           scaleInputs: [(3, false)], headsAfterRows: false)
@@ -126,6 +126,12 @@ func attentionKernelMatchesReference(_ c: (Int, Int, Int, Int, Int, Int)) {
     #expect(throws: ManakoError.self) { try plain.run([q, kt, t([1, 4, 5], pseudoRandom(20, seed: 5)), Tensor(scalar: 1)]) }
     #expect(throws: ManakoError.self) { try plain.run([q, kt, v, t([2], [1, 2])]) }
     #expect(throws: ManakoError.self) { try plain.run([t([4], [1, 2, 3, 4]), kt, v, Tensor(scalar: 1)]) }
+    // Heads broadcast against batches: a 2^27-element output, but 32 times that in packed keys
+    // and values (one set per pair): refused before anything is allocated.
+    #expect(throws: ManakoError.self) {
+        try plain.run([t([16384, 1, 1, 1], [Float](repeating: 1, count: 16384)), t([1, 8192, 1, 1], [Float](repeating: 1, count: 8192)),
+                       t([1, 8192, 1, 1], [Float](repeating: 1, count: 8192)), Tensor(scalar: 1)])
+    }
     let badSplit = Attention(query: .init(input: 0, view: ViewChain(steps: [.split(axis: 1, part: 0, sizes: [5, 5], parts: 2)])),
                              key: .init(input: 1), value: .init(input: 2), scaleInputs: [], headsAfterRows: true)
     #expect(throws: ManakoError.self) { try badSplit.run([q, kt, v]) }

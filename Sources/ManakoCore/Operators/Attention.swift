@@ -91,6 +91,10 @@ public struct Attention: Operator {
         let shape = AttentionKernel.Shape(batch: lengths[0], heads: lengths[1], queries: lengths[2], keys: k.lengths[2],
                                           depth: q.lengths[3], valueDepth: lengths[3])
         let outputShape = outputAxes.map { lengths[$0] }
+        // Broadcast batches and heads multiply the packed keys and values too (one set per pair).
+        let tile = PanelGemm.columnsPerTile
+        try ElementLimit.check([shape.batch * shape.heads, (shape.keys + tile - 1) / tile * tile * shape.depth
+                                + (shape.valueDepth + tile - 1) / tile * tile * shape.keys], "attention's packed keys and values")
         try ElementLimit.check(outputShape, "attention output")
         let dense = Tensor.strides(outputShape)
         var outputStrides = [0, 0, 0, 0]
