@@ -3,8 +3,8 @@ import Testing
 
 /// The fused attention kernel against its Double twin on awkward sizes (one row, one key,
 /// rows not a multiple of six, keys not a multiple of sixteen, depths of 1, 7 and 65, value
-/// depths apart from the key depth, broadcast heads) with Q read through a transposed view;
-/// one and two threads give the same bits.
+/// depths apart from the key depth, broadcast heads) with Q read through a transposed view,
+/// with and without a position bias; one and two threads give the same bits.
 @Test(arguments: [(1, 1, 1, 1, 1, 1), (1, 3, 7, 7, 64, 64), (2, 2, 13, 127, 7, 17), (1, 1, 127, 1001, 65, 16),
                   (3, 1, 6, 16, 8, 33), (1, 2, 197, 197, 64, 64)])
 func attentionKernelMatchesReference(_ c: (Int, Int, Int, Int, Int, Int)) {
@@ -17,29 +17,35 @@ func attentionKernelMatchesReference(_ c: (Int, Int, Int, Int, Int, Int)) {
     let v = pseudoRandom(batch * s * e, seed: 303)
     let qStrides = [t * heads * d, d, heads * d, 1], kStrides = [heads * s * d, s * d, d, 1], vStrides = [s * e, 0, e, 1]
     let outStrides = [heads * t * e, t * e, e, 1]
-    func attend(_ reference: Bool, threads: Int) -> [Float] {
+    // A position bias per head, shared by the batch: [heads][t][s].
+    let bias = pseudoRandom(heads * t * s, seed: 305).map { $0 * 2 }, biasStrides = [0, t * s, s, 1]
+    func attend(_ reference: Bool, threads: Int, biased: Bool) -> [Float] {
         var out = [Float](repeating: .nan, count: batch * heads * t * e)
-        q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in
+        q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in bias.withUnsafeBufferPointer { bp in
             out.withUnsafeMutableBufferPointer { op in
                 let (qv, kv, vv) = (AttentionKernel.View(base: qp.baseAddress!, strides: qStrides),
                                     AttentionKernel.View(base: kp.baseAddress!, strides: kStrides),
                                     AttentionKernel.View(base: vp.baseAddress!, strides: vStrides))
+                let bv = biased ? AttentionKernel.View(base: bp.baseAddress!, strides: biasStrides) : nil
                 Parallel.withThreads(threads) {
                     if reference {
-                        AttentionKernel.referenceAttention(query: qv, key: kv, value: vv, scale: 0.125, shape: shape,
+                        AttentionKernel.referenceAttention(query: qv, key: kv, value: vv, scale: 0.125, bias: bv, shape: shape,
                                                            output: op.baseAddress!, outputStrides: outStrides)
                     } else {
-                        AttentionKernel.run(query: qv, key: kv, value: vv, scale: 0.125, shape: shape, output: op.baseAddress!,
+                        AttentionKernel.run(query: qv, key: kv, value: vv, scale: 0.125, bias: bv, shape: shape, output: op.baseAddress!,
                                             outputStrides: outStrides)
                     }
                 }
             }
-        } } }
+        } } } }
         return out
     }
-    let expected = attend(true, threads: 1), one = attend(false, threads: 1), two = attend(false, threads: 2)
-    expectClose(one, expected, tolerance: 2e-6, "\(c)")
-    #expect(one == two, "\(c): 1 and 2 threads differ")
+    for biased in [false, true] {
+        let expected = attend(true, threads: 1, biased: biased)
+        let one = attend(false, threads: 1, biased: biased), two = attend(false, threads: 2, biased: biased)
+        expectClose(one, expected, tolerance: 2e-6, "\(c), bias \(biased)")
+        #expect(one == two, "\(c), bias \(biased): 1 and 2 threads differ")
+    }
 }
 
 /// DeiT's attention as torch exports it (opset 17, dynamic batch): QKV reshaped, transposed,
@@ -135,4 +141,36 @@ func attentionKernelMatchesReference(_ c: (Int, Int, Int, Int, Int, Int)) {
     let badSplit = Attention(query: .init(input: 0, view: ViewChain(steps: [.split(axis: 1, part: 0, sizes: [5, 5], parts: 2)])),
                              key: .init(input: 1), value: .init(input: 2), scaleInputs: [], headsAfterRows: true)
     #expect(throws: ManakoError.self) { try badSplit.run([q, kt, v]) }
+}
+
+/// Swin's form: Softmax(Add(MatMul(Q · scale, Kᵀ), bias)). A per-head bias fuses into the
+/// node; a bias with more batches than the scores (it widens them) fuses too but takes the
+/// nodes' own route at run time. Same numbers as the plain graph either way.
+@Test func biasedAttentionFuses() throws {
+    let (heads, tokens, depth) = (3, 10, 6)
+    let inputs = ["q", "kt", "v", "wide"].map { ValueInfo(name: $0, elementType: .float32, shape: nil) }
+    let outputs = [ValueInfo(name: "y", elementType: .float32, shape: nil)]
+    let constants: [String: Tensor] = [
+        "scale": Tensor(scalar: 0.4),
+        "bias": Tensor(shape: [heads, tokens, tokens], floats: pseudoRandom(heads * tokens * tokens, seed: 320).map { $0 * 3 }),
+    ]
+    let shapes = [[1, heads, tokens, depth], [1, heads, depth, tokens], [1, heads, tokens, depth], [2, heads, tokens, tokens]]
+    let feeds = Dictionary(uniqueKeysWithValues: zip(["q", "kt", "v", "wide"], shapes).enumerated().map { i, pair in
+        (pair.0, Tensor(shape: pair.1, floats: pseudoRandom(pair.1.reduce(1, *), seed: 321 + UInt64(i)).map { $0 * 2 }))
+    })
+    for bias in ["bias", "wide"] {
+        let nodes = [
+            NodeSpec(name: "qs", opType: "Mul", op: Mul(), inputs: ["q", "scale"], outputs: ["qs"]),
+            NodeSpec(name: "s", opType: "MatMul", op: MatMul(), inputs: ["qs", "kt"], outputs: ["s"]),
+            NodeSpec(name: "b", opType: "Add", op: Add(), inputs: ["s", bias], outputs: ["b"]),
+            NodeSpec(name: "p", opType: "Softmax", op: Softmax(axis: -1, coerce2D: false), inputs: ["b"], outputs: ["p"]),
+            NodeSpec(name: "y", opType: "MatMul", op: MatMul(), inputs: ["p", "v"], outputs: ["y"]),
+        ]
+        let (fused, count) = GraphOptimizer.fuseAttention(nodes, constants: constants, outputs: outputs)
+        #expect(count == 1 && fused.count == 1, "\(bias)")
+        let plain = try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: nodes).run(feeds)["y"]!
+        let fast = try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: fused).run(feeds)["y"]!
+        #expect(fast.shape == plain.shape, "\(bias)")
+        expectClose(try fast.floats(), try plain.floats(), tolerance: 2e-6, "bias \(bias)")
+    }
 }

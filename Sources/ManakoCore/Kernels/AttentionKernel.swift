@@ -1,6 +1,6 @@
 import CManakoSIMD
 
-/// softmax(scale · Q Kᵀ) V for every (batch, head), six query rows at a time: the six rows'
+/// softmax(scale · Q Kᵀ + bias) V for every (batch, head), six query rows at a time: the six rows'
 /// scores stay in L1, are exponentiated in place, and multiply V there, so no scores tensor,
 /// no separate Softmax pass and no transposed copies of the heads exist.
 /// Layout: every operand is a strided [batch][heads][rows][columns] view (Q [T, D], K [S, D],
@@ -38,9 +38,11 @@ public enum AttentionKernel {
     /// Blocks of six query rows per work item: enough work per claim, enough items to share.
     static let blocksPerItem = 4
 
-    /// Writes softmax(scale · Q Kᵀ) V into `output` (strides as for a `View`, columns contiguous
-    /// or not). Q, K and V must not overlap the output. Shapes with a zero size write nothing.
-    public static func run(query q: View, key k: View, value v: View, scale: Float, shape: Shape,
+    /// Writes softmax(scale · Q Kᵀ + bias) V into `output` (strides as for a `View`, columns
+    /// contiguous or not); `bias`, when given, is a [batch][heads][queries][keys] view (a
+    /// position bias or mask). Q, K and V must not overlap the output. Shapes with a zero size
+    /// write nothing.
+    public static func run(query q: View, key k: View, value v: View, scale: Float, bias: View? = nil, shape: Shape,
                            output: UnsafeMutablePointer<Float>, outputStrides: [Int]) {
         let (t, s, d, e) = (shape.queries, shape.keys, shape.depth, shape.valueDepth)
         let pairs = shape.batch * shape.heads
@@ -86,6 +88,7 @@ public enum AttentionKernel {
                     }
                     for r in 0..<count {
                         let row = scores + r * scoreStride
+                        if let bias { addBias(bias.at(b, h) + (firstRow + r) * bias.strides[2], stride: bias.strides[3], keys: s, to: row) }
                         inverse[r] = 1 / Softmax.exponentiateRow(row, count: s, into: row)
                     }
                     for vt in 0..<valueTiles {
@@ -188,6 +191,22 @@ public enum AttentionKernel {
         sums.store(rows: rows, low: row, high: row + 32, stride: width * MemoryLayout<Float>.stride, wide: true)
     }
 
+    /// A row of scores plus its row of the bias (`keys` values `stride` floats apart).
+    @inline(__always)
+    static func addBias(_ bias: UnsafePointer<Float>, stride: Int, keys s: Int, to row: UnsafeMutablePointer<Float>) {
+        if stride == 1 {
+            var j = 0
+            while j + 8 <= s {
+                let sum = UnsafeRawPointer(row + j).loadUnaligned(as: SIMD8<Float>.self) + UnsafeRawPointer(bias + j).loadUnaligned(as: SIMD8<Float>.self)
+                UnsafeMutableRawPointer(row + j).storeBytes(of: sum, as: SIMD8<Float>.self)
+                j += 8
+            }
+            while j < s { row[j] += bias[j]; j += 1 }
+        } else {
+            for j in 0..<s { row[j] += bias[j * stride] }
+        }
+    }
+
     /// One output row: `columns` sums times the row's 1 / (sum of its weights).
     @inline(__always)
     static func storeRow(_ sums: UnsafePointer<Float>, times factor: Float, columns: Int, into target: UnsafeMutablePointer<Float>,
@@ -202,7 +221,7 @@ public enum AttentionKernel {
     }
 
     /// The plain twin: scores, softmax and product in Double, one element at a time.
-    public static func referenceAttention(query q: View, key k: View, value v: View, scale: Float, shape: Shape,
+    public static func referenceAttention(query q: View, key k: View, value v: View, scale: Float, bias: View? = nil, shape: Shape,
                                           output: UnsafeMutablePointer<Float>, outputStrides: [Int]) {
         for b in 0..<shape.batch {
             for h in 0..<shape.heads {
@@ -214,7 +233,7 @@ public enum AttentionKernel {
                         for c in 0..<shape.depth {
                             sum += Double(qh[r * q.strides[2] + c * q.strides[3]]) * Double(kh[j * k.strides[2] + c * k.strides[3]])
                         }
-                        scores[j] = sum * Double(scale)
+                        scores[j] = sum * Double(scale) + Double(bias.map { $0.at(b, h)[r * $0.strides[2] + j * $0.strides[3]] } ?? 0)
                     }
                     let peak = scores.max() ?? 0
                     let weights = scores.map { CMath.exp($0 - peak) }

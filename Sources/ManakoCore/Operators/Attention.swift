@@ -39,13 +39,18 @@ public struct Attention: Operator {
     /// Whether the output is [batch, rows, heads, columns] (a Transpose of the product absorbed)
     /// rather than the product's own [batch, heads, rows, columns].
     public var headsAfterRows: Bool
+    /// An input added to the scaled scores before the Softmax (Swin's relative position bias),
+    /// broadcast to [batch, heads, queries, keys].
+    public var biasInput: Int?
 
-    public init(query: Operand, key: Operand, value: Operand, scaleInputs: [(input: Int, divides: Bool)], headsAfterRows: Bool) {
+    public init(query: Operand, key: Operand, value: Operand, scaleInputs: [(input: Int, divides: Bool)], headsAfterRows: Bool,
+                biasInput: Int? = nil) {
         self.query = query
         self.key = key
         self.value = value
         self.scaleInputs = scaleInputs
         self.headsAfterRows = headsAfterRows
+        self.biasInput = biasInput
     }
 
     /// The output's axes as view axes (0 batch, 1 heads, 2 rows, 3 columns), before the
@@ -99,7 +104,16 @@ public struct Attention: Operator {
         let dense = Tensor.strides(outputShape)
         var outputStrides = [0, 0, 0, 0]
         for (position, axis) in outputAxes.enumerated() { outputStrides[axis] = dense[position] }
-        let data = try sources.map { try $0.floatValues() }
+        var biasStrides: [Int]? = nil
+        let bias = try biasInput.map { try inputs.required($0, "attention bias") }
+        if let bias {
+            let scores = [lengths[0], lengths[1], lengths[2], k.lengths[2]]
+            biasStrides = Attention.broadcastStrides(bias.shape, into: scores)
+            // A bias that widens the scores (a batch of masks over one query batch, say) takes
+            // the nodes' own route.
+            if biasStrides == nil { return [try unfused(sources, views, scale: scale, bias: bias)] }
+        }
+        let data = try (sources + (bias.map { [$0] } ?? [])).map { try $0.floatValues() }
         // An empty operand is never read (no keys, or no depth); it still needs an address.
         var unread: Float = 0
         let y = BufferPool.floats(outputShape.reduce(1, *)) { out in
@@ -110,16 +124,43 @@ public struct Attention: Operator {
                         func at(_ buffer: UnsafeBufferPointer<Float>, _ offset: Int) -> UnsafePointer<Float> {
                             buffer.isEmpty ? placeholder : buffer.baseAddress! + offset
                         }
-                        AttentionKernel.run(query: .init(base: at(qp, q.offset), strides: q.strides),
-                                            key: .init(base: at(kp, k.offset), strides: k.strides),
-                                            value: .init(base: at(vp, v.offset), strides: v.strides),
-                                            scale: scale, shape: shape, output: out.baseAddress!, outputStrides: outputStrides)
+                        func run(_ biasView: AttentionKernel.View?) {
+                            AttentionKernel.run(query: .init(base: at(qp, q.offset), strides: q.strides),
+                                                key: .init(base: at(kp, k.offset), strides: k.strides),
+                                                value: .init(base: at(vp, v.offset), strides: v.strides), scale: scale,
+                                                bias: biasView, shape: shape, output: out.baseAddress!, outputStrides: outputStrides)
+                        }
+                        if let biasStrides {
+                            data[3].withUnsafeBufferPointer { bp in run(.init(base: at(bp, 0), strides: biasStrides)) }
+                        } else {
+                            run(nil)
+                        }
                     }
                 }
             }
             }
         }
         return [Tensor(shape: outputShape, floats: y)]
+    }
+
+    /// Strides that read a dense tensor of `shape` as one of `target` (four axes) by
+    /// broadcasting, or nil when it does not broadcast to exactly that shape.
+    static func broadcastStrides(_ shape: [Int], into target: [Int]) -> [Int]? {
+        guard shape.count <= target.count else { return nil }
+        let padded = Array(repeating: 1, count: target.count - shape.count) + shape, dense = Tensor.strides(padded)
+        guard zip(padded, target).allSatisfy({ $0 == $1 || $0 == 1 }) else { return nil }
+        return padded.indices.map { padded[$0] == 1 ? 0 : dense[$0] }
+    }
+
+    /// The nodes this one replaced, run one by one on copies of the views (for a bias that
+    /// broadcasts the scores to a larger shape).
+    func unfused(_ sources: [Tensor], _ views: [(lengths: [Int], strides: [Int], offset: Int)], scale: Float, bias: Tensor) throws -> Tensor {
+        let (q, kt, v) = (0, 1, 2)
+        let copies = views.indices.map { sources[$0].view(offset: views[$0].offset, shape: views[$0].lengths, strides: views[$0].strides) }
+        let scores = try Mul().run([try MatMul().run([copies[q], copies[kt]])[0], Tensor(scalar: scale)])[0]
+        let weights = try Softmax(axis: -1, coerce2D: false).run([try Add().run([scores, bias])[0]])[0]
+        let product = try MatMul().run([weights, copies[v]])[0]
+        return headsAfterRows ? try Transpose(permutation: [0, 2, 1, 3]).run([product])[0] : product
     }
 
     public func inferShapes(_ inputs: [ShapeFact?]) throws -> [[Int?]?]? {

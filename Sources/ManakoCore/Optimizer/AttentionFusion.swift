@@ -1,8 +1,8 @@
 extension GraphOptimizer {
-    /// Fuses each MatMul(Softmax(scale · MatMul(Q, Kᵀ)), V) into one `Attention` node, where the
-    /// Softmax is over the last axis (opset 13 and later), the scale is any number of Muls and
-    /// Divs by values shown to hold one number (on the scores, Q or Kᵀ), and the scores and
-    /// their softmax have no other readers. Q, Kᵀ and V are followed back through the
+    /// Fuses each MatMul(Softmax(scale · MatMul(Q, Kᵀ) [+ bias]), V) into one `Attention` node,
+    /// where the Softmax is over the last axis, the bias any value added to the scaled scores
+    /// (Swin's position bias), the scale any number of Muls and Divs by values shown to hold one
+    /// number (on the scores, Q or Kᵀ), and the scores and their softmax have no other readers. Q, Kᵀ and V are followed back through the
     /// Transposes, Splits, Squeezes and Gathers that only view them, and a Transpose that swaps
     /// the output's heads and rows is absorbed, so the node reads the QKV projection's output
     /// in place and writes what the next projection reads. Needs no shapes: the views are
@@ -92,8 +92,17 @@ extension GraphOptimizer {
         for (n, node) in nodes.enumerated() {
             guard let product = node.op as? MatMul, product.packedB == nil, product.columnBias == nil, product.activation == .none,
                   node.inputs.count == 2, node.outputs.count == 1, let s = producer[node.inputs[0]], onlyReader(node.inputs[0]) == n,
-                  let softmax = nodes[s].op as? Softmax, softmax.axis == -1, let scoresValue = nodes[s].inputs.first,
+                  let softmax = nodes[s].op as? Softmax, softmax.axis == -1, var scoresValue = nodes[s].inputs.first,
                   onlyReader(scoresValue) == s else { continue }
+            // Softmax(Add(scores, bias)): the side whose unscaled producer is a MatMul is the scores.
+            var biasValue: String? = nil
+            if let a = producer[scoresValue], nodes[a].op is Add, nodes[a].inputs.count == 2, nodes[a].outputs.count == 1 {
+                let sides = nodes[a].inputs
+                guard let side = [0, 1].first(where: { x in
+                    onlyReader(sides[x]) == a && producer[unscaled(sides[x]).value].map { nodes[$0].op is MatMul } == true
+                }) else { continue }
+                (scoresValue, biasValue) = (sides[side], sides[1 - side])
+            }
             let scores = unscaled(scoresValue)
             guard let m = producer[scores.value], let first = nodes[m].op as? MatMul, first.packedB == nil, first.columnBias == nil,
                   first.activation == .none, nodes[m].inputs.count == 2 else { continue }
@@ -108,9 +117,10 @@ extension GraphOptimizer {
             }
             let factors = scores.factors + queryFactors + keyFactors
             let attention = Attention(query: q.operand, key: kt.operand, value: v.operand,
-                                      scaleInputs: factors.indices.map { (3 + $0, factors[$0].1) }, headsAfterRows: headsAfterRows)
+                                      scaleInputs: factors.indices.map { (3 + $0, factors[$0].1) }, headsAfterRows: headsAfterRows,
+                                      biasInput: biasValue.map { _ in 3 + factors.count })
             replaced[n] = NodeSpec(name: node.name + " (attention)", opType: "Attention", op: attention,
-                                   inputs: [q.base, kt.base, v.base] + factors.map(\.0), outputs: [output])
+                                   inputs: [q.base, kt.base, v.base] + factors.map(\.0) + (biasValue.map { [$0] } ?? []), outputs: [output])
             fused += 1
         }
         guard fused > 0 else { return (nodes, 0) }
