@@ -174,3 +174,19 @@ func attentionKernelMatchesReference(_ c: (Int, Int, Int, Int, Int, Int)) {
         expectClose(try fast.floats(), try plain.floats(), tolerance: 2e-6, "bias \(bias)")
     }
 }
+
+/// Rank-3 operands with a rank-4 bias: the output has rank 4, as the Add gave the unfused nodes.
+@Test func aBiasOfHigherRankWidensTheOutput() throws {
+    let (heads, tokens, depth) = (2, 5, 3)
+    let q = t([heads, tokens, depth], pseudoRandom(heads * tokens * depth, seed: 330))
+    let kt = t([heads, depth, tokens], pseudoRandom(heads * tokens * depth, seed: 331))
+    let v = t([heads, tokens, depth], pseudoRandom(heads * tokens * depth, seed: 332))
+    let bias = t([1, heads, tokens, tokens], pseudoRandom(heads * tokens * tokens, seed: 333))
+    let attention = Attention(query: .init(input: 0), key: .init(input: 1), value: .init(input: 2), scaleInputs: [],
+                              headsAfterRows: false, biasInput: 3)
+    let fused = try attention.run([q, kt, v, bias])[0]
+    let scores = try Add().run([try MatMul().run([q, kt])[0], bias])[0]
+    let expected = try MatMul().run([try Softmax(axis: -1, coerce2D: false).run([scores])[0], v])[0]
+    #expect(fused.shape == [1, heads, tokens, depth] && expected.shape == fused.shape)
+    expectClose(try fused.floats(), try expected.floats(), tolerance: 2e-6, "rank-4 bias")
+}

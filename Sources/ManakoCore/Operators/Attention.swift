@@ -75,7 +75,8 @@ public struct Attention: Operator {
     public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let sources = try [query, key, value].map { operand in try inputs.required(operand.input, "attention operand \(operand.input)") }
         let views = try [query, key, value].enumerated().map { i, operand in try operand.resolve(sources[i].shape) }
-        let rank = views.map(\.lengths.count).max()!
+        // A bias of higher rank widens the output as the Add did.
+        let rank = max(views.map(\.lengths.count).max()!, biasInput.flatMap { inputs.count > $0 ? inputs[$0]?.rank : nil } ?? 0)
         var (q, k, v) = (try Operand.fourAxes(views[0], input: 0), try Operand.fourAxes(views[1], input: 1), try Operand.fourAxes(views[2], input: 2))
         // The MatMul read Kᵀ: K is the same view with its last two axes swapped.
         k.lengths.swapAt(2, 3)
@@ -165,7 +166,8 @@ public struct Attention: Operator {
 
     public func inferShapes(_ inputs: [ShapeFact?]) throws -> [[Int?]?]? {
         let sources = [query, key, value].map { inputs.count > $0.input ? inputs[$0.input]?.concreteShape : nil }
-        guard let q = sources[0], let k = sources[1], let v = sources[2] else { return nil }
+        // A bias may widen the output (or send it down the unfused route): not inferred.
+        guard biasInput == nil, let q = sources[0], let k = sources[1], let v = sources[2] else { return nil }
         let views = try zip([query, key, value], [q, k, v]).map { try $0.resolve($1) }
         let four = try views.enumerated().map { try Operand.fourAxes($1, input: $0) }
         var keyLengths = four[1].lengths
