@@ -213,9 +213,10 @@ public enum ONNXImporter {
         report.channelBlockedConvolutions = blockedCount
         let packed = GraphOptimizer.packConvolutionWeights(blocked, constants: constants, report: &report)
         let (kept, _) = GraphOptimizer.keepPreparedWeightsInUse(packed, shapes: shapes, constants: &constants, outputs: outputs)
-        let (trimmed, attentions) = GraphOptimizer.fuseAttention(kept, constants: constants, outputs: outputs)
-        report.fusedAttentions = attentions
-        if blockedCount == 0 && report.packedConvolutions == 0 && report.packedMatMuls == 0 && attentions == 0 { return (built, report) }
+        let deadBefore = report.removedDeadNodes
+        let trimmed = GraphOptimizer.readThroughViews(kept, constants: &constants, outputs: outputs, report: &report)
+        let viewsChanged = report.fusedAttentions + report.shapesReadThroughViews > 0 || report.removedDeadNodes != deadBefore
+        if blockedCount == 0 && report.packedConvolutions == 0 && report.packedMatMuls == 0 && !viewsChanged { return (built, report) }
         return (try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: trimmed,
                           maxTensorElements: limits.maxTensorElements), report)
     }

@@ -13,21 +13,20 @@ public struct Attention: Operator {
             self.view = view
         }
 
-        func resolve(_ source: [Int]) throws -> (lengths: [Int], strides: [Int], offset: Int) {
+        func resolve(_ source: [Int]) throws -> StridedView {
             do { return try view.resolve(source) } catch let e as ManakoError { throw e.inContext("attention operand \(input)") }
         }
+    }
 
-        /// The view as four axes [batch, heads, rows, columns]: missing leading axes of one,
-        /// axes of one broadcast (stride 0).
-        static func fourAxes(_ view: (lengths: [Int], strides: [Int], offset: Int), input: Int) throws -> (lengths: [Int], strides: [Int], offset: Int) {
-            guard (2...4).contains(view.lengths.count) else {
-                throw ManakoError(.shapeMismatch, "attention operand \(input) has rank \(view.lengths.count); 2 to 4 are supported")
-            }
-            let pad = 4 - view.lengths.count
-            let lengths = Array(repeating: 1, count: pad) + view.lengths
-            let strides = Array(repeating: 0, count: pad) + zip(view.lengths, view.strides).map { $0 == 1 ? 0 : $1 }
-            return (lengths, strides, view.offset)
-        }
+    /// Lengths, strides and first element of a view.
+    typealias StridedView = (lengths: [Int], strides: [Int], offset: Int)
+
+    /// `view` padded with leading axes of one to `rank` axes, each axis of one given stride 0
+    /// so that it broadcasts.
+    static func broadcasting(_ view: StridedView, toRank rank: Int) -> StridedView {
+        let pad = rank - view.lengths.count
+        return (Array(repeating: 1, count: pad) + view.lengths,
+                Array(repeating: 0, count: pad) + zip(view.lengths, view.strides).map { $0 == 1 ? 0 : $1 }, view.offset)
     }
 
     public var query: Operand
@@ -57,35 +56,60 @@ public struct Attention: Operator {
     /// leading ones a lower rank drops.
     var outputAxes: [Int] { headsAfterRows ? [0, 2, 1, 3] : [0, 1, 2, 3] }
 
-    /// The product's four lengths (batch, heads, queries, value depth) from the operands',
-    /// with broadcasting of batch and heads; nil entries where unknown.
-    static func outputLengths(_ q: [Int?], _ k: [Int?], _ v: [Int?]) throws -> [Int?] {
-        func broadcast(_ axis: Int) throws -> Int? {
-            let known = [q[axis], k[axis], v[axis]].compactMap { $0 }.filter { $0 != 1 }
-            guard Set(known).count <= 1 else {
-                throw ManakoError(.shapeMismatch, "attention operands disagree on axis \(axis): \(q), \(k), \(v)")
+    /// Where the operands and the output lie for given input shapes.
+    struct Geometry {
+        /// Q, K (read as [batch, heads, keys, depth]) and V as four broadcasting axes.
+        var query, key, value: StridedView
+        /// The operands' views at their own ranks.
+        var views: [StridedView]
+        /// The product's four lengths: batch, heads, queries, value depth.
+        var lengths: [Int]
+        /// The output's shape, and which of the four axes each of its axes is.
+        var outputShape: [Int], outputAxes: [Int]
+    }
+
+    /// The geometry for operand inputs of `shapes` (query, key, value), and a bias of
+    /// `biasRank` (a higher rank widens the output, as the Add did).
+    func geometry(_ shapes: [[Int]], biasRank: Int) throws -> Geometry {
+        let views = try zip([query, key, value], shapes).map { try $0.resolve($1) }
+        let four = try views.enumerated().map { operand, view in
+            guard (2...4).contains(view.lengths.count) else {
+                throw ManakoError(.shapeMismatch, "attention operand \(operand) has rank \(view.lengths.count); 2 to 4 are supported")
             }
-            return known.first ?? ([q[axis], k[axis], v[axis]].allSatisfy { $0 == 1 } ? 1 : nil)
+            return Attention.broadcasting(view, toRank: 4)
         }
-        if let a = q[3], let b = k[3], a != b { throw ManakoError(.shapeMismatch, "attention: query depth \(a) but key depth \(b)") }
-        if let a = k[2], let b = v[2], a != b { throw ManakoError(.shapeMismatch, "attention: \(a) keys but \(b) values") }
-        return [try broadcast(0), try broadcast(1), q[2], v[3]]
+        let (q, v) = (four[0], four[2])
+        // The MatMul read Kᵀ: K is the same view with its last two axes swapped.
+        var k = four[1]
+        k.lengths.swapAt(2, 3)
+        k.strides.swapAt(2, 3)
+        func broadcast(_ axis: Int) throws -> Int {
+            let lengths = Set([q.lengths[axis], k.lengths[axis], v.lengths[axis]]).subtracting([1])
+            guard lengths.count <= 1 else {
+                throw ManakoError(.shapeMismatch, "attention operands disagree on axis \(axis): \(q.lengths), \(k.lengths), \(v.lengths)")
+            }
+            return lengths.first ?? 1
+        }
+        guard q.lengths[3] == k.lengths[3] else {
+            throw ManakoError(.shapeMismatch, "attention: query depth \(q.lengths[3]) but key depth \(k.lengths[3])")
+        }
+        guard k.lengths[2] == v.lengths[2] else {
+            throw ManakoError(.shapeMismatch, "attention: \(k.lengths[2]) keys but \(v.lengths[2]) values")
+        }
+        let lengths = [try broadcast(0), try broadcast(1), q.lengths[2], v.lengths[3]]
+        let rank = max(views.map(\.lengths.count).max()!, biasRank)
+        guard !headsAfterRows || rank == 4 else {
+            throw ManakoError(.shapeMismatch, "attention: the output's Transpose needs rank 4, got \(rank)")
+        }
+        let axes = Array(outputAxes.suffix(headsAfterRows ? 4 : rank))
+        return Geometry(query: q, key: k, value: v, views: views, lengths: lengths, outputShape: axes.map { lengths[$0] }, outputAxes: axes)
     }
 
     public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let sources = try [query, key, value].map { operand in try inputs.required(operand.input, "attention operand \(operand.input)") }
-        let views = try [query, key, value].enumerated().map { i, operand in try operand.resolve(sources[i].shape) }
-        // A bias of higher rank widens the output as the Add did.
-        let rank = max(views.map(\.lengths.count).max()!, biasInput.flatMap { inputs.count > $0 ? inputs[$0]?.rank : nil } ?? 0)
-        var (q, k, v) = (try Operand.fourAxes(views[0], input: 0), try Operand.fourAxes(views[1], input: 1), try Operand.fourAxes(views[2], input: 2))
-        // The MatMul read Kᵀ: K is the same view with its last two axes swapped.
-        k.lengths.swapAt(2, 3)
-        k.strides.swapAt(2, 3)
-        let lengths = try Attention.outputLengths(q.lengths, k.lengths, v.lengths).map { $0! }
-        let outputAxes = Array(self.outputAxes.suffix(headsAfterRows ? 4 : rank))
-        guard !headsAfterRows || rank == 4 else {
-            throw ManakoError(.shapeMismatch, "attention: the output's Transpose needs rank 4, got \(rank)")
-        }
+        let bias = try biasInput.map { try inputs.required($0, "attention bias") }
+        let g = try geometry(sources.map(\.shape), biasRank: bias?.rank ?? 0)
+        let (q, k, v, lengths, outputShape) = (g.query, g.key, g.value, g.lengths, g.outputShape)
         var scale: Float = 1
         for (input, divides) in scaleInputs {
             let factor = try inputs.required(input, "attention scale")
@@ -96,7 +120,6 @@ public struct Attention: Operator {
         }
         let shape = AttentionKernel.Shape(batch: lengths[0], heads: lengths[1], queries: lengths[2], keys: k.lengths[2],
                                           depth: q.lengths[3], valueDepth: lengths[3])
-        let outputShape = outputAxes.map { lengths[$0] }
         // Broadcast batches and heads multiply the packed keys and values too (one set per pair).
         let tile = PanelGemm.columnsPerTile
         try ElementLimit.check([shape.batch * shape.heads, (shape.keys + tile - 1) / tile * tile * shape.depth
@@ -104,15 +127,14 @@ public struct Attention: Operator {
         try ElementLimit.check(outputShape, "attention output")
         let dense = Tensor.strides(outputShape)
         var outputStrides = [0, 0, 0, 0]
-        for (position, axis) in outputAxes.enumerated() { outputStrides[axis] = dense[position] }
+        for (position, axis) in g.outputAxes.enumerated() { outputStrides[axis] = dense[position] }
         var biasStrides: [Int]? = nil
-        let bias = try biasInput.map { try inputs.required($0, "attention bias") }
         if let bias {
             let scores = [lengths[0], lengths[1], lengths[2], k.lengths[2]]
             biasStrides = Attention.broadcastStrides(bias.shape, into: scores)
             // A bias that widens the scores (a batch of masks over one query batch, say) takes
             // the nodes' own route.
-            if biasStrides == nil { return [try unfused(sources, views, scale: scale, bias: bias)] }
+            if biasStrides == nil { return [try unfused(sources, g.views, scale: scale, bias: bias)] }
         }
         let data = try (sources + (bias.map { [$0] } ?? [])).map { try $0.floatValues() }
         // An empty operand is never read (no keys, or no depth); it still needs an address.
@@ -144,18 +166,17 @@ public struct Attention: Operator {
         return [Tensor(shape: outputShape, floats: y)]
     }
 
-    /// Strides that read a dense tensor of `shape` as one of `target` (four axes) by
-    /// broadcasting, or nil when it does not broadcast to exactly that shape.
+    /// Strides that read a dense tensor of `shape` as one of `target` by broadcasting, or nil
+    /// when it does not broadcast to exactly that shape.
     static func broadcastStrides(_ shape: [Int], into target: [Int]) -> [Int]? {
         guard shape.count <= target.count else { return nil }
-        let padded = Array(repeating: 1, count: target.count - shape.count) + shape, dense = Tensor.strides(padded)
-        guard zip(padded, target).allSatisfy({ $0 == $1 || $0 == 1 }) else { return nil }
-        return padded.indices.map { padded[$0] == 1 ? 0 : dense[$0] }
+        let view = broadcasting((shape, Tensor.strides(shape), 0), toRank: target.count)
+        return zip(view.lengths, target).allSatisfy({ $0 == $1 || $0 == 1 }) ? view.strides : nil
     }
 
     /// The nodes this one replaced, run one by one on copies of the views (for a bias that
     /// broadcasts the scores to a larger shape).
-    func unfused(_ sources: [Tensor], _ views: [(lengths: [Int], strides: [Int], offset: Int)], scale: Float, bias: Tensor) throws -> Tensor {
+    func unfused(_ sources: [Tensor], _ views: [StridedView], scale: Float, bias: Tensor) throws -> Tensor {
         let (q, kt, v) = (0, 1, 2)
         let copies = views.indices.map { sources[$0].view(offset: views[$0].offset, shape: views[$0].lengths, strides: views[$0].strides) }
         let scores = try Mul().run([try MatMul().run([copies[q], copies[kt]])[0], Tensor(scalar: scale)])[0]
@@ -168,13 +189,7 @@ public struct Attention: Operator {
         let sources = [query, key, value].map { inputs.count > $0.input ? inputs[$0.input]?.concreteShape : nil }
         // A bias may widen the output (or send it down the unfused route): not inferred.
         guard biasInput == nil, let q = sources[0], let k = sources[1], let v = sources[2] else { return nil }
-        let views = try zip([query, key, value], [q, k, v]).map { try $0.resolve($1) }
-        let four = try views.enumerated().map { try Operand.fourAxes($1, input: $0) }
-        var keyLengths = four[1].lengths
-        keyLengths.swapAt(2, 3)
-        let lengths = try Attention.outputLengths(four[0].lengths, keyLengths, four[2].lengths)
-        let rank = views.map(\.lengths.count).max()!
-        return [Array(outputAxes.suffix(headsAfterRows ? 4 : rank)).map { lengths[$0] }]
+        return [try geometry([q, k, v], biasRank: 0).outputShape]
     }
 }
 

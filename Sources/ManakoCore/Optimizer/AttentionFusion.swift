@@ -6,16 +6,16 @@ extension GraphOptimizer {
     /// Transposes, Splits, Squeezes and Gathers that only view them, and a Transpose that swaps
     /// the output's heads and rows is absorbed, so the node reads the QKV projection's output
     /// in place and writes what the next projection reads. Needs no shapes: the views are
-    /// resolved, and checked, on each run. Nodes left without readers are removed.
-    /// Returns the nodes and the count fused.
-    public static func fuseAttention(_ nodes: [NodeSpec], constants: [String: Tensor], outputs: [ValueInfo]) -> ([NodeSpec], Int) {
-        let outputNames = Set(outputs.map(\.name))
+    /// resolved, and checked, on each run. The nodes it leaves without readers are for
+    /// `removeDeadNodes`.
+    static func fuseAttention(_ nodes: [NodeSpec], constants: [String: Tensor], outputNames: Set<String>,
+                              report: inout Report) -> [NodeSpec] {
         let readers = readerIndex(nodes), producer = producerIndex(nodes)
         func onlyReader(_ value: String) -> Int? {
             guard !outputNames.contains(value), let users = readers[value], users.count == 1 else { return nil }
             return users[0]
         }
-        func constantInts(_ value: String) -> [Int]? { constants[value].flatMap { try? $0.int64s().map { Int(clamping: $0) } } }
+        func constantInts(_ value: String) -> [Int]? { GraphOptimizer.constantInts(value, constants) }
         /// Whether `value` surely holds one number, of rank 0 or 1 (so multiplying by it changes
         /// no shape): a constant, an arithmetic of such, or one entry of a Shape (how torch
         /// exports attention's 1/sqrt(depth) for a dynamic batch).
@@ -56,54 +56,26 @@ extension GraphOptimizer {
             }
             return (current, factors)
         }
-        /// The value `value` views and the steps from it (in order), through nodes that only view.
         func operand(_ value: String, input: Int) -> (base: String, operand: Attention.Operand) {
-            var current = value, steps: [ViewStep] = []
-            while steps.count < 16, let p = producer[current], let source = nodes[p].inputs.first, !source.isEmpty {
-                let node = nodes[p]
-                if let transpose = node.op as? Transpose, node.outputs.count == 1 {
-                    steps.append(.transpose(transpose.permutation))
-                } else if let squeeze = node.op as? Squeeze, node.outputs.count == 1 {
-                    if node.inputs.count > 1 && !node.inputs[1].isEmpty {
-                        guard let axes = constantInts(node.inputs[1]) else { break }
-                        steps.append(.squeeze(axes))
-                    } else {
-                        steps.append(.squeeze(squeeze.staticAxes))
-                    }
-                } else if let split = node.op as? Split, let part = node.outputs.firstIndex(of: current) {
-                    var sizes = split.staticSplit
-                    if node.inputs.count > 1 && !node.inputs[1].isEmpty {
-                        guard let given = constantInts(node.inputs[1]) else { break }
-                        sizes = given
-                    }
-                    steps.append(.split(axis: split.axis, part: part, sizes: sizes?.isEmpty == true ? nil : sizes, parts: split.outputCount))
-                } else if let gather = node.op as? Gather, node.outputs.count == 1, node.inputs.count == 2,
-                          let index = constants[node.inputs[1]], index.rank == 0, let i = constantInts(node.inputs[1])?.first {
-                    steps.append(.gather(axis: gather.axis, index: i))
-                } else {
-                    break
-                }
-                current = source
-            }
-            return (current, Attention.Operand(input: input, view: ViewChain(steps: steps.reversed())))
+            let (base, view) = tracedView(of: value, nodes: nodes, producer: producer, constants: constants)
+            return (base, Attention.Operand(input: input, view: view))
         }
 
         var replaced: [Int: NodeSpec] = [:], absorbedTransposes = Set<Int>(), fused = 0
         for (n, node) in nodes.enumerated() {
             guard let product = node.op as? MatMul, product.packedB == nil, product.columnBias == nil, product.activation == .none,
                   node.inputs.count == 2, node.outputs.count == 1, let s = producer[node.inputs[0]], onlyReader(node.inputs[0]) == n,
-                  let softmax = nodes[s].op as? Softmax, softmax.axis == -1, var scoresValue = nodes[s].inputs.first,
+                  let softmax = nodes[s].op as? Softmax, softmax.axis == -1, let scoresValue = nodes[s].inputs.first,
                   onlyReader(scoresValue) == s else { continue }
             // Softmax(Add(scores, bias)): the side whose unscaled producer is a MatMul is the scores.
-            var biasValue: String? = nil
+            var biasValue: String? = nil, scores = unscaled(scoresValue)
             if let a = producer[scoresValue], nodes[a].op is Add, nodes[a].inputs.count == 2, nodes[a].outputs.count == 1 {
-                let sides = nodes[a].inputs
+                let sides = nodes[a].inputs, candidates = sides.map(unscaled)
                 guard let side = [0, 1].first(where: { x in
-                    onlyReader(sides[x]) == a && producer[unscaled(sides[x]).value].map { nodes[$0].op is MatMul } == true
+                    onlyReader(sides[x]) == a && producer[candidates[x].value].map { nodes[$0].op is MatMul } == true
                 }) else { continue }
-                (scoresValue, biasValue) = (sides[side], sides[1 - side])
+                (scores, biasValue) = (candidates[side], sides[1 - side])
             }
-            let scores = unscaled(scoresValue)
             guard let m = producer[scores.value], let first = nodes[m].op as? MatMul, first.packedB == nil, first.columnBias == nil,
                   first.activation == .none, nodes[m].inputs.count == 2 else { continue }
             let (queryValue, queryFactors) = unscaled(nodes[m].inputs[0]), (keyValue, keyFactors) = unscaled(nodes[m].inputs[1])
@@ -123,21 +95,7 @@ extension GraphOptimizer {
                                    inputs: [q.base, kt.base, v.base] + factors.map(\.0) + (biasValue.map { [$0] } ?? []), outputs: [output])
             fused += 1
         }
-        guard fused > 0 else { return (nodes, 0) }
-        // A Shape of a viewed operand (torch reads Q's depth for the scale) reads through the
-        // view, so the Transposes and Splits need not run for it.
-        for (n, node) in nodes.enumerated() {
-            guard var shape = node.op as? ShapeOf, shape.view == nil, node.inputs.count == 1 else { continue }
-            let (base, viewed) = operand(node.inputs[0], input: 0)
-            guard !viewed.view.steps.isEmpty else { continue }
-            shape.view = viewed.view
-            var copy = node
-            copy.op = shape
-            copy.inputs = [base]
-            replaced[n] = copy
-        }
-        let rewritten = nodes.enumerated().compactMap { n, node in absorbedTransposes.contains(n) ? nil : replaced[n] ?? node }
-        var unused = constants, report = Report()
-        return (removeDeadNodes(rewritten, constants: &unused, outputNames: outputNames, report: &report), fused)
+        report.fusedAttentions += fused
+        return nodes.enumerated().compactMap { n, node in absorbedTransposes.contains(n) ? nil : replaced[n] ?? node }
     }
 }

@@ -25,6 +25,8 @@ public enum GraphOptimizer {
         public var channelBlockedConvolutions = 0
         /// MatMul, Softmax, MatMul chains (with their views and scales) run as one `Attention` (`fuseAttention`).
         public var fusedAttentions = 0
+        /// Shapes of Transposes, Splits, Squeezes or Gathers now read through them (`readShapesThroughViews`).
+        public var shapesReadThroughViews = 0
 
         public init() {}
     }
@@ -633,7 +635,7 @@ public enum GraphOptimizer {
             for input in nodes[n].inputs where !input.isEmpty { if let p = producer[input] { pending.append(p) } }
         }
         let kept = nodes.enumerated().filter { live.contains($0.offset) }.map(\.element)
-        report.removedDeadNodes = nodes.count - kept.count
+        report.removedDeadNodes += nodes.count - kept.count
         let read = Set(kept.flatMap(\.inputs)).union(outputNames)
         constants = constants.filter { read.contains($0.key) }
         return kept
