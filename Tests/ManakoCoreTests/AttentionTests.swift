@@ -4,7 +4,8 @@ import Testing
 /// The fused attention kernel against its Double twin on awkward sizes (one row, one key,
 /// rows not a multiple of six, keys not a multiple of sixteen, depths of 1, 7 and 65, value
 /// depths apart from the key depth, broadcast heads) with Q read through a transposed view,
-/// with and without a position bias; one and two threads give the same bits.
+/// K with its depth or its keys contiguous (the two packing paths), with and without a
+/// position bias; one and two threads give the same bits.
 @Test(arguments: [(1, 1, 1, 1, 1, 1), (1, 3, 7, 7, 64, 64), (2, 2, 13, 127, 7, 17), (1, 1, 127, 1001, 65, 16),
                   (3, 1, 6, 16, 8, 33), (1, 2, 197, 197, 64, 64)])
 func attentionKernelMatchesReference(_ c: (Int, Int, Int, Int, Int, Int)) {
@@ -15,11 +16,11 @@ func attentionKernelMatchesReference(_ c: (Int, Int, Int, Int, Int, Int)) {
     let k = pseudoRandom(batch * heads * s * d, seed: 302).map { $0 * 3 }
     // V shared by every head (stride 0): [batch][s][e].
     let v = pseudoRandom(batch * s * e, seed: 303)
-    let qStrides = [t * heads * d, d, heads * d, 1], kStrides = [heads * s * d, s * d, d, 1], vStrides = [s * e, 0, e, 1]
+    let qStrides = [t * heads * d, d, heads * d, 1], vStrides = [s * e, 0, e, 1]
     let outStrides = [heads * t * e, t * e, e, 1]
     // A position bias per head, shared by the batch: [heads][t][s].
     let bias = pseudoRandom(heads * t * s, seed: 305).map { $0 * 2 }, biasStrides = [0, t * s, s, 1]
-    func attend(_ reference: Bool, threads: Int, biased: Bool) -> [Float] {
+    func attend(_ reference: Bool, threads: Int, biased: Bool, kStrides: [Int]) -> [Float] {
         var out = [Float](repeating: .nan, count: batch * heads * t * e)
         q.withUnsafeBufferPointer { qp in k.withUnsafeBufferPointer { kp in v.withUnsafeBufferPointer { vp in bias.withUnsafeBufferPointer { bp in
             out.withUnsafeMutableBufferPointer { op in
@@ -40,11 +41,12 @@ func attentionKernelMatchesReference(_ c: (Int, Int, Int, Int, Int, Int)) {
         } } } }
         return out
     }
-    for biased in [false, true] {
-        let expected = attend(true, threads: 1, biased: biased)
-        let one = attend(false, threads: 1, biased: biased), two = attend(false, threads: 2, biased: biased)
-        expectClose(one, expected, tolerance: 2e-6, "\(c), bias \(biased)")
-        #expect(one == two, "\(c), bias \(biased): 1 and 2 threads differ")
+    // K as [batch][heads][s][d], or as [batch][heads][d][s] (Kᵀ stored as such).
+    for (biased, kStrides) in [(false, [heads * s * d, s * d, d, 1]), (true, [heads * s * d, s * d, d, 1]), (false, [heads * s * d, s * d, 1, s])] {
+        let expected = attend(true, threads: 1, biased: biased, kStrides: kStrides)
+        let one = attend(false, threads: 1, biased: biased, kStrides: kStrides), two = attend(false, threads: 2, biased: biased, kStrides: kStrides)
+        expectClose(one, expected, tolerance: 2e-6, "\(c), bias \(biased), K strides \(kStrides)")
+        #expect(one == two, "\(c), bias \(biased), K strides \(kStrides): 1 and 2 threads differ")
     }
 }
 

@@ -5,8 +5,9 @@ import CManakoSIMD
 /// no separate Softmax pass and no transposed copies of the heads exist.
 /// Layout: every operand is a strided [batch][heads][rows][columns] view (Q [T, D], K [S, D],
 /// V [S, E], output [T, E] per head), so heads are read where a fused QKV projection wrote them.
-/// K and V are packed per head into PanelGemm's [tile][k][16] panels; scores and the output
-/// use PanelGemm's 6x16 register tile. Twin: `referenceAttention`, tested on awkward sizes.
+/// K (times the scale) and V are packed per head into PanelGemm's [tile][k][16] panels, K by
+/// 8x8 register transposes; Q rows are read in place. Scores and the output use PanelGemm's
+/// 6x16 register tile. Twin: `referenceAttention`, tested on awkward sizes.
 public enum AttentionKernel {
     /// A strided four-axis view: element (b, h, r, c) at `base + b·s0 + h·s1 + r·s2 + c·s3`
     /// (a stride of 0 broadcasts an axis of one).
@@ -60,7 +61,7 @@ public enum AttentionKernel {
             let base = scratch.baseAddress!
             Parallel.forEach(pairs) { p in
                 let (b, h) = p.quotientAndRemainder(dividingBy: shape.heads)
-                packKeys(k, b, h, keys: s, depth: d, into: base + p * (keyPanels + valuePanels))
+                packKeys(k, b, h, keys: s, depth: d, scale: scale, into: base + p * (keyPanels + valuePanels))
                 packValues(v, b, h, keys: s, valueDepth: e, into: base + p * (keyPanels + valuePanels) + keyPanels)
             }
             let blocks = (t + rows - 1) / rows, chunks = (blocks + blocksPerItem - 1) / blocksPerItem
@@ -72,18 +73,20 @@ public enum AttentionKernel {
                 let blockRange = (chunk * blocksPerItem)..<min(blocks, (chunk + 1) * blocksPerItem), n = blockRange.count
                 let firstRow = blockRange.lowerBound * rows, count = min(n * rows, t - firstRow)
                 withUnsafeTemporaryAllocation(of: Float.self, capacity: n * rows * (d + scoreStride + 1) + rows * width) { temporary in
-                    let packedQuery = temporary.baseAddress!, scores = packedQuery + n * rows * d
+                    let copiedQuery = temporary.baseAddress!, scores = copiedQuery + n * rows * d
                     let inverse = scores + n * rows * scoreStride, tile = inverse + n * rows
                     let outputHead = output + b * outputStrides[0] + h * outputStrides[1]
-                    for i in 0..<n {
-                        let first = firstRow + i * rows
-                        packQueryRows(q, b, h, first: first, count: min(rows, t - first), depth: d, scale: scale, into: packedQuery + i * rows * d)
-                    }
-                    // Each key tile (4 KB at depth 64) and value tile meets all the item's blocks while in L1.
-                    for kt in 0..<keyTiles {
+                    withUnsafeTemporaryAllocation(of: (rows: UnsafePointer<Float>, stride: Int).self, capacity: n) { queryBlocks in
                         for i in 0..<n {
-                            scoreTile(packedQuery + i * rows * d, keyPanel + kt * width * d, depth: d,
-                                      into: scores + i * rows * scoreStride + kt * width, stride: scoreStride)
+                            queryBlocks[i] = queryRows(q, b, h, first: firstRow + i * rows, count: min(rows, t - firstRow - i * rows),
+                                                       depth: d, copyInto: copiedQuery + i * rows * d)
+                        }
+                        // Each key tile (4 KB at depth 64) and value tile meets all the item's blocks while in L1.
+                        for kt in 0..<keyTiles {
+                            for i in 0..<n {
+                                scoreTile(queryBlocks[i].rows, stride: queryBlocks[i].stride, keyPanel + kt * width * d, depth: d,
+                                          into: scores + i * rows * scoreStride + kt * width, scoreStride: scoreStride)
+                            }
                         }
                     }
                     for r in 0..<count {
@@ -113,18 +116,51 @@ public enum AttentionKernel {
         return b * strides[0] + h * strides[1] + r * strides[2] + c * strides[3]
     }
 
-    /// Kᵀ of one head as [tile][d][16]: tile t holds keys 16t ..< 16t + 16, zero past the last.
-    static func packKeys(_ k: View, _ b: Int, _ h: Int, keys s: Int, depth d: Int, into target: UnsafeMutablePointer<Float>) {
+    /// Kᵀ of one head times `scale` as [tile][d][16]: tile t holds keys 16t ..< 16t + 16, zero
+    /// past the last. Eight keys of contiguous depth at a time go through 8x8 register transposes;
+    /// sixteen contiguous keys (Kᵀ as given) are copied.
+    static func packKeys(_ k: View, _ b: Int, _ h: Int, keys s: Int, depth d: Int, scale: Float,
+                         into target: UnsafeMutablePointer<Float>) {
         let head = k.at(b, h), (rowStride, columnStride) = (k.strides[2], k.strides[3])
-        for tile in 0..<((s + width - 1) / width) {
+        let tiles = (s + width - 1) / width
+        for tile in 0..<tiles {
             let panel = target + tile * width * d, present = min(width, s - tile * width)
-            for c in 0..<width {
+            var first = 0
+            if rowStride == 1 && present == width {
+                // Kᵀ given with keys contiguous: each depth's sixteen keys are one copy.
+                let keys = UnsafeRawPointer(head + tile * width), to = UnsafeMutableRawPointer(panel)
+                for j in 0..<d {
+                    let from = keys + j * columnStride * MemoryLayout<Float>.stride
+                    to.storeBytes(of: from.loadUnaligned(as: SIMD8<Float>.self), toByteOffset: j * width * 4, as: SIMD8<Float>.self)
+                    to.storeBytes(of: from.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: j * width * 4 + 32, as: SIMD8<Float>.self)
+                }
+                first = width
+            } else if columnStride == 1 {
+                while first + 8 <= present {
+                    let keys = head + (tile * width + first) * rowStride
+                    var j = 0
+                    while j + 8 <= d {
+                        mk_transpose8x8(keys + j, rowStride, panel + j * width + first, width)
+                        j += 8
+                    }
+                    for j in j..<d { for c in 0..<8 { panel[j * width + first + c] = keys[c * rowStride + j] } }
+                    first += 8
+                }
+            }
+            for c in first..<width {
                 let key = head + (tile * width + c) * rowStride
                 if c < present {
                     for j in 0..<d { panel[j * width + c] = key[j * columnStride] }
                 } else {
                     for j in 0..<d { panel[j * width + c] = 0 }
                 }
+            }
+        }
+        if scale != 1 {
+            let factor = SIMD8<Float>(repeating: scale), raw = UnsafeMutableRawPointer(target)
+            for i in 0..<(tiles * width * d / 8) {
+                raw.storeBytes(of: raw.loadUnaligned(fromByteOffset: i * 32, as: SIMD8<Float>.self) * factor, toByteOffset: i * 32,
+                               as: SIMD8<Float>.self)
             }
         }
     }
@@ -137,7 +173,9 @@ public enum AttentionKernel {
             for key in 0..<s {
                 let source = head + key * rowStride + first * columnStride, row = panel + key * width
                 if present == width && columnStride == 1 {
-                    row.update(from: source, count: width)
+                    let from = UnsafeRawPointer(source), to = UnsafeMutableRawPointer(row)
+                    to.storeBytes(of: from.loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+                    to.storeBytes(of: from.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self), toByteOffset: 32, as: SIMD8<Float>.self)
                 } else {
                     for c in 0..<width { row[c] = c < present ? source[c * columnStride] : 0 }
                 }
@@ -145,33 +183,36 @@ public enum AttentionKernel {
         }
     }
 
-    /// Rows first ..< first + count of Q, times `scale`, as [d][6] (missing rows zero).
-    static func packQueryRows(_ q: View, _ b: Int, _ h: Int, first: Int, count: Int, depth d: Int, scale: Float,
-                              into target: UnsafeMutablePointer<Float>) {
+    /// Six query rows from `first` (`count` of them present) as rows of contiguous depth: in
+    /// place when the block is full and its depth contiguous, else copied into `copy` as [6][d]
+    /// (missing rows zero). Returns the first row and the stride between rows.
+    static func queryRows(_ q: View, _ b: Int, _ h: Int, first: Int, count: Int, depth d: Int,
+                          copyInto copy: UnsafeMutablePointer<Float>) -> (rows: UnsafePointer<Float>, stride: Int) {
         let head = q.at(b, h), (rowStride, columnStride) = (q.strides[2], q.strides[3])
+        if count == rows && (columnStride == 1 || d == 1) { return (head + first * rowStride, rowStride) }
         for r in 0..<rows {
             let query = head + (first + r) * rowStride
-            if r < count {
-                for j in 0..<d { target[j * rows + r] = query[j * columnStride] * scale }
-            } else {
-                for j in 0..<d { target[j * rows + r] = 0 }
-            }
+            for j in 0..<d { copy[r * d + j] = r < count ? query[j * columnStride] : 0 }
         }
+        return (UnsafePointer(copy), d)
     }
 
-    /// Six rows of scores against one tile of 16 keys, into rows `stride` floats apart.
+    /// Six rows of scores (query rows `stride` floats apart) against one tile of 16 keys, into
+    /// rows `scoreStride` floats apart.
     @inline(__always)
-    static func scoreTile(_ packedQuery: UnsafePointer<Float>, _ keyTile: UnsafePointer<Float>, depth d: Int,
-                          into scores: UnsafeMutablePointer<Float>, stride: Int) {
+    static func scoreTile(_ queries: UnsafePointer<Float>, stride: Int, _ keyTile: UnsafePointer<Float>, depth d: Int,
+                          into scores: UnsafeMutablePointer<Float>, scoreStride: Int) {
         var sums = PanelGemm.TileSums()
-        var a = packedQuery, b = UnsafeRawPointer(keyTile)
-        for _ in 0..<d {
-            sums.add(a, b.loadUnaligned(as: SIMD8<Float>.self), b.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
-            a += rows
+        var b = UnsafeRawPointer(keyTile)
+        let (q0, q1, q2) = (queries, queries + stride, queries + 2 * stride)
+        let (q3, q4, q5) = (queries + 3 * stride, queries + 4 * stride, queries + 5 * stride)
+        for j in 0..<d {
+            sums.add(q0[j], q1[j], q2[j], q3[j], q4[j], q5[j],
+                     b.loadUnaligned(as: SIMD8<Float>.self), b.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
             b += width * MemoryLayout<Float>.stride
         }
         let row = UnsafeMutableRawPointer(scores)
-        sums.store(rows: rows, low: row, high: row + 32, stride: stride * MemoryLayout<Float>.stride, wide: true)
+        sums.store(rows: rows, low: row, high: row + 32, stride: scoreStride * MemoryLayout<Float>.stride, wide: true)
     }
 
     /// The six rows of weights (scores) times one 16-column tile of V, into a 6x16 `tile`.
