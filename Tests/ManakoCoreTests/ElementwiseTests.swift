@@ -75,3 +75,28 @@ import Testing
     #expect(one == two)
     expectClose(two, values.map { VectorMath.libmErf($0) }, tolerance: 1e-5, "erf")
 }
+
+/// Float operands of one shape, or one of them a single number, take one dense pass (split
+/// across threads past 32,768 elements); each element is the scalar operation's, on 1 and 2
+/// threads alike, and a scalar of higher rank still widens the result as broadcasting does.
+@Test func denseBinaryOperatorsMatchTheScalarOperation() throws {
+    for count in [1, 7, 1001, 40_001] {
+        let a = pseudoRandom(count, seed: 11), b = pseudoRandom(count, seed: 12).map { $0 + 2 }
+        let x = t([1, count], a), y = t([1, count], b), scalar = t([1], [0.75])
+        for threads in [1, 2] {
+            let results = try Parallel.withThreads(threads) {
+                try [Add().run([x, y]), Div().run([x, y]), Sub().run([x, scalar]), Mul().run([scalar, y])].map { try $0[0].floats() }
+            }
+            #expect(results[0] == zip(a, b).map { $0 + $1 }, "add \(count), \(threads) threads")
+            #expect(results[1] == zip(a, b).map { $0 / $1 }, "div \(count), \(threads) threads")
+            #expect(results[2] == a.map { $0 - 0.75 }, "sub scalar \(count), \(threads) threads")
+            #expect(results[3] == b.map { 0.75 * $0 }, "scalar mul \(count), \(threads) threads")
+        }
+    }
+    let widened = try Add().run([t([2], [1, 2]), t([1, 1, 1], [10])])[0]
+    #expect(widened.shape == [1, 1, 2])
+    #expect(try widened.floats() == [11, 12])
+    let scalarFirst = try Sub().run([t([1, 1], [10]), t([3], [1, 2, 3])])[0]
+    #expect(scalarFirst.shape == [1, 3])
+    #expect(try scalarFirst.floats() == [9, 8, 7])
+}

@@ -3,7 +3,7 @@ public struct Add: Operator {
     public init() {}
 
     public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
-        try [ElementwiseBinary.apply(inputs.required(0, "A"), inputs.required(1, "B"), float: +, integer: &+)]
+        try [ElementwiseBinary.apply(inputs.required(0, "A"), inputs.required(1, "B"), ElementwiseBinary.Addition.self, integer: &+)]
     }
 }
 

@@ -16,30 +16,62 @@ public struct LayerNormalization: Operator {
         let normalizedShape = Array(x.shape[a...])
         let s = try broadcastTo(scale, normalizedShape, "Scale")
         let b = try inputs.optional(2).map { try broadcastTo($0, normalizedShape, "B") }
-        var data = try x.floats()
+        let input = try x.floatValues()
         var means = [Float](repeating: 0, count: outer), inverse = [Float](repeating: 0, count: outer)
-        let shift = b ?? [Float](repeating: 0, count: inner)
-        var centred = [Float](repeating: 0, count: inner)
-        if inner > 0 { data.withUnsafeMutableBufferPointer { buffer in
-            for o in 0..<outer {
-                let row = buffer.baseAddress! + o * inner
-                let mean = VectorMath.sum(row, count: inner) / Float(inner)
-                for i in 0..<inner { centred[i] = (row[i] - mean) * (row[i] - mean) }
-                let variance = centred.withUnsafeBufferPointer { VectorMath.sum($0.baseAddress!, count: inner) } / Float(inner)
-                let inv = 1 / CMath.sqrt(variance + epsilon)
-                for i in 0..<inner { row[i] = (row[i] - mean) * inv * s[i] + shift[i] }
-                means[o] = mean
-                inverse[o] = inv
-            }
-        } }
+        let output = BufferPool.floats(x.count) { out in
+            input.withUnsafeBufferPointer { xp in s.withUnsafeBufferPointer { sp in (b ?? .array([])).withUnsafeBufferPointer { bp in
+                means.withUnsafeMutableBufferPointer { mp in inverse.withUnsafeMutableBufferPointer { ip in
+                    // Rows are independent: the same bits for any thread count.
+                    Parallel.forEachPart(of: outer, split: x.count >= ElementwiseBinary.parallelCount) { rows in
+                        for o in rows {
+                            (mp[o], ip[o]) = LayerNormalization.normalizeRow(xp.baseAddress! + o * inner, count: inner, epsilon: epsilon,
+                                                                              scale: sp.baseAddress!, bias: b == nil ? nil : bp.baseAddress,
+                                                                              into: out.baseAddress! + o * inner)
+                        }
+                    }
+                } }
+            } } }
+        }
         let statsShape = Array(x.shape[..<a]) + Array(repeating: 1, count: x.rank - a)
-        return [Tensor(shape: x.shape, floats: data), Tensor(shape: statsShape, floats: means), Tensor(shape: statsShape, floats: inverse)]
+        return [Tensor(shape: x.shape, floats: output), Tensor(shape: statsShape, floats: means), Tensor(shape: statsShape, floats: inverse)]
     }
 
-    private func broadcastTo(_ t: Tensor, _ shape: [Int], _ what: String) throws -> [Float] {
+    /// One row: its mean, then the variance about it (two passes, as exact as the data allows),
+    /// then (x - mean) / sqrt(variance + epsilon) * scale + bias, eight lanes at a time, the
+    /// sums in one fixed order. Returns the mean and 1 / sqrt(variance + epsilon). `n` >= 1.
+    @inline(__always)
+    static func normalizeRow(_ row: UnsafePointer<Float>, count n: Int, epsilon: Float, scale: UnsafePointer<Float>,
+                             bias: UnsafePointer<Float>?, into target: UnsafeMutablePointer<Float>) -> (Float, Float) {
+        let mean = VectorMath.sum(row, count: n) / Float(n), m = SIMD8<Float>(repeating: mean)
+        var lanes = SIMD8<Float>(), i = 0
+        while i + 8 <= n {
+            let d = UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self) - m
+            lanes += d * d
+            i += 8
+        }
+        var squares = lanes.sum()
+        while i < n { squares += (row[i] - mean) * (row[i] - mean); i += 1 }
+        let inv = 1 / CMath.sqrt(squares / Float(n) + epsilon), f = SIMD8<Float>(repeating: inv)
+        i = 0
+        while i + 8 <= n {
+            let v = UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self), w = UnsafeRawPointer(scale + i).loadUnaligned(as: SIMD8<Float>.self)
+            var y = (v - m) * f * w
+            if let bias { y += UnsafeRawPointer(bias + i).loadUnaligned(as: SIMD8<Float>.self) }
+            UnsafeMutableRawPointer(target + i).storeBytes(of: y, as: SIMD8<Float>.self)
+            i += 8
+        }
+        while i < n {
+            target[i] = (row[i] - mean) * inv * scale[i] + (bias?[i] ?? 0)
+            i += 1
+        }
+        return (mean, inv)
+    }
+
+    private func broadcastTo(_ t: Tensor, _ shape: [Int], _ what: String) throws -> FloatValues {
+        if t.shape == shape { return try t.floatValues() }
         let values = try t.floats()
         guard try Broadcast.shape(t.shape, shape) == shape else { throw ManakoError(.shapeMismatch, "\(what) \(t.shape) does not broadcast to \(shape)") }
-        return Broadcast.indexMap(from: t.shape, to: shape).map { values[$0] }
+        return .array(Broadcast.indexMap(from: t.shape, to: shape).map { values[$0] })
     }
 }
 

@@ -3,7 +3,7 @@ public struct Sub: Operator {
     public init() {}
 
     public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
-        try [ElementwiseBinary.apply(inputs.required(0, "A"), inputs.required(1, "B"), float: -, integer: &-)]
+        try [ElementwiseBinary.apply(inputs.required(0, "A"), inputs.required(1, "B"), ElementwiseBinary.Subtraction.self, integer: &-)]
     }
 }
 
