@@ -84,8 +84,8 @@ public enum AttentionKernel {
                         // Each key tile (4 KB at depth 64) and value tile meets all the item's blocks while in L1.
                         for kt in 0..<keyTiles {
                             for i in 0..<n {
-                                scoreTile(queryBlocks[i].rows, stride: queryBlocks[i].stride, keyPanel + kt * width * d, depth: d,
-                                          into: scores + i * rows * scoreStride + kt * width, scoreStride: scoreStride)
+                                multiplyTile(queryBlocks[i].rows, aStride: queryBlocks[i].stride, keyPanel + kt * width * d, depth: d,
+                                             into: scores + i * rows * scoreStride + kt * width, cStride: scoreStride)
                             }
                         }
                     }
@@ -97,7 +97,8 @@ public enum AttentionKernel {
                     for vt in 0..<valueTiles {
                         let column = vt * width, columns = min(width, e - column)
                         for i in 0..<n {
-                            weighValues(scores + i * rows * scoreStride, stride: scoreStride, valuePanel + vt * width * s, keys: s, into: tile)
+                            multiplyTile(scores + i * rows * scoreStride, aStride: scoreStride, valuePanel + vt * width * s, depth: s,
+                                         into: tile, cStride: width)
                             for r in 0..<min(rows, count - i * rows) {
                                 let target = outputHead + (firstRow + i * rows + r) * outputStrides[2] + column * outputStrides[3]
                                 storeRow(tile + r * width, times: inverse[i * rows + r], columns: columns, into: target, stride: outputStrides[3])
@@ -197,39 +198,23 @@ public enum AttentionKernel {
         return (UnsafePointer(copy), d)
     }
 
-    /// Six rows of scores (query rows `stride` floats apart) against one tile of 16 keys, into
-    /// rows `scoreStride` floats apart.
+    /// Six rows of `a` (`aStride` floats apart, `depth` long) times one packed [depth][16]
+    /// tile, into six rows of 16 `cStride` floats apart: a tile of scores (query rows times a
+    /// key tile) or of output sums (weight rows times a value tile).
     @inline(__always)
-    static func scoreTile(_ queries: UnsafePointer<Float>, stride: Int, _ keyTile: UnsafePointer<Float>, depth d: Int,
-                          into scores: UnsafeMutablePointer<Float>, scoreStride: Int) {
+    static func multiplyTile(_ a: UnsafePointer<Float>, aStride: Int, _ tile: UnsafePointer<Float>, depth: Int,
+                             into c: UnsafeMutablePointer<Float>, cStride: Int) {
         var sums = PanelGemm.TileSums()
-        var b = UnsafeRawPointer(keyTile)
-        let (q0, q1, q2) = (queries, queries + stride, queries + 2 * stride)
-        let (q3, q4, q5) = (queries + 3 * stride, queries + 4 * stride, queries + 5 * stride)
-        for j in 0..<d {
-            sums.add(q0[j], q1[j], q2[j], q3[j], q4[j], q5[j],
+        var b = UnsafeRawPointer(tile)
+        let (a0, a1, a2) = (a, a + aStride, a + 2 * aStride)
+        let (a3, a4, a5) = (a + 3 * aStride, a + 4 * aStride, a + 5 * aStride)
+        for j in 0..<depth {
+            sums.add(a0[j], a1[j], a2[j], a3[j], a4[j], a5[j],
                      b.loadUnaligned(as: SIMD8<Float>.self), b.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
             b += width * MemoryLayout<Float>.stride
         }
-        let row = UnsafeMutableRawPointer(scores)
-        sums.store(rows: rows, low: row, high: row + 32, stride: scoreStride * MemoryLayout<Float>.stride, wide: true)
-    }
-
-    /// The six rows of weights (scores) times one 16-column tile of V, into a 6x16 `tile`.
-    @inline(__always)
-    static func weighValues(_ weights: UnsafePointer<Float>, stride: Int, _ valuePanel: UnsafePointer<Float>, keys s: Int,
-                            into tile: UnsafeMutablePointer<Float>) {
-        var sums = PanelGemm.TileSums()
-        var b = UnsafeRawPointer(valuePanel)
-        let (w0, w1, w2) = (weights, weights + stride, weights + 2 * stride)
-        let (w3, w4, w5) = (weights + 3 * stride, weights + 4 * stride, weights + 5 * stride)
-        for key in 0..<s {
-            sums.add(w0[key], w1[key], w2[key], w3[key], w4[key], w5[key],
-                     b.loadUnaligned(as: SIMD8<Float>.self), b.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
-            b += width * MemoryLayout<Float>.stride
-        }
-        let row = UnsafeMutableRawPointer(tile)
-        sums.store(rows: rows, low: row, high: row + 32, stride: width * MemoryLayout<Float>.stride, wide: true)
+        let row = UnsafeMutableRawPointer(c)
+        sums.store(rows: rows, low: row, high: row + 32, stride: cStride * MemoryLayout<Float>.stride, wide: true)
     }
 
     /// A row of scores plus its row of the bias (`keys` values `stride` floats apart).
