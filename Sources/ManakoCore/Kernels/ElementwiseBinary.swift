@@ -15,9 +15,6 @@ public enum ElementwiseBinary {
         }
     }
 
-    /// Elements from this many on are split across threads.
-    static let parallelCount = 1 << 15
-
     /// Broadcasting like `apply(_:_:float:integer:)`, with float operands of one shape, or one
     /// of them a single number of no higher rank (a transformer's residual Add, a scalar Mul),
     /// in one vector pass where they are: no index map, no copy of an aligned operand, split
@@ -47,7 +44,7 @@ public enum ElementwiseBinary {
             x.withUnsafeBufferPointer { xp in
                 y.withUnsafeBufferPointer { yp in
                     let (xs, ys, target) = (xp.baseAddress!, yp.baseAddress!, out.baseAddress!)
-                    Parallel.forEachPart(of: count, split: count >= parallelCount) { part in
+                    Parallel.forEachPart(of: count, split: count >= ElementwiseUnary.parallelThreshold) { part in
                         // A single number is read as a vector of it (offset 0, splatted).
                         if aCount == bCount {
                             pass(part, { load(xs, $0) }, { load(ys, $0) }, { xs[$0] }, { ys[$0] }, into: target, Operation.self)
