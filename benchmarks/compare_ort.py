@@ -58,10 +58,12 @@ def main():
                         model.run(feeds)
                         session.run(None, feeds)
                     # Interleaved in blocks of five runs, so both see the same machine state; a
-                    # pause before each block lets the other engine's threads go idle (ONNX
-                    # Runtime's workers spin for a while after a run).
+                    # pause before each block lets the other engine's threads go idle. ONNX
+                    # Runtime's workers spin for more than 50 ms after a run: after a 50 ms pause,
+                    # Manako's first two-thread run took 1.8 ms longer behind ORT's two-thread
+                    # runs than behind its one-thread runs (SqueezeNet); after 250 ms, no longer.
                     def timed(run):
-                        time.sleep(0.05)
+                        time.sleep(0.25)
                         times = []
                         for _ in range(min(5, args.runs - len(ours))):
                             t = time.perf_counter()

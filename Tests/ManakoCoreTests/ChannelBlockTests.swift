@@ -172,12 +172,13 @@ func blockedGemmConvolutionMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, 
 
 /// Blocked Winograd, F(4x4) and F(2x2), against the seven-loop twin: a 1x1 plane, partial edge
 /// tiles, no padding and asymmetric padding, half tiles of output channels, several blocks of
-/// tiles (each thread its own blocks) and one (the stages split), large weights, batch 3, with
+/// tiles (each thread its own blocks) and one (the stages split, products by filter tiles), large weights, batch 3, with
 /// residual and activations.
 @Test(arguments: [
     // (batch, inChannels, outChannels, height, width, pads)
     (1, 8, 8, 1, 1, [1, 1, 1, 1]),
     (3, 16, 24, 7, 9, [1, 1, 1, 1]),
+    (1, 16, 32, 12, 12, [1, 1, 1, 1]),  // one block, two 16-filter tiles: one per thread
     (1, 24, 40, 13, 11, [0, 0, 0, 0]),
     (2, 8, 16, 10, 12, [0, 1, 2, 1]),
     (1, 64, 64, 57, 55, [1, 1, 1, 1]),

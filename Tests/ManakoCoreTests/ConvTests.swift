@@ -64,8 +64,8 @@ func threadedConvMatchesReferenceAndOneThread(_ c: (Int, Int, Int, Int, Int, Int
 
 /// The indirect GEMM for few input channels (stems) against the seven-loop twin plus residual and
 /// activation: 1-4 channels, kernels 3-7, strides 1-3, dilation, asymmetric padding, rows of 1,
-/// 7, 17 and 33 outputs (partial 16-column tiles), filters not a multiple of six, batch 3; and
-/// bit-identical with one and two threads.
+/// 7, 17 and 33 outputs (partial 16-column tiles), filters not a multiple of six, batch 3, a
+/// patch embedding's weights in two L2-sized groups; and bit-identical with one and two threads.
 @Test(arguments: [
     // (batch, channels, height, width, outChannels, kernel, stride, dilation, pads)
     (3, 3, 17, 33, 13, 3, 2, 1, [1, 1, 1, 1]),
@@ -74,6 +74,8 @@ func threadedConvMatchesReferenceAndOneThread(_ c: (Int, Int, Int, Int, Int, Int
     (1, 3, 23, 23, 64, 7, 2, 1, [3, 3, 3, 3]),
     (1, 2, 12, 40, 6, 3, 3, 1, [0, 1, 1, 0]),
     (1, 3, 14, 14, 1, 2, 2, 1, [0, 0, 0, 0]),
+    // A patch embedding whose weights (768 x 50) make two panel groups (`panelGroups`).
+    (2, 3, 48, 40, 50, 16, 16, 1, [0, 0, 0, 0]),
 ])
 func indirectConvMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, Int, [Int])) throws {
     let (n, ch, h, w, m, k, s, d, pads) = c

@@ -6,7 +6,7 @@
 /// Layout: input [N, C/8, H, W, 8], read from a zero-bordered copy; U = G g G^T packed at load per
 /// position over [C, M]; per block of tiles, transformed input [P][C/8][block][8] and products
 /// [P][M/8][block][8] (P = 36 or 16 positions); output [N, M/8, OH, OW, 8]. Blocks split across threads, or with few of
-/// them each block's stages do (channels, positions, filters).
+/// them each block's stages do (input by channels, then products by filters or by positions).
 /// Twin: `ConvKernels.reference` through reorders; the transforms round as `WinogradKernel`'s.
 public enum BlockedWinogradKernel {
     /// U packed for the blocked GEMM, one operand per transform position.
@@ -87,38 +87,57 @@ public enum BlockedWinogradKernel {
         plane.withUnsafeBufferPointer { planeBuffer in
             steps.withUnsafeBufferPointer { stepsBuffer in
                 func gemm(_ position: Int, _ count: Int, _ v: UnsafePointer<Float>, _ products: UnsafeMutablePointer<Float>,
-                          _ scratch: UnsafeMutablePointer<Float>) {
+                          _ scratch: UnsafeMutablePointer<Float>, tiles: Range<Int>? = nil) {
                     let u = weights.positions[position]
                     u.values.withUnsafeBufferPointer { packed in
                         BlockedGemmConvKernel.multiplyRange(v + position * inStride, window, steps: stepsBuffer.baseAddress!, weights: u,
                                                             packed: packed.baseAddress!, panels: 0..<((count + 5) / 6), pixels: count,
-                                                            spatial: block, tileRange: 0..<((m + 15) / 16), bias: nil, residual: nil,
+                                                            spatial: block, tileRange: tiles ?? 0..<((m + 15) / 16), bias: nil, residual: nil,
                                                             activation: .none, into: products + position * outStride, scratch: scratch)
                     }
                 }
                 let work = g.batch * blocksPerImage, threads = Parallel.threads
                 if threads > 1 && work < 2 * threads {
-                    // Few blocks (small planes): each block's stages split by channel block,
-                    // transform position and filter block.
+                    // Few blocks (small planes): each block's input transform splits by channel
+                    // block; then, where the products outweigh the transformed input (more filters
+                    // than channels), the products and the output transform split by the GEMMs'
+                    // 16-filter tiles, so a thread transforms the products it made and only V
+                    // crosses between cores; else the products split by transform position and
+                    // the output transform by filter block, so only the (smaller) products cross.
+                    // (SqueezeNet's 16 -> 64 layers at 55x55 ran no faster on two cores than on
+                    // one with every product crossing; DenseNet's 128 -> 32 ran 7 % slower with
+                    // V crossing.)
                     // (Pool buffers, not the calling thread's scratch, which the GEMMs' own scratch would nest in.)
                     var v = BufferPool.floats(positionCount * inStride) { _ in }, products = BufferPool.floats(positionCount * outStride) { _ in }
                     defer { BufferPool.recycle(v); BufferPool.recycle(products) }
-                    let inParts = Parallel.ranges(c / w), outParts = Parallel.ranges(m / w)
+                    let inParts = Parallel.ranges(c / w), byFilters = m > c
+                    let tileParts = Parallel.evenParts(of: (m + 15) / 16, count: threads), outParts = Parallel.ranges(m / w)
                     v.withUnsafeMutableBufferPointer { vBuffer in products.withUnsafeMutableBufferPointer { productsBuffer in
                     let vPointer = vBuffer.baseAddress!, productsPointer = productsBuffer.baseAddress!
                     for item in 0..<work {
                         let image = item / blocksPerImage, first = (item % blocksPerImage) * block, count = min(block, tiles - first)
+                        func output(_ filterBlocks: Range<Int>) {
+                            transformOutput(productsPointer, layout, filterBlocks: filterBlocks, first: first, count: count, bias: bias,
+                                            residual: residual.map { $0 + image * m * spatialOut }, activation: activation,
+                                            into: y + image * m * spatialOut)
+                        }
                         Parallel.forEach(inParts.count) { part in
                             transformInput(planeBuffer.baseAddress! + image * (c / w) * planeFloats, layout, channelBlocks: inParts[part],
                                            first: first, count: count, into: vPointer)
                         }
-                        Parallel.forEach(positionCount) { position in
-                            Scratch.withFloats(gemmScratch) { gemm(position, count, vPointer, productsPointer, $0) }
-                        }
-                        Parallel.forEach(outParts.count) { part in
-                            transformOutput(productsPointer, layout, filterBlocks: outParts[part], first: first, count: count, bias: bias,
-                                            residual: residual.map { $0 + image * m * spatialOut }, activation: activation,
-                                            into: y + image * m * spatialOut)
+                        if byFilters {
+                            Parallel.forEach(tileParts.count) { part in
+                                let tiles = tileParts[part]
+                                Scratch.withFloats(gemmScratch) { scratch in
+                                    for position in 0..<positionCount { gemm(position, count, vPointer, productsPointer, scratch, tiles: tiles) }
+                                }
+                                output((tiles.lowerBound * 2)..<min(m / w, tiles.upperBound * 2))
+                            }
+                        } else {
+                            Parallel.forEach(positionCount) { position in
+                                Scratch.withFloats(gemmScratch) { gemm(position, count, vPointer, productsPointer, $0) }
+                            }
+                            Parallel.forEach(outParts.count) { output(outParts[$0]) }
                         }
                     }
                     } }

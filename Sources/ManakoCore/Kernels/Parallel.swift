@@ -59,7 +59,12 @@ public enum Parallel {
     /// per thread so dynamic scheduling can even out the load.
     public static func ranges(_ total: Int) -> [Range<Int>] {
         let threads = self.threads
-        let parts = max(1, min(threads == 1 ? 1 : threads * 4, total))
+        return evenParts(of: total, count: threads == 1 ? 1 : threads * 4)
+    }
+
+    /// 0..<total cut into `count` even contiguous ranges (fewer if total is smaller; one if 0).
+    public static func evenParts(of total: Int, count: Int) -> [Range<Int>] {
+        let parts = max(1, min(count, total))
         return (0..<parts).map { evenPart($0, of: total, parts: parts) }
     }
 

@@ -131,10 +131,15 @@ public enum WinogradKernel {
                         let work = g.batch * blocksPerImage
                         let threads = Parallel.threads
                         if threads > 1 && work < 2 * threads {
-                            // Few blocks (small planes): split each block's stages instead, by
-                            // channel, by transform position and by filter.
+                            // Few blocks (small planes): split each block's stages instead, the
+                            // input transform by channel, then (with more filters than channels)
+                            // the products and the output transform by panels of filters, one part
+                            // per thread, or the products by position and the output transform by
+                            // filter: what crosses between cores is the smaller (see
+                            // `BlockedWinogradKernel`).
                             Scratch.withFloats(36 * inStride, 36 * outStride) { v, products in
-                            let channelParts = Parallel.ranges(c), filterParts = Parallel.ranges(m)
+                            let channelParts = Parallel.ranges(c), filterParts = Parallel.ranges(m), byFilters = m > c
+                            let panelParts = Parallel.evenParts(of: (m + 5) / 6, count: byFilters ? threads : 1)
                             for item in 0..<work {
                                 let image = item / blocksPerImage
                                 let first = (item % blocksPerImage) * block, count = min(block, tiles - first)
@@ -143,19 +148,28 @@ public enum WinogradKernel {
                                     transformInput(x, channels: c, only: channelParts[part], geometry: g, tilesWide: tilesWide,
                                                    first: first, count: count, block: block, into: v, positionStride: inStride)
                                 }
-                                Parallel.forEach(36) { position in
+                                func multiply(_ position: Int, _ panelRange: Range<Int>) {
                                     PanelGemm.withPanels(weights.positions[position]) { panels in
-                                        PanelGemm.multiplyPacked(panels, rows: m, depth: c, panelStride: c * 6, panels: 0..<((m + 5) / 6),
+                                        PanelGemm.multiplyPacked(panels, rows: m, depth: c, panelStride: c * 6, panels: panelRange,
                                                                  packedB: v + position * inStride, columns: 0..<count, ldc: block,
                                                                  bias: nil, residual: nil, activation: .none,
                                                                  into: products + position * outStride)
                                     }
                                 }
-                                Parallel.forEach(filterParts.count) { part in
-                                    transformOutput(products, positionStride: outStride, outChannels: m, only: filterParts[part], geometry: g, tilesWide: tilesWide,
+                                func output(_ filters: Range<Int>) {
+                                    transformOutput(products, positionStride: outStride, outChannels: m, only: filters, geometry: g, tilesWide: tilesWide,
                                                     first: first, count: count, block: block, bias: biasPointer,
                                                     residual: residualPointer.map { $0 + image * m * spatialOut },
                                                     activation: activation, into: y + image * m * spatialOut)
+                                }
+                                if byFilters {
+                                    Parallel.forEach(panelParts.count) { part in
+                                        for position in 0..<36 { multiply(position, panelParts[part]) }
+                                        output((panelParts[part].lowerBound * 6)..<min(m, panelParts[part].upperBound * 6))
+                                    }
+                                } else {
+                                    Parallel.forEach(36) { multiply($0, panelParts[0]) }
+                                    Parallel.forEach(filterParts.count) { output(filterParts[$0]) }
                                 }
                             }
                             }
