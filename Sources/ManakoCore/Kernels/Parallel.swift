@@ -27,10 +27,11 @@ public enum Parallel {
 
     /// Calls `body(i)` for i in 0..<count on the calling thread and up to `threads - 1` pool
     /// workers; items are claimed one at a time (dynamic scheduling), so a slow core does not hold
-    /// the others back. Items must be independent. Returns when all are done; workers then sleep.
+    /// the others back: the calling thread's from the front, the workers' from the back. Items must be independent. Returns when all are done; workers then sleep.
     public static func forEach(_ count: Int, _ body: (Int) -> Void) {
         let threads = min(self.threads, count)
-        if threads <= 1 {
+        // (`Job` packs its item bounds in 32 bits each.)
+        if threads <= 1 || count > Int(UInt32.max) {
             for i in 0..<count { body(i) }
             return
         }
@@ -39,7 +40,7 @@ public enum Parallel {
             nonisolated(unsafe) let work = body
             let job = WorkerPool.Job(count: count, body: work)
             WorkerPool.shared.submit(job, helpers: threads - 1)
-            job.participate()
+            job.participate(fromBack: false)
             job.waitUntilDone()
             WorkerPool.shared.retire(job)
             // A worker may still hold the job (finding nothing left to claim); it must not hold
@@ -93,22 +94,43 @@ final class WorkerPool: @unchecked Sendable {
         let count: Int
         /// Read only after claiming an item, so replacing it once all items are done is safe.
         var body: (Int) -> Void
-        let next = Atomic<Int>(0)
+        /// The unclaimed items `front ..< back`, packed as front << 32 | back.
+        let unclaimed: Atomic<UInt64>
         let done = Atomic<Int>(0)
 
         init(count: Int, body: @escaping (Int) -> Void) {
             self.count = count
             self.body = body
+            unclaimed = Atomic(UInt64(count))
         }
 
-        var hasUnclaimedItems: Bool { next.load(ordering: .relaxed) < count }
+        var hasUnclaimedItems: Bool {
+            let packed = unclaimed.load(ordering: .relaxed)
+            return packed >> 32 < packed & 0xFFFF_FFFF
+        }
 
-        /// Claims and runs items until none are left.
-        func participate() {
+        /// Claims and runs items until none are left: the calling thread from the front, the
+        /// workers from the back. Consecutive loops cut their work in the same order (pixel
+        /// ranges, tiles), so each thread mostly reads what it wrote in the loop before, from its
+        /// own core's caches. Claimed from one end by all, each loop's parts went to either
+        /// thread by chance: MobileNetV2's projections, which read six times what they write,
+        /// then ran 1.0-1.1x faster on two threads than on one (on a host whose two cores did
+        /// not always share an L3), and whole networks 4-14 % slower than now.
+        func participate(fromBack: Bool) {
             while true {
-                let i = next.add(1, ordering: .relaxed).oldValue
-                if i >= count { return }
-                body(i)
+                var packed = unclaimed.load(ordering: .relaxed), item = 0
+                while true {
+                    let front = packed >> 32, back = packed & 0xFFFF_FFFF
+                    if front >= back { return }
+                    let claimed = fromBack ? front << 32 | (back - 1) : (front + 1) << 32 | back
+                    let (exchanged, original) = unclaimed.compareExchange(expected: packed, desired: claimed, ordering: .relaxed)
+                    if exchanged {
+                        item = Int(fromBack ? back - 1 : front)
+                        break
+                    }
+                    packed = original
+                }
+                body(item)
                 done.add(1, ordering: .releasing)
             }
         }
@@ -199,7 +221,7 @@ final class WorkerPool: @unchecked Sendable {
                 job = jobs.first { $0.hasUnclaimedItems }
             }
             pthread_mutex_unlock(&mutex)
-            job!.participate()
+            job!.participate(fromBack: true)
         }
     }
 }
