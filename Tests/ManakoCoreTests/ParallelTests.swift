@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import ManakoCore
 import Testing
 
@@ -36,4 +39,29 @@ import Testing
             if !all { break }
         }
     }
+}
+
+/// The calling thread claims items from the front and the workers from the back: on two and
+/// three threads, the items the caller ran are always a prefix 0..<k of the loop (whatever k the
+/// timing gives), every item runs once, and the `evenParts` helper tiles its total.
+@Test func theCallerRunsAPrefixOfEveryLoop() {
+    let caller = pthread_self()
+    for threads in [2, 3] {
+        Parallel.withThreads(threads) {
+            for round in 0..<500 {
+                let count = [2, 5, 16, 127][round % 4]
+                let byCaller = UnsafeMutableBufferPointer<Int>.allocate(capacity: count)
+                defer { byCaller.deallocate() }
+                byCaller.initialize(repeating: -1)
+                Parallel.forEach(count) { byCaller[$0] = pthread_equal(pthread_self(), caller) != 0 ? 1 : 0 }
+                let flags = Array(byCaller)
+                let prefix = flags.prefix { $0 == 1 }.count
+                #expect(!flags.contains(-1), "\(threads) threads, round \(round): an item did not run")
+                #expect(flags.dropFirst(prefix).allSatisfy { $0 == 0 }, "\(threads) threads, round \(round): \(flags)")
+            }
+        }
+    }
+    #expect(Parallel.evenParts(of: 10, count: 4) == [0..<3, 3..<6, 6..<8, 8..<10])
+    #expect(Parallel.evenParts(of: 2, count: 4) == [0..<1, 1..<2])
+    #expect(Parallel.evenParts(of: 0, count: 4) == [0..<0])
 }

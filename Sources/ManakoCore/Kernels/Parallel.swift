@@ -27,7 +27,9 @@ public enum Parallel {
 
     /// Calls `body(i)` for i in 0..<count on the calling thread and up to `threads - 1` pool
     /// workers; items are claimed one at a time (dynamic scheduling), so a slow core does not hold
-    /// the others back: the calling thread's from the front, the workers' from the back. Items must be independent. Returns when all are done; workers then sleep.
+    /// the others back: the calling thread's from the front, the workers' from the back (see
+    /// `WorkerPool.Job.participate`). Items must be independent. Returns when all are done;
+    /// workers then sleep.
     public static func forEach(_ count: Int, _ body: (Int) -> Void) {
         let threads = min(self.threads, count)
         // (`Job` packs its item bounds in 32 bits each.)

@@ -139,7 +139,7 @@ public enum WinogradKernel {
                             // `BlockedWinogradKernel`).
                             Scratch.withFloats(36 * inStride, 36 * outStride) { v, products in
                             let channelParts = Parallel.ranges(c), filterParts = Parallel.ranges(m), byFilters = m > c
-                            let panelParts = Parallel.evenParts(of: (m + 5) / 6, count: byFilters ? threads : 1)
+                            let allPanels = 0..<((m + 5) / 6), panelParts = Parallel.evenParts(of: allPanels.count, count: threads)
                             for item in 0..<work {
                                 let image = item / blocksPerImage
                                 let first = (item % blocksPerImage) * block, count = min(block, tiles - first)
@@ -168,7 +168,7 @@ public enum WinogradKernel {
                                         output((panelParts[part].lowerBound * 6)..<min(m, panelParts[part].upperBound * 6))
                                     }
                                 } else {
-                                    Parallel.forEach(36) { multiply($0, panelParts[0]) }
+                                    Parallel.forEach(36) { multiply($0, allPanels) }
                                     Parallel.forEach(filterParts.count) { output(filterParts[$0]) }
                                 }
                             }
