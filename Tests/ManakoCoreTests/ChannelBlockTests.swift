@@ -179,6 +179,8 @@ func blockedGemmConvolutionMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, 
     (1, 8, 8, 1, 1, [1, 1, 1, 1]),
     (3, 16, 24, 7, 9, [1, 1, 1, 1]),
     (1, 16, 32, 12, 12, [1, 1, 1, 1]),  // one block, two 16-filter tiles: one per thread
+    (3, 24, 16, 7, 9, [1, 1, 1, 1]),  // three one-block images on two threads: products by position
+    (1, 16, 16, 23, 25, [1, 1, 1, 1]),  // 42 tiles in two blocks of 21: one per thread
     (1, 24, 40, 13, 11, [0, 0, 0, 0]),
     (2, 8, 16, 10, 12, [0, 1, 2, 1]),
     (1, 64, 64, 57, 55, [1, 1, 1, 1]),
