@@ -144,6 +144,7 @@ func depthwiseMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [Int])) 
     (2, 17, 8, 17, 33, [0, 0, 0, 0]),
     (1, 64, 64, 28, 28, [1, 1, 1, 1]),
     (1, 16, 24, 32, 64, [1, 1, 1, 1]),  // whole rows of eight full tiles; C x block a multiple of 1024
+    (1, 8, 12, 36, 30, [1, 1, 1, 1]),  // 72 tiles: two blocks, 48 and 24, one per thread
     (1, 344, 352, 20, 20, [1, 1, 1, 1]),  // weights past 16 MB: all 25 tiles in one block of 32
 ])
 func winogradMatchesReference(_ c: (Int, Int, Int, Int, Int, [Int])) throws {

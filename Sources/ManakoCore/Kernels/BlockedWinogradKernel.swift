@@ -60,14 +60,8 @@ public enum BlockedWinogradKernel {
     }
 
     /// Blocks of tiles as the NCHW kernel's, in whole six-row panels, and how many an image takes.
-    /// A plane of four panels or more takes two at least, whatever the thread count (so the same
-    /// bits on any): on two threads each takes one block, the half of the plane it transforms,
-    /// multiplies and writes, instead of every stage splitting by channels or filters and its
-    /// data crossing between cores (SqueezeNet 9 % faster on two threads, level on one).
     static func blocks(tiles: Int, inChannels c: Int, outChannels m: Int) -> (block: Int, perImage: Int) {
-        let rows = PanelGemm.rowsPerPanel
-        let block = WinogradKernel.tileBlock(tiles: tiles, inChannels: c, outChannels: m, multiple: rows)
-        if block >= tiles && tiles >= 4 * rows { return (((tiles + 1) / 2 + rows - 1) / rows * rows, 2) }
+        let block = WinogradKernel.tileBlock(tiles: tiles, inChannels: c, outChannels: m, multiple: PanelGemm.rowsPerPanel)
         return (block, (tiles + block - 1) / block)
     }
 
@@ -81,7 +75,7 @@ public enum BlockedWinogradKernel {
         let planeHeight = max(tilesHigh * side + 2, g.inHeight + g.padTop), planeWidth = max(tilesWide * side + 2, g.inWidth + g.padLeft)
         let planeFloats = planeHeight * planeWidth * w
         let (block, blocksPerImage) = blocks(tiles: tiles, inChannels: c, outChannels: m)
-        /// The tiles of work item `item`'s block (even parts of the image's tiles).
+        // The tiles of work item `item`'s block: even parts of the image's tiles.
         func blockTiles(_ item: Int) -> Range<Int> { Parallel.evenPart(item % blocksPerImage, of: tiles, parts: blocksPerImage) }
         let inStride = WinogradKernel.positionStride(c * block), outStride = WinogradKernel.positionStride(m * block)
         let spatialOut = g.outHeight * g.outWidth
@@ -123,11 +117,12 @@ public enum BlockedWinogradKernel {
                     var v = BufferPool.floats(positionCount * inStride) { _ in }, products = BufferPool.floats(positionCount * outStride) { _ in }
                     defer { BufferPool.recycle(v); BufferPool.recycle(products) }
                     let inParts = Parallel.ranges(c / w), byFilters = m > c
-                    let tileParts = Parallel.evenParts(of: (m + 15) / 16, count: threads), outParts = Parallel.ranges(m / w)
+                    // One split of the filters: GEMM tiles of 16 with the products, else blocks of 8.
+                    let filterParts = byFilters ? Parallel.evenParts(of: (m + 15) / 16, count: threads) : Parallel.ranges(m / w)
                     v.withUnsafeMutableBufferPointer { vBuffer in products.withUnsafeMutableBufferPointer { productsBuffer in
                     let vPointer = vBuffer.baseAddress!, productsPointer = productsBuffer.baseAddress!
                     for item in 0..<work {
-                        let image = item / blocksPerImage, first = blockTiles(item).lowerBound, count = blockTiles(item).count
+                        let image = item / blocksPerImage, blockRange = blockTiles(item), first = blockRange.lowerBound, count = blockRange.count
                         func output(_ filterBlocks: Range<Int>) {
                             transformOutput(productsPointer, layout, filterBlocks: filterBlocks, first: first, count: count, bias: bias,
                                             residual: residual.map { $0 + image * m * spatialOut }, activation: activation,
@@ -138,8 +133,8 @@ public enum BlockedWinogradKernel {
                                            first: first, count: count, into: vPointer)
                         }
                         if byFilters {
-                            Parallel.forEach(tileParts.count) { part in
-                                let tiles = tileParts[part]
+                            Parallel.forEach(filterParts.count) { part in
+                                let tiles = filterParts[part]
                                 Scratch.withFloats(gemmScratch) { scratch in
                                     for position in 0..<positionCount { gemm(position, count, vPointer, productsPointer, scratch, tiles: tiles) }
                                 }
@@ -149,7 +144,7 @@ public enum BlockedWinogradKernel {
                             Parallel.forEach(positionCount) { position in
                                 Scratch.withFloats(gemmScratch) { gemm(position, count, vPointer, productsPointer, $0) }
                             }
-                            Parallel.forEach(outParts.count) { output(outParts[$0]) }
+                            Parallel.forEach(filterParts.count) { output(filterParts[$0]) }
                         }
                     }
                     } }
@@ -159,7 +154,7 @@ public enum BlockedWinogradKernel {
                 Parallel.forEach(parts.count) { part in
                     Scratch.withFloats(positionCount * inStride + gemmScratch, positionCount * outStride) { v, products in
                         for item in parts[part] {
-                            let image = item / blocksPerImage, first = blockTiles(item).lowerBound, count = blockTiles(item).count
+                            let image = item / blocksPerImage, blockRange = blockTiles(item), first = blockRange.lowerBound, count = blockRange.count
                             transformInput(planeBuffer.baseAddress! + image * (c / w) * planeFloats, layout, channelBlocks: 0..<(c / w),
                                            first: first, count: count, into: v)
                             for position in 0..<positionCount { gemm(position, count, v, products, v + positionCount * inStride) }

@@ -24,6 +24,7 @@ public enum IndirectConvKernel {
         let rowOffsets = offsets(planes, taps: taps)
         let panels = (m + PanelGemm.rowsPerPanel - 1) / PanelGemm.rowsPerPanel
         let columnTiles = (g.outWidth + PanelGemm.columnsPerTile - 1) / PanelGemm.columnsPerTile
+        let parts = Parallel.ranges(g.outHeight), groups = panelGroups(panels: panels, depth: channels * taps)
         PanelGemm.withPanels(packed) { a in
             rowOffsets.withUnsafeBufferPointer { offsets in
                 for image in 0..<g.batch {
@@ -31,7 +32,6 @@ public enum IndirectConvKernel {
                     PhasePlane.load(planes, from: x)
                     let imageOut = y + image * m * spatialOut
                     let imageResidual = residual.map { $0 + image * m * spatialOut }
-                    let parts = Parallel.ranges(g.outHeight), groups = panelGroups(panels: panels, depth: channels * taps)
                     Parallel.forEach(groups.count * parts.count) { item in
                         for oh in parts[item % parts.count] {
                             // Panel by panel along the row: six output planes are written at a time.
@@ -90,13 +90,13 @@ public enum IndirectConvKernel {
         let rowOffsets = offsets(planes, taps: taps)
         // `BlockedConv` takes this path only for K <= 256: packed B is one slice of K rows.
         assert(weights.sliceDepth >= depth, "few-channel weights in one slice")
+        let parts = Parallel.ranges(g.outHeight), clamp = activation.clampBounds
         weights.values.withUnsafeBufferPointer { packed in
             rowOffsets.withUnsafeBufferPointer { offsets in
                 for image in 0..<g.batch {
                     let x = input + image * channels * spatialIn
                     PhasePlane.load(planes, from: x)
                     let imageOut = y + image * m * spatialOut
-                    let parts = Parallel.ranges(g.outHeight), clamp = activation.clampBounds
                     Parallel.forEach(parts.count) { part in
                         for oh in parts[part] {
                             var ow = 0
