@@ -44,7 +44,7 @@ public enum ElementwiseBinary {
             x.withUnsafeBufferPointer { xp in
                 y.withUnsafeBufferPointer { yp in
                     let (xs, ys, target) = (xp.baseAddress!, yp.baseAddress!, out.baseAddress!)
-                    Parallel.forEachPart(of: count, split: count >= ElementwiseUnary.parallelThreshold) { part in
+                    Parallel.forEachPart(of: count, split: count >= Parallel.elementwiseThreshold) { part in
                         // A single number is read as a vector of it (offset 0, splatted).
                         if aCount == bCount {
                             pass(part, { load(xs, $0) }, { load(ys, $0) }, { xs[$0] }, { ys[$0] }, into: target, Operation.self)

@@ -40,7 +40,7 @@ public enum ElementwiseUnary {
         let values = try x.floats()
         let output = BufferPool.floats(values.count) { out in
             values.withUnsafeBufferPointer { source in
-                Parallel.forEachPart(of: (source.count + 7) / 8, split: source.count >= parallelThreshold) { vectors in
+                Parallel.forEachPart(of: (source.count + 7) / 8, split: source.count >= Parallel.elementwiseThreshold) { vectors in
                     let start = vectors.lowerBound * 8, end = min(source.count, vectors.upperBound * 8)
                     chunk(source.baseAddress! + start, end - start, out.baseAddress! + start)
                 }
@@ -66,10 +66,6 @@ public enum ElementwiseUnary {
             if i < count { mk_store_first(y + i, F.lanes(mk_load_first(x + i, count - i)), count - i) }
         })
     }
-
-    /// Elementwise work below this many elements stays on one thread (a parallel loop's
-    /// hand-off costs more than it saves there).
-    public static let parallelThreshold = 1 << 15
 }
 
 /// The C library's functions used by unary operators (the core avoids Foundation).

@@ -51,6 +51,10 @@ public enum Parallel {
         }
     }
 
+    /// Elementwise work below this many elements stays on one thread (a parallel loop's
+    /// hand-off costs more than it saves there).
+    public static let elementwiseThreshold = 1 << 15
+
     /// Calls `body` on contiguous parts of 0..<total: one part unless `split` (large work), then
     /// `ranges(total)` across the threads.
     public static func forEachPart(of total: Int, split: Bool, _ body: (Range<Int>) -> Void) {

@@ -75,7 +75,7 @@ public enum Reduction {
     static func rows(_ x: [Float], count: Int, length: Int, kind: Kind) -> [Float] {
         [Float].uninitialized(capacity: count) { out, initialized in
             x.withUnsafeBufferPointer { source in
-                Parallel.forEachPart(of: count, split: count * length >= ElementwiseUnary.parallelThreshold) { part in
+                Parallel.forEachPart(of: count, split: count * length >= Parallel.elementwiseThreshold) { part in
                     for row in part { (out.baseAddress! + row).initialize(to: reduceRow(source.baseAddress! + row * length, length, kind)) }
                 }
             }
@@ -108,7 +108,7 @@ public enum Reduction {
     static func columns(_ x: [Float], outer: Int, rows: Int, inner: Int, kind: Kind) -> [Float] {
         [Float].uninitialized(capacity: outer * inner) { out, initialized in
             x.withUnsafeBufferPointer { source in
-                Parallel.forEachPart(of: outer, split: outer > 1 && outer * rows * inner >= ElementwiseUnary.parallelThreshold) { part in
+                Parallel.forEachPart(of: outer, split: outer > 1 && outer * rows * inner >= Parallel.elementwiseThreshold) { part in
                     for o in part {
                         let target = out.baseAddress! + o * inner, block = source.baseAddress! + o * rows * inner
                         target.initialize(from: block, count: inner)

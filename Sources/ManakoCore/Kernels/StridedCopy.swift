@@ -46,7 +46,7 @@ public enum StridedCopy {
         let total = shape.reduce(1, *)
         return BufferPool.floats(total) { buffer in
             source.withUnsafeBufferPointer { src in
-                let parallel = total >= ElementwiseUnary.parallelThreshold
+                let parallel = total >= Parallel.elementwiseThreshold
                 let (dims, steps) = merged(shape: shape, strides: strides)
                 if steps.last! != 1, let axis = steps.dropLast().firstIndex(of: 1), dims[axis] >= 8, dims.last! >= 8 {
                     transposeTiles(src.baseAddress! + offset, shape: dims, strides: steps, contiguousAxis: axis,

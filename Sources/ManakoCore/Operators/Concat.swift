@@ -70,7 +70,7 @@ extension Concat {
                 let chunk = chunks[k], start = offset, total = outer * chunk
                 offset += chunk
                 guard total > 0 else { continue }
-                let large = total >= ElementwiseUnary.parallelThreshold
+                let large = total >= Parallel.elementwiseThreshold
                 array.withUnsafeBufferPointer { source in
                     let src = source.baseAddress!
                     if let affine = channelAffine {

@@ -22,7 +22,7 @@ public struct LayerNormalization: Operator {
             input.withUnsafeBufferPointer { xp in s.withUnsafeBufferPointer { sp in (b ?? .array([])).withUnsafeBufferPointer { bp in
                 means.withUnsafeMutableBufferPointer { mp in inverse.withUnsafeMutableBufferPointer { ip in
                     // Rows are independent: the same bits for any thread count.
-                    Parallel.forEachPart(of: outer, split: x.count >= ElementwiseUnary.parallelThreshold) { rows in
+                    Parallel.forEachPart(of: outer, split: x.count >= Parallel.elementwiseThreshold) { rows in
                         for o in rows {
                             (mp[o], ip[o]) = LayerNormalization.normalizeRow(xp.baseAddress! + o * inner, count: inner, epsilon: epsilon,
                                                                               scale: sp.baseAddress!, bias: b == nil ? nil : bp.baseAddress,
