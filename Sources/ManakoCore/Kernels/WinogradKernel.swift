@@ -217,10 +217,13 @@ public enum WinogradKernel {
     /// same bits on any): on two threads each takes one block, the half of the plane it
     /// transforms, multiplies and writes, instead of every stage splitting by channels or filters
     /// and its data crossing between cores (SqueezeNet 9 % faster on two threads, level on one).
+    /// Not where the weights stream from memory: a second block streams them all again (VGG-19's
+    /// 512-channel layers at 28x28 took 12 % longer so, on one thread and on two).
     static func tileBlock(tiles: Int, inChannels c: Int, outChannels m: Int, multiple: Int = 16) -> Int {
-        let budget = 36 * c * m > 1 << 22 ? 1 << 21 : 1 << 18  // floats
+        let streamsWeights = 36 * c * m > 1 << 22
+        let budget = streamsWeights ? 1 << 21 : 1 << 18  // floats
         let largest = max(multiple, budget / (36 * max(c, m)) / multiple * multiple)
-        let blocks = max((tiles + largest - 1) / largest, tiles >= 4 * multiple ? 2 : 1)
+        let blocks = max((tiles + largest - 1) / largest, tiles >= 4 * multiple && !streamsWeights ? 2 : 1)
         return ((tiles + blocks - 1) / blocks + multiple - 1) / multiple * multiple
     }
 
