@@ -173,7 +173,7 @@ func blockedGemmConvolutionMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, 
 /// Blocked Winograd, F(4x4) and F(2x2), against the seven-loop twin: a 1x1 plane, partial edge
 /// tiles, no padding and asymmetric padding, half tiles of output channels, several blocks of
 /// tiles (each thread its own blocks) and one (the stages split, products by filter tiles), large weights, batch 3, with
-/// residual and activations.
+/// residual and activations. Patches are read from X in place, those crossing its edge gathered.
 @Test(arguments: [
     // (batch, inChannels, outChannels, height, width, pads)
     (1, 8, 8, 1, 1, [1, 1, 1, 1]),
@@ -183,6 +183,7 @@ func blockedGemmConvolutionMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, 
     (1, 16, 16, 23, 25, [1, 1, 1, 1]),  // 42 tiles in two blocks of 21: one per thread
     (1, 24, 40, 13, 11, [0, 0, 0, 0]),
     (2, 8, 16, 10, 12, [0, 1, 2, 1]),
+    (1, 16, 8, 9, 10, [2, 1, 0, 2]),  // pads of two: edge patches mostly zeros, gathered from X
     (1, 64, 64, 57, 55, [1, 1, 1, 1]),
     (1, 344, 352, 20, 20, [1, 1, 1, 1]),  // weights past 16 MB: all 25 tiles in one block of 30
     (2, 264, 256, 7, 7, [1, 1, 1, 1]),  // ResNet's 7x7 layers, F(2x2)'s case: 16 tiles of 2x2
