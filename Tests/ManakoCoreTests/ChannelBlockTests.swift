@@ -147,8 +147,8 @@ func blockedDepthwiseMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [
     (2, 40, 8, 6, 7, 1, 1, [0, 0, 0, 0], 1),
     (1, 16, 24, 9, 14, 3, 1, [1, 1, 1, 1], 1),
     (1, 48, 40, 5, 17, 1, 1, [0, 0, 0, 0], 1),
-    // 24 and 32 output channels in one pass (`widePass`): two slices of k, partial groups of
-    // three and two pixels, a strided padded window.
+    // 24 and 32 output channels in one pass (`widePass`, three pixels at a time): two slices of
+    // k, partial groups of one and two pixels, a strided padded window.
     (1, 520, 32, 5, 7, 1, 1, [0, 0, 0, 0], 1),
     (1, 264, 24, 11, 13, 1, 1, [0, 0, 0, 0], 1),
     (2, 24, 32, 9, 9, 3, 2, [1, 1, 1, 1], 1),

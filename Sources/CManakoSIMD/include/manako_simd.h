@@ -286,9 +286,10 @@ MK_DEPTHWISE(4, 5, 2)
 #undef MK_DEPTHWISE
 
 /* Narrow GEMM tiles for 24 and 32 output channels: three pixels by three blocks of eight
- * channels, or two pixels by four, so the layer reads its input once (two 16-column tiles read
- * it twice, and a last tile of 8 columns keeps few chains of sums), in 13 registers (a fourth
- * pixel, 16, made the register allocator spill). Named sums, not an array: an array of sums
+ * channels, or three by four, so the layer reads its input once (two 16-column tiles read
+ * it twice, and a last tile of 8 columns keeps few chains of sums), in 13 and 16 registers (a
+ * fourth pixel by three blocks, 16 with the weights loaded first, made the register allocator
+ * spill). Named sums, not an array: an array of sums
  * stayed in memory once inlined into Swift, a store per multiply-add.
  * Per step s of eight k (an input block's tap at x + steps[s]) and lane: a broadcast of each
  * pixel's value (at offsets[p]) times the blocks' eight weights, from two 16-column packed tiles
@@ -331,30 +332,40 @@ static inline __attribute__((always_inline)) void mk_wide_tile3x3(const float *x
     MK_FINISH(c20, 0, 2); MK_FINISH(c21, 1, 2); MK_FINISH(c22, 2, 2);
 }
 
-static inline __attribute__((always_inline)) void mk_wide_tile2x4(const float *x, const long *steps, long step_count,
+/* Three pixels by four blocks (32 channels): twelve chains of sums, where two pixels' eight wait
+ * on the multiply-add latency. Sixteen registers only with the pixels' broadcasts taken first
+ * and the four weight vectors loaded one at a time, each right before its three multiply-adds
+ * (loaded first, they took four more registers and spilled). */
+static inline __attribute__((always_inline)) void mk_wide_tile3x4(const float *x, const long *steps, long step_count,
                                                                   const long *offsets, const float *tile0, const float *tile1,
                                                                   int count, const float *bias, const float *addend,
                                                                   long block_floats, int clamp, mk_float8 lo, mk_float8 hi,
                                                                   float *out) {
-    mk_float8 c00, c01, c02, c03, c10, c11, c12, c13;
+    mk_float8 c00, c01, c02, c03, c10, c11, c12, c13, c20, c21, c22, c23;
     MK_START(c00, 0, 0); MK_START(c01, 1, 0); MK_START(c02, 2, 0); MK_START(c03, 3, 0);
     MK_START(c10, 0, 1); MK_START(c11, 1, 1); MK_START(c12, 2, 1); MK_START(c13, 3, 1);
-    const long o0 = offsets[0], o1 = offsets[1];
+    MK_START(c20, 0, 2); MK_START(c21, 1, 2); MK_START(c22, 2, 2); MK_START(c23, 3, 2);
+    const long o0 = offsets[0], o1 = offsets[1], o2 = offsets[2];
     for (long s = 0; s < step_count; s++) {
         const float *a = x + steps[s];
 #pragma clang loop unroll(disable)
         for (int lane = 0; lane < 8; lane++) {
-            const mk_float8 w0 = MK_LOADU(tile0), w1 = MK_LOADU(tile0 + 8), w2 = MK_LOADU(tile1), w3 = MK_LOADU(tile1 + 8);
+            const mk_float8 v0 = (mk_float8)a[o0 + lane], v1 = (mk_float8)a[o1 + lane], v2 = (mk_float8)a[o2 + lane];
+            mk_float8 w = MK_LOADU(tile0);
+            c00 = v0 * w + c00; c10 = v1 * w + c10; c20 = v2 * w + c20;
+            w = MK_LOADU(tile0 + 8);
+            c01 = v0 * w + c01; c11 = v1 * w + c11; c21 = v2 * w + c21;
+            w = MK_LOADU(tile1);
+            c02 = v0 * w + c02; c12 = v1 * w + c12; c22 = v2 * w + c22;
+            w = MK_LOADU(tile1 + 8);
+            c03 = v0 * w + c03; c13 = v1 * w + c13; c23 = v2 * w + c23;
             tile0 += 16;
             tile1 += 16;
-            mk_float8 v = (mk_float8)a[o0 + lane];
-            c00 = v * w0 + c00; c01 = v * w1 + c01; c02 = v * w2 + c02; c03 = v * w3 + c03;
-            v = (mk_float8)a[o1 + lane];
-            c10 = v * w0 + c10; c11 = v * w1 + c11; c12 = v * w2 + c12; c13 = v * w3 + c13;
         }
     }
     MK_FINISH(c00, 0, 0); MK_FINISH(c01, 1, 0); MK_FINISH(c02, 2, 0); MK_FINISH(c03, 3, 0);
     MK_FINISH(c10, 0, 1); MK_FINISH(c11, 1, 1); MK_FINISH(c12, 2, 1); MK_FINISH(c13, 3, 1);
+    MK_FINISH(c20, 0, 2); MK_FINISH(c21, 1, 2); MK_FINISH(c22, 2, 2); MK_FINISH(c23, 3, 2);
 }
 #undef MK_START
 #undef MK_FINISH

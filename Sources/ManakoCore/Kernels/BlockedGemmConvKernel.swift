@@ -272,13 +272,15 @@ public enum BlockedGemmConvKernel {
     }
 
     /// All of a 24- or 32-column output (both tiles of the slice at `b`, `depth` k each) over the
-    /// range's pixels read in place, three pixels by three blocks or two by four at a time
-    /// (`mk_wide_tile3x3`, `mk_wide_tile2x4`; groups divide a panel's six): the input is read once, where two tiles
-    /// read it twice and a last tile of eight columns keeps few chains of sums.
+    /// range's pixels read in place, three pixels by three or four blocks at a time
+    /// (`mk_wide_tile3x3`, `mk_wide_tile3x4`; groups divide a panel's six): the input is read once, where two tiles
+    /// read it twice and a last tile of eight columns keeps few chains of sums. (Two pixels by
+    /// four blocks, eight chains waiting on the multiply-add latency, took 15 % longer on
+    /// MobileNetV2's 32-channel projections.)
     @inline(never)
     static func widePass(_ x: UnsafePointer<Float>, pixelOffsets: UnsafePointer<Int>, steps: UnsafePointer<Int>, stepCount: Int,
                          _ b: UnsafePointer<Float>, depth: Int, _ out: PanelsOut) {
-        let w = ChannelBlocks.width, blocks = out.width / w, group = blocks == 3 ? 3 : 2
+        let w = ChannelBlocks.width, blocks = out.width / w, group = 3
         let first = out.firstPanel * PanelGemm.rowsPerPanel, end = min(out.pixels, out.endPanel * PanelGemm.rowsPerPanel)
         let tile1 = b + depth * PanelGemm.columnsPerTile, blockFloats = out.spatial * w
         var clamp: Int32 = 0, lower = SIMD8<Float>(), upper = SIMD8<Float>()
@@ -291,7 +293,7 @@ public enum BlockedGemmConvKernel {
                 mk_wide_tile3x3(x, steps, stepCount, offsets, b, tile1, count, out.bias, addend.map { $0 + at }, blockFloats, clamp,
                                 lower, upper, out.y + at)
             } else {
-                mk_wide_tile2x4(x, steps, stepCount, offsets, b, tile1, count, out.bias, addend.map { $0 + at }, blockFloats, clamp,
+                mk_wide_tile3x4(x, steps, stepCount, offsets, b, tile1, count, out.bias, addend.map { $0 + at }, blockFloats, clamp,
                                 lower, upper, out.y + at)
             }
             pixel += group
