@@ -397,7 +397,7 @@ func expectSameOutputs(_ fast: Graph, _ plain: Graph, feeds: [String: Tensor], n
     ]
     let input = ValueInfo(name: "x", elementType: .float32, shape: [.fixed(2), .fixed(3), .fixed(33), .fixed(31)])
     let outputs = ["plain"].map { ValueInfo(name: $0, elementType: .float32, shape: nil) }
-    let (plain, blocked, count, constants, fast) = try blockedGraph(nodes, input: input, outputs: outputs, constants: original)
+    let (plain, blocked, count, _, fast) = try blockedGraph(nodes, input: input, outputs: outputs, constants: original)
     #expect(count == 6)
     #expect(blocked.filter { $0.op is BlockedConv }.map(\.name).sorted() == ["down", "expand", "plain", "reduce", "stem", "strided"])
     #expect(blocked.contains { ($0.op as? BlockedConv)?.plan([nil]).hasPrefix("NCHW8c Winograd") ?? false })
@@ -433,7 +433,7 @@ func concatenatedPartsStayBlocked(normalized: Bool) throws {
     ]
     let input = ValueInfo(name: "x", elementType: .float32, shape: [.fixed(2), .fixed(3), .fixed(41), .fixed(37)])
     let outputs = [ValueInfo(name: "next", elementType: .float32, shape: nil)]
-    let (plain, blocked, count, constants, fast) = try blockedGraph(nodes, input: input, outputs: outputs, constants: original)
+    let (plain, blocked, count, _, fast) = try blockedGraph(nodes, input: input, outputs: outputs, constants: original)
     #expect(count == 5)
     #expect(blocked.contains { ($0.op as? BlockedConv).map { $0.conv.inputParts == 2 && ($0.conv.inputAffine != nil) == normalized } ?? false })
     #expect(!blocked.contains { $0.op is Concat })

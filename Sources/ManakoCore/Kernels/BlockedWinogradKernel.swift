@@ -31,8 +31,10 @@ public enum BlockedWinogradKernel {
     /// F(2x2) too: its weights are 16/36 of F(4x4)'s, which outweighs its 1.36x multiply-adds
     /// (VGG-19's 14x14 layers of 512 channels 8 % faster).
     public static func tile(height: Int, width: Int, inChannels c: Int, outChannels m: Int) -> Int? {
-        let streamsWeights = 36 * c * m > 1 << 22, fours = tiles(height: height, width: width, tile: 4)
-        if fours >= WinogradKernel.minimumTiles && !(streamsWeights && fours < 32) { return 4 }
+        let fours = tiles(height: height, width: width, tile: 4)
+        if fours >= WinogradKernel.minimumTiles && !(WinogradKernel.streamsWeights(inChannels: c, outChannels: m) && fours < 32) {
+            return 4
+        }
         if c >= 256 && m >= 256 && tiles(height: height, width: width, tile: 2) >= WinogradKernel.minimumTiles { return 2 }
         return nil
     }
@@ -318,30 +320,31 @@ public enum BlockedWinogradKernel {
             -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
             (d0 - d2, d1 + d2, d2 - d1, d1 - d3)
         }
-        let edge = UnsafeMutablePointer<SIMD8<Float>>.allocate(capacity: 16)
-        defer { edge.deallocate() }
-        for cb in channelBlocks {
-            let blockPlane = plane + cb * layout.planeFloats
-            for i in 0..<count {
-                let (origin, rowBytes) = patch(blockPlane, layout, tile: first + i, edge: edge)
-                func d(_ r: Int, _ col: Int) -> SIMD8<Float> {
-                    origin.loadUnaligned(fromByteOffset: r * rowBytes + col * w * 4, as: SIMD8<Float>.self)
+        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 16) { edgeBuffer in
+            let edge = edgeBuffer.baseAddress!
+            for cb in channelBlocks {
+                let blockPlane = plane + cb * layout.planeFloats
+                for i in 0..<count {
+                    let (origin, rowBytes) = patch(blockPlane, layout, tile: first + i, edge: edge)
+                    func d(_ r: Int, _ col: Int) -> SIMD8<Float> {
+                        origin.loadUnaligned(fromByteOffset: r * rowBytes + col * w * 4, as: SIMD8<Float>.self)
+                    }
+                    // Columns: t = B^T d, then rows: V = t B, position r * 4 + j.
+                    let c0 = line(d(0, 0), d(1, 0), d(2, 0), d(3, 0)), c1 = line(d(0, 1), d(1, 1), d(2, 1), d(3, 1))
+                    let c2 = line(d(0, 2), d(1, 2), d(2, 2), d(3, 2)), c3 = line(d(0, 3), d(1, 3), d(2, 3), d(3, 3))
+                    let target = UnsafeMutableRawPointer(v + (cb * layout.block + i) * w)
+                    func store(_ r: Int, _ row: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) {
+                        let stride = layout.inStride * 4
+                        target.storeBytes(of: row.0, toByteOffset: (r * 4) * stride, as: SIMD8<Float>.self)
+                        target.storeBytes(of: row.1, toByteOffset: (r * 4 + 1) * stride, as: SIMD8<Float>.self)
+                        target.storeBytes(of: row.2, toByteOffset: (r * 4 + 2) * stride, as: SIMD8<Float>.self)
+                        target.storeBytes(of: row.3, toByteOffset: (r * 4 + 3) * stride, as: SIMD8<Float>.self)
+                    }
+                    store(0, line(c0.0, c1.0, c2.0, c3.0))
+                    store(1, line(c0.1, c1.1, c2.1, c3.1))
+                    store(2, line(c0.2, c1.2, c2.2, c3.2))
+                    store(3, line(c0.3, c1.3, c2.3, c3.3))
                 }
-                // Columns: t = B^T d, then rows: V = t B, position r * 4 + j.
-                let c0 = line(d(0, 0), d(1, 0), d(2, 0), d(3, 0)), c1 = line(d(0, 1), d(1, 1), d(2, 1), d(3, 1))
-                let c2 = line(d(0, 2), d(1, 2), d(2, 2), d(3, 2)), c3 = line(d(0, 3), d(1, 3), d(2, 3), d(3, 3))
-                let target = UnsafeMutableRawPointer(v + (cb * layout.block + i) * w)
-                func store(_ r: Int, _ row: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>)) {
-                    let stride = layout.inStride * 4
-                    target.storeBytes(of: row.0, toByteOffset: (r * 4) * stride, as: SIMD8<Float>.self)
-                    target.storeBytes(of: row.1, toByteOffset: (r * 4 + 1) * stride, as: SIMD8<Float>.self)
-                    target.storeBytes(of: row.2, toByteOffset: (r * 4 + 2) * stride, as: SIMD8<Float>.self)
-                    target.storeBytes(of: row.3, toByteOffset: (r * 4 + 3) * stride, as: SIMD8<Float>.self)
-                }
-                store(0, line(c0.0, c1.0, c2.0, c3.0))
-                store(1, line(c0.1, c1.1, c2.1, c3.1))
-                store(2, line(c0.2, c1.2, c2.2, c3.2))
-                store(3, line(c0.3, c1.3, c2.3, c3.3))
             }
         }
     }

@@ -220,12 +220,16 @@ public enum WinogradKernel {
     /// Not where the weights stream from memory: a second block streams them all again (VGG-19's
     /// 512-channel layers at 28x28 took 12 % longer so, on one thread and on two).
     static func tileBlock(tiles: Int, inChannels c: Int, outChannels m: Int, multiple: Int = 16) -> Int {
-        let streamsWeights = 36 * c * m > 1 << 22
+        let streamsWeights = self.streamsWeights(inChannels: c, outChannels: m)
         let budget = streamsWeights ? 1 << 21 : 1 << 18  // floats
         let largest = max(multiple, budget / (36 * max(c, m)) / multiple * multiple)
         let blocks = max((tiles + largest - 1) / largest, tiles >= 4 * multiple && !streamsWeights ? 2 : 1)
         return ((tiles + blocks - 1) / blocks + multiple - 1) / multiple * multiple
     }
+
+    /// Whether F(4x4)'s transformed weights (36 x C x M floats) pass 16 MB, the L3: then they
+    /// stream from memory once per block of tiles.
+    static func streamsWeights(inChannels c: Int, outChannels m: Int) -> Bool { 36 * c * m > 1 << 22 }
 
     /// Floats from one transform position's matrix of `floats` to the next: a cache line more
     /// than a multiple of 1024.
