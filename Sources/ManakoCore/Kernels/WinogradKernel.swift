@@ -138,8 +138,9 @@ public enum WinogradKernel {
                             // filter: what crosses between cores is the smaller (see
                             // `BlockedWinogradKernel`).
                             Scratch.withFloats(36 * inStride, 36 * outStride) { v, products in
-                            let channelParts = Parallel.ranges(c), filterParts = Parallel.ranges(m), byFilters = m > c
-                            let allPanels = 0..<((m + 5) / 6), panelParts = Parallel.evenParts(of: allPanels.count, count: threads)
+                            let channelParts = Parallel.ranges(c), byFilters = m > c, allPanels = 0..<((m + 5) / 6)
+                            // One split of the filters: panels of six with the products, else single filters.
+                            let filterParts = byFilters ? Parallel.evenParts(of: allPanels.count, count: threads) : Parallel.ranges(m)
                             for item in 0..<work {
                                 let image = item / blocksPerImage
                                 let first = (item % blocksPerImage) * block, count = min(block, tiles - first)
@@ -163,9 +164,10 @@ public enum WinogradKernel {
                                                     activation: activation, into: y + image * m * spatialOut)
                                 }
                                 if byFilters {
-                                    Parallel.forEach(panelParts.count) { part in
-                                        for position in 0..<36 { multiply(position, panelParts[part]) }
-                                        output((panelParts[part].lowerBound * 6)..<min(m, panelParts[part].upperBound * 6))
+                                    Parallel.forEach(filterParts.count) { part in
+                                        let panels = filterParts[part]
+                                        for position in 0..<36 { multiply(position, panels) }
+                                        output((panels.lowerBound * 6)..<min(m, panels.upperBound * 6))
                                     }
                                 } else {
                                     Parallel.forEach(36) { multiply($0, allPanels) }
