@@ -168,6 +168,21 @@ func blockedGemmConvolutionMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, 
             BlockedGemmConvKernel.run(x, geometry: g, weights: packed, bias: $0.baseAddress!, residual: residual, activation: activation, into: out)
         }
     }
+    // Written over its residual (the graph's `InputOverwriting`): the same bits as into a buffer of its own.
+    let blockedX = blockedByDefinition(x, batch: n, channels: cin, spatial: h * w)
+    let blockedResidual = blockedByDefinition(residual, batch: n, channels: cout, spatial: spatialOut)
+    for threads in [1, 2] {
+        let (apart, over) = Parallel.withThreads(threads) {
+            var apart = [Float](repeating: 0, count: blockedResidual.count), over = blockedResidual
+            BlockedGemmConvKernel.run(blockedX, geometry: g, weights: packed, bias: bias, residual: blockedResidual, activation: .relu, into: &apart)
+            over.withUnsafeMutableBufferPointer {
+                BlockedGemmConvKernel.run(blockedX, geometry: g, weights: packed, bias: bias, residual: $0.baseAddress!, activation: .relu,
+                                          into: $0.baseAddress!)
+            }
+            return (apart, over)
+        }
+        #expect(apart == over, "\(c) written over its residual, \(threads) threads")
+    }
 }
 
 /// Blocked Winograd, F(4x4) and F(2x2), against the seven-loop twin: a 1x1 plane, partial edge
@@ -404,6 +419,59 @@ func expectSameOutputs(_ fast: Graph, _ plain: Graph, feeds: [String: Tensor], n
     #expect(blocked.compactMap { ($0.op as? ChannelReorder)?.toBlocked } == [false])
     let x = t([2, 3, 33, 31], pseudoRandom(2 * 3 * 33 * 31, seed: 64))
     try expectSameOutputs(fast, plain, feeds: ["x": x], names: ["plain"], tolerance: 2e-5, "bottleneck")
+}
+
+/// A residual 1x1 convolution writes its output over the residual's buffer only when nothing
+/// else holds it: not while a Flatten view of it is a graph output, nor while a later
+/// convolution still adds it (which then writes over it itself). The profile says which did;
+/// the outputs are the plain graph's, on 1 and 2 threads and over repeated runs (the pool must
+/// not hand out a taken buffer).
+@Test(arguments: ["alone", "viewed", "read later"])
+func residualsAreWrittenOverOnlyWhenNothingElseHoldsThem(_ holder: String) throws {
+    let (c, h, w) = (24, 5, 7)
+    let weights = convolutionConstants([("oneW", [c, c, 1, 1]), ("twoW", [c, c, 1, 1]), ("threeW", [c, c, 1, 1])], seeds: (5, 55))
+    let values = pseudoRandom(c * h * w, seed: 61)
+    /// A blocked 1x1 convolution `name` reading `x`, adding `xb` if `residual`.
+    func blocked(_ name: String, _ x: String, residual: Bool) throws -> NodeSpec {
+        var op = Conv()
+        op.addsResidual = residual
+        let conv = try #require(BlockedConv(op, weights: weights[name + "W"]!))
+        return NodeSpec(name: name, opType: "BlockedConv", op: conv, inputs: [x, "", name + "WB"] + (residual ? ["xb"] : []), outputs: [name])
+    }
+    let last = holder == "read later" ? "three" : "two"
+    var nodes = [
+        NodeSpec(name: "block", opType: "ChannelReorder", op: ChannelReorder(toBlocked: true), inputs: ["x"], outputs: ["xb"]),
+        try blocked("one", "xb", residual: false),
+    ]
+    if holder == "viewed" { nodes.append(NodeSpec(name: "view", opType: "Flatten", op: Flatten(), inputs: ["xb"], outputs: ["kept"])) }
+    nodes.append(try blocked("two", "one", residual: true))
+    if holder == "read later" { nodes.append(try blocked("three", "two", residual: true)) }
+    nodes.append(NodeSpec(name: "unblock", opType: "ChannelReorder", op: ChannelReorder(toBlocked: false), inputs: [last], outputs: ["y"]))
+    let input = ValueInfo(name: "x", elementType: .float32, shape: [.fixed(1), .fixed(c), .fixed(h), .fixed(w)])
+    let outputs = ["y"] + (holder == "viewed" ? ["kept"] : [])
+    let graph = try Graph(inputs: [input], outputs: outputs.map { ValueInfo(name: $0, elementType: .float32, shape: nil) },
+                          constants: weights, nodes: nodes)
+    var plainNodes = [
+        conv("one", Conv(), ["x", "oneW", "oneWB"]), conv("twoConv", Conv(), ["one", "twoW", "twoWB"]),
+        NodeSpec(name: "two", opType: "Add", op: Add(), inputs: ["twoConv", "x"], outputs: ["two"]),
+    ]
+    if holder == "read later" {
+        plainNodes += [conv("threeConv", Conv(), ["two", "threeW", "threeWB"]),
+                       NodeSpec(name: "three", opType: "Add", op: Add(), inputs: ["threeConv", "x"], outputs: ["three"])]
+    }
+    let plain = try Graph(inputs: [input], outputs: [ValueInfo(name: last, elementType: .float32, shape: nil)], constants: weights,
+                          nodes: plainNodes)
+    let x = t([1, c, h, w], values), expected = try plain.run(["x": x])[last]!.floats()
+    for threads in [1, 2] {
+        for _ in 0..<3 {
+            var timings: [NodeTiming] = []
+            let out = try Parallel.withThreads(threads) { try graph.run(["x": x], profile: &timings) }
+            expectClose(try out["y"]!.floats(), expected, tolerance: 1e-4, "\(holder) \(threads)")
+            if holder == "viewed" { #expect(try out["kept"]!.floats() == blockedByDefinition(values, batch: 1, channels: c, spatial: h * w)) }
+            let overwriting = timings.filter { $0.plan?.hasSuffix("written over its input 3") ?? false }.map(\.name)
+            #expect(overwriting == (holder == "viewed" ? [] : [last]), "\(holder)")
+        }
+    }
 }
 
 /// SqueezeNet's fire module: a Concat of two expansions (1x1 and a Winograd 3x3), fused into the

@@ -66,6 +66,9 @@ public final class Graph: Sendable {
         let releases: [Int]
         /// The released slots produced by nodes, whose float buffers return to the run's pool.
         let recycles: [Int]
+        /// A slot released here, read once by this node, whose buffer the output may take
+        /// (`InputOverwriting`) if no other tensor holds it when the node runs.
+        let overwritable: Int?
     }
 
     public let inputs: [ValueInfo]
@@ -160,11 +163,18 @@ public final class Graph: Sendable {
         var built: [Node] = []
         for (position, n) in order.enumerated() {
             let spec = specs[n]
+            let inputSlots = spec.inputs.map { $0.isEmpty ? nil : slotOf[$0]! }
+            var overwritable: Int?
+            if let index = (spec.op as? any InputOverwriting)?.overwritableInput, index < inputSlots.count, let s = inputSlots[index],
+               releasesAt[position].contains(s), inputSlots.filter({ $0 == s }).count == 1 {
+                overwritable = s
+            }
             built.append(Node(
                 name: spec.name, opType: spec.opType, op: spec.op,
-                inputs: spec.inputs.map { $0.isEmpty ? nil : slotOf[$0]! },
+                inputs: inputSlots,
                 outputs: spec.outputs.map { $0.isEmpty ? nil : slotOf[$0]! },
-                releases: releasesAt[position], recycles: releasesAt[position].filter { produced.contains($0) }))
+                releases: releasesAt[position], recycles: releasesAt[position].filter { produced.contains($0) },
+                overwritable: overwritable))
         }
         self.inputs = inputs
         self.outputs = outputs
@@ -232,11 +242,23 @@ public final class Graph: Sendable {
             values[s] = t
         }
         for node in nodes {
+            // The input the output may overwrite, if its buffer is this tensor's alone (no view,
+            // feed or caller's copy shares it): checked with the graph's own reference set aside.
+            var overwrites = false
+            if let s = node.overwritable, var candidate = values[s] {
+                values[s] = nil
+                overwrites = candidate.ownsBufferAlone()
+                values[s] = candidate
+            }
             let args = node.inputs.map { $0.flatMap { values[$0] } }
             let results: [Tensor]
             let started = profile == nil ? nil : ContinuousClock.now
             do {
-                results = try node.op.run(args)
+                if overwrites, let op = node.op as? any InputOverwriting {
+                    results = try op.runOverwriting(args)
+                } else {
+                    results = try node.op.run(args)
+                }
             } catch let e as ManakoError {
                 throw e.inContext("node '\(node.name)' (\(node.opType))")
             }
@@ -247,14 +269,17 @@ public final class Graph: Sendable {
                 }
                 values[slot] = results[k]
             }
-            for s in node.recycles { values[s]?.recycle(into: pool) }
+            // An overwritten input's buffer is now the output's, not the pool's.
+            for s in node.recycles where !(overwrites && s == node.overwritable) { values[s]?.recycle(into: pool) }
             for s in node.releases { values[s] = nil }
             if let started, let profile {
                 let elapsed = ContinuousClock.now - started
                 let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
                 profile.pointee.append(NodeTiming(name: node.name, opType: node.opType, seconds: seconds,
                                                   outputShape: results.first?.shape ?? [],
-                                                  plan: (node.op as? any PlanDescribing)?.plan(args)))
+                                                  plan: ((node.op as? any PlanDescribing)?.plan(args)).map {
+                                                      overwrites ? $0 + ", written over its input \(node.inputs.firstIndex(of: node.overwritable)!)" : $0
+                                                  }))
             }
         }
         var result: [String: Tensor] = [:]

@@ -11,6 +11,17 @@ public protocol Operator: Sendable {
     func inferShapes(_ inputs: [ShapeFact?]) throws -> [[Int?]?]?
 }
 
+/// Operators that can write their output into one input's buffer (a residual read once per
+/// element, just before that element of the output is written), so the output's cache lines
+/// are not first read from memory only to be overwritten. The graph offers it only where that
+/// input dies at the node and no other tensor shares its buffer.
+public protocol InputOverwriting: Operator {
+    /// The input whose buffer the output may take, if this instance can.
+    var overwritableInput: Int? { get }
+    /// `run`, with the output written over `inputs[overwritableInput]`'s buffer.
+    func runOverwriting(_ inputs: [Tensor?]) throws -> [Tensor]
+}
+
 /// Operators that choose among algorithms by the shapes they meet describe their choice, for
 /// `manako info --plan` and profiles. The choice depends only on shapes and load-time
 /// preparation, so it is the same on every run.

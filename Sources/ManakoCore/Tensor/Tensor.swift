@@ -123,6 +123,16 @@ public struct Tensor: Sendable, Equatable {
         }
     }
 
+    /// Whether the elements are an owned aligned buffer that no other reference holds (so a
+    /// kernel may write over it once this tensor is dead).
+    mutating func ownsBufferAlone() -> Bool {
+        guard case .aligned(var floats) = elements else { return false }
+        // Our own reference moves into `floats` for the check, then back.
+        elements = .storage(.float32([]))
+        defer { elements = .aligned(floats) }
+        return floats.owned && isKnownUniquelyReferenced(&floats)
+    }
+
     /// Integer elements widened to Int64 (accepts int64 and int32).
     public func int64s() throws -> [Int64] {
         switch storage {
