@@ -97,7 +97,7 @@ public struct BlockedConv: Operator, PlanDescribing, InputOverwriting {
     }
 
     /// The residual (input 3), which the GEMM kernels read once per output element just
-    /// before writing it: ResNet-50's residual convolutions 1.5-3 % faster written over it.
+    /// before writing it: ResNet-50 4.7 % faster on one thread with its residuals written over.
     public var overwritableInput: Int? {
         guard conv.addsResidual, conv.inputParts == 1, conv.inputAffine == nil else { return nil }
         switch weights {
