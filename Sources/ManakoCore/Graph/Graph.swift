@@ -66,9 +66,9 @@ public final class Graph: Sendable {
         let releases: [Int]
         /// The released slots produced by nodes, whose float buffers return to the run's pool.
         let recycles: [Int]
-        /// A slot released here, read once by this node, whose buffer the output may take
-        /// (`InputOverwriting`) if no other tensor holds it when the node runs.
-        let overwritable: Int?
+        /// An input (its position and slot) released here and read once by this node, whose buffer
+        /// the output may take (`InputOverwriting`) if no other tensor holds it when the node runs.
+        let overwritable: (input: Int, slot: Int)?
     }
 
     public let inputs: [ValueInfo]
@@ -164,10 +164,10 @@ public final class Graph: Sendable {
         for (position, n) in order.enumerated() {
             let spec = specs[n]
             let inputSlots = spec.inputs.map { $0.isEmpty ? nil : slotOf[$0]! }
-            var overwritable: Int?
+            var overwritable: (input: Int, slot: Int)?
             if let index = (spec.op as? any InputOverwriting)?.overwritableInput, index < inputSlots.count, let s = inputSlots[index],
                releasesAt[position].contains(s), inputSlots.filter({ $0 == s }).count == 1 {
-                overwritable = s
+                overwritable = (index, s)
             }
             built.append(Node(
                 name: spec.name, opType: spec.opType, op: spec.op,
@@ -245,7 +245,7 @@ public final class Graph: Sendable {
             // The input the output may overwrite, if its buffer is this tensor's alone (no view,
             // feed or caller's copy shares it): checked with the graph's own reference set aside.
             var overwrites = false
-            if let s = node.overwritable, var candidate = values[s] {
+            if let s = node.overwritable?.slot, var candidate = values[s] {
                 values[s] = nil
                 overwrites = candidate.ownsBufferAlone()
                 values[s] = candidate
@@ -270,7 +270,7 @@ public final class Graph: Sendable {
                 values[slot] = results[k]
             }
             // An overwritten input's buffer is now the output's, not the pool's.
-            for s in node.recycles where !(overwrites && s == node.overwritable) { values[s]?.recycle(into: pool) }
+            for s in node.recycles where !(overwrites && s == node.overwritable?.slot) { values[s]?.recycle(into: pool) }
             for s in node.releases { values[s] = nil }
             if let started, let profile {
                 let elapsed = ContinuousClock.now - started
@@ -278,7 +278,7 @@ public final class Graph: Sendable {
                 profile.pointee.append(NodeTiming(name: node.name, opType: node.opType, seconds: seconds,
                                                   outputShape: results.first?.shape ?? [],
                                                   plan: ((node.op as? any PlanDescribing)?.plan(args)).map {
-                                                      overwrites ? $0 + ", written over its input \(node.inputs.firstIndex(of: node.overwritable)!)" : $0
+                                                      overwrites ? $0 + ", written over its input \(node.overwritable!.input)" : $0
                                                   }))
             }
         }
