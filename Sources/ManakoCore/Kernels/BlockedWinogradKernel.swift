@@ -103,19 +103,23 @@ public enum BlockedWinogradKernel {
             }
             let work = g.batch * blocksPerImage, threads = Parallel.threads
             if threads > 1 && work < 2 * threads && work % threads != 0 {
-                // Few blocks (small planes): each block's input transform splits by channel
-                // block; then, where the products outweigh the transformed input (more filters
-                // than channels), the products and the output transform split by the GEMMs'
-                // 16-filter tiles, so a thread transforms the products it made and only V
-                // crosses between cores; else the products split by transform position and
-                // the output transform by filter block, so only the (smaller) products cross.
+                // Few blocks (small planes): with 64 filters or more per thread, each thread
+                // transforms the block's whole input into a V of its own, then makes and
+                // transforms the products of its 16-filter tiles: only X crosses between cores
+                // (its input transform, done twice, is under 8 % of its GEMMs; SqueezeNet's
+                // 13x13 layers so 4 % faster on two threads 230 ns apart). Else the input
+                // transform splits by channel block; then, with more filters than channels,
+                // the products and the output transform split by filter tiles, so only V
+                // crosses; else the products split by transform position and the output
+                // transform by filter block, so only the (smaller) products cross.
                 // (SqueezeNet's 16 -> 64 layers at 55x55 ran no faster on two cores than on
                 // one with every product crossing; DenseNet's 128 -> 32 ran 7 % slower with
                 // V crossing.)
                 // (Pool buffers, not the calling thread's scratch, which the GEMMs' own scratch would nest in.)
                 var v = BufferPool.floats(positionCount * inStride) { _ in }, products = BufferPool.floats(positionCount * outStride) { _ in }
                 defer { BufferPool.recycle(v); BufferPool.recycle(products) }
-                let inParts = Parallel.ranges(c / w), byFilters = m > c
+                let privateV = m >= 64 * threads
+                let inParts = Parallel.ranges(c / w), byFilters = privateV || m > c
                 // One split of the filters: GEMM tiles of 16 with the products, else blocks of 8.
                 let filterParts = byFilters ? Parallel.evenParts(of: (m + 15) / 16, count: threads) : Parallel.ranges(m / w)
                 v.withUnsafeMutableBufferPointer { vBuffer in products.withUnsafeMutableBufferPointer { productsBuffer in
@@ -126,6 +130,20 @@ public enum BlockedWinogradKernel {
                         transformOutput(productsPointer, layout, filterBlocks: filterBlocks, first: first, count: count, bias: bias,
                                         residual: residual.map { $0 + image * m * spatialOut }, activation: activation,
                                         into: y + image * m * spatialOut)
+                    }
+                    if privateV {
+                        Parallel.forEach(filterParts.count) { part in
+                            let tiles = filterParts[part]
+                            Scratch.withFloats(positionCount * inStride + gemmScratch) { v in
+                                transformInput(x + image * (c / w) * planeFloats, layout, channelBlocks: 0..<(c / w),
+                                               first: first, count: count, into: v)
+                                for position in 0..<positionCount {
+                                    gemm(position, count, v, productsPointer, v + positionCount * inStride, tiles: tiles)
+                                }
+                            }
+                            output((tiles.lowerBound * 2)..<min(m / w, tiles.upperBound * 2))
+                        }
+                        continue
                     }
                     Parallel.forEach(inParts.count) { part in
                         transformInput(x + image * (c / w) * planeFloats, layout, channelBlocks: inParts[part],
