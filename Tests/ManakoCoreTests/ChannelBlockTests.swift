@@ -142,8 +142,10 @@ func blockedDepthwiseMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [
     (1, 48, 64, 9, 9, 3, 1, [0, 0, 0, 0], 1),
     // A 14x14 plane: one range per thread, every tile in it, over four slices of k.
     (1, 1024, 256, 14, 14, 1, 1, [0, 0, 0, 0], 1),
-    // One range split by tiles: two threads pack its panels for every slice of k, up front.
+    // One range split by tiles: two threads pack its panels for every slice of k, up front;
+    // three tiles in groups of one, four in one group per thread.
     (1, 520, 48, 7, 7, 1, 1, [0, 0, 0, 0], 1),
+    (1, 264, 64, 7, 7, 1, 1, [0, 0, 0, 0], 1),
     // Eight-column tiles over pairs of whole panels: read in place (side by side in X, or not:
     // pairs that straddle a padded row end go one panel at a time) and packed; an odd panel left.
     (2, 40, 8, 6, 7, 1, 1, [0, 0, 0, 0], 1),
