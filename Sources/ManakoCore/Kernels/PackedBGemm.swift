@@ -50,7 +50,7 @@ public enum PackedBGemm {
             let tiles = (n + PanelGemm.columnsPerTile - 1) / PanelGemm.columnsPerTile
             let count = tiles * PanelGemm.columnsPerTile * k
             let sliceDepth = self.sliceDepth
-            values = AlignedFloats(count: count) { out in
+            values = AlignedFloats(count: count, sharingHugePages: true) { out in
                 var k0 = 0
                 while k0 < k {
                     let d = min(sliceDepth, k - k0)
@@ -71,7 +71,7 @@ public enum PackedBGemm {
             let sliceDepth = PackedB.sliceDepth(depth: k, multiple: sliceMultiple), width = PanelGemm.columnsPerTile
             self.sliceDepth = sliceDepth
             let tiles = (n + width - 1) / width
-            values = AlignedFloats(count: tiles * width * k) { out in
+            values = AlignedFloats(count: tiles * width * k, sharingHugePages: true) { out in
                 var k0 = 0
                 while k0 < k {
                     let d = min(sliceDepth, k - k0)
