@@ -4,7 +4,7 @@ import Testing
 /// The fused expansion and depthwise convolution against the seven-loop twin run twice (1x1,
 /// activation, depthwise, activation): 3x3 and 5x5 at stride 1 and 2, symmetric and uneven
 /// padding, half tiles of sixteen channels, two slices of k, several bands of rows (edges at
-/// every band), batch 2; 1 and 2 threads give the same bits.
+/// every band; on two threads an even count of them), batch 2; 1 and 2 threads give the same bits.
 @Test(arguments: [
     // (batch, inChannels, expanded, height, width, kernel, stride, pads)
     (2, 16, 24, 13, 11, 3, 2, [1, 1, 1, 1]),
