@@ -115,51 +115,49 @@ public enum BlockedWinogradKernel {
                 // (SqueezeNet's 16 -> 64 layers at 55x55 ran no faster on two cores than on
                 // one with every product crossing; DenseNet's 128 -> 32 ran 7 % slower with
                 // V crossing.)
-                // (Pool buffers, not the calling thread's scratch, which the GEMMs' own scratch would nest in.)
-                var v = BufferPool.floats(positionCount * inStride) { _ in }, products = BufferPool.floats(positionCount * outStride) { _ in }
-                defer { BufferPool.recycle(v); BufferPool.recycle(products) }
+                // (Pool buffers, not the calling thread's scratch, which the GEMMs' own scratch would
+                // nest in; a private V is scratch, the GEMMs' own after it.)
                 let privateV = m >= 64 * threads
+                var v = privateV ? [] : BufferPool.floats(positionCount * inStride) { _ in }
+                var products = BufferPool.floats(positionCount * outStride) { _ in }
+                defer {
+                    if !privateV { BufferPool.recycle(v) }
+                    BufferPool.recycle(products)
+                }
                 let inParts = Parallel.ranges(c / w), byFilters = privateV || m > c
                 // One split of the filters: GEMM tiles of 16 with the products, else blocks of 8.
                 let filterParts = byFilters ? Parallel.evenParts(of: (m + 15) / 16, count: threads) : Parallel.ranges(m / w)
                 v.withUnsafeMutableBufferPointer { vBuffer in products.withUnsafeMutableBufferPointer { productsBuffer in
-                let vPointer = vBuffer.baseAddress!, productsPointer = productsBuffer.baseAddress!
+                let sharedV = privateV ? nil : vBuffer.baseAddress, productsPointer = productsBuffer.baseAddress!
                 for item in 0..<work {
                     let image = item / blocksPerImage, blockRange = blockTiles(item), first = blockRange.lowerBound, count = blockRange.count
+                    let imageX = x + image * (c / w) * planeFloats
                     func output(_ filterBlocks: Range<Int>) {
                         transformOutput(productsPointer, layout, filterBlocks: filterBlocks, first: first, count: count, bias: bias,
                                         residual: residual.map { $0 + image * m * spatialOut }, activation: activation,
                                         into: y + image * m * spatialOut)
                     }
-                    if privateV {
-                        Parallel.forEach(filterParts.count) { part in
-                            let tiles = filterParts[part]
-                            Scratch.withFloats(positionCount * inStride + gemmScratch) { v in
-                                transformInput(x + image * (c / w) * planeFloats, layout, channelBlocks: 0..<(c / w),
-                                               first: first, count: count, into: v)
-                                for position in 0..<positionCount {
-                                    gemm(position, count, v, productsPointer, v + positionCount * inStride, tiles: tiles)
-                                }
-                            }
-                            output((tiles.lowerBound * 2)..<min(m / w, tiles.upperBound * 2))
+                    if let sharedV {
+                        Parallel.forEach(inParts.count) { part in
+                            transformInput(imageX, layout, channelBlocks: inParts[part], first: first, count: count, into: sharedV)
                         }
-                        continue
-                    }
-                    Parallel.forEach(inParts.count) { part in
-                        transformInput(x + image * (c / w) * planeFloats, layout, channelBlocks: inParts[part],
-                                       first: first, count: count, into: vPointer)
                     }
                     if byFilters {
                         Parallel.forEach(filterParts.count) { part in
                             let tiles = filterParts[part]
-                            Scratch.withFloats(gemmScratch) { scratch in
-                                for position in 0..<positionCount { gemm(position, count, vPointer, productsPointer, scratch, tiles: tiles) }
+                            Scratch.withFloats((privateV ? positionCount * inStride : 0) + gemmScratch) { scratch in
+                                let ownV = privateV ? scratch : nil
+                                if let ownV { transformInput(imageX, layout, channelBlocks: 0..<(c / w), first: first, count: count, into: ownV) }
+                                let gemmRoom = privateV ? scratch + positionCount * inStride : scratch
+                                for position in 0..<positionCount {
+                                    gemm(position, count, ownV ?? sharedV!, productsPointer, gemmRoom, tiles: tiles)
+                                }
                             }
                             output((tiles.lowerBound * 2)..<min(m / w, tiles.upperBound * 2))
                         }
                     } else {
                         Parallel.forEach(positionCount) { position in
-                            Scratch.withFloats(gemmScratch) { gemm(position, count, vPointer, productsPointer, $0) }
+                            Scratch.withFloats(gemmScratch) { gemm(position, count, sharedV!, productsPointer, $0) }
                         }
                         Parallel.forEach(filterParts.count) { output(filterParts[$0]) }
                     }

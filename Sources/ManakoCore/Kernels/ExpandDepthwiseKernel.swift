@@ -4,8 +4,8 @@ import CManakoSIMD
 /// with no expanded tensor: per tile of sixteen expanded channels and band of output rows, the
 /// expanded rows the band's windows read go into a zero-bordered scratch (the blocked GEMM's
 /// tile over each input row, read in place), and the depthwise microkernel runs over them while
-/// they are in cache; threads split the bands. (MobileNet's first blocks wrote and read back 2-5 MB per image there.)
-/// Rows two bands share are computed by both.
+/// they are in cache; threads split the bands. (MobileNet's first blocks wrote and read back
+/// 2-5 MB per image there.) Rows two bands share are computed by both.
 /// Layout: input [N, C/8, H, W, 8], expansion weights as `BlockedGemmConvKernel.packWeights`
 /// (E filters of C), depthwise weights as `BlockedDepthwiseKernel.packWeights`, output
 /// [N, E/8, OH, OW, 8].
