@@ -150,11 +150,12 @@ public enum BlockedGemmConvKernel {
         // microsecond of work, less than its dispatch between threads: those take 32 or 16
         // (not on one thread, where the second tile then rereads A from L2).
         let small = Parallel.threads > 1 && tiles <= 2 && inputAffine == nil
-        // A plane of 17 to 40 panels (14x14, 13x13) on several threads: one range per thread, every
-        // tile in it. Ranges of eight with split tiles had each thread pack pixels the other
-        // also reads, and read channels the other wrote: ResNet-50's 14x14 layers scaled 1.55x
-        // from one thread to two, 1.9x so (ResNet-50 and SqueezeNet 1-3 % faster on two threads).
-        let rangePerThread = Parallel.threads > 1 && !small && g.batch == 1 && panels > 16 && panels <= 40
+        // A plane of 17 to 40 panels (14x14, 13x13): one range per thread, every tile in it. Ranges
+        // of eight with split tiles had each thread pack pixels the other also reads, and read
+        // channels the other wrote: ResNet-50's 14x14 layers scaled 1.55x from one thread to
+        // two, 1.9x so (ResNet-50 and SqueezeNet 1-3 % faster on two threads; on one thread,
+        // one range for the plane measured 0.7-1 % faster on ResNet-50, SqueezeNet, MobileNetV2).
+        let rangePerThread = !small && g.batch == 1 && panels > 16 && panels <= 40
         let panelsPerRange = rangePerThread ? (panels + Parallel.threads - 1) / Parallel.threads
             : panels <= 16 ? max(panels, 1) : (small ? 32 / tiles : PanelGemm.evenRangeSize(panels, atMost: 8))
         let ranges = (panels + panelsPerRange - 1) / panelsPerRange
