@@ -87,7 +87,18 @@ public struct BlockedPool: Operator {
                             // SqueezeNet's pools): the same nine maxima in the same order (a NaN tap is
                             // skipped alike), unrolled, not two loops of run-time length per pixel.
                             let whole3x3 = kind == .max && g.kernelHeight == 3 && g.kernelWidth == 3 && taps.count == 3
+                            // A whole 2x2 max window (VGG's pools): four taps, unrolled alike.
+                            let whole2x2 = kind == .max && g.kernelHeight == 2 && g.kernelWidth == 2 && taps.count == 2
                             for ow in 0..<g.outWidth {
+                                if whole2x2 && counts[ow] == 2 {
+                                    let row = firstRow + starts[ow]
+                                    var result = mk_max(row.loadUnaligned(as: SIMD8<Float>.self), SIMD8<Float>(repeating: -.infinity))
+                                    result = mk_max(row.loadUnaligned(fromByteOffset: tapStep, as: SIMD8<Float>.self), result)
+                                    result = mk_max((row + rowStep).loadUnaligned(as: SIMD8<Float>.self), result)
+                                    result = mk_max((row + rowStep).loadUnaligned(fromByteOffset: tapStep, as: SIMD8<Float>.self), result)
+                                    out.storeBytes(of: result, toByteOffset: ow * vectorBytes, as: SIMD8<Float>.self)
+                                    continue
+                                }
                                 if whole3x3 && counts[ow] == 3 {
                                     var result = SIMD8<Float>(repeating: -.infinity), row = firstRow + starts[ow]
                                     for _ in 0..<3 {
