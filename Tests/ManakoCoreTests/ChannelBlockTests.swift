@@ -250,7 +250,8 @@ func blockedWinogradMatchesReference(_ c: (Int, Int, Int, Int, Int, [Int]), tile
 
 /// The blocked max and average pools against the plain twin: strides, asymmetric padding,
 /// dilation, ceil mode (a last window partly past the input), a window larger than the input,
-/// batch 3; means over the taps inside the input, and inside its declared padding too.
+/// batch 3, bands of output rows across images on two threads; means over the taps inside the
+/// input, and inside its declared padding too.
 @Test(arguments: [
     // (batch, channels, height, width, kernel, stride, pads, dilation, ceil)
     (1, 8, 112, 112, 3, 2, [1, 1, 1, 1], 1, false),
@@ -258,6 +259,7 @@ func blockedWinogradMatchesReference(_ c: (Int, Int, Int, Int, Int, [Int]), tile
     (1, 24, 13, 11, 3, 2, [0, 1, 2, 0], 2, true),
     (2, 8, 2, 3, 5, 1, [2, 2, 2, 2], 1, false),
     (1, 16, 56, 56, 2, 2, [0, 0, 0, 0], 1, false),
+    (2, 24, 40, 30, 3, 2, [1, 1, 1, 1], 1, true),
     (2, 8, 9, 7, 3, 1, [1, 0, 0, 1], 1, false),
 ])
 func blockedPoolsMatchReference(_ c: (Int, Int, Int, Int, Int, Int, [Int], Int, Bool)) throws {

@@ -75,56 +75,71 @@ public struct BlockedPool: Operator {
         let average = kind != .max
         columnStarts.withUnsafeBufferPointer { starts in
             columnTaps.withUnsafeBufferPointer { counts in
-                Parallel.forEachPart(of: blocks, split: blocks * spatialOut >= 1 << 12) { range in
-                    for b in range {
-                        let plane = UnsafeRawPointer(x + b * spatialIn * w), target = UnsafeMutableRawPointer(y + b * spatialOut * w)
-                        for oh in 0..<g.outHeight {
-                            let top = oh * g.strideHeight - g.padTop, taps = rows[oh]
-                            let firstRow = plane + (top + taps.lowerBound * g.dilationHeight) * g.inWidth * vectorBytes
-                            let rowStep = g.dilationHeight * g.inWidth * vectorBytes
-                            let out = target + oh * g.outWidth * vectorBytes
-                            // A whole 3x3 max window (every interior pixel of ResNet's, DenseNet's and
-                            // SqueezeNet's pools): the same nine maxima in the same order (a NaN tap is
-                            // skipped alike), unrolled, not two loops of run-time length per pixel.
-                            let whole3x3 = kind == .max && g.kernelHeight == 3 && g.kernelWidth == 3 && taps.count == 3
-                            // A whole 2x2 max window (VGG's pools): four taps, unrolled alike.
-                            let whole2x2 = kind == .max && g.kernelHeight == 2 && g.kernelWidth == 2 && taps.count == 2
-                            for ow in 0..<g.outWidth {
-                                if whole2x2 && counts[ow] == 2 {
-                                    let row = firstRow + starts[ow]
-                                    var result = mk_max(row.loadUnaligned(as: SIMD8<Float>.self), SIMD8<Float>(repeating: -.infinity))
-                                    result = mk_max(row.loadUnaligned(fromByteOffset: tapStep, as: SIMD8<Float>.self), result)
-                                    result = mk_max((row + rowStep).loadUnaligned(as: SIMD8<Float>.self), result)
-                                    result = mk_max((row + rowStep).loadUnaligned(fromByteOffset: tapStep, as: SIMD8<Float>.self), result)
-                                    out.storeBytes(of: result, toByteOffset: ow * vectorBytes, as: SIMD8<Float>.self)
-                                    continue
-                                }
-                                if whole3x3 && counts[ow] == 3 {
-                                    var result = SIMD8<Float>(repeating: -.infinity), row = firstRow + starts[ow]
-                                    for _ in 0..<3 {
-                                        result = mk_max(row.loadUnaligned(as: SIMD8<Float>.self), result)
-                                        result = mk_max(row.loadUnaligned(fromByteOffset: tapStep, as: SIMD8<Float>.self), result)
-                                        result = mk_max(row.loadUnaligned(fromByteOffset: 2 * tapStep, as: SIMD8<Float>.self), result)
-                                        row += rowStep
-                                    }
-                                    out.storeBytes(of: result, toByteOffset: ow * vectorBytes, as: SIMD8<Float>.self)
-                                    continue
-                                }
-                                var result = SIMD8<Float>(repeating: average ? 0 : -.infinity)
-                                var row = firstRow + starts[ow]
-                                for _ in 0..<taps.count {
-                                    var tap = row
-                                    for _ in 0..<counts[ow] {
-                                        let v = tap.loadUnaligned(as: SIMD8<Float>.self)
-                                        result = average ? result + v : mk_max(v, result)
-                                        tap += tapStep
-                                    }
-                                    row += rowStep
-                                }
-                                if average { result *= 1 / Float(max(1, rowDivisors[oh] * columnDivisors[ow])) }
-                                out.storeBytes(of: result, toByteOffset: ow * vectorBytes, as: SIMD8<Float>.self)
-                            }
+                /// Output row `oh` of block `b` (of all the batch's blocks).
+                func poolRow(_ b: Int, _ oh: Int) {
+                    let plane = UnsafeRawPointer(x + b * spatialIn * w), target = UnsafeMutableRawPointer(y + b * spatialOut * w)
+                    let top = oh * g.strideHeight - g.padTop, taps = rows[oh]
+                    let firstRow = plane + (top + taps.lowerBound * g.dilationHeight) * g.inWidth * vectorBytes
+                    let rowStep = g.dilationHeight * g.inWidth * vectorBytes
+                    let out = target + oh * g.outWidth * vectorBytes
+                    // A whole 3x3 max window (every interior pixel of ResNet's, DenseNet's and
+                    // SqueezeNet's pools): the same nine maxima in the same order (a NaN tap is
+                    // skipped alike), unrolled, not two loops of run-time length per pixel.
+                    let whole3x3 = kind == .max && g.kernelHeight == 3 && g.kernelWidth == 3 && taps.count == 3
+                    // A whole 2x2 max window (VGG's pools): four taps, unrolled alike.
+                    let whole2x2 = kind == .max && g.kernelHeight == 2 && g.kernelWidth == 2 && taps.count == 2
+                    for ow in 0..<g.outWidth {
+                        if whole2x2 && counts[ow] == 2 {
+                            let row = firstRow + starts[ow]
+                            var result = mk_max(row.loadUnaligned(as: SIMD8<Float>.self), SIMD8<Float>(repeating: -.infinity))
+                            result = mk_max(row.loadUnaligned(fromByteOffset: tapStep, as: SIMD8<Float>.self), result)
+                            result = mk_max((row + rowStep).loadUnaligned(as: SIMD8<Float>.self), result)
+                            result = mk_max((row + rowStep).loadUnaligned(fromByteOffset: tapStep, as: SIMD8<Float>.self), result)
+                            out.storeBytes(of: result, toByteOffset: ow * vectorBytes, as: SIMD8<Float>.self)
+                            continue
                         }
+                        if whole3x3 && counts[ow] == 3 {
+                            var result = SIMD8<Float>(repeating: -.infinity), row = firstRow + starts[ow]
+                            for _ in 0..<3 {
+                                result = mk_max(row.loadUnaligned(as: SIMD8<Float>.self), result)
+                                result = mk_max(row.loadUnaligned(fromByteOffset: tapStep, as: SIMD8<Float>.self), result)
+                                result = mk_max(row.loadUnaligned(fromByteOffset: 2 * tapStep, as: SIMD8<Float>.self), result)
+                                row += rowStep
+                            }
+                            out.storeBytes(of: result, toByteOffset: ow * vectorBytes, as: SIMD8<Float>.self)
+                            continue
+                        }
+                        var result = SIMD8<Float>(repeating: average ? 0 : -.infinity)
+                        var row = firstRow + starts[ow]
+                        for _ in 0..<taps.count {
+                            var tap = row
+                            for _ in 0..<counts[ow] {
+                                let v = tap.loadUnaligned(as: SIMD8<Float>.self)
+                                result = average ? result + v : mk_max(v, result)
+                                tap += tapStep
+                            }
+                            row += rowStep
+                        }
+                        if average { result *= 1 / Float(max(1, rowDivisors[oh] * columnDivisors[ow])) }
+                        out.storeBytes(of: result, toByteOffset: ow * vectorBytes, as: SIMD8<Float>.self)
+                    }
+                }
+                guard Parallel.threads > 1 && blocks * spatialOut >= 1 << 10 else {
+                    for b in 0..<blocks {
+                        for oh in 0..<g.outHeight { poolRow(b, oh) }
+                    }
+                    return
+                }
+                // On several threads, one band of output rows (of every channel block) each: the
+                // rows the layer before wrote on that core (it splits by pixels), and the rows the
+                // 1x1 layer after reads there. Split by channel blocks, half of every thread's
+                // input came from the other core: SqueezeNet's pools ran slower on two threads
+                // than on one.
+                let imageBlocks = blocks / g.batch, bands = Parallel.evenParts(of: g.batch * g.outHeight, count: Parallel.threads)
+                Parallel.forEach(bands.count) { band in
+                    for row in bands[band] {
+                        let image = row / g.outHeight, oh = row % g.outHeight
+                        for cb in 0..<imageBlocks { poolRow(image * imageBlocks + cb, oh) }
                     }
                 }
             }
