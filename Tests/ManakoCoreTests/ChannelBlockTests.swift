@@ -140,8 +140,12 @@ func blockedDepthwiseMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [
     // 7x7 planes: a last panel of one pixel (its own kernel), over two slices of k and one.
     (2, 264, 40, 7, 7, 1, 1, [0, 0, 0, 0], 1),
     (1, 48, 64, 9, 9, 3, 1, [0, 0, 0, 0], 1),
-    // A 14x14 plane: one range per thread, every tile in it, over four slices of k.
+    // A 14x14 plane with fewer than 16 tiles: one range per thread, every tile in it, over
+    // three slices of k. With 16 or more: one range whose tiles split between the threads,
+    // packed up front for all four slices of k; 63 tiles (the last of eight columns) on 13x13.
+    (1, 520, 96, 14, 14, 1, 1, [0, 0, 0, 0], 1),
     (1, 1024, 256, 14, 14, 1, 1, [0, 0, 0, 0], 1),
+    (1, 64, 1000, 13, 13, 1, 1, [0, 0, 0, 0], 1),
     // One range split by tiles: two threads pack its panels for every slice of k, up front;
     // three tiles in groups of one, four in one group per thread.
     (1, 520, 48, 7, 7, 1, 1, [0, 0, 0, 0], 1),
