@@ -295,6 +295,27 @@ func blockedPoolsMatchReference(_ c: (Int, Int, Int, Int, Int, Int, [Int], Int, 
     }
 }
 
+/// The blocked global average pool against each channel's plain mean: an odd plane, one pixel,
+/// batch 3, and planes large enough to split by channel blocks on two threads (same bits).
+@Test(arguments: [(3, 40, 13), (1, 8, 1), (1, 1000, 169), (2, 2048, 49)])
+func blockedGlobalAveragePoolMatchesMeans(_ c: (Int, Int, Int)) {
+    let (n, channels, spatial) = c
+    let x = pseudoRandom(n * channels * spatial, seed: 105)
+    let expected = (0..<(n * channels)).map { plane in
+        Float((0..<spatial).reduce(0.0) { $0 + Double(x[plane * spatial + $1]) } / Double(spatial))
+    }
+    let blocked = blockedByDefinition(x, batch: n, channels: channels, spatial: spatial)
+    let results = [1, 2].map { threads in
+        Parallel.withThreads(threads) {
+            var y = [Float](repeating: 0, count: n * channels)
+            ChannelBlocks.averagePool(blocked, batch: n, channels: channels, spatial: spatial, into: &y)
+            return y
+        }
+    }
+    expectClose(results[0], expected, tolerance: 1e-6, "\(c)")
+    #expect(results[0] == results[1], "\(c): 1 vs 2 threads")
+}
+
 /// A stem with few input channels (NCHW in, NCHW8c out) against the seven-loop twin: strides,
 /// asymmetric padding, rows that end in a partial group of six, batch 3, half tiles.
 @Test(arguments: [

@@ -57,8 +57,11 @@ extension ChannelBlocks {
     /// is also the blocked layout of [N, C, 1, 1]). Eight channels per vector sum.
     public static func averagePool(_ x: UnsafePointer<Float>, batch: Int, channels: Int, spatial: Int, into y: UnsafeMutablePointer<Float>) {
         let blocks = batch * channels / width
-        Parallel.forEachPart(of: blocks, split: blocks * spatial >= 1 << 15) { range in
-            for b in range {
+        // On several threads, one even part of the blocks each: the channels the layer before
+        // (a 1x1 layer on a small plane, split by filters) wrote on that core.
+        let parts = Parallel.threads > 1 && blocks * spatial >= 1 << 12 ? Parallel.evenParts(of: blocks, count: Parallel.threads) : [0..<blocks]
+        Parallel.forEach(parts.count) { part in
+            for b in parts[part] {
                 var block = UnsafeRawPointer(x + b * spatial * width)
                 var s0 = SIMD8<Float>(), s1 = SIMD8<Float>()
                 var p = 0
