@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import CManakoSIMD
 import ManakoCore
 import Testing
 
@@ -64,4 +65,32 @@ import Testing
     #expect(Parallel.evenParts(of: 10, count: 4) == [0..<3, 3..<6, 6..<8, 8..<10])
     #expect(Parallel.evenParts(of: 2, count: 4) == [0..<1, 1..<2])
     #expect(Parallel.evenParts(of: 0, count: 4) == [0..<0])
+}
+
+/// The worker pool's placement helpers: the free CPUs are the allowed ones below 64, in order,
+/// each skipping the CPU to avoid and the taken ones; a move lands on its target and leaves the
+/// thread allowed every CPU it was allowed before.
+@Test func placementHelpersFindFreeCPUsAndMoveWithoutPinning() {
+    #if os(Linux)
+    func allowedCPUs() -> [Int32] {
+        var cpus: [Int32] = [], taken: UInt64 = 0
+        while true {
+            let cpu = mk_free_cpu(-1, taken)
+            if cpu < 0 { return cpus }
+            cpus.append(cpu)
+            taken |= 1 << UInt64(cpu)
+        }
+    }
+    let allowed = allowedCPUs(), current = mk_current_cpu()
+    #expect(!allowed.isEmpty && allowed == allowed.sorted())
+    #expect(current >= 0)
+    #expect(current >= 64 || allowed.contains(current))
+    #expect(mk_free_cpu(allowed[0], 0) == (allowed.count > 1 ? allowed[1] : -1))
+    #expect(mk_free_cpu(-1, 1 << UInt64(allowed[0])) == (allowed.count > 1 ? allowed[1] : -1))
+    guard allowed.count > 1 else { return }
+    let target = allowed.last!
+    #expect(mk_move_to_cpu(target) == 1)
+    #expect(allowedCPUs() == allowed, "the move must not pin the thread")
+    #expect(mk_pin_to_cpu(-1) == 0 && mk_move_to_cpu(1 << 20) == 0)
+    #endif
 }

@@ -7,6 +7,8 @@
 #ifndef MANAKO_SIMD_H
 #define MANAKO_SIMD_H
 
+#include "manako_cpu.h"
+
 typedef float mk_float8 __attribute__((ext_vector_type(8)));
 
 static inline __attribute__((always_inline)) mk_float8 mk_multiply_add(mk_float8 a, mk_float8 b, mk_float8 c) {

@@ -164,6 +164,7 @@ final class WorkerPool: @unchecked Sendable {
     }
 
     func submit(_ job: Job, helpers: Int) {
+        placeCaller()
         pthread_mutex_lock(&mutex)
         jobs.append(job)
         submitted.add(1, ordering: .releasing)
@@ -179,13 +180,44 @@ final class WorkerPool: @unchecked Sendable {
         pthread_mutex_unlock(&mutex)
     }
 
+    /// CPUs below 64 that a worker is pinned to, bit c for CPU c. Left to the scheduler, a
+    /// worker woken by the caller was at times placed on the caller's own CPU, where the two took
+    /// turns (polling, neither left) while the other CPU idled: after pauses, SqueezeNet's
+    /// two-thread runs took 7-8 ms instead of 4 (one thread: 6.4). Each worker is pinned to a CPU
+    /// of its own, as ONNX Runtime pins its pool, and a caller found on one moves off it.
+    /// (`MANAKO_PIN_WORKERS=0` in the environment leaves every worker to the scheduler.)
+    private let pinnedCPUs = Atomic<UInt64>(0)
+    private static let pinsWorkers = getenv("MANAKO_PIN_WORKERS").map { String(cString: $0) != "0" } ?? true
+
+    /// Moves the calling thread off a worker's CPU, to a free CPU the process may use (its
+    /// allowed CPUs stay as they were).
+    private func placeCaller() {
+        let taken = pinnedCPUs.load(ordering: .relaxed)
+        guard taken != 0 else { return }
+        let cpu = mk_current_cpu()
+        guard cpu >= 0 && cpu < 64 && taken >> UInt64(cpu) & 1 != 0 else { return }
+        let free = mk_free_cpu(cpu, taken)
+        if free >= 0 { _ = mk_move_to_cpu(free) }
+    }
+
+    /// Starts a worker pinned to a CPU that is neither the caller's nor another worker's, if the
+    /// process may use one (else it runs wherever the scheduler puts it). Under the mutex.
     private func startWorker() {
         workers += 1
+        let cpu = Self.pinsWorkers ? mk_free_cpu(mk_current_cpu(), pinnedCPUs.load(ordering: .relaxed)) : -1
+        if cpu >= 0 { pinnedCPUs.bitwiseOr(1 << UInt64(cpu), ordering: .relaxed) }
+        final class Start {
+            let pool: WorkerPool, cpu: Int32
+            init(_ pool: WorkerPool, _ cpu: Int32) { (self.pool, self.cpu) = (pool, cpu) }
+        }
         var thread = pthread_t()
-        let context = Unmanaged.passRetained(self).toOpaque()
+        let context = Unmanaged.passRetained(Start(self, cpu)).toOpaque()
         pthread_create(&thread, nil, { context in
-            let pool = Unmanaged<WorkerPool>.fromOpaque(context!).takeRetainedValue()
-            pool.workerLoop()
+            let start = Unmanaged<Start>.fromOpaque(context!).takeRetainedValue()
+            if start.cpu >= 0 && mk_pin_to_cpu(start.cpu) == 0 {
+                start.pool.pinnedCPUs.bitwiseAnd(~(1 << UInt64(start.cpu)), ordering: .relaxed)
+            }
+            start.pool.workerLoop()
             return nil
         }, context)
         pthread_detach(thread)
