@@ -98,7 +98,8 @@ func splitOpenBLASProductsAreBitIdentical(_ size: (Int, Int, Int)) {
 
 /// The GEMM with B packed at load (MatMul weights) against the triple loop: rows of A read in
 /// place with partial six-row panels, partial and single-column tiles, K sliced (300, 600),
-/// K of 1; bit-identical with one and two threads, and with B packed from its columns.
+/// K of 1, 17 to 40 panels (one range per thread); bit-identical with one and two threads, and
+/// with B packed from its columns.
 @Test(arguments: [(1, 1, 1), (197, 576, 192), (7, 17, 300), (13, 1, 5), (50, 33, 600), (6, 16, 1), (130, 200, 64)])
 func packedBGemmMatchesReference(_ size: (Int, Int, Int)) {
     let (m, n, k) = size
