@@ -7,6 +7,7 @@
 #ifndef MANAKO_SIMD_H
 #define MANAKO_SIMD_H
 
+/* The worker pool's placement helpers, imported into Swift through this header. */
 #include "manako_cpu.h"
 
 typedef float mk_float8 __attribute__((ext_vector_type(8)));

@@ -157,7 +157,7 @@ public enum BlockedGemmConvKernel {
         // one range for the plane measured 0.7-1 % faster on ResNet-50, SqueezeNet, MobileNetV2).
         // But with 16 tiles (256 channels) or more, the weights outweigh the plane: then the plane
         // is one range whose tiles split evenly between the threads, each reading half the
-        // weights (two threads: ResNet-50 3 %, SqueezeNet 4-5 %, B0 1.5 % faster, MobileNetV2 level).
+        // weights (two threads: ResNet-50 2.5-3 %, SqueezeNet 4 %, MobileNetV2 2 %, B0 1 % faster).
         let midPlane = !small && g.batch == 1 && panels > 16 && panels <= 40
         let splitsTiles = midPlane && Parallel.threads > 1 && tiles >= 16
         let rangePerThread = midPlane && !splitsTiles
