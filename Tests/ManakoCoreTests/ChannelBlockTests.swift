@@ -210,6 +210,7 @@ func blockedGemmConvolutionMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, 
     (1, 64, 64, 57, 55, [1, 1, 1, 1]),
     (1, 344, 352, 20, 20, [1, 1, 1, 1]),  // weights past 16 MB: all 25 tiles in one block of 30
     (1, 264, 128, 14, 14, [1, 1, 1, 1]),  // one block, 64 filters a thread: each transforms all of X
+    (1, 264, 16, 28, 28, [1, 1, 1, 1]),  // 256 channels or more: 49 tiles in two blocks of up to 30
     (2, 264, 256, 7, 7, [1, 1, 1, 1]),  // ResNet's 7x7 layers, F(2x2)'s case: 16 tiles of 2x2
 ])
 func blockedWinogradMatchesReference(_ c: (Int, Int, Int, Int, Int, [Int])) throws {
