@@ -97,10 +97,11 @@ func splitOpenBLASProductsAreBitIdentical(_ size: (Int, Int, Int)) {
 }
 
 /// The GEMM with B packed at load (MatMul weights) against the triple loop: rows of A read in
-/// place with partial six-row panels, partial and single-column tiles, K sliced (300, 600),
-/// K of 1, 17 to 40 panels (one range per thread); bit-identical with one and two threads, and
-/// with B packed from its columns.
-@Test(arguments: [(1, 1, 1), (197, 576, 192), (7, 17, 300), (13, 1, 5), (50, 33, 600), (6, 16, 1), (130, 200, 64)])
+/// place with partial six-row panels, partial and single-column tiles, K in one slice (300, 600)
+/// and in two (1001), K of 1, 17 to 40 panels (one range per thread); bit-identical with one and
+/// two threads, and with B packed from its columns in the same slices.
+@Test(arguments: [(1, 1, 1), (197, 576, 192), (7, 17, 300), (13, 1, 5), (50, 33, 600), (6, 16, 1), (130, 200, 64),
+                   (19, 40, 1001)])
 func packedBGemmMatchesReference(_ size: (Int, Int, Int)) {
     let (m, n, k) = size
     let a = pseudoRandom(m * k, seed: 91), b = pseudoRandom(k * n, seed: 92)
@@ -124,7 +125,8 @@ func packedBGemmMatchesReference(_ size: (Int, Int, Int)) {
     for row in 0..<k { for j in 0..<n { columns[j * stride + offsets[row]] = b[row * n + j] } }
     let fromColumns = columns.withUnsafeBufferPointer { source in
         offsets.withUnsafeBufferPointer {
-            PackedBGemm.PackedB(columnsOf: source.baseAddress!, columnStride: stride, rowOffsets: $0.baseAddress!, depth: k, columns: n)
+            PackedBGemm.PackedB(columnsOf: source.baseAddress!, columnStride: stride, rowOffsets: $0.baseAddress!, depth: k, columns: n,
+                                maxSliceDepth: 768)
         }
     }
     var c = [Float](repeating: .nan, count: m * n)

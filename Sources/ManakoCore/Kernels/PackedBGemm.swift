@@ -1,7 +1,8 @@
 /// C[M, N] = A[M, K] * B[K, N] with B constant (MatMul weights, the transformers' projections):
-/// B is packed once, at load, into PanelGemm's [tile][k][16] layout in slices of at most 256 rows
-/// of k; A (activations) is read in place, six rows at a time, into PanelGemm's 6x16 register
-/// tiles; work splits across threads by ranges of rows (and halves of the columns).
+/// B is packed once, at load, into PanelGemm's [tile][k][16] layout in slices of at most 768 rows
+/// of k (256 for the convolutions' filter banks); A (activations) is read in place, six rows at a
+/// time, into PanelGemm's 6x16 register tiles; work splits across threads by ranges of rows (and
+/// halves of the columns).
 /// Layout: A row-major (row stride K), B row-major [K, N] before packing, C row-major [M, N].
 /// Twin: `GemmKernel.referenceGemm`, tested on awkward sizes.
 public enum PackedBGemm {
@@ -42,11 +43,14 @@ public enum PackedBGemm {
         }
 
         /// `sliceMultiple` rounds the slice depth up to a multiple (the blocked 1x1 kernel needs
-        /// its slices to hold whole blocks of eight channels).
-        public init(_ b: UnsafePointer<Float>, depth k: Int, columns n: Int, sliceMultiple: Int = 1) {
+        /// its slices to hold whole blocks of eight channels). Rows of A read in place (MatMul)
+        /// take slices of up to `maxSliceDepth` rows: a tile's 48 KB of B at K = 768 streams from
+        /// L2 as fast as 16 KB from L1, and each slice more costs every 6x16 tile a load and a
+        /// store of its sums (DeiT-Tiny's fc2, K = 768, 5 % faster in one slice than in three).
+        public init(_ b: UnsafePointer<Float>, depth k: Int, columns n: Int, sliceMultiple: Int = 1, maxSliceDepth: Int = 768) {
             depth = k
             columns = n
-            sliceDepth = PackedB.sliceDepth(depth: k, multiple: sliceMultiple)
+            sliceDepth = PackedB.sliceDepth(depth: k, multiple: sliceMultiple, atMost: maxSliceDepth)
             let tiles = (n + PanelGemm.columnsPerTile - 1) / PanelGemm.columnsPerTile
             let count = tiles * PanelGemm.columnsPerTile * k
             let sliceDepth = self.sliceDepth
@@ -63,12 +67,14 @@ public enum PackedBGemm {
         /// B read column by column from a filter bank: B[k][j] = source[j * columnStride +
         /// rowOffsets[k]] (offset k when `rowOffsets` is nil). Packs [N][K]-ordered weights
         /// (convolution filters, Winograd's transformed ones) with no transposed copy: each tile
-        /// reads its sixteen filters' rows side by side, in order.
+        /// reads its sixteen filters' rows side by side, in order. Slices of at most 256 rows unless
+        /// `maxSliceDepth` says otherwise.
         public init(columnsOf source: UnsafePointer<Float>, columnStride: Int, rowOffsets: UnsafePointer<Int>?, depth k: Int,
-                    columns n: Int, sliceMultiple: Int = 1) {
+                    columns n: Int, sliceMultiple: Int = 1, maxSliceDepth: Int = 256) {
             depth = k
             columns = n
-            let sliceDepth = PackedB.sliceDepth(depth: k, multiple: sliceMultiple), width = PanelGemm.columnsPerTile
+            let sliceDepth = PackedB.sliceDepth(depth: k, multiple: sliceMultiple, atMost: maxSliceDepth)
+            let width = PanelGemm.columnsPerTile
             self.sliceDepth = sliceDepth
             let tiles = (n + width - 1) / width
             values = AlignedFloats(count: tiles * width * k, sharingHugePages: true) { out in
@@ -89,10 +95,10 @@ public enum PackedBGemm {
             }
         }
 
-        /// Rows of k per slice: k cut into equal slices of at most 256 rows, rounded up to
-        /// `multiple`.
-        static func sliceDepth(depth k: Int, multiple: Int) -> Int {
-            let slices = max(1, (k + 255) / 256)
+        /// Rows of k per slice: k cut into equal slices of at most `atMost` rows (256: a 16-column
+        /// tile's 16 KB stays in L1 beside the panels), rounded up to `multiple`.
+        static func sliceDepth(depth k: Int, multiple: Int, atMost: Int = 256) -> Int {
+            let slices = max(1, (k + atMost - 1) / atMost)
             return max(1, ((k + slices - 1) / slices + multiple - 1) / multiple * multiple)
         }
     }
