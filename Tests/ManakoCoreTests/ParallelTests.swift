@@ -3,6 +3,7 @@ import Glibc
 #endif
 import CManakoSIMD
 import ManakoCore
+import Synchronization
 import Testing
 
 /// Even parts, larger first: the hand-worked 10-in-8 case, and for awkward totals and part
@@ -65,6 +66,21 @@ import Testing
     #expect(Parallel.evenParts(of: 10, count: 4) == [0..<3, 3..<6, 6..<8, 8..<10])
     #expect(Parallel.evenParts(of: 2, count: 4) == [0..<1, 1..<2])
     #expect(Parallel.evenParts(of: 0, count: 4) == [0..<0])
+}
+
+/// `forEachEvenPart`: one part of everything unless split, then one even part per thread (three
+/// threads: 10 as 4 3 3), each part run once.
+@Test func forEachEvenPartGivesOnePartPerThreadWhenSplit() {
+    func parts(threads: Int, split: Bool) -> [Range<Int>] {
+        let seen = Mutex<[Range<Int>]>([])
+        Parallel.withThreads(threads) {
+            Parallel.forEachEvenPart(of: 10, split: split) { part in seen.withLock { $0.append(part) } }
+        }
+        return seen.withLock { $0.sorted { $0.lowerBound < $1.lowerBound } }
+    }
+    #expect(parts(threads: 3, split: true) == [0..<4, 4..<7, 7..<10])
+    #expect(parts(threads: 3, split: false) == [0..<10])
+    #expect(parts(threads: 1, split: true) == [0..<10])
 }
 
 /// The worker pool's placement helpers: the free CPUs are the allowed ones below 64, in order,

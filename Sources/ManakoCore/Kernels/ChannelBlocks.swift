@@ -59,9 +59,8 @@ extension ChannelBlocks {
         let blocks = batch * channels / width
         // On several threads, one even part of the blocks each: the channels the layer before
         // (a 1x1 layer on a small plane, split by filters) wrote on that core.
-        let parts = Parallel.threads > 1 && blocks * spatial >= 1 << 12 ? Parallel.evenParts(of: blocks, count: Parallel.threads) : [0..<blocks]
-        Parallel.forEach(parts.count) { part in
-            for b in parts[part] {
+        Parallel.forEachEvenPart(of: blocks, split: Parallel.threads > 1 && blocks * spatial >= 1 << 12) { part in
+            for b in part {
                 var block = UnsafeRawPointer(x + b * spatial * width)
                 var s0 = SIMD8<Float>(), s1 = SIMD8<Float>()
                 var p = 0

@@ -62,6 +62,13 @@ public enum Parallel {
         forEach(parts.count) { body(parts[$0]) }
     }
 
+    /// Calls `body` on contiguous parts of 0..<total: one part unless `split`, then one even part
+    /// per thread (`evenParts`), for work that should stay on the core whose data it reads.
+    public static func forEachEvenPart(of total: Int, split: Bool, _ body: (Range<Int>) -> Void) {
+        let parts = split ? evenParts(of: total, count: threads) : [0..<total]
+        forEach(parts.count) { body(parts[$0]) }
+    }
+
     /// Splits 0..<total into contiguous ranges: one when single-threaded, otherwise about four
     /// per thread so dynamic scheduling can even out the load.
     public static func ranges(_ total: Int) -> [Range<Int>] {

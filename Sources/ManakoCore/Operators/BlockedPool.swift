@@ -135,9 +135,9 @@ public struct BlockedPool: Operator {
                 // 1x1 layer after reads there. Split by channel blocks, half of every thread's
                 // input came from the other core: SqueezeNet's pools ran slower on two threads
                 // than on one.
-                let imageBlocks = blocks / g.batch, bands = Parallel.evenParts(of: g.batch * g.outHeight, count: Parallel.threads)
-                Parallel.forEach(bands.count) { band in
-                    for row in bands[band] {
+                let imageBlocks = blocks / g.batch
+                Parallel.forEachEvenPart(of: g.batch * g.outHeight, split: true) { band in
+                    for row in band {
                         let image = row / g.outHeight, oh = row % g.outHeight
                         for cb in 0..<imageBlocks { poolRow(image * imageBlocks + cb, oh) }
                     }
