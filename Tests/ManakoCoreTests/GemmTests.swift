@@ -134,6 +134,17 @@ func packedBGemmMatchesReference(_ size: (Int, Int, Int)) {
         PackedBGemm.multiply(ap.baseAddress!, rows: m, fromColumns, into: cp.baseAddress!)
     } }
     #expect(c == one, "B packed from its columns differs for \(size)")
+    // Columns in order (no row offsets): packed by 8x8 transposes, partial blocks of rows and
+    // columns by the scalar loop; the same packing.
+    let inOrder = (0..<(n * k)).map { b[($0 % k) * n + $0 / k] }
+    let transposed = inOrder.withUnsafeBufferPointer {
+        PackedBGemm.PackedB(columnsOf: $0.baseAddress!, columnStride: k, rowOffsets: nil, depth: k, columns: n, maxSliceDepth: 768)
+    }
+    var d = [Float](repeating: .nan, count: m * n)
+    a.withUnsafeBufferPointer { ap in d.withUnsafeMutableBufferPointer { dp in
+        PackedBGemm.multiply(ap.baseAddress!, rows: m, transposed, into: dp.baseAddress!)
+    } }
+    #expect(d == one, "B packed from its columns in order differs for \(size)")
 }
 
 /// MatMul with a constant B goes through the packed path after import-time packing, including a

@@ -25,8 +25,9 @@ public enum BlockedGemmConvKernel {
         }
         return weights.withUnsafeBufferPointer { source in
             offsets.withUnsafeBufferPointer { offsets in
-                PackedBGemm.PackedB(columnsOf: source.baseAddress!, columnStride: depth, rowOffsets: offsets.baseAddress!, depth: depth,
-                                    columns: m, sliceMultiple: w * taps)
+                // One tap: the rows are in order, which the packing transposes in blocks.
+                PackedBGemm.PackedB(columnsOf: source.baseAddress!, columnStride: depth, rowOffsets: taps == 1 ? nil : offsets.baseAddress!,
+                                    depth: depth, columns: m, sliceMultiple: w * taps)
             }
         }
     }

@@ -1,3 +1,4 @@
+import CManakoSIMD
 /// C[M, N] = A[M, K] * B[K, N] with B constant (MatMul weights, the transformers' projections):
 /// B is packed once, at load, into PanelGemm's [tile][k][16] layout in slices of at most 768 rows
 /// of k (256 for the convolutions' filter banks); A (activations) is read in place, six rows at a
@@ -84,6 +85,11 @@ public enum PackedBGemm {
                     for t in 0..<tiles {
                         let first = t * width, filters = min(width, n - first)
                         let target = out.baseAddress! + k0 * tiles * width + t * d * width
+                        if rowOffsets == nil {
+                            PackedB.transposeTile(source + first * columnStride + k0, columnStride: columnStride, filters: filters,
+                                                  depth: d, into: target)
+                            continue
+                        }
                         for r in 0..<d {
                             let column = source + first * columnStride + (rowOffsets?[k0 + r] ?? k0 + r), row = target + r * width
                             for j in 0..<filters { row[j] = column[j * columnStride] }
@@ -93,6 +99,27 @@ public enum PackedBGemm {
                     k0 += d
                 }
             }
+        }
+
+        /// One 16-column tile's `depth` rows from `filters` columns of B stored as rows (column j's
+        /// rows contiguous from `columns + j * columnStride`), zero past the last column: 8x8
+        /// register transposes, so each column is read in order (a gather of sixteen columns per
+        /// row made the packing of ResNet-50's 1x1 weights take 2.7 ns a float).
+        static func transposeTile(_ columns: UnsafePointer<Float>, columnStride: Int, filters: Int, depth: Int,
+                                  into target: UnsafeMutablePointer<Float>) {
+            let width = PanelGemm.columnsPerTile
+            var r = 0
+            while r + 8 <= depth {
+                var j = 0
+                while j + 8 <= filters {
+                    mk_transpose8x8(columns + j * columnStride + r, columnStride, target + r * width + j, width)
+                    j += 8
+                }
+                for j in j..<filters { for row in r..<(r + 8) { target[row * width + j] = columns[j * columnStride + row] } }
+                r += 8
+            }
+            for row in r..<depth { for j in 0..<filters { target[row * width + j] = columns[j * columnStride + row] } }
+            if filters < width { for row in 0..<depth { for j in filters..<width { target[row * width + j] = 0 } } }
         }
 
         /// Rows of k per slice: k cut into equal slices of at most `atMost` rows (256: a 16-column
