@@ -1,4 +1,5 @@
 import CManakoSIMD
+
 /// C[M, N] = A[M, K] * B[K, N] with B constant (MatMul weights, the transformers' projections):
 /// B is packed once, at load, into PanelGemm's [tile][k][16] layout in slices of at most 768 rows
 /// of k (256 for the convolutions' filter banks); A (activations) is read in place, six rows at a
@@ -85,13 +86,13 @@ public enum PackedBGemm {
                     for t in 0..<tiles {
                         let first = t * width, filters = min(width, n - first)
                         let target = out.baseAddress! + k0 * tiles * width + t * d * width
-                        if rowOffsets == nil {
+                        guard let rowOffsets else {
                             PackedB.transposeTile(source + first * columnStride + k0, columnStride: columnStride, filters: filters,
                                                   depth: d, into: target)
                             continue
                         }
                         for r in 0..<d {
-                            let column = source + first * columnStride + (rowOffsets?[k0 + r] ?? k0 + r), row = target + r * width
+                            let column = source + first * columnStride + rowOffsets[k0 + r], row = target + r * width
                             for j in 0..<filters { row[j] = column[j * columnStride] }
                             for j in filters..<width { row[j] = 0 }
                         }
