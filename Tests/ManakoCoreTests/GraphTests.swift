@@ -145,3 +145,41 @@ func node(_ name: String, _ inputs: [String], _ outputs: [String]) -> NodeSpec {
     #expect(graph.pooledElements <= 4 * 192, "the pool still holds \(graph.pooledElements) floats")
     #expect(try graph.run(["x": steady])["y"]!.floats() == steady.floats().map { -max($0, 0) })
 }
+
+/// On one thread the pool lends a free aligned buffer of up to twice a request's size: a chain
+/// of blocked 2x2 max pools at stride 1 (each output a little smaller than its input) runs in a
+/// few shared buffers instead of one per size, with the same result as on two threads, where
+/// every size keeps buffers of its own.
+@Test func bufferPoolSharesAlignedBuffersAcrossSizesOnOneThread() throws {
+    let steps = 8, side = 48, channels = 16
+    var specs = [NodeSpec(name: "in", opType: "Reorder", op: ChannelReorder(toBlocked: true), inputs: ["x"], outputs: ["b0"])]
+    for i in 0..<steps {
+        specs.append(NodeSpec(name: "pool\(i)", opType: "MaxPool", op: BlockedPool(MaxPool(kernelShape: [2, 2], strides: [1, 1])),
+                              inputs: ["b\(i)"], outputs: ["b\(i + 1)"]))
+    }
+    specs.append(NodeSpec(name: "out", opType: "Reorder", op: ChannelReorder(toBlocked: false), inputs: ["b\(steps)"], outputs: ["y"]))
+    let input = ValueInfo(name: "x", elementType: .float32, shape: [.fixed(1), .fixed(channels), .fixed(side), .fixed(side)])
+    let values = pseudoRandom(channels * side * side, seed: 12)
+    // The chain by hand: each step the maximum of a 2x2 window, one row and column fewer.
+    var expected = values, current = side
+    for _ in 0..<steps {
+        let next = current - 1
+        expected = (0..<(channels * next * next)).map { i in
+            let (c, p) = i.quotientAndRemainder(dividingBy: next * next), (r, q) = p.quotientAndRemainder(dividingBy: next)
+            let at = { (dr: Int, dq: Int) in expected[c * current * current + (r + dr) * current + q + dq] }
+            return max(max(at(0, 0), at(0, 1)), max(at(1, 0), at(1, 1)))
+        }
+        current = next
+    }
+    func held(threads: Int) throws -> Int {
+        let graph = try Graph(inputs: [input], outputs: [y], constants: [:], nodes: specs)
+        for _ in 0..<3 {
+            let out = try Parallel.withThreads(threads) { try graph.run(["x": t([1, channels, side, side], values)]) }
+            #expect(try out["y"]!.floats() == expected, "\(threads) threads")
+        }
+        return graph.pooledElements
+    }
+    let largest = channels * side * side, one = try held(threads: 1), two = try held(threads: 2)
+    #expect(one <= 3 * largest, "one thread: the pool holds \(one) floats")
+    #expect(two >= steps * (channels * (side - steps) * (side - steps)), "two threads: the pool holds \(two) floats")
+}

@@ -9,7 +9,11 @@ import Synchronization
 /// exception to the alignment: a caller's input borrowed for a run (`init(borrowing:count:)`),
 /// 16-byte aligned like an array's elements.
 public final class AlignedFloats: @unchecked Sendable {
-    public let count: Int
+    /// The floats in use; a buffer pool may set it again (up to `capacity`) when it hands a
+    /// buffer no one else holds to a new owner.
+    public internal(set) var count: Int
+    /// The floats allocated.
+    public let capacity: Int
     private let base: UnsafeMutablePointer<Float>
     /// The shared chunk a small buffer was carved from (`SmallBufferChunks`), kept alive with it;
     /// nil for memory of its own.
@@ -23,6 +27,7 @@ public final class AlignedFloats: @unchecked Sendable {
     /// shared chunk on huge pages (`SmallBufferChunks`).
     public init(count: Int, sharingHugePages: Bool = false, _ initialize: (UnsafeMutableBufferPointer<Float>) -> Void) {
         self.count = count
+        capacity = count
         let bytes = max(1, count) * MemoryLayout<Float>.stride
         if sharingHugePages && bytes < HugePages.bytes {
             let (start, chunk) = SmallBufferChunks.allocate(bytes: bytes)
@@ -44,6 +49,7 @@ public final class AlignedFloats: @unchecked Sendable {
     /// copied (a 224x224 image's copy cost 0.1 ms, 1 % of MobileNetV2 on two threads).
     public init(borrowing base: UnsafePointer<Float>, count: Int) {
         self.count = count
+        capacity = count
         self.base = UnsafeMutablePointer(mutating: base)
         chunk = nil
         owned = false
