@@ -3,7 +3,6 @@ import Glibc
 #endif
 import CManakoSIMD
 import ManakoCore
-import Synchronization
 import Testing
 
 /// Even parts, larger first: the hand-worked 10-in-8 case, and for awkward totals and part
@@ -72,11 +71,14 @@ import Testing
 /// threads: 10 as 4 3 3), each part run once.
 @Test func forEachEvenPartGivesOnePartPerThreadWhenSplit() {
     func parts(threads: Int, split: Bool) -> [Range<Int>] {
-        let seen = Mutex<[Range<Int>]>([])
+        // Each part records its end at its start: distinct slots, no lock.
+        let ends = UnsafeMutableBufferPointer<Int>.allocate(capacity: 10)
+        defer { ends.deallocate() }
+        ends.initialize(repeating: -1)
         Parallel.withThreads(threads) {
-            Parallel.forEachEvenPart(of: 10, split: split) { part in seen.withLock { $0.append(part) } }
+            Parallel.forEachEvenPart(of: 10, split: split) { part in ends[part.lowerBound] = part.upperBound }
         }
-        return seen.withLock { $0.sorted { $0.lowerBound < $1.lowerBound } }
+        return ends.indices.filter { ends[$0] >= 0 }.map { $0..<ends[$0] }
     }
     #expect(parts(threads: 3, split: true) == [0..<4, 4..<7, 7..<10])
     #expect(parts(threads: 3, split: false) == [0..<10])
