@@ -68,12 +68,17 @@ public final class BufferPool: @unchecked Sendable {
     /// aligned buffer is written through a pointer, with no copy-on-write to protect the sharer.)
     func takeAligned(_ count: Int) -> AlignedFloats? {
         lastUsed[count] = runs
-        while var candidate = freeAligned[count]?.popLast() {
-            if isKnownUniquelyReferenced(&candidate) {
-                candidate.count = count
-                return candidate
+        /// A free buffer of `capacity` floats that no tensor holds, lent for `count` of them.
+        func lend(_ capacity: Int) -> AlignedFloats? {
+            while var candidate = freeAligned[capacity]?.popLast() {
+                if isKnownUniquelyReferenced(&candidate) {
+                    candidate.count = count
+                    return candidate
+                }
             }
+            return nil
         }
+        if let exact = lend(count) { return exact }
         // Else, on one thread, the smallest free buffer that holds it with at most twice its
         // size: the values of a run then share memory across shapes (the stem's output later
         // holds a block's), so fewer distinct megabytes pass through the caches each run
@@ -81,14 +86,9 @@ public final class BufferPool: @unchecked Sendable {
         // threads a buffer is best written by the same split of the same layer every run, on
         // the cores that hold its lines (SqueezeNet 1-3 % slower on two threads with sharing).
         guard count >= BufferPool.sharedFrom, Parallel.threads == 1 else { return nil }
-        while let capacity = freeAligned.keys.filter({ $0 > count && $0 <= 2 * count && !(freeAligned[$0]?.isEmpty ?? true) }).min() {
+        while let capacity = freeAligned.keys.filter({ $0 > count && $0 <= 2 * count && freeAligned[$0]?.isEmpty == false }).min() {
             lastUsed[capacity] = runs
-            while var candidate = freeAligned[capacity]?.popLast() {
-                if isKnownUniquelyReferenced(&candidate) {
-                    candidate.count = count
-                    return candidate
-                }
-            }
+            if let shared = lend(capacity) { return shared }
         }
         return nil
     }
