@@ -11,6 +11,9 @@ struct PhasePlane {
     /// Each tap's offset from its window's first element.
     let tapOffsets: [Int]
     let phaseStarts: [(column: Int, position: Int)]
+    /// Per phase, the positions a loaded row's input columns fill; the rest of the row is `fill`.
+    let realPositions: [Range<Int>]
+    let fill: Float
     let scratch: UnsafeMutablePointer<Float>
     let capacity: Int
 
@@ -34,10 +37,18 @@ struct PhasePlane {
             let column = ((p - g.padLeft) % s + s) % s
             return (column, (column + g.padLeft) / s)
         }
+        realPositions = phaseStarts.map { start in
+            start.position ..< start.position + max(0, (g.inWidth - start.column + s - 1) / s)
+        }
+        self.fill = fill
         capacity = paddedHeight * rowStride
         scratch = UnsafeMutablePointer<Float>.allocate(capacity: capacity)
-        // The padding is written once; `load` only overwrites the interior.
-        scratch.initialize(repeating: fill, count: capacity)
+        // Only the padding rows are written here: `load` writes every element of the rows it
+        // loads, the padding columns with them (filling the whole plane took a third of a
+        // 224x224 stem's time on two threads, for one row in 100 that is padding).
+        let interior = g.padTop * rowStride ..< min(capacity, (g.padTop + g.inHeight) * rowStride)
+        scratch.initialize(repeating: fill, count: interior.lowerBound)
+        (scratch + interior.upperBound).initialize(repeating: fill, count: capacity - interior.upperBound)
     }
 
     func deallocate() { scratch.deallocate() }
@@ -63,6 +74,11 @@ struct PhasePlane {
         for row in rows {
             let source = x + row * g.inWidth
             let target = scratch + (row + g.padTop) * rowStride
+            for (p, real) in realPositions.enumerated() {
+                let phase = target + p * phaseWidth
+                phase.update(repeating: fill, count: real.lowerBound)
+                (phase + real.upperBound).update(repeating: fill, count: max(0, phaseWidth - real.upperBound))
+            }
             if stride == 1 {
                 // Eight at a time, the last eight overlapping (no call to memmove for short rows).
                 let interior = target + g.padLeft
