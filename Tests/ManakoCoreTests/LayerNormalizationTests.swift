@@ -33,3 +33,46 @@ func layerNormalizationMatchesDefinition(_ c: (Int, Int)) throws {
     expectClose(try unbiased.floats(), zip(expected, (0..<(rows * width)).map { bias[$0 % width] }).map { $0 - $1 },
                 tolerance: 2e-5, "\(c) without bias")
 }
+
+/// A LayerNormalization whose output only a MatMul with constant weights reads (and a Shape)
+/// runs inside the MatMul, which normalises each range of rows as its GEMM reaches them: the
+/// outputs are bit-identical to the same packed MatMul reading a written-out normalisation (kept
+/// apart where its output is also a graph output), and within rounding of the plain graph; 1, 2
+/// and 3 threads. Rows 1 to 2 x 197 (ranges of panels, partial panels), K up to 1001 (two slices
+/// of B), with and without the normalisation's bias; the Shape reads X's shape (the same).
+@Test(arguments: [([1, 7], 33, true), ([7, 13], 16, false), ([2, 197, 192], 40, true), ([130, 1001], 17, true)])
+func layerNormsFuseIntoTheMatMulReadingThem(_ c: ([Int], Int, Bool)) throws {
+    let (shape, n, hasBias) = c
+    let k = shape.last!, rows = shape.dropLast().reduce(1, *)
+    let constants: [String: Tensor] = [
+        "scale": t([k], pseudoRandom(k, seed: 61)), "shift": t([k], pseudoRandom(k, seed: 62)),
+        "w": t([k, n], pseudoRandom(k * n, seed: 63)), "bias": t([n], pseudoRandom(n, seed: 64)),
+    ]
+    let input = ValueInfo(name: "x", elementType: .float32, shape: nil)
+    func graph(normalizedIsOutput: Bool) throws -> (plain: Graph, fast: Graph, report: GraphOptimizer.Report, fused: [NodeSpec]) {
+        let nodes = [
+            NodeSpec(name: "norm", opType: "LayerNormalization", op: LayerNormalization(axis: -1, epsilon: 1e-5),
+                     inputs: ["x", "scale"] + (hasBias ? ["shift"] : []), outputs: ["normalized"]),
+            NodeSpec(name: "shape", opType: "Shape", op: ShapeOf(), inputs: ["normalized"], outputs: ["s"]),
+            NodeSpec(name: "product", opType: "MatMul", op: MatMul(), inputs: ["normalized", "w"], outputs: ["p"]),
+            NodeSpec(name: "add", opType: "Add", op: Add(), inputs: ["p", "bias"], outputs: ["y"]),
+        ]
+        let outputs = (["y", "s"] + (normalizedIsOutput ? ["normalized"] : [])).map { ValueInfo(name: $0, elementType: .float32, shape: nil) }
+        var optimizedConstants = constants
+        let (optimized, report) = try GraphOptimizer.optimize(nodes: nodes, constants: &optimizedConstants, outputs: outputs)
+        return (try Graph(inputs: [input], outputs: outputs, constants: constants, nodes: nodes),
+                try Graph(inputs: [input], outputs: outputs, constants: optimizedConstants, nodes: optimized), report, optimized)
+    }
+    let fused = try graph(normalizedIsOutput: false), apart = try graph(normalizedIsOutput: true)
+    #expect(fused.report.layerNormsFusedIntoMatMuls == 1 && apart.report.layerNormsFusedIntoMatMuls == 0)
+    #expect(!fused.fused.contains { $0.op is LayerNormalization })
+    let feeds = ["x": t(shape, pseudoRandom(rows * k, seed: 65).map { $0 * 3 + 0.5 })]
+    let expected = try fused.plain.run(feeds)
+    let reference = try apart.fast.run(feeds)["y"]!.floats()
+    for threads in [1, 2, 3] {
+        let actual = try Parallel.withThreads(threads) { try fused.fast.run(feeds) }
+        #expect(try actual["y"]!.floats() == reference, "\(c) on \(threads) threads: not the unfused packed MatMul's bits")
+        #expect(try actual["s"]!.int64s() == shape.map(Int64.init))
+        expectClose(try actual["y"]!.floats(), try expected["y"]!.floats(), tolerance: 1e-4, "\(c) against the plain graph")
+    }
+}

@@ -132,9 +132,12 @@ public enum PackedBGemm {
     }
 
     /// C = activation(A * B + `columnBias` on every row) for `m` rows of A (row stride `depth`), into c
-    /// (row stride `columns`).
+    /// (row stride `columns`). With `prepareRows`, each work item first has it write its range's
+    /// rows of A (`count` rows from row `first`, `depth` floats each) into scratch, and reads them
+    /// there (a fused LayerNormalization).
     public static func multiply(_ a: UnsafePointer<Float>, rows m: Int, _ b: PackedB, columnBias: UnsafePointer<Float>? = nil,
-                                activation: FusedActivation = .none, into c: UnsafeMutablePointer<Float>) {
+                                activation: FusedActivation = .none, into c: UnsafeMutablePointer<Float>,
+                                prepareRows: ((_ first: Int, _ count: Int, _ target: UnsafeMutablePointer<Float>) -> Void)? = nil) {
         let k = b.depth, n = b.columns, columnsPerTile = PanelGemm.columnsPerTile
         guard m > 0, n > 0 else { return }
         if k == 0 {
@@ -161,22 +164,35 @@ public enum PackedBGemm {
             Parallel.forEach(ranges * columnSplits) { item in
                 let range = item / columnSplits, split = item % columnSplits
                 let splitTiles = Parallel.evenPart(split, of: tiles, parts: columnSplits)
-                var k0 = 0
-                while k0 < k {
-                    let d = min(b.sliceDepth, k - k0)
-                    let slice = packedB.baseAddress! + k0 * tiles * columnsPerTile
-                    // Each tile of B's slice stays in L1 while the range's panels pass over it.
-                    for t in splitTiles {
-                        let column = t * columnsPerTile
-                        for panel in (range * panelsPerRange)..<min(panels, (range + 1) * panelsPerRange) {
-                            let firstRow = panel * PanelGemm.rowsPerPanel
-                            rowTile(a + firstRow * k + k0, lda: k, rowCount: min(PanelGemm.rowsPerPanel, m - firstRow),
-                                    slice + t * d * columnsPerTile, depth: d, firstRow: firstRow, column: column,
-                                    width: min(columnsPerTile, n - column), n: n, accumulate: k0 > 0, finish: k0 + d == k,
-                                    columnBias: columnBias, activation: activation, c: c)
-                        }
+                let rangePanels = (range * panelsPerRange)..<min(panels, (range + 1) * panelsPerRange)
+                let rangeFirst = rangePanels.lowerBound * PanelGemm.rowsPerPanel, rangeRows = min(m, rangePanels.upperBound * PanelGemm.rowsPerPanel) - rangeFirst
+                func multiplyRange(_ prepared: UnsafeMutablePointer<Float>?) {
+                    // Row `row` of A, where this item reads it.
+                    func rowStart(_ row: Int) -> UnsafePointer<Float> {
+                        prepared.map { UnsafePointer($0 + (row - rangeFirst) * k) } ?? a + row * k
                     }
-                    k0 += d
+                    var k0 = 0
+                    while k0 < k {
+                        let d = min(b.sliceDepth, k - k0)
+                        let slice = packedB.baseAddress! + k0 * tiles * columnsPerTile
+                        // Each tile of B's slice stays in L1 while the range's panels pass over it.
+                        for t in splitTiles {
+                            let column = t * columnsPerTile
+                            for panel in rangePanels {
+                                let firstRow = panel * PanelGemm.rowsPerPanel
+                                rowTile(rowStart(firstRow) + k0, lda: k, rowCount: min(PanelGemm.rowsPerPanel, m - firstRow),
+                                        slice + t * d * columnsPerTile, depth: d, firstRow: firstRow, column: column,
+                                        width: min(columnsPerTile, n - column), n: n, accumulate: k0 > 0, finish: k0 + d == k,
+                                        columnBias: columnBias, activation: activation, c: c)
+                            }
+                        }
+                        k0 += d
+                    }
+                }
+                guard let prepareRows else { return multiplyRange(nil) }
+                Scratch.withFloats(rangeRows * k) { prepared in
+                    prepareRows(rangeFirst, rangeRows, prepared)
+                    multiplyRange(prepared)
                 }
             }
         }

@@ -7,6 +7,17 @@ public struct MatMul: Operator, ActivationFusing {
     public var columnBias: [Float]?
     /// An activation applied to the output (fused at load; GELU after a transformer's fc1).
     public var activation: FusedActivation = .none
+    /// A LayerNormalization over A's last axis, fused at load (needs `packedB`): each range of
+    /// rows is normalised into the GEMM's scratch just before its tiles read it, so the
+    /// normalised A is never written out (a pre-norm transformer's qkv and fc1).
+    public var inputNorm: InputNorm?
+
+    /// y = (x - mean) / sqrt(variance + epsilon) * scale + bias per row, as `LayerNormalization`.
+    public struct InputNorm: Sendable {
+        public var epsilon: Float
+        public var scale: [Float]
+        public var bias: [Float]?
+    }
 
     public init() {}
 
@@ -15,7 +26,9 @@ public struct MatMul: Operator, ActivationFusing {
         if let packedB, a.rank >= 2, inputs.count < 2 || inputs[1] == nil || inputs[1]?.shape == [packedB.depth, packedB.columns] {
             return [try multiplyPacked(a, packedB)]
         }
-        guard columnBias == nil else { throw ManakoError(.internal, "a fused MatMul bias needs the packed weights") }
+        guard columnBias == nil, inputNorm == nil else {
+            throw ManakoError(.internal, "a fused MatMul bias or normalisation needs the packed weights")
+        }
         let b = try inputs.required(1, "B")
         guard a.rank >= 1, b.rank >= 1 else { throw ManakoError(.shapeMismatch, "MatMul needs operands of rank 1 or more, got \(a.shape) and \(b.shape)") }
         let aShape = a.rank == 1 ? [1] + a.shape : a.shape
@@ -77,7 +90,22 @@ extension MatMul {
         let y = BufferPool.floats(rows * b.columns) { out in
             aData.withUnsafeBufferPointer { x in
                 columnBias.withOptionalPointer { bias in
-                    PackedBGemm.multiply(x.baseAddress!, rows: rows, b, columnBias: bias, activation: activation, into: out.baseAddress!)
+                    guard let norm = inputNorm else {
+                        PackedBGemm.multiply(x.baseAddress!, rows: rows, b, columnBias: bias, activation: activation, into: out.baseAddress!)
+                        return
+                    }
+                    norm.scale.withUnsafeBufferPointer { scale in
+                        norm.bias.withOptionalPointer { shift in
+                            PackedBGemm.multiply(x.baseAddress!, rows: rows, b, columnBias: bias, activation: activation,
+                                                 into: out.baseAddress!) { first, count, target in
+                                for row in 0..<count {
+                                    _ = LayerNormalization.normalizeRow(x.baseAddress! + (first + row) * b.depth, count: b.depth,
+                                                                        epsilon: norm.epsilon, scale: scale.baseAddress!, bias: shift,
+                                                                        into: target + row * b.depth)
+                                }
+                            }
+                        }
+                    }
                 }
             }
         }

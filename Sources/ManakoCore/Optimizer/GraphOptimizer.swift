@@ -15,6 +15,8 @@ public enum GraphOptimizer {
         public var fusedMatMulBiases = 0
         /// LayerNorms written out as ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div (torch below opset 17).
         public var fusedLayerNorms = 0
+        /// LayerNormalizations that now run inside the one MatMul reading them (`MatMul.inputNorm`).
+        public var layerNormsFusedIntoMatMuls = 0
         public var batchNormsFusedIntoConcats = 0
         /// Concats on channels whose one reader, a 1x1 convolution, now reads their parts directly.
         public var concatsFusedIntoConvolutions = 0
@@ -55,6 +57,7 @@ public enum GraphOptimizer {
         if packWeights { nodes = packConvolutionWeights(nodes, constants: constants, report: &report) }
         nodes = packMatMulWeights(nodes, constants: constants, report: &report)
         nodes = fuseMatMulBiases(nodes, constants: constants, outputNames: outputNames, report: &report)
+        nodes = fuseLayerNormsIntoMatMuls(nodes, constants: constants, outputNames: outputNames, report: &report)
         // Again: a MatMul's activation follows its bias Add, which is only now folded.
         nodes = fuseActivations(nodes, constants: constants, outputNames: outputNames, report: &report)
         return (nodes, report)
@@ -581,6 +584,41 @@ public enum GraphOptimizer {
         }
         report.fusedMatMulBiases += fused
         return result
+    }
+
+    /// LayerNormalization over the last axis (Scale and B constant vectors, Mean and InvStdDev
+    /// unread) whose output only a MatMul with packed weights reads, as A (and Shapes, which then
+    /// read the LayerNormalization's X, of the same shape): the MatMul normalises
+    /// A's rows itself as its GEMM reaches them (`MatMul.inputNorm`), with the same arithmetic, so
+    /// the same bits; the normalised tensor is never written (a pre-norm transformer's qkv and fc1).
+    static func fuseLayerNormsIntoMatMuls(_ nodes: [NodeSpec], constants: [String: Tensor], outputNames: Set<String>,
+                                          report: inout Report) -> [NodeSpec] {
+        let readers = readerIndex(nodes)
+        var result = nodes
+        var removed = Set<Int>()
+        for (n, node) in nodes.enumerated() {
+            guard let norm = node.op as? LayerNormalization, norm.axis == -1, node.inputs.count >= 2, let y = node.outputs.first,
+                  !outputNames.contains(y), node.outputs.dropFirst().allSatisfy({ $0.isEmpty || (readers[$0] == nil && !outputNames.contains($0)) }),
+                  case let users = (readers[y] ?? []).filter({ !(nodes[$0].op is ShapeOf) }), users.count == 1, let m = users.first,
+                  var matMul = nodes[m].op as? MatMul, nodes[m].inputs.first == y, nodes[m].inputs.dropFirst().allSatisfy({ $0 != y }),
+                  let packed = matMul.packedB, matMul.inputNorm == nil,
+                  let scale = try? constants[node.inputs[1]]?.floats(), scale.count == packed.depth,
+                  constants[node.inputs[1]]?.rank == 1 else { continue }
+            var bias: [Float]?
+            if node.inputs.count > 2 && !node.inputs[2].isEmpty {
+                guard let values = try? constants[node.inputs[2]]?.floats(), values.count == packed.depth,
+                      constants[node.inputs[2]]?.rank == 1 else { continue }
+                bias = values
+            }
+            matMul.inputNorm = MatMul.InputNorm(epsilon: norm.epsilon, scale: scale, bias: bias)
+            result[m].op = matMul
+            result[m].inputs[0] = node.inputs[0]
+            // Shapes of the normalised tensor (an attention's `B, N, C = x.shape`) read X's: the same.
+            for s in readers[y] ?? [] where nodes[s].op is ShapeOf { result[s].inputs[0] = node.inputs[0] }
+            removed.insert(n)
+            report.layerNormsFusedIntoMatMuls += 1
+        }
+        return result.enumerated().filter { !removed.contains($0.offset) }.map(\.element)
     }
 
     /// Convolutions prepared for both Winograd and the GEMM keep only the one their inferred
