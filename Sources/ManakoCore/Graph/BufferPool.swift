@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Synchronization
 
 /// Float buffers recycled between the nodes of a run and across runs, so that after the first
 /// run the kernels write into memory that is already mapped (a fresh array per output costs
@@ -153,7 +152,7 @@ public final class BufferPool: @unchecked Sendable {
 
 /// The pools of a graph: one checked out per run in progress.
 final class BufferPools: Sendable {
-    private let idle = Mutex<[BufferPool]>([])
+    private let idle = Locked<[BufferPool]>([])
 
     func checkOut() -> BufferPool {
         idle.withLock { $0.popLast() } ?? BufferPool()

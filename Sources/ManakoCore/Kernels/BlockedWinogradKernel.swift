@@ -42,14 +42,16 @@ public enum BlockedWinogradKernel {
     /// U = G g G^T per filter and channel (as `WinogradKernel`), packed per position (once, at load).
     public static func transformWeights(_ weights: [Float], outChannels m: Int, inChannels c: Int, tile: Int = 4) -> Weights {
         if tile == 2 {
-            // Position by position through one [m][c] buffer: F(2x2) takes the wide layers, whose
-            // 16 positions at once would add 16 MB (at 512 channels) to the load's peak.
-            var u = [Float](repeating: 0, count: m * c)
-            let positions = (0..<16).map { p in
+            // Row by row of the 4x4 positions through one [4][m][c] buffer: F(2x2) takes the wide
+            // layers, whose 16 positions at once would add 16 MB (at 512 channels) to the load's peak.
+            var u = [Float](repeating: 0, count: 4 * m * c)
+            let positions = (0..<4).flatMap { row in
                 u.withUnsafeMutableBufferPointer { u in
-                    WinogradKernel.transformedFilters2(weights, outChannels: m, inChannels: c, position: p, into: u.baseAddress!)
-                    return PackedBGemm.PackedB(columnsOf: u.baseAddress!, columnStride: c, rowOffsets: nil, depth: c, columns: m,
-                                               sliceMultiple: ChannelBlocks.width)
+                    WinogradKernel.transformedFilters2(weights, outChannels: m, inChannels: c, row: row, into: u.baseAddress!)
+                    return (0..<4).map { column in
+                        PackedBGemm.PackedB(columnsOf: u.baseAddress! + column * m * c, columnStride: c, rowOffsets: nil, depth: c,
+                                            columns: m, sliceMultiple: ChannelBlocks.width)
+                    }
                 }
             }
             return Weights(outChannels: m, inChannels: c, tile: tile, positions: positions)

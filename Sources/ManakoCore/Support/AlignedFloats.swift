@@ -1,5 +1,3 @@
-import Synchronization
-
 /// Floats in 64-byte-aligned memory: weights packed at load, and the activations the
 /// channel-blocked kernels write (`Tensor(shape:aligned:)`). The microkernels load and store
 /// whole 32-byte vectors; a [Float]'s elements are only 16-byte aligned (a large one's start 48
@@ -102,7 +100,7 @@ enum SmallBufferChunks {
     }
 
     /// The chunk being filled and the bytes used in it.
-    private static let current = Mutex<(chunk: Chunk?, used: Int)>((nil, 0))
+    private static let current = Locked<(chunk: Chunk?, used: Int)>((nil, 0))
 
     /// `bytes` (under `chunkBytes`) at a 64-byte boundary of a chunk, and the chunk to keep.
     static func allocate(bytes: Int) -> (UnsafeMutableRawPointer, Chunk) {
