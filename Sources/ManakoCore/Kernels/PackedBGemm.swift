@@ -165,7 +165,8 @@ public enum PackedBGemm {
                 let range = item / columnSplits, split = item % columnSplits
                 let splitTiles = Parallel.evenPart(split, of: tiles, parts: columnSplits)
                 let rangePanels = (range * panelsPerRange)..<min(panels, (range + 1) * panelsPerRange)
-                let rangeFirst = rangePanels.lowerBound * PanelGemm.rowsPerPanel, rangeRows = min(m, rangePanels.upperBound * PanelGemm.rowsPerPanel) - rangeFirst
+                let rangeFirst = rangePanels.lowerBound * PanelGemm.rowsPerPanel
+                let rangeRows = min(m, rangePanels.upperBound * PanelGemm.rowsPerPanel) - rangeFirst
                 func multiplyRange(_ prepared: UnsafeMutablePointer<Float>?) {
                     // Row `row` of A, where this item reads it.
                     func rowStart(_ row: Int) -> UnsafePointer<Float> {
