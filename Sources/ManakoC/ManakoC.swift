@@ -29,7 +29,7 @@ final class ModelHandle: @unchecked Sendable {
 
 /// Live models by handle. A handle is a number, never an address, and numbers are not reused:
 /// a freed or foreign handle is refused, even after another model is loaded (no ABA).
-let liveHandles = Mutex<[UInt: ModelHandle]>([:])
+let liveHandles = Locked<[UInt: ModelHandle]>([:])
 /// The next handle number (multiples of 16, so a handle looks like an aligned pointer).
 let nextHandle = Atomic<UInt>(0x1000)
 
