@@ -195,7 +195,7 @@ func blockedGemmConvolutionMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, 
 
 /// Blocked Winograd, F(4x4) and F(2x2), against the seven-loop twin: a 1x1 plane, partial edge
 /// tiles, no padding and asymmetric padding, half tiles of output channels, several blocks of
-/// tiles (each thread its own blocks) and one (the stages split, products by filter tiles), large weights, batch 3, with
+/// tiles (each thread its own blocks) and one (the stages split, V private or shared), large weights, batch 3, with
 /// residual and activations. Patches are read from X in place, those crossing its edge gathered.
 @Test(arguments: [
     // (batch, inChannels, outChannels, height, width, pads)
@@ -212,6 +212,10 @@ func blockedGemmConvolutionMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, 
     (1, 264, 128, 14, 14, [1, 1, 1, 1]),  // one block, 64 filters a thread: each transforms all of X
     (1, 264, 16, 28, 28, [1, 1, 1, 1]),  // 256 channels or more: 49 tiles in two blocks of up to 30
     (2, 264, 256, 7, 7, [1, 1, 1, 1]),  // ResNet's 7x7 layers, F(2x2)'s case: 16 tiles of 2x2
+    // Larger layers in one block of F(2x2) (2^22 multiply-adds per position or more): V shared,
+    // then products by position, or by filter tiles where filters outnumber channels.
+    (1, 344, 344, 14, 14, [1, 1, 1, 1]),
+    (1, 304, 392, 14, 14, [1, 1, 1, 1]),
 ])
 func blockedWinogradMatchesReference(_ c: (Int, Int, Int, Int, Int, [Int])) throws {
     for tile in [4, 2] { try blockedWinogradMatchesReference(c, tile: tile) }

@@ -105,21 +105,23 @@ public enum BlockedWinogradKernel {
             }
             let work = g.batch * blocksPerImage, threads = Parallel.threads
             if threads > 1 && work < 2 * threads && work % threads != 0 {
-                // Few blocks (small planes): with 64 filters or more per thread, each thread
-                // transforms the block's whole input into a V of its own, then makes and
-                // transforms the products of its 16-filter tiles: only X crosses between cores
-                // (its input transform, done twice, is under 8 % of its GEMMs; SqueezeNet's
-                // 13x13 layers so 4 % faster on two threads 230 ns apart). Else the input
+                // Few blocks (small planes): in a small layer (under 2^22 multiply-adds per
+                // position) with 64 filters or more per thread, each thread transforms the
+                // block's whole input into a V of its own, then makes and transforms the
+                // products of its 16-filter tiles: only X crosses between cores (its input
+                // transform, done twice, is under 8 % of its GEMMs; SqueezeNet's 13x13 layers so
+                // 4 % faster on two threads 230 ns apart; in VGG-19's 28x28 and 14x14 layers of
+                // 512 channels the shared V below is 2.5 % faster on the model). Else the input
                 // transform splits by channel block; then, with more filters than channels,
                 // the products and the output transform split by filter tiles, so only V
                 // crosses; else the products split by transform position and the output
                 // transform by filter block, so only the (smaller) products cross.
                 // (SqueezeNet's 16 -> 64 layers at 55x55 ran no faster on two cores than on
                 // one with every product crossing; DenseNet's 128 -> 32 ran 7 % slower with
-                // V crossing.)
+                // V crossing; VGG-19's 512 -> 512, 3.5 % slower split by filters.)
                 // (Pool buffers, not the calling thread's scratch, which the GEMMs' own scratch would
                 // nest in; a private V is scratch, the GEMMs' own after it.)
-                let privateV = m >= 64 * threads
+                let privateV = m >= 64 * threads && c * m * tiles < 1 << 22
                 var v = privateV ? [] : BufferPool.floats(positionCount * inStride) { _ in }
                 var products = BufferPool.floats(positionCount * outStride) { _ in }
                 defer {
