@@ -1,11 +1,11 @@
-/// 3x3 stride-1 convolution by Winograd F(4x4, 3x3), or F(2x2, 3x3) for small planes, in the
-/// channel-blocked layout (`ChannelBlocks`): a tile's 6x6 (4x4) input patch is 36 (16) vectors of
-/// eight channels, so both transforms are plain vector arithmetic with no transposes, and each
+/// 3x3 stride-1 convolution by Winograd F(4x4, 3x3), F(6x6, 3x3) for large planes or F(2x2, 3x3)
+/// for small ones, in the channel-blocked layout (`ChannelBlocks`): a tile's 6x6 (8x8, 4x4) input
+/// patch is 36 (64, 16) vectors of eight channels, so both transforms are plain vector arithmetic with no transposes, and each
 /// transform-domain product is a blocked GEMM whose rows are the tiles
 /// (`BlockedGemmConvKernel.multiplyRange`).
 /// Layout: input [N, C/8, H, W, 8], read in place (edge patches gathered); U = G g G^T packed at load per
 /// position over [C, M]; per block of tiles, transformed input [P][C/8][block][8] and products
-/// [P][M/8][block][8] (P = 36 or 16 positions); output [N, M/8, OH, OW, 8]. Blocks split across threads, or with few of
+/// [P][M/8][block][8] (P = 36, 64 or 16 positions); output [N, M/8, OH, OW, 8]. Blocks split across threads, or with few of
 /// them each block's stages do (input by channels, then products by filters or by positions).
 /// Twin: `ConvKernels.reference` through reorders; the transforms round as `WinogradKernel`'s.
 public enum BlockedWinogradKernel {
@@ -13,7 +13,7 @@ public enum BlockedWinogradKernel {
     public struct Weights: Sendable {
         public let outChannels: Int
         public let inChannels: Int
-        /// Output tile side: 4 for F(4x4, 3x3), 2 for F(2x2, 3x3).
+        /// Output tile side: 4 for F(4x4, 3x3), 6 for F(6x6, 3x3), 2 for F(2x2, 3x3).
         public let tile: Int
         let positions: [PackedBGemm.PackedB]
     }
@@ -30,8 +30,16 @@ public enum BlockedWinogradKernel {
     /// stream from memory (past 16 MB for F(4x4)) and the plane makes fewer than 32 tiles of 4x4,
     /// F(2x2) too: its weights are 16/36 of F(4x4)'s, which outweighs its 1.36x multiply-adds
     /// (VGG-19's 14x14 layers of 512 channels 8 % faster).
+    /// F(6x6) where its 64 products per tile come to at most 0.85 of F(4x4)'s per plane (planes
+    /// of about 100 pixels a side or more: a 56x56 plane's 6x6 tiles overhang it by 4 pixels,
+    /// 0.91) and its weights stay in the L3: VGG-19's 224x224 and 112x112 layers, 0.82 of the
+    /// products, 20 % less time.
     public static func tile(height: Int, width: Int, inChannels c: Int, outChannels m: Int) -> Int? {
         let fours = tiles(height: height, width: width, tile: 4)
+        if fours >= WinogradKernel.minimumTiles && 100 * 64 * tiles(height: height, width: width, tile: 6) <= 85 * 36 * fours
+            && 64 * c * m <= 1 << 22 {
+            return 6
+        }
         if fours >= WinogradKernel.minimumTiles && !(WinogradKernel.streamsWeights(inChannels: c, outChannels: m) && fours < 32) {
             return 4
         }
@@ -56,7 +64,8 @@ public enum BlockedWinogradKernel {
             }
             return Weights(outChannels: m, inChannels: c, tile: tile, positions: positions)
         }
-        let u = WinogradKernel.transformedFilters(weights, outChannels: m, inChannels: c)
+        let u = tile == 6 ? WinogradKernel.transformedFilters(weights, outChannels: m, inChannels: c, g: filterTransform6, n: 8)
+            : WinogradKernel.transformedFilters(weights, outChannels: m, inChannels: c)
         // Position p's [m][c] filters are its B read by columns (as `packWeights` with one tap).
         let positions = u.withUnsafeBufferPointer { u in
             (0..<((tile + 2) * (tile + 2))).map { p in
@@ -67,9 +76,15 @@ public enum BlockedWinogradKernel {
         return Weights(outChannels: m, inChannels: c, tile: tile, positions: positions)
     }
 
+    /// F(6x6, 3x3)'s G, row by row (8x3), for the points 0, -1, 1, 1/2, -1/2, 2, -2 and infinity.
+    static let filterTransform6: [Double] = [1, 0, 0, -2.0 / 9, -2.0 / 9, -2.0 / 9, -2.0 / 9, 2.0 / 9, -2.0 / 9,
+                                             1.0 / 90, 1.0 / 45, 2.0 / 45, 1.0 / 90, -1.0 / 45, 2.0 / 45,
+                                             32.0 / 45, 16.0 / 45, 8.0 / 45, 32.0 / 45, -16.0 / 45, 8.0 / 45, 0, 0, 1]
+
     /// Blocks of tiles as the NCHW kernel's, in whole six-row panels, and how many an image takes.
-    static func blocks(tiles: Int, inChannels c: Int, outChannels m: Int) -> (block: Int, perImage: Int) {
-        let block = WinogradKernel.tileBlock(tiles: tiles, inChannels: c, outChannels: m, multiple: PanelGemm.rowsPerPanel)
+    static func blocks(tiles: Int, inChannels c: Int, outChannels m: Int, positions: Int) -> (block: Int, perImage: Int) {
+        let block = WinogradKernel.tileBlock(tiles: tiles, inChannels: c, outChannels: m, multiple: PanelGemm.rowsPerPanel,
+                                             positions: max(36, positions))
         return (block, (tiles + block - 1) / block)
     }
 
@@ -81,7 +96,7 @@ public enum BlockedWinogradKernel {
         let tilesHigh = (g.outHeight + side - 1) / side, tilesWide = (g.outWidth + side - 1) / side, tiles = tilesHigh * tilesWide
         // Patches are read from X itself; those crossing its edge are gathered with zeros.
         let planeFloats = g.inHeight * g.inWidth * w
-        let (block, blocksPerImage) = blocks(tiles: tiles, inChannels: c, outChannels: m)
+        let (block, blocksPerImage) = blocks(tiles: tiles, inChannels: c, outChannels: m, positions: positionCount)
         // The tiles of work item `item`'s block: even parts of the image's tiles.
         func blockTiles(_ item: Int) -> Range<Int> { Parallel.evenPart(item % blocksPerImage, of: tiles, parts: blocksPerImage) }
         let inStride = WinogradKernel.positionStride(c * block), outStride = WinogradKernel.positionStride(m * block)
@@ -265,6 +280,10 @@ public enum BlockedWinogradKernel {
             transformInput2(plane, layout, channelBlocks: channelBlocks, first: first, count: count, into: v)
             return
         }
+        if layout.tile == 6 {
+            transformInput6(plane, layout, channelBlocks: channelBlocks, first: first, count: count, into: v)
+            return
+        }
         withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 72) { rows in
             let edge = rows.baseAddress! + 36
             for cb in channelBlocks {
@@ -299,6 +318,11 @@ public enum BlockedWinogradKernel {
         let w = ChannelBlocks.width, g = layout.geometry
         if layout.tile == 2 {
             transformOutput2(products, layout, filterBlocks: filterBlocks, first: first, count: count, bias: bias, residual: residual,
+                             activation: activation, into: y)
+            return
+        }
+        if layout.tile == 6 {
+            transformOutput6(products, layout, filterBlocks: filterBlocks, first: first, count: count, bias: bias, residual: residual,
                              activation: activation, into: y)
             return
         }
@@ -395,6 +419,106 @@ public enum BlockedWinogradKernel {
                     let offset = ((top + r) * g.outWidth + left) * w * 4
                     out.store(values.0, at: offset)
                     if width > 1 { out.store(values.1, at: offset + w * 4) }
+                }
+            }
+        }
+    }
+
+    /// F(6x6, 3x3)'s B^T on one line of eight (a column, then a row of an 8x8 patch); `store(j,
+    /// value)` takes its eight results. Rows of B^T: [1 0 -21/4 0 21/4 0 -1 0],
+    /// [0 1 1 -17/4 -17/4 1 1 0], [0 -1 1 17/4 -17/4 -1 1 0], [0 1/2 1/4 -5/2 -5/4 2 1 0],
+    /// [0 -1/2 1/4 5/2 -5/4 -2 1 0], [0 2 4 -5/2 -5 1/2 1 0], [0 -2 4 5/2 -5 -1/2 1 0],
+    /// [0 -1 0 21/4 0 -21/4 0 1]; the pairs share their even and odd halves.
+    @inline(__always)
+    static func inputLine6(_ d: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>,
+                                 SIMD8<Float>), _ store: (Int, SIMD8<Float>) -> Void) {
+        let (d0, d1, d2, d3, d4, d5, d6, d7) = d
+        store(0, d0 - d6 + 5.25 * (d4 - d2))
+        store(7, d7 - d1 + 5.25 * (d3 - d5))
+        let even1 = d2 + d6 - 4.25 * d4, odd1 = d1 + d5 - 4.25 * d3
+        store(1, even1 + odd1)
+        store(2, even1 - odd1)
+        let even3 = d6 + 0.25 * d2 - 1.25 * d4, odd3 = 0.5 * d1 - 2.5 * d3 + 2 * d5
+        store(3, even3 + odd3)
+        store(4, even3 - odd3)
+        let even5 = d6 + 4 * d2 - 5 * d4, odd5 = 2 * d1 - 2.5 * d3 + 0.5 * d5
+        store(5, even5 + odd5)
+        store(6, even5 - odd5)
+    }
+
+    /// F(6x6, 3x3)'s A^T on one line of eight products: rows [1 1 1 1 1 1 1 0] and
+    /// [0 1 (-1)^k 2^k (-2)^k 2^-k (-2)^-k 0] for k = 1 ..< 6, the last plus m7.
+    @inline(__always)
+    static func outputLine6(_ m: (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>,
+                                  SIMD8<Float>)) -> (SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>, SIMD8<Float>) {
+        let a = m.1 + m.2, b = m.1 - m.2, c = m.3 + m.4, d = m.3 - m.4, e = m.5 + m.6, f = m.5 - m.6
+        return (m.0 + a + c + e, b + 2 * d + 0.5 * f, a + 4 * c + 0.25 * e, b + 8 * d + 0.125 * f, a + 16 * c + 0.0625 * e,
+                b + 32 * d + 0.03125 * f + m.7)
+    }
+
+    /// F(6x6, 3x3)'s V = B^T d B over 8x8 patches (6 pixels apart), as `transformInput`.
+    @inline(never)
+    static func transformInput6(_ plane: UnsafePointer<Float>, _ layout: Layout, channelBlocks: Range<Int>, first: Int, count: Int,
+                                into v: UnsafeMutablePointer<Float>) {
+        let w = ChannelBlocks.width
+        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 128) { buffer in
+            let rows = buffer.baseAddress!, edge = rows + 64
+            for cb in channelBlocks {
+                let blockPlane = plane + cb * layout.planeFloats
+                for i in 0..<count {
+                    let (origin, rowBytes) = patch(blockPlane, layout, tile: first + i, edge: edge)
+                    // Columns: t = B^T d.
+                    for col in 0..<8 {
+                        func d(_ r: Int) -> SIMD8<Float> { origin.loadUnaligned(fromByteOffset: r * rowBytes + col * w * 4, as: SIMD8<Float>.self) }
+                        inputLine6((d(0), d(1), d(2), d(3), d(4), d(5), d(6), d(7))) { rows[$0 * 8 + col] = $1 }
+                    }
+                    // Rows: V = t B, position r * 8 + j.
+                    let target = UnsafeMutableRawPointer(v + (cb * layout.block + i) * w)
+                    for r in 0..<8 {
+                        let t = rows + r * 8
+                        inputLine6((t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7])) { j, value in
+                            target.storeBytes(of: value, toByteOffset: (r * 8 + j) * layout.inStride * 4, as: SIMD8<Float>.self)
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// F(6x6, 3x3)'s Y = A^T M A per tile and filter block, plus bias and residual, through the
+    /// activation; stores the part of each 6x6 tile inside the output.
+    @inline(never)
+    static func transformOutput6(_ products: UnsafePointer<Float>, _ layout: Layout, filterBlocks: Range<Int>, first: Int, count: Int,
+                                 bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: FusedActivation,
+                                 into y: UnsafeMutablePointer<Float>) {
+        let w = ChannelBlocks.width, g = layout.geometry
+        withUnsafeTemporaryAllocation(of: SIMD8<Float>.self, capacity: 48) { buffer in
+            let rows = buffer.baseAddress!
+            for mb in filterBlocks {
+                let out = FilterBlockOutput(mb, products, layout, bias: bias, residual: residual, activation: activation, y: y)
+                for i in 0..<count {
+                    func load(_ position: Int) -> SIMD8<Float> { out.product(i, position) }
+                    // Columns: t = A^T M (6x8).
+                    for col in 0..<8 {
+                        let t = outputLine6((load(col), load(8 + col), load(16 + col), load(24 + col), load(32 + col), load(40 + col),
+                                             load(48 + col), load(56 + col)))
+                        (rows[col], rows[8 + col], rows[16 + col], rows[24 + col], rows[32 + col], rows[40 + col]) = t
+                    }
+                    // Rows: Y = t A, the part inside the output stored.
+                    let tile = first + i
+                    let top = (tile / layout.tilesWide) * 6, left = (tile % layout.tilesWide) * 6
+                    let height = min(6, g.outHeight - top), width = min(6, g.outWidth - left)
+                    for r in 0..<height {
+                        let t = rows + r * 8
+                        let line = outputLine6((t[0], t[1], t[2], t[3], t[4], t[5], t[6], t[7]))
+                        let offset = ((top + r) * g.outWidth + left) * w * 4, step = w * 4
+                        out.store(line.0, at: offset)
+                        if width > 1 { out.store(line.1, at: offset + step) }
+                        if width > 2 { out.store(line.2, at: offset + 2 * step) }
+                        if width > 3 { out.store(line.3, at: offset + 3 * step) }
+                        if width > 4 { out.store(line.4, at: offset + 4 * step) }
+                        if width > 5 { out.store(line.5, at: offset + 5 * step) }
+                    }
                 }
             }
         }

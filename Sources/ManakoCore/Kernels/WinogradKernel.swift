@@ -56,34 +56,37 @@ public enum WinogradKernel {
         }
     }
 
-    /// U = G g G^T of every filter and channel, as [position][m][c] (in double precision).
-    static func transformedFilters(_ weights: [Float], outChannels m: Int, inChannels c: Int) -> AlignedFloats {
-        // G, row by row (6x3).
-        let g: [Double] = [1.0 / 4, 0, 0, -1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6, 1.0 / 6, -1.0 / 6,
-                           1.0 / 24, 1.0 / 12, 1.0 / 6, 1.0 / 24, -1.0 / 12, 1.0 / 6, 0, 0, 1]
-        // Per filter: t = G k (6x3) of every channel, then U = t G^T (6x6) position by position,
-        // so each position's row of channels is written in order (36 scattered writes per
-        // channel, each a page apart in large layers, made the load slow).
-        var t = [Double](repeating: 0, count: 18 * c)
-        return AlignedFloats(count: 36 * m * c) { out in  // [position][m][c], every element written
+    /// F(4x4, 3x3)'s G, row by row (6x3).
+    static let filterTransform4: [Double] = [1.0 / 4, 0, 0, -1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6, 1.0 / 6, -1.0 / 6,
+                                             1.0 / 24, 1.0 / 12, 1.0 / 6, 1.0 / 24, -1.0 / 12, 1.0 / 6, 0, 0, 1]
+
+    /// U = G g G^T of every filter and channel, as [position][m][c] (in double precision), for
+    /// an n x 3 G given row by row (F(4x4)'s by default; n = 8 for F(6x6)).
+    static func transformedFilters(_ weights: [Float], outChannels m: Int, inChannels c: Int,
+                                   g: [Double] = filterTransform4, n: Int = 6) -> AlignedFloats {
+        // Per filter: t = G k (n x 3) of every channel, then U = t G^T (n x n) position by
+        // position, so each position's row of channels is written in order (36 scattered writes
+        // per channel, each a page apart in large layers, made the load slow).
+        var t = [Double](repeating: 0, count: 3 * n * c)
+        return AlignedFloats(count: n * n * m * c) { out in  // [position][m][c], every element written
             weights.withUnsafeBufferPointer { w in
                 g.withUnsafeBufferPointer { g in
                     t.withUnsafeMutableBufferPointer { t in
                         for filter in 0..<m {
                             for channel in 0..<c {
-                                let k = w.baseAddress! + (filter * c + channel) * 9, tc = t.baseAddress! + channel * 18
-                                for i in 0..<6 {
+                                let k = w.baseAddress! + (filter * c + channel) * 9, tc = t.baseAddress! + channel * 3 * n
+                                for i in 0..<n {
                                     for j in 0..<3 {
                                         tc[i * 3 + j] = g[i * 3] * Double(k[j]) + g[i * 3 + 1] * Double(k[3 + j]) + g[i * 3 + 2] * Double(k[6 + j])
                                     }
                                 }
                             }
-                            for i in 0..<6 {
-                                for j in 0..<6 {
-                                    let row = out.baseAddress! + ((i * 6 + j) * m + filter) * c
+                            for i in 0..<n {
+                                for j in 0..<n {
+                                    let row = out.baseAddress! + ((i * n + j) * m + filter) * c
                                     let (g0, g1, g2) = (g[j * 3], g[j * 3 + 1], g[j * 3 + 2])
                                     for channel in 0..<c {
-                                        let tc = t.baseAddress! + channel * 18 + i * 3
+                                        let tc = t.baseAddress! + channel * 3 * n + i * 3
                                         row[channel] = Float(tc[0] * g0 + tc[1] * g1 + tc[2] * g2)
                                     }
                                 }
@@ -230,10 +233,10 @@ public enum WinogradKernel {
     /// them once per block: there the transformed input may reach 2 MB, half as many blocks
     /// (VGG-19's 56x56 layers in 4 blocks of 54 tiles, not 9 of 24: the whole network 1.4 %
     /// faster on one thread, 4 % on two; 2 blocks of 102 were 0.6 % slower than 4).
-    static func tileBlock(tiles: Int, inChannels c: Int, outChannels m: Int, multiple: Int = 16) -> Int {
+    static func tileBlock(tiles: Int, inChannels c: Int, outChannels m: Int, multiple: Int = 16, positions: Int = 36) -> Int {
         let streamsWeights = self.streamsWeights(inChannels: c, outChannels: m)
         let budget = streamsWeights ? 1 << 21 : max(c, m) >= 256 ? 1 << 19 : 1 << 18  // floats
-        let largest = max(multiple, budget / (36 * max(c, m)) / multiple * multiple)
+        let largest = max(multiple, budget / (positions * max(c, m)) / multiple * multiple)
         let blocks = max((tiles + largest - 1) / largest, tiles >= 4 * multiple && !streamsWeights ? 2 : 1)
         return ((tiles + blocks - 1) / blocks + multiple - 1) / multiple * multiple
     }
