@@ -6,7 +6,7 @@ output difference and each build's minimum and median, and B/A ratios of the med
 percentile and the minimum. On a noisy host this resolves changes of a few per cent that
 separate `manako bench` runs cannot.
 
-Usage: python3 benchmarks/ab.py LIB_A.so LIB_B.so MODEL.onnx [--threads 1] [--runs 200]
+Usage: python3 benchmarks/ab.py LIB_A.so LIB_B.so MODEL.onnx [--threads 1] [--runs 200] [--block 1]
 (keep a copy of the old build's .build/static/release/libManakoC.so before rebuilding).
 Needs numpy and onnx.
 """
@@ -44,6 +44,9 @@ def main():
     parser.add_argument("model")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--runs", type=int, default=200)
+    parser.add_argument("--block", type=int, default=1,
+                        help="runs of one build in a row (1: alternate every run, each starting with the other's "
+                             "weights in the cache, as in compare_ort.py; 20: each build warm, as in manako bench)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         scratch = pathlib.Path(folder)
@@ -56,11 +59,12 @@ def main():
         name = next(iter(first))
         diff = float(np.abs(first[name] - second[name]).max())
         times = ([], [])
-        for i in range(args.runs):
-            for which in ((0, 1) if i % 2 else (1, 0)):
-                start = time.perf_counter()
-                models[which].run(x)
-                times[which].append(time.perf_counter() - start)
+        for i in range(0, args.runs, args.block):
+            for which in ((0, 1) if i // args.block % 2 else (1, 0)):
+                for _ in range(min(args.block, args.runs - i)):
+                    start = time.perf_counter()
+                    models[which].run(x)
+                    times[which].append(time.perf_counter() - start)
         a, b = (np.array(t) * 1e3 for t in times)
         print(f"{pathlib.Path(args.model).name}: max difference {diff:.2g}; "
               f"A min {a.min():.3f} median {np.median(a):.3f} ms | B min {b.min():.3f} median {np.median(b):.3f} ms | "
