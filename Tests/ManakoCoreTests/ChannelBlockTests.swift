@@ -95,8 +95,12 @@ func expectBlockedKernel(batch n: Int, inChannels: Int, inSpatial: Int, outChann
     (2, 16, 6, 37, 5, 1, 1, [2, 2, 2, 2]),
     (1, 8, 9, 45, 5, 2, 1, [2, 2, 2, 2]),
     (1, 8, 4, 30, 5, 1, 1, [0, 2, 1, 0]),
-    // Interiors of exactly 8 and exactly 4 pixels, and tails of four moved back (7x7, 9 wide).
+    // Interiors of exactly 8 and exactly 4 pixels, and the last groups of 4 to 7 (7x7, 9 wide).
     (1, 8, 3, 12, 5, 1, 1, [2, 2, 2, 2]),
+    // Rows of 10 and 13 (5 + 5, 8 + 5) in the padded copy; an interior of 41 (8 x 4, 4 + 5).
+    (1, 8, 5, 10, 3, 1, 1, [1, 1, 1, 1]),
+    (1, 8, 3, 13, 5, 1, 1, [2, 2, 2, 2]),
+    (1, 8, 4, 43, 3, 1, 1, [1, 1, 1, 1]),
     (1, 16, 3, 11, 3, 2, 1, [1, 1, 1, 1]),
     (2, 8, 7, 7, 3, 1, 1, [1, 1, 1, 1]),
     // Small planes through the zero-padded copy: uneven pads, 5x5 at stride 2, four outputs a row.
@@ -116,6 +120,32 @@ func blockedDepthwiseMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [
                         residual: residual, "blocked depthwise \(c)") { x, residual, activation, out in
         BlockedDepthwiseKernel.run(x, geometry: g, weights: packed, bias: bias, residual: residual, activation: activation, into: out)
     }
+}
+
+/// The microkernel's groups along a row, worked by hand: eights, then the rest of 4 to 7, or
+/// a rest of 1 to 3 shared with the last eight in two near halves.
+@Test func depthwiseRowGroups() {
+    func groups(_ width: Int, from start: Int = 0) -> [Int] {
+        var counts: [Int] = [], next = start
+        BlockedDepthwiseKernel.inGroups(start..<(start + width)) { column, count in
+            #expect(column == next, "groups of \(width) are contiguous")
+            counts.append(count)
+            next = column + count
+        }
+        #expect(next == start + width)
+        return counts
+    }
+    #expect(groups(4) == [4])
+    #expect(groups(7) == [7])
+    #expect(groups(8) == [8])
+    #expect(groups(9) == [4, 5])
+    #expect(groups(10, from: 3) == [5, 5])
+    #expect(groups(11) == [5, 6])
+    #expect(groups(12) == [8, 4])
+    #expect(groups(14) == [8, 6])
+    #expect(groups(16) == [8, 8])
+    #expect(groups(17) == [8, 4, 5])
+    #expect(groups(56) == [8, 8, 8, 8, 8, 8, 8])
 }
 
 /// The blocked GEMM convolution against the seven-loop twin. 1x1: one pixel, partial panels of

@@ -231,7 +231,7 @@ static inline __attribute__((always_inline)) void mk_scatter_transpose4x8(const 
 #endif
 
 /* Depthwise convolution microkernel, channel-blocked (NCHW8c): the window sums of `pixels`
- * (8 or 4) consecutive output pixels of one row, each input vector the windows touch loaded once
+ * (4 to 8) consecutive output pixels of one row, each input vector the windows touch loaded once
  * and multiplied into every pixel whose window holds it, so a 3x3 row of 8 pixels costs 10 loads
  * for 24 FMAs (stride 1) instead of 24. `x` is the first kernel row's input at the first pixel's
  * left column, rows `row_stride` floats apart; `w` the first kernel row's KW weight vectors, rows
@@ -270,22 +270,26 @@ static inline __attribute__((always_inline)) void mk_depthwise(const float *x, l
     for (int j = 0; j < pixels; j++) *(mk_float8_unaligned *)(out + j * 8) = acc[j];
 }
 
-/* The specialisations: 8 pixels (a row's groups) and 4 (the tail of a row, where 8 would
- * recompute up to 7 pixels twice). */
-#define MK_DEPTHWISE(PIXELS, KW, STRIDE) \
-    static inline void mk_depthwise##PIXELS##_k##KW##s##STRIDE(const float *x, long row_stride, int rows, const float *w, \
-                                                               mk_float8 bias, int clamp, mk_float8 lo, mk_float8 hi, \
-                                                               float *out) { \
-        mk_depthwise(x, row_stride, rows, w, KW, STRIDE, PIXELS, bias, clamp, lo, hi, out); \
+/* The specialisations, one per window and stride, each a switch over 4 to 8 pixels (callers
+ * cut a row into groups of eight and a last one or two of 4 to 7: a row of 14 as 8 + 6, not
+ * 8 + 4 + 4 with two pixels computed twice; fewer than eight chains of sums leave the FMA units
+ * waiting on latency). */
+#define MK_DEPTHWISE(KW, STRIDE) \
+    static inline __attribute__((always_inline)) void mk_depthwise_k##KW##s##STRIDE(const float *x, long row_stride, int rows, const float *w, \
+                                                    mk_float8 bias, int clamp, mk_float8 lo, mk_float8 hi, \
+                                                    int pixels, float *out) { \
+        switch (pixels) { \
+        case 8: mk_depthwise(x, row_stride, rows, w, KW, STRIDE, 8, bias, clamp, lo, hi, out); break; \
+        case 7: mk_depthwise(x, row_stride, rows, w, KW, STRIDE, 7, bias, clamp, lo, hi, out); break; \
+        case 6: mk_depthwise(x, row_stride, rows, w, KW, STRIDE, 6, bias, clamp, lo, hi, out); break; \
+        case 5: mk_depthwise(x, row_stride, rows, w, KW, STRIDE, 5, bias, clamp, lo, hi, out); break; \
+        default: mk_depthwise(x, row_stride, rows, w, KW, STRIDE, 4, bias, clamp, lo, hi, out); break; \
+        } \
     }
-MK_DEPTHWISE(8, 3, 1)
-MK_DEPTHWISE(8, 3, 2)
-MK_DEPTHWISE(8, 5, 1)
-MK_DEPTHWISE(8, 5, 2)
-MK_DEPTHWISE(4, 3, 1)
-MK_DEPTHWISE(4, 3, 2)
-MK_DEPTHWISE(4, 5, 1)
-MK_DEPTHWISE(4, 5, 2)
+MK_DEPTHWISE(3, 1)
+MK_DEPTHWISE(3, 2)
+MK_DEPTHWISE(5, 1)
+MK_DEPTHWISE(5, 2)
 #undef MK_DEPTHWISE
 
 /* Narrow GEMM tiles for 24 and 32 output channels: three pixels by three blocks of eight

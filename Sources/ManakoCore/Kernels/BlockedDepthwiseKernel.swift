@@ -3,7 +3,7 @@ import CManakoSIMD
 /// Depthwise convolution in the channel-blocked layout: an output pixel's eight channels are the
 /// sum over its window of weight vector times input vector, eight pixels of a row at a time (eight
 /// FMA chains; 3x3 and 5x5 windows at stride 1 and 2 through the C microkernel `mk_depthwise`, in
-/// groups of 8 and then 4). Any stride or dilation is a plain pointer step, and the plane is not
+/// near-equal groups of 4 to 8). Any stride or dilation is a plain pointer step, and the plane is not
 /// copied: pixels at the left and right edges take their own path over the taps inside, and rows
 /// with no room for a group read a zero vector for each tap outside.
 /// Layout: input [N, C/8, H, W, 8], weights packed as [C/8, KH * KW, 8], output [N, C/8, OH, OW, 8].
@@ -88,8 +88,7 @@ public enum BlockedDepthwiseKernel {
     static let paddedPlaneWidth = 32
 
     /// `run` over zero-padded copies of each block's plane (in L1 at these sizes): every output
-    /// row in groups of eight, then four, a last group moved back to end at the row's end (a few
-    /// pixels computed twice, same bits).
+    /// row in the microkernel's groups (`inGroups`).
     static func padded(_ x: UnsafePointer<Float>, geometry g: WindowGeometry, weights: UnsafePointer<Float>,
                        bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: FusedActivation,
                        _ shape: Microkernel, into y: UnsafeMutablePointer<Float>) {
@@ -126,21 +125,23 @@ public enum BlockedDepthwiseKernel {
         }
     }
 
-    /// Calls `body(column, count)` over `columns` (at least four wide) in groups of eight, then
-    /// of four; a last partial group moves back to end at the range's end (at most three pixels
-    /// computed twice, same bits).
+    /// Calls `body(column, count)` over `columns` (at least four wide) in groups of eight, the
+    /// last one or two of 4 to 7 (a rest of 1 to 3 shares its last group of eight: 10 as 5 + 5):
+    /// every pixel computed once, and as many chains of sums in each call as the row allows.
     @inline(__always)
-    static func inGroups(_ columns: Range<Int>, _ body: (_ column: Int, _ count: Int) -> Void) {
+    public static func inGroups(_ columns: Range<Int>, _ body: (_ column: Int, _ count: Int) -> Void) {
         var ow = columns.lowerBound
-        while columns.upperBound - ow >= pixelsPerGroup {
+        while columns.upperBound - ow == pixelsPerGroup || columns.upperBound - ow >= pixelsPerGroup + 4 {
             body(ow, pixelsPerGroup)
             ow += pixelsPerGroup
         }
-        while ow < columns.upperBound {
-            let column = min(ow, columns.upperBound - 4)
-            body(column, 4)
-            ow = column + 4
+        var rest = columns.upperBound - ow
+        if rest > pixelsPerGroup {
+            body(ow, rest / 2)
+            ow += rest / 2
+            rest -= rest / 2
         }
+        if rest > 0 { body(ow, rest) }
     }
 
     /// The window widths and strides with a C microkernel (`mk_depthwise`) that loads each input
@@ -190,15 +191,11 @@ public enum BlockedDepthwiseKernel {
             default: break
             }
         }
-        switch (shape, pixels == 8) {
-        case (.k3s1, true): mk_depthwise8_k3s1(input, rowStride, rows, weights, start, clamp, lo, hi, out)
-        case (.k3s2, true): mk_depthwise8_k3s2(input, rowStride, rows, weights, start, clamp, lo, hi, out)
-        case (.k5s1, true): mk_depthwise8_k5s1(input, rowStride, rows, weights, start, clamp, lo, hi, out)
-        case (.k5s2, true): mk_depthwise8_k5s2(input, rowStride, rows, weights, start, clamp, lo, hi, out)
-        case (.k3s1, false): mk_depthwise4_k3s1(input, rowStride, rows, weights, start, clamp, lo, hi, out)
-        case (.k3s2, false): mk_depthwise4_k3s2(input, rowStride, rows, weights, start, clamp, lo, hi, out)
-        case (.k5s1, false): mk_depthwise4_k5s1(input, rowStride, rows, weights, start, clamp, lo, hi, out)
-        case (.k5s2, false): mk_depthwise4_k5s2(input, rowStride, rows, weights, start, clamp, lo, hi, out)
+        switch shape {
+        case .k3s1: mk_depthwise_k3s1(input, rowStride, rows, weights, start, clamp, lo, hi, Int32(pixels), out)
+        case .k3s2: mk_depthwise_k3s2(input, rowStride, rows, weights, start, clamp, lo, hi, Int32(pixels), out)
+        case .k5s1: mk_depthwise_k5s1(input, rowStride, rows, weights, start, clamp, lo, hi, Int32(pixels), out)
+        case .k5s2: mk_depthwise_k5s2(input, rowStride, rows, weights, start, clamp, lo, hi, Int32(pixels), out)
         }
         if clamp != 0 || (residual == nil && activation == .none) { return }
         for j in 0..<pixels {
