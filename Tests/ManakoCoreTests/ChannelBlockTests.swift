@@ -547,6 +547,48 @@ func residualsAreWrittenOverOnlyWhenNothingElseHoldsThem(_ holder: String) throw
     }
 }
 
+/// A depthwise layer that keeps its plane is written over its input where the plane is narrow
+/// enough for the padded kernel (which copies each block before writing it), 14 wide, and not
+/// at 40; the outputs are the plain graph's on 1 and 2 threads, over repeated runs. Called
+/// directly on a wider input than the optimizer saw, the layer computes aside and copies back.
+@Test(arguments: [14, 40])
+func narrowDepthwiseLayersWriteOverTheirInput(_ side: Int) throws {
+    let weights = convolutionConstants([("expandW", [24, 16, 1, 1]), ("dwW", [24, 1, 3, 3]), ("projectW", [16, 24, 1, 1])], seeds: (7, 70))
+    let nodes = [
+        conv("expand", Conv(), ["x", "expandW", "expandWB"]),
+        NodeSpec(name: "relu", opType: "Relu", op: Relu(), inputs: ["expand"], outputs: ["expanded"]),
+        conv("dw", Conv(pads: [1, 1, 1, 1], group: 24), ["expanded", "dwW", "dwWB"]),
+        NodeSpec(name: "clip", opType: "Clip", op: Clip(min: 0, max: 6), inputs: ["dw"], outputs: ["filtered"]),
+        conv("project", Conv(), ["filtered", "projectW", "projectWB"]),
+    ]
+    let input = ValueInfo(name: "x", elementType: .float32, shape: [.fixed(1), .fixed(16), .fixed(side), .fixed(side)])
+    let outputs = [ValueInfo(name: "project", elementType: .float32, shape: nil)]
+    let (plain, blocked, count, _, fast) = try blockedGraph(nodes, input: input, outputs: outputs, constants: weights)
+    #expect(count == 3)
+    let depthwise = try #require(blocked.first { $0.name == "dw" }?.op as? BlockedConv)
+    #expect(depthwise.depthwiseInPlace == (side == 14))
+    let x = t([1, 16, side, side], pseudoRandom(16 * side * side, seed: 71))
+    try expectSameOutputs(fast, plain, feeds: ["x": x], names: ["project"], tolerance: 2e-6, "depthwise in place \(side)")
+    for threads in [1, 2] {
+        for _ in 0..<2 {
+            var timings: [NodeTiming] = []
+            _ = try Parallel.withThreads(threads) { try fast.run(["x": x], profile: &timings) }
+            let overwriting = timings.filter { $0.plan?.hasSuffix("written over its input 0") ?? false }.map(\.name)
+            #expect(overwriting == (side == 14 ? ["dw"] : []), "\(side) \(threads)")
+        }
+    }
+    // The flag set by hand on a 40-wide plane: the unpadded kernel runs aside, then copies over X.
+    var inPlace = depthwise
+    inPlace.depthwiseInPlace = true
+    let values = pseudoRandom(24 * 40 * 40, seed: 72)
+    let blockedInput = {
+        Tensor(shape: [1, 24, 40, 40], aligned: AlignedFloats(count: values.count) { _ = $0.update(fromContentsOf: values) })
+    }
+    let expected = try depthwise.run([blockedInput(), nil, weights["dwWB"]]).first!.floats()
+    let written = try inPlace.runOverwriting([blockedInput(), nil, weights["dwWB"]]).first!.floats()
+    #expect(written == expected)
+}
+
 /// SqueezeNet's fire module: a Concat of two expansions (1x1 and a Winograd 3x3), fused into the
 /// next 1x1 convolution, is read blocked where its parts are, also through a BatchNormalization
 /// and ReLU after the Concat (DenseNet's pre-activation, applied as the GEMM packs X); the whole

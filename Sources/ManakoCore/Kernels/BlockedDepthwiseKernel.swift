@@ -33,7 +33,7 @@ public enum BlockedDepthwiseKernel {
         let rowSplits = blocks >= 4 * Parallel.threads ? 1 : min(g.outHeight, (4 * Parallel.threads + blocks - 1) / max(1, blocks))
         let interiorWidth = endInterior - firstInterior
         let microkernel = g.dilationWidth == 1 ? Microkernel(width: g.kernelWidth, stride: g.strideWidth) : nil
-        if let shape = microkernel, g.outWidth >= 4, g.outWidth <= paddedPlaneWidth {
+        if let shape = microkernel, runsPadded(g) {
             padded(x, geometry: g, weights: weights, bias: bias, residual: residual, activation: activation, shape, into: y)
             return
         }
@@ -86,6 +86,13 @@ public enum BlockedDepthwiseKernel {
     /// edge pixels (two of every 7 or 14) then take the microkernel like the rest, instead of
     /// one-pixel paths that cost as much as a group of eight.
     static let paddedPlaneWidth = 32
+
+    /// Whether `run` takes `padded` for `g`: every block's plane is copied before any of its
+    /// outputs is written, so an output plane the size of the input's may overwrite it.
+    public static func runsPadded(_ g: WindowGeometry) -> Bool {
+        g.dilationWidth == 1 && Microkernel(width: g.kernelWidth, stride: g.strideWidth) != nil
+            && g.outWidth >= 4 && g.outWidth <= paddedPlaneWidth
+    }
 
     /// `run` over zero-padded copies of each block's plane (in L1 at these sizes): every output
     /// row in the microkernel's groups (`inGroups`).

@@ -35,6 +35,12 @@ public struct BlockedConv: Operator, PlanDescribing, InputOverwriting {
     /// (squeeze-and-excitation's rescaling, folded in at load): each image's weights are
     /// rescaled by its S, which costs K x M multiplies instead of a pass over X.
     public var scalesInput = false
+    /// A depthwise convolution that keeps its plane (stride 1, "same" padding, no residual) on
+    /// planes narrow enough for `BlockedDepthwiseKernel.padded`, which copies each block's
+    /// plane before writing it: the optimizer sets it where X's width is known to be so, and
+    /// the output is then written over X (MobileNet's 14x14 and 7x7 blocks keep one expanded
+    /// tensor in L2, not two).
+    public var depthwiseInPlace = false
 
     /// Whether X is read in the blocked layout (every kind but a stem, whose X has too few channels).
     public var readsBlockedInput: Bool {
@@ -99,6 +105,7 @@ public struct BlockedConv: Operator, PlanDescribing, InputOverwriting {
     /// The residual (input 3), which the GEMM kernels read once per output element just
     /// before writing it: ResNet-50 4.7 % faster on one thread with its residuals written over.
     public var overwritableInput: Int? {
+        if depthwiseInPlace, case .depthwise = weights, !conv.addsResidual { return 0 }
         guard conv.addsResidual, conv.inputParts == 1, conv.inputAffine == nil else { return nil }
         switch weights {
         case .pointwise, .window: return 3
@@ -187,6 +194,19 @@ public struct BlockedConv: Operator, PlanDescribing, InputOverwriting {
                     }
                 }
             }
+        }
+        // A depthwise layer written over X, where X's plane is the output's and the padded
+        // kernel copies each block before writing it; any other geometry (a symbolic input
+        // that came out wider) computes aside and copies back.
+        if overwriting, depthwiseInPlace, case .aligned(let target) = input, target.owned, x.shape == shape {
+            if BlockedDepthwiseKernel.runsPadded(g) {
+                compute(into: target.mutableBuffer)
+            } else {
+                let aside = BufferPool.alignedFloats(target.count, compute)
+                aside.withUnsafeBufferPointer { target.mutableBuffer.baseAddress!.update(from: $0.baseAddress!, count: target.count) }
+                BufferPool.recycle(aside)
+            }
+            return [Tensor(shape: shape, aligned: target)]
         }
         // Written over the residual when the graph gives it up (its elements are read just
         // before the same elements of Y are written).

@@ -165,6 +165,16 @@ extension GraphOptimizer {
                     continue
                 }
                 copy.op = blocked
+                if case .depthwise = blocked.weights, !conv.addsResidual, let plane = shapes[node.inputs[0]], plane.count == 4,
+                   let out = shapes[node.outputs[0]], out == plane, let width = plane[3],
+                   let g = try? WindowGeometry.make(input: plane.map { $0 ?? 1 }, kernel: Array(w.shape.dropFirst(2)),
+                                                    strides: conv.strides, dilations: conv.dilations, pads: conv.pads,
+                                                    autoPad: conv.autoPad),
+                   g.outWidth == width, BlockedDepthwiseKernel.runsPadded(g) {
+                    var inPlace = blocked
+                    inPlace.depthwiseInPlace = true
+                    copy.op = inPlace
+                }
                 if blocked.readsBlockedInput {
                     for part in 0..<conv.inputParts { copy.inputs[Conv.partIndex(part)] = blockedName(node.inputs[Conv.partIndex(part)]) }
                 }
