@@ -97,23 +97,33 @@ public enum ExpandDepthwiseKernel {
                             let channelBlock = t * columnsPerTile / w + b
                             let filter = depthwiseWeights + channelBlock * taps * w
                             let start = depthwiseBias.map { UnsafeRawPointer($0 + channelBlock * w).loadUnaligned(as: SIMD8<Float>.self) } ?? SIMD8()
-                            let output = y + (image * (e / w) + channelBlock) * outPlane
-                            for oh in firstRow..<endRow {
-                                let rowStart = plane + b * blockFloats + (oh - firstRow) * g.strideHeight * rowFloats
-                                BlockedDepthwiseKernel.inGroups(0..<g.outWidth) { ow, count in
-                                    BlockedDepthwiseKernel.microkernel(rowStart + ow * g.strideWidth * w, rowStride: g.dilationHeight * rowFloats,
-                                                                       rows: Int32(g.kernelHeight), weights: filter, start, shape, pixels: count,
-                                                                       residual: nil, activation: depthwiseActivation.inRegisters, output,
-                                                                       offset: (oh * g.outWidth + ow) * w)
-                                }
-                                if depthwiseActivation.isCurve {
-                                    depthwiseActivation.applyCurve(output + oh * g.outWidth * w, count: g.outWidth * w)
-                                }
-                            }
+                            depthwiseBand(plane + b * blockFloats, rowFloats: rowFloats, g, shape, rows: firstRow..<endRow,
+                                          filter: filter, start: start, activation: depthwiseActivation,
+                                          into: y + (image * (e / w) + channelBlock) * outPlane)
                         }
                     }
                 }
             }
+        }
+    }
+
+    /// The depthwise windows of output rows `rows` of one channel block, over `plane`: a
+    /// zero-bordered scratch whose row 0 is input row `rows.lowerBound * strideHeight - padTop`
+    /// and column 0 the left padding's first, rows `rowFloats` apart.
+    @inline(__always)
+    static func depthwiseBand(_ plane: UnsafePointer<Float>, rowFloats: Int, _ g: WindowGeometry,
+                              _ shape: BlockedDepthwiseKernel.Microkernel, rows: Range<Int>, filter: UnsafePointer<Float>,
+                              start: SIMD8<Float>, activation: FusedActivation, into output: UnsafeMutablePointer<Float>) {
+        let w = ChannelBlocks.width
+        for oh in rows {
+            let rowStart = plane + (oh - rows.lowerBound) * g.strideHeight * rowFloats
+            BlockedDepthwiseKernel.inGroups(0..<g.outWidth) { ow, count in
+                BlockedDepthwiseKernel.microkernel(rowStart + ow * g.strideWidth * w, rowStride: g.dilationHeight * rowFloats,
+                                                   rows: Int32(g.kernelHeight), weights: filter, start, shape, pixels: count,
+                                                   residual: nil, activation: activation.inRegisters, output,
+                                                   offset: (oh * g.outWidth + ow) * w)
+            }
+            if activation.isCurve { activation.applyCurve(output + oh * g.outWidth * w, count: g.outWidth * w) }
         }
     }
 }

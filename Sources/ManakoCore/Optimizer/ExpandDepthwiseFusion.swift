@@ -7,10 +7,10 @@ extension GraphOptimizer {
     /// pixels waste more of their last panel of six (EfficientNet's 14x14 layers ran 8 % slower).
     static let fusedExpansionWidth = 24
 
-    /// Fuses each blocked 1x1 expansion whose output only a blocked depthwise convolution reads
-    /// (as X; no graph output) with that convolution (`BlockedExpandDepthwise`), where the
-    /// expanded tensor is at least `fusedExpansionFloats`, its plane `fusedExpansionWidth` wide, and the
-    /// window has a microkernel.
+    /// Fuses each blocked 1x1 expansion (or stem) whose output only a blocked depthwise
+    /// convolution reads (as X; no graph output) with that convolution (`BlockedExpandDepthwise`,
+    /// `BlockedStemDepthwise`), where the expanded tensor is at least `fusedExpansionFloats`,
+    /// its plane `fusedExpansionWidth` wide, and the window has a microkernel.
     /// `original` names the NCHW value a blocked one stands for (its known shape).
     static func fuseExpandDepthwise(_ nodes: [NodeSpec], shapes: [String: [Int?]], outputNames: Set<String>,
                                     original: (String) -> String) -> [NodeSpec] {
@@ -20,11 +20,22 @@ extension GraphOptimizer {
             guard let expand = node.op as? BlockedConv, node.outputs.count == 1, !outputNames.contains(node.outputs[0]),
                   let users = readers[node.outputs[0]], users.count == 1, let d = users.first, fusedAt[d] == nil,
                   let depthwise = nodes[d].op as? BlockedConv, nodes[d].inputs.first == node.outputs[0],
-                  let pair = BlockedExpandDepthwise(expand: expand, depthwise: depthwise),
                   let expanded = shapes[original(node.outputs[0])], expanded.count == 4,
                   let e = expanded[1], let h = expanded[2], let w = expanded[3],
-                  e * h * w >= fusedExpansionFloats, w >= fusedExpansionWidth,
-                  (try? pair.geometry([1, pair.expandWeights.depth, h, w])) != nil else { continue }
+                  e * h * w >= fusedExpansionFloats, w >= fusedExpansionWidth else { continue }
+            let pair: any Operator
+            if let stem = BlockedStemDepthwise(stem: expand, depthwise: depthwise) {
+                // The stem's own input plane is the one whose geometry is checked.
+                guard let x = shapes[original(node.inputs[0])], x.count == 4, let c = x[1], let xh = x[2], let xw = x[3],
+                      let geometries = try? stem.geometries([1, c, xh, xw]), geometries.stem.outHeight == h,
+                      geometries.stem.outWidth == w else { continue }
+                pair = stem
+            } else if let expansion = BlockedExpandDepthwise(expand: expand, depthwise: depthwise),
+                      (try? expansion.geometry([1, expansion.expandWeights.depth, h, w])) != nil {
+                pair = expansion
+            } else {
+                continue
+            }
             let bias = { (spec: NodeSpec) in spec.inputs.count > 2 ? spec.inputs[2] : "" }
             fusedAt[d] = NodeSpec(name: node.name + " + " + nodes[d].name, opType: "Conv", op: pair,
                                   inputs: [node.inputs[0], bias(node), bias(nodes[d])], outputs: nodes[d].outputs)
