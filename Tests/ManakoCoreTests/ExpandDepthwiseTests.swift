@@ -53,9 +53,10 @@ func expandDepthwiseMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, [I
     }
 }
 
-/// An inverted residual block on a 64x64 plane moves to NCHW8c with its expansion and depthwise
-/// convolution as one node (the expanded tensor, 48 x 64 x 64 floats, past the fusion's
-/// threshold); a smaller plane keeps them apart. Same outputs as the plain graph, 1 and 2 threads.
+/// An inverted residual block on a 64x64 plane moves to NCHW8c with its expansion, depthwise
+/// convolution and projection (and the residual Add) as one node (the expanded tensor, 48 x 64 x
+/// 64 floats, past the fusion's threshold); a smaller plane keeps them apart. Same outputs as the
+/// plain graph, 1 and 2 threads.
 @Test(arguments: [64, 24])
 func expansionsFuseWithTheirDepthwiseConvolution(_ side: Int) throws {
     let original = convolutionConstants([("expandW", [48, 16, 1, 1]), ("dwW", [48, 1, 3, 3]), ("projectW", [16, 48, 1, 1])], seeds: (3, 30))
@@ -71,8 +72,8 @@ func expansionsFuseWithTheirDepthwiseConvolution(_ side: Int) throws {
     let outputs = [ValueInfo(name: "y", elementType: .float32, shape: nil)]
     let (plain, blocked, count, _, fast) = try blockedGraph(nodes, input: input, outputs: outputs, constants: original)
     #expect(count == 3)
-    let fused = blocked.filter { $0.op is BlockedExpandDepthwise }.map(\.name)
-    #expect(fused == (side == 64 ? ["expand + dw"] : []))
+    let fused = blocked.filter { $0.op is BlockedInvertedResidual }.map(\.name)
+    #expect(fused == (side == 64 ? ["expand + dw + project"] : []), "\(blocked.map(\.name))")
     #expect(blocked.contains { $0.name == "dw" } == (side != 64))
     let x = t([1, 16, side, side], pseudoRandom(16 * side * side, seed: 65))
     try expectSameOutputs(fast, plain, feeds: ["x": x], names: ["y"], tolerance: 2e-6, "inverted residual \(side)")

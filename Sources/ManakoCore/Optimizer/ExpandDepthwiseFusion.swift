@@ -8,35 +8,53 @@ extension GraphOptimizer {
     static let fusedExpansionWidth = 24
 
     /// Fuses each blocked 1x1 expansion (or stem) whose output only a blocked depthwise
-    /// convolution reads (as X; no graph output) with that convolution (`BlockedExpandDepthwise`,
-    /// `BlockedStemDepthwise`), where the expanded tensor is at least `fusedExpansionFloats`,
-    /// its plane `fusedExpansionWidth` wide, and the window has a microkernel.
+    /// convolution reads (as X; no graph output) with that convolution, where the expanded tensor
+    /// is at least `fusedExpansionFloats`, its plane `fusedExpansionWidth` wide, and the window
+    /// has a microkernel; a blocked 1x1 projection that alone reads the depthwise output joins
+    /// them (`BlockedInvertedResidual`), else an expansion and its depthwise layer run as
+    /// `BlockedExpandDepthwise`, a stem and its depthwise layer as `BlockedInvertedResidual`.
     /// `original` names the NCHW value a blocked one stands for (its known shape).
     static func fuseExpandDepthwise(_ nodes: [NodeSpec], shapes: [String: [Int?]], outputNames: Set<String>,
                                     original: (String) -> String) -> [NodeSpec] {
         let readers = readerIndex(nodes)
         var fusedAt: [Int: NodeSpec] = [:], absorbed = Set<Int>()
+        /// The one blocked node reading `value` as X (and nothing else of it), if it is not a graph output.
+        func soleReader(_ value: String) -> (index: Int, op: BlockedConv)? {
+            guard !outputNames.contains(value), let users = readers[value], users.count == 1, let d = users.first,
+                  fusedAt[d] == nil, !absorbed.contains(d), let op = nodes[d].op as? BlockedConv, nodes[d].inputs.first == value,
+                  nodes[d].inputs.dropFirst().allSatisfy({ $0 != value }) else { return nil }
+            return (d, op)
+        }
+        let bias = { (spec: NodeSpec) in spec.inputs.count > 2 ? spec.inputs[2] : "" }
         for (n, node) in nodes.enumerated() {
-            guard let expand = node.op as? BlockedConv, node.outputs.count == 1, !outputNames.contains(node.outputs[0]),
-                  let users = readers[node.outputs[0]], users.count == 1, let d = users.first, fusedAt[d] == nil,
-                  let depthwise = nodes[d].op as? BlockedConv, nodes[d].inputs.first == node.outputs[0],
+            guard let source = node.op as? BlockedConv, node.outputs.count == 1, !absorbed.contains(n), fusedAt[n] == nil,
+                  let (d, depthwise) = soleReader(node.outputs[0]),
                   let expanded = shapes[original(node.outputs[0])], expanded.count == 4,
                   let e = expanded[1], let h = expanded[2], let w = expanded[3],
-                  e * h * w >= fusedExpansionFloats, w >= fusedExpansionWidth else { continue }
+                  e * h * w >= fusedExpansionFloats, w >= fusedExpansionWidth,
+                  let x = shapes[original(node.inputs[0])], x.count == 4, let c = x[1], let xh = x[2], let xw = x[3] else { continue }
+            /// Whether `op` runs on this X with the depthwise plane the shapes say.
+            func fits(_ op: BlockedInvertedResidual) -> Bool {
+                guard let (_, g) = try? op.geometries([1, c, xh, xw]) else { return false }
+                return g.inHeight == h && g.inWidth == w
+            }
+            if let (p, projection) = soleReader(nodes[d].outputs[0]),
+               let triple = BlockedInvertedResidual(source: source, depthwise: depthwise, projection: projection), fits(triple) {
+                let residual = projection.conv.addsResidual && nodes[p].inputs.count > 3 ? nodes[p].inputs[3] : ""
+                fusedAt[p] = NodeSpec(name: [node.name, nodes[d].name, nodes[p].name].joined(separator: " + "), opType: "Conv", op: triple,
+                                      inputs: [node.inputs[0], bias(node), bias(nodes[d]), bias(nodes[p]), residual], outputs: nodes[p].outputs)
+                absorbed.formUnion([n, d])
+                continue
+            }
             let pair: any Operator
-            if let stem = BlockedStemDepthwise(stem: expand, depthwise: depthwise) {
-                // The stem's own input plane is the one whose geometry is checked.
-                guard let x = shapes[original(node.inputs[0])], x.count == 4, let c = x[1], let xh = x[2], let xw = x[3],
-                      let geometries = try? stem.geometries([1, c, xh, xw]), geometries.stem.outHeight == h,
-                      geometries.stem.outWidth == w else { continue }
+            if let stem = BlockedInvertedResidual(source: source, depthwise: depthwise), fits(stem) {
                 pair = stem
-            } else if let expansion = BlockedExpandDepthwise(expand: expand, depthwise: depthwise),
+            } else if let expansion = BlockedExpandDepthwise(expand: source, depthwise: depthwise),
                       (try? expansion.geometry([1, expansion.expandWeights.depth, h, w])) != nil {
                 pair = expansion
             } else {
                 continue
             }
-            let bias = { (spec: NodeSpec) in spec.inputs.count > 2 ? spec.inputs[2] : "" }
             fusedAt[d] = NodeSpec(name: node.name + " + " + nodes[d].name, opType: "Conv", op: pair,
                                   inputs: [node.inputs[0], bias(node), bias(nodes[d])], outputs: nodes[d].outputs)
             absorbed.insert(n)

@@ -1,0 +1,218 @@
+/// A depthwise convolution, the layer that makes its input (a stem over few input channels, or a
+/// 1x1 expansion) and optionally the 1x1 projection after it, in the channel-blocked layout with
+/// neither the depthwise layer's input nor (with a projection) its output ever written out.
+/// The depthwise output rows are cut into bands of a fixed size; each thread walks a range of
+/// bands in order, computing the input rows a band's windows read into a zero-bordered scratch of
+/// every channel block (in L2), running the depthwise microkernel over them (into a band buffer
+/// when a projection follows, which then runs over the band's pixels as one GEMM). Input rows two
+/// bands share move to the scratch's top instead of being computed again, so only where two
+/// threads' ranges meet is a row computed twice; bands of a fixed size keep every pixel's sums
+/// the same for any thread count. (MobileNetV2's 112x112 and 56x56 blocks otherwise wrote and read
+/// back 1.2-1.8 MB per tensor.)
+/// Layout: X [N, C, H, W] for a stem (C <= 4, `IndirectConvKernel.runBlocked`'s weights), or
+/// [N, C/8, H, W, 8] for an expansion (`BlockedGemmConvKernel.packWeights`); depthwise weights as
+/// `BlockedDepthwiseKernel.packWeights`; output [N, M/8, OH, OW, 8] (M the depthwise channels, or
+/// the projection's filters).
+/// Twin: the kernels one after the other (`IndirectConvKernel.runBlocked` or
+/// `BlockedGemmConvKernel`, `BlockedDepthwiseKernel`, `BlockedGemmConvKernel`).
+public enum InvertedResidualKernel {
+    /// What makes the depthwise layer's input rows.
+    public enum Source {
+        /// A convolution of few input channels over NCHW X, with its geometry.
+        case stem(PackedBGemm.PackedB, WindowGeometry)
+        /// A 1x1 convolution over blocked X.
+        case expansion(PackedBGemm.PackedB)
+
+        var weights: PackedBGemm.PackedB {
+            switch self {
+            case .stem(let weights, _), .expansion(let weights): return weights
+            }
+        }
+    }
+
+    /// The 1x1 convolution after the depthwise layer: y = activation(W x + bias + residual), the
+    /// residual (if any) in the output's layout.
+    public struct Projection {
+        public let weights: PackedBGemm.PackedB
+        public let bias: UnsafePointer<Float>?
+        public let residual: UnsafePointer<Float>?
+        public let activation: FusedActivation
+
+        public init(weights: PackedBGemm.PackedB, bias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?,
+                    activation: FusedActivation) {
+            self.weights = weights
+            self.bias = bias
+            self.residual = residual
+            self.activation = activation
+        }
+    }
+
+    /// The scratch a band may take: its input rows of every block, and with a projection its
+    /// depthwise output. With a projection, most of a 512 KB L2: bands of one row (192 KB)
+    /// left the projection's GEMM too few pixels per pass over its weights (EfficientNet-Lite0's
+    /// 28x28 blocks 10-15 % slower than unfused); 400 KB measured best (MobileNetV2 and Lite0
+    /// 1.4 % faster than 192 KB, 0.3 % than 512 KB). Without, the stem's 160 KB (B0's stem on
+    /// two threads 1.5 % slower at 400 KB).
+    static let projectedBandBytes = 400 << 10
+    static let bandBytes = 160 << 10
+
+    /// Depthwise output rows per band for `g` (the depthwise geometry over the source's output).
+    static func bandRows(_ g: WindowGeometry, projects: Bool) -> Int {
+        let planeWidth = max(g.inWidth + g.padLeft + g.padRight, (g.outWidth - 1) * g.strideWidth + g.kernelWidth)
+        let windowHeight = (g.kernelHeight - 1) * g.dilationHeight + 1, f = MemoryLayout<Float>.stride
+        func bytes(_ rows: Int) -> Int {
+            ((rows - 1) * g.strideHeight + windowHeight) * planeWidth * g.inChannels * f + (projects ? rows * g.outWidth * g.inChannels * f : 0)
+        }
+        var rows = 1
+        while rows < g.outHeight && bytes(rows + 1) <= (projects ? projectedBandBytes : bandBytes) { rows += 1 }
+        return rows
+    }
+
+    /// y = [projection of] depthwiseActivation(depthwise(sourceActivation(source(x) + sourceBias)) + depthwiseBias).
+    public static func run(_ x: UnsafePointer<Float>, source: Source, sourceBias: UnsafePointer<Float>?, sourceActivation: FusedActivation,
+                           depthwise g: WindowGeometry, depthwiseWeights: UnsafePointer<Float>, depthwiseBias: UnsafePointer<Float>?,
+                           depthwiseActivation: FusedActivation, projection: Projection? = nil, into y: UnsafeMutablePointer<Float>) {
+        let w = ChannelBlocks.width, e = g.inChannels, blocks = e / w
+        precondition(ExpandDepthwiseKernel.applies(g) && source.weights.columns == e && e % w == 0
+                     && (projection.map { $0.weights.depth == e } ?? true), "a depthwise window with a microkernel over the source's output")
+        let sourceWeights = source.weights, k = sourceWeights.depth, columnsPerTile = PanelGemm.columnsPerTile
+        let tiles = (e + columnsPerTile - 1) / columnsPerTile
+        let shape = BlockedDepthwiseKernel.Microkernel(width: g.kernelWidth, stride: g.strideWidth)!
+        let planeWidth = max(g.inWidth + g.padLeft + g.padRight, (g.outWidth - 1) * g.strideWidth + g.kernelWidth)
+        let rowFloats = planeWidth * w, windowHeight = (g.kernelHeight - 1) * g.dilationHeight + 1
+        let bandRows = bandRows(g, projects: projection != nil), bands = (g.outHeight + bandRows - 1) / bandRows
+        let scratchRows = (bandRows - 1) * g.strideHeight + windowHeight, blockFloats = scratchRows * rowFloats
+        let outSpatial = g.outHeight * g.outWidth, outChannels = projection?.weights.columns ?? e
+        // The band buffer (a projection's input) and its steps of k.
+        let bandBlockFloats = bandRows * g.outWidth * w
+        let bandPanels = (bandRows * g.outWidth + PanelGemm.rowsPerPanel - 1) / PanelGemm.rowsPerPanel
+        let bandSteps = UnsafeMutableBufferPointer<Int>.allocate(capacity: blocks)
+        for b in 0..<blocks { bandSteps[b] = b * bandBlockFloats }
+        // An expansion's input: its blocks' steps and a row's pixel offsets.
+        let inPlane = g.inHeight * g.inWidth * w, rowPanels = (g.inWidth + PanelGemm.rowsPerPanel - 1) / PanelGemm.rowsPerPanel
+        let inputSteps = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(1, k / w))
+        for s in 0..<(k / w) { inputSteps[s] = s * inPlane }
+        let rowOffsets = UnsafeMutableBufferPointer<Int>.allocate(capacity: rowPanels * PanelGemm.rowsPerPanel)
+        BlockedGemmConvKernel.Window(rowStep: 0, columnStep: w, outWidth: g.inWidth, blockStride: 0)
+            .offsets(from: 0, count: rowOffsets.count, last: g.inWidth - 1, into: rowOffsets.baseAddress!)
+        // A stem's input: the phase-split planes of X and the (channel, tap) offsets into them.
+        var planes: [PhasePlane] = []
+        var tapOffsets = UnsafeMutableBufferPointer<Int>.allocate(capacity: 1)
+        if case .stem(_, let s) = source {
+            precondition(s.outHeight == g.inHeight && s.outWidth == g.inWidth, "the depthwise layer reads the stem's output")
+            planes = (0..<s.inChannels).map { _ in PhasePlane(s, fill: 0) }
+            let offsets = IndirectConvKernel.offsets(planes, taps: s.kernelHeight * s.kernelWidth)
+            tapOffsets.deallocate()
+            tapOffsets = UnsafeMutableBufferPointer<Int>.allocate(capacity: offsets.count)
+            _ = tapOffsets.initialize(from: offsets)
+        }
+        defer {
+            for plane in planes { plane.deallocate() }
+            for buffer in [bandSteps, inputSteps, rowOffsets, tapOffsets] { buffer.deallocate() }
+        }
+        let clamp = sourceActivation.clampBounds
+        // Whole bands per thread, the same bands for any thread count (captured here: a worker sees one thread).
+        let parts = Parallel.evenParts(of: bands, count: Parallel.threads)
+        let gemmFloats = projection.map { BlockedGemmConvKernel.scratchFloats(panels: bandPanels, weights: $0.weights) } ?? 0
+        let planeRoom = (blocks * blockFloats + 15) / 16 * 16, bandRoom = projection == nil ? 0 : (blocks * bandBlockFloats + 15) / 16 * 16
+        sourceWeights.values.withUnsafeBufferPointer { sourcePacked in
+            // (The source's weights stand in where there is no projection: never read.)
+            (projection?.weights.values ?? sourceWeights.values).withUnsafeBufferPointer { projectionPacked in
+                let packedSource = sourcePacked.baseAddress!
+                for image in 0..<g.batch {
+                    if case .stem(_, let s) = source { PhasePlane.load(planes, from: x + image * s.inChannels * s.inHeight * s.inWidth) }
+                    let imageX = x + image * (k / w) * inPlane
+                    let imageOut = y + image * outChannels * outSpatial
+
+                    /// Input row `row` of the depthwise layer into scratch row `r` of every block (zeros outside the plane).
+                    func sourceRow(_ row: Int, into scratch: UnsafeMutablePointer<Float>, at r: Int) {
+                        guard row >= 0 && row < g.inHeight else {
+                            for b in 0..<blocks { (scratch + b * blockFloats + r * rowFloats).update(repeating: 0, count: rowFloats) }
+                            return
+                        }
+                        let target = scratch + r * rowFloats + g.padLeft * w
+                        switch source {
+                        case .stem(_, let s):
+                            var ow = 0
+                            while ow < s.outWidth {
+                                let count = min(PanelGemm.rowsPerPanel, s.outWidth - ow)
+                                let origin = UnsafeRawPointer(planes[0].window(row, ow))
+                                for t in 0..<tiles {
+                                    IndirectConvKernel.blockedTile(origin, offsets: tapOffsets.baseAddress!, depth: k, count: count,
+                                                                   packedSource + t * k * columnsPerTile, column: t * columnsPerTile,
+                                                                   width: min(columnsPerTile, e - t * columnsPerTile),
+                                                                   firstPixel: r * planeWidth + g.padLeft + ow, spatial: blockFloats / w,
+                                                                   bias: sourceBias, clamp: clamp, activation: sourceActivation, scratch)
+                                }
+                                ow += PanelGemm.rowsPerPanel
+                            }
+                        case .expansion:
+                            for t in 0..<tiles {
+                                var k0 = 0
+                                while k0 < k {
+                                    let d = min(sourceWeights.sliceDepth, k - k0)
+                                    let out = BlockedGemmConvKernel.PanelsOut(
+                                        firstPanel: 0, endPanel: rowPanels, pixels: g.inWidth, spatial: blockFloats / w,
+                                        column: t * columnsPerTile, width: min(columnsPerTile, e - t * columnsPerTile), accumulate: k0 > 0,
+                                        bias: k0 > 0 ? nil : sourceBias, residual: nil, clamp: k0 + d == k ? clamp : nil, y: target)
+                                    BlockedGemmConvKernel.tilePass(imageX + row * g.inWidth * w, pixelOffsets: rowOffsets.baseAddress!,
+                                                                   steps: inputSteps.baseAddress! + k0 / w, stepCount: d / w,
+                                                                   packedSource + k0 * tiles * columnsPerTile + t * d * columnsPerTile, out)
+                                    k0 += d
+                                }
+                            }
+                            if sourceActivation.isCurve {
+                                for b in 0..<blocks { sourceActivation.applyCurve(target + b * blockFloats, count: g.inWidth * w) }
+                            }
+                        }
+                    }
+
+                    Parallel.forEach(parts.count) { part in
+                        Scratch.withFloats(planeRoom + bandRoom + gemmFloats) { scratch in
+                            let band = scratch + planeRoom, gemmScratch = band + bandRoom
+                            // The padding columns stay zero: source rows write only the interior.
+                            scratch.initialize(repeating: 0, count: blocks * blockFloats)
+                            var computedTop = Int.min, computedRows = 0
+                            for index in parts[part] {
+                                let firstRow = index * bandRows, endRow = min(g.outHeight, firstRow + bandRows)
+                                let top = firstRow * g.strideHeight - g.padTop
+                                let rows = (endRow - firstRow - 1) * g.strideHeight + windowHeight
+                                // Rows the last band computed that this one reads again move to the top.
+                                let kept = computedTop == Int.min ? 0 : max(0, min(rows, computedTop + computedRows - top))
+                                if kept > 0 {
+                                    for b in 0..<blocks {
+                                        let block = UnsafeMutableRawPointer(scratch + b * blockFloats)
+                                        block.copyMemory(from: block + (top - computedTop) * rowFloats * MemoryLayout<Float>.stride,
+                                                         byteCount: kept * rowFloats * MemoryLayout<Float>.stride)
+                                    }
+                                }
+                                for r in kept..<rows { sourceRow(top + r, into: scratch, at: r) }
+                                (computedTop, computedRows) = (top, rows)
+                                for b in 0..<blocks {
+                                    let filter = depthwiseWeights + b * g.kernelHeight * g.kernelWidth * w
+                                    let start = depthwiseBias.map { UnsafeRawPointer($0 + b * w).loadUnaligned(as: SIMD8<Float>.self) } ?? SIMD8()
+                                    // Into the band buffer (row firstRow at its start) or the output.
+                                    let target = projection == nil ? imageOut + b * outSpatial * w
+                                        : band + b * bandBlockFloats - firstRow * g.outWidth * w
+                                    ExpandDepthwiseKernel.depthwiseBand(scratch + b * blockFloats, rowFloats: rowFloats, g, shape,
+                                                                        rows: firstRow..<endRow, filter: filter, start: start,
+                                                                        activation: depthwiseActivation, into: target)
+                                }
+                                guard let projection else { continue }
+                                let pixels = (endRow - firstRow) * g.outWidth, first = firstRow * g.outWidth * w
+                                let window = BlockedGemmConvKernel.Window(rowStep: 0, columnStep: w, outWidth: pixels, blockStride: 0)
+                                let projectionTiles = (outChannels + columnsPerTile - 1) / columnsPerTile
+                                BlockedGemmConvKernel.multiplyRange(
+                                    band, window, steps: bandSteps.baseAddress!, weights: projection.weights,
+                                    packed: projectionPacked.baseAddress!, panels: 0..<((pixels + PanelGemm.rowsPerPanel - 1) / PanelGemm.rowsPerPanel),
+                                    pixels: pixels, spatial: outSpatial, tileRange: 0..<projectionTiles, bias: projection.bias,
+                                    residual: projection.residual.map { $0 + image * outChannels * outSpatial + first },
+                                    activation: projection.activation, into: imageOut + first, scratch: gemmScratch)
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
