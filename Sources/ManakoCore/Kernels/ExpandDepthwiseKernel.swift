@@ -99,7 +99,7 @@ public enum ExpandDepthwiseKernel {
                             let start = depthwiseBias.map { UnsafeRawPointer($0 + channelBlock * w).loadUnaligned(as: SIMD8<Float>.self) } ?? SIMD8()
                             depthwiseBand(plane + b * blockFloats, rowFloats: rowFloats, g, shape, rows: firstRow..<endRow,
                                           filter: filter, start: start, activation: depthwiseActivation,
-                                          into: y + (image * (e / w) + channelBlock) * outPlane)
+                                          into: y + (image * (e / w) + channelBlock) * outPlane + firstRow * g.outWidth * w)
                         }
                     }
                 }
@@ -109,7 +109,8 @@ public enum ExpandDepthwiseKernel {
 
     /// The depthwise windows of output rows `rows` of one channel block, over `plane`: a
     /// zero-bordered scratch whose row 0 is input row `rows.lowerBound * strideHeight - padTop`
-    /// and column 0 the left padding's first, rows `rowFloats` apart.
+    /// and column 0 the left padding's first, rows `rowFloats` apart. Output row
+    /// `rows.lowerBound` goes to `output`, the next ones `outWidth * 8` floats on.
     @inline(__always)
     static func depthwiseBand(_ plane: UnsafePointer<Float>, rowFloats: Int, _ g: WindowGeometry,
                               _ shape: BlockedDepthwiseKernel.Microkernel, rows: Range<Int>, filter: UnsafePointer<Float>,
@@ -117,13 +118,14 @@ public enum ExpandDepthwiseKernel {
         let w = ChannelBlocks.width
         for oh in rows {
             let rowStart = plane + (oh - rows.lowerBound) * g.strideHeight * rowFloats
+            let rowOut = (oh - rows.lowerBound) * g.outWidth * w
             BlockedDepthwiseKernel.inGroups(0..<g.outWidth) { ow, count in
                 BlockedDepthwiseKernel.microkernel(rowStart + ow * g.strideWidth * w, rowStride: g.dilationHeight * rowFloats,
                                                    rows: Int32(g.kernelHeight), weights: filter, start, shape, pixels: count,
                                                    residual: nil, activation: activation.inRegisters, output,
-                                                   offset: (oh * g.outWidth + ow) * w)
+                                                   offset: rowOut + ow * w)
             }
-            if activation.isCurve { activation.applyCurve(output + oh * g.outWidth * w, count: g.outWidth * w) }
+            if activation.isCurve { activation.applyCurve(output + rowOut, count: g.outWidth * w) }
         }
     }
 }

@@ -96,16 +96,14 @@ public enum InvertedResidualKernel {
         BlockedGemmConvKernel.Window(rowStep: 0, columnStep: w, outWidth: g.inWidth, blockStride: 0)
             .offsets(from: 0, count: rowOffsets.count, last: g.inWidth - 1, into: rowOffsets.baseAddress!)
         // A stem's input: the phase-split planes of X and the (channel, tap) offsets into them.
-        var planes: [PhasePlane] = []
-        var tapOffsets = UnsafeMutableBufferPointer<Int>.allocate(capacity: 1)
+        var planes: [PhasePlane] = [], offsets: [Int] = []
         if case .stem(_, let s) = source {
             precondition(s.outHeight == g.inHeight && s.outWidth == g.inWidth, "the depthwise layer reads the stem's output")
             planes = (0..<s.inChannels).map { _ in PhasePlane(s, fill: 0) }
-            let offsets = IndirectConvKernel.offsets(planes, taps: s.kernelHeight * s.kernelWidth)
-            tapOffsets.deallocate()
-            tapOffsets = UnsafeMutableBufferPointer<Int>.allocate(capacity: offsets.count)
-            _ = tapOffsets.initialize(from: offsets)
+            offsets = IndirectConvKernel.offsets(planes, taps: s.kernelHeight * s.kernelWidth)
         }
+        let tapOffsets = UnsafeMutableBufferPointer<Int>.allocate(capacity: max(1, offsets.count))
+        _ = tapOffsets.initialize(from: offsets)
         defer {
             for plane in planes { plane.deallocate() }
             for buffer in [bandSteps, inputSteps, rowOffsets, tapOffsets] { buffer.deallocate() }
@@ -191,9 +189,9 @@ public enum InvertedResidualKernel {
                                 for b in 0..<blocks {
                                     let filter = depthwiseWeights + b * g.kernelHeight * g.kernelWidth * w
                                     let start = depthwiseBias.map { UnsafeRawPointer($0 + b * w).loadUnaligned(as: SIMD8<Float>.self) } ?? SIMD8()
-                                    // Into the band buffer (row firstRow at its start) or the output.
-                                    let target = projection == nil ? imageOut + b * outSpatial * w
-                                        : band + b * bandBlockFloats - firstRow * g.outWidth * w
+                                    // Into the band buffer or the output.
+                                    let target = projection == nil ? imageOut + b * outSpatial * w + firstRow * g.outWidth * w
+                                        : band + b * bandBlockFloats
                                     ExpandDepthwiseKernel.depthwiseBand(scratch + b * blockFloats, rowFloats: rowFloats, g, shape,
                                                                         rows: firstRow..<endRow, filter: filter, start: start,
                                                                         activation: depthwiseActivation, into: target)
