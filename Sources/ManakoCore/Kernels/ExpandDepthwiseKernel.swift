@@ -76,18 +76,10 @@ public enum ExpandDepthwiseKernel {
                                     .initialize(repeating: 0, count: (planeWidth - g.padLeft - g.inWidth) * w)
                             }
                             // Input row ih expanded for this tile, past the band row's left border.
-                            var k0 = 0
-                            while k0 < k {
-                                let d = min(expandWeights.sliceDepth, k - k0)
-                                let out = BlockedGemmConvKernel.PanelsOut(
-                                    firstPanel: 0, endPanel: panels, pixels: g.inWidth, spatial: blockFloats / w, column: 0,
-                                    width: blocks * w, accumulate: k0 > 0, bias: k0 > 0 ? nil : expandBias.map { $0 + t * columnsPerTile },
-                                    residual: nil, clamp: k0 + d == k ? clamp : nil, y: target + g.padLeft * w)
-                                BlockedGemmConvKernel.tilePass(imageX + ih * g.inWidth * w, pixelOffsets: pixelOffsets,
-                                                               steps: steps.baseAddress! + k0 / w, stepCount: d / w,
-                                                               packed.baseAddress! + k0 * tiles * columnsPerTile + t * d * columnsPerTile, out)
-                                k0 += d
-                            }
+                            expandRow(imageX + ih * g.inWidth * w, pixels: g.inWidth, pixelOffsets: pixelOffsets, steps: steps.baseAddress!,
+                                      weights: expandWeights, packed: packed.baseAddress!, tile: t, column: 0,
+                                      bias: expandBias.map { $0 + t * columnsPerTile }, clamp: clamp, spatial: blockFloats / w,
+                                      into: target + g.padLeft * w)
                             if expandActivation.isCurve {
                                 for b in 0..<blocks { expandActivation.applyCurve(target + b * blockFloats + g.padLeft * w, count: g.inWidth * w) }
                             }
@@ -104,6 +96,31 @@ public enum ExpandDepthwiseKernel {
                     }
                 }
             }
+        }
+    }
+
+    /// One input row of blocked X (`pixels` pixels at `pixelOffsets`, its channel blocks at
+    /// `steps`) through the 1x1 weights' 16-column tile `tile`, slice by slice of k, clamped after
+    /// the last: the tile's sums start from `bias + column` and go to `y + column * spatial`
+    /// (blocks `spatial` pixels apart). A curve is the caller's.
+    @inline(__always)
+    static func expandRow(_ x: UnsafePointer<Float>, pixels: Int, pixelOffsets: UnsafePointer<Int>, steps: UnsafePointer<Int>,
+                          weights: PackedBGemm.PackedB, packed: UnsafePointer<Float>, tile t: Int, column: Int,
+                          bias: UnsafePointer<Float>?, clamp: (lower: SIMD8<Float>, upper: SIMD8<Float>)?, spatial: Int,
+                          into y: UnsafeMutablePointer<Float>) {
+        let w = ChannelBlocks.width, k = weights.depth, columnsPerTile = PanelGemm.columnsPerTile
+        let tiles = (weights.columns + columnsPerTile - 1) / columnsPerTile
+        let panels = (pixels + PanelGemm.rowsPerPanel - 1) / PanelGemm.rowsPerPanel
+        var k0 = 0
+        while k0 < k {
+            let d = min(weights.sliceDepth, k - k0)
+            let out = BlockedGemmConvKernel.PanelsOut(
+                firstPanel: 0, endPanel: panels, pixels: pixels, spatial: spatial, column: column,
+                width: min(columnsPerTile, weights.columns - t * columnsPerTile), accumulate: k0 > 0, bias: k0 > 0 ? nil : bias,
+                residual: nil, clamp: k0 + d == k ? clamp : nil, y: y)
+            BlockedGemmConvKernel.tilePass(x, pixelOffsets: pixelOffsets, steps: steps + k0 / w, stepCount: d / w,
+                                           packed + k0 * tiles * columnsPerTile + t * d * columnsPerTile, out)
+            k0 += d
         }
     }
 

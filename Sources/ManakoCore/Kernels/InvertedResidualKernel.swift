@@ -146,18 +146,10 @@ public enum InvertedResidualKernel {
                             }
                         case .expansion:
                             for t in 0..<tiles {
-                                var k0 = 0
-                                while k0 < k {
-                                    let d = min(sourceWeights.sliceDepth, k - k0)
-                                    let out = BlockedGemmConvKernel.PanelsOut(
-                                        firstPanel: 0, endPanel: rowPanels, pixels: g.inWidth, spatial: blockFloats / w,
-                                        column: t * columnsPerTile, width: min(columnsPerTile, e - t * columnsPerTile), accumulate: k0 > 0,
-                                        bias: k0 > 0 ? nil : sourceBias, residual: nil, clamp: k0 + d == k ? clamp : nil, y: target)
-                                    BlockedGemmConvKernel.tilePass(imageX + row * g.inWidth * w, pixelOffsets: rowOffsets.baseAddress!,
-                                                                   steps: inputSteps.baseAddress! + k0 / w, stepCount: d / w,
-                                                                   packedSource + k0 * tiles * columnsPerTile + t * d * columnsPerTile, out)
-                                    k0 += d
-                                }
+                                ExpandDepthwiseKernel.expandRow(imageX + row * g.inWidth * w, pixels: g.inWidth,
+                                                                pixelOffsets: rowOffsets.baseAddress!, steps: inputSteps.baseAddress!,
+                                                                weights: sourceWeights, packed: packedSource, tile: t, column: t * columnsPerTile,
+                                                                bias: sourceBias, clamp: clamp, spatial: blockFloats / w, into: target)
                             }
                             if sourceActivation.isCurve {
                                 for b in 0..<blocks { sourceActivation.applyCurve(target + b * blockFloats, count: g.inWidth * w) }
