@@ -214,8 +214,11 @@ public enum ONNXImporter {
         let packed = GraphOptimizer.packConvolutionWeights(blocked, constants: constants, report: &report)
         let (kept, _) = GraphOptimizer.keepPreparedWeightsInUse(packed, shapes: shapes, constants: &constants, outputs: outputs)
         let deadBefore = report.removedDeadNodes
-        let trimmed = GraphOptimizer.readThroughViews(kept, constants: &constants, outputs: outputs, report: &report)
-        let viewsChanged = report.fusedAttentions + report.shapesReadThroughViews > 0 || report.removedDeadNodes != deadBefore
+        let viewed = GraphOptimizer.readThroughViews(kept, constants: &constants, outputs: outputs, report: &report)
+        let trimmed = try GraphOptimizer.fuseGatheredRowRegions(viewed, constants: constants, outputNames: Set(outputs.map(\.name)),
+                                                                report: &report)
+        let viewsChanged = report.fusedAttentions + report.shapesReadThroughViews + report.gatheredRowRegions > 0
+            || report.removedDeadNodes != deadBefore
         if blockedCount == 0 && report.packedConvolutions == 0 && report.packedMatMuls == 0 && !viewsChanged { return (built, report) }
         return (try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: trimmed,
                           maxTensorElements: limits.maxTensorElements), report)

@@ -29,6 +29,8 @@ public enum GraphOptimizer {
         public var fusedAttentions = 0
         /// Shapes of Transposes, Splits, Squeezes or Gathers now read through them (`readShapesThroughViews`).
         public var shapesReadThroughViews = 0
+        /// Gathers of one row run with the row-local nodes before them on that row alone (`fuseGatheredRowRegions`).
+        public var gatheredRowRegions = 0
 
         public init() {}
     }
