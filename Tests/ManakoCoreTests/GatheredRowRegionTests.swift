@@ -102,3 +102,85 @@ func gatheredRowRegionMatchesTheNodes(row: Int, scalarIndex: Bool) throws {
     let (untouched, none) = try fuseRows(noMatMul, plainConstants, plainOutputs)
     #expect(none == 0 && untouched.count == 2)
 }
+
+/// An attention whose output reaches the region through a Reshape computes the gathered token's
+/// query alone (token 2 here); every other row of its output is zero, and the region's output keeps the bits
+/// of the graph with the attention fused but every row computed.
+@Test func attentionBeforeAGatheredRowComputesThatQueryAlone() throws {
+    let (batch, tokens, heads, depth) = (2, 9, 3, 8)
+    let width = heads * depth
+    let gathered = 2
+    var (tail, constants, _, outputs) = transformerTail(tokens: tokens, width: width, index: Tensor(shape: [], int64s: [Int64(gathered)]))
+    constants.merge([
+        "split shape": Tensor(shape: [5], int64s: [0, 0, 3, Int64(heads), Int64(depth)]),
+        "merged shape": Tensor(shape: [3], int64s: [0, 0, Int64(width)]),
+        "thirds": Tensor(shape: [3], int64s: [1, 1, 1]), "axis 0": Tensor(shape: [1], int64s: [0]), "scale": Tensor(scalar: 0.35),
+    ]) { $1 }
+    func node(_ name: String, _ op: any Operator, _ inputs: [String], _ outputs: [String]? = nil) -> NodeSpec {
+        NodeSpec(name: name, opType: String(describing: type(of: op)), op: op, inputs: inputs, outputs: outputs ?? [name])
+    }
+    let attention = [
+        node("r", Reshape(), ["qkv", "split shape"]), node("t", Transpose(permutation: [2, 0, 3, 1, 4]), ["r"]),
+        node("split", Split(axis: 0, outputCount: 3), ["t", "thirds"], ["q5", "k5", "v5"]),
+        node("q", Squeeze(), ["q5", "axis 0"]), node("k", Squeeze(), ["k5", "axis 0"]), node("v", Squeeze(), ["v5", "axis 0"]),
+        node("kt", Transpose(permutation: [0, 1, 3, 2]), ["k"]), node("scores", MatMul(), ["q", "kt"]),
+        node("scaled", Mul(), ["scores", "scale"]), node("p", Softmax(axis: -1, coerce2D: false), ["scaled"]),
+        node("o", MatMul(), ["p", "v"]), node("ot", Transpose(permutation: [0, 2, 1, 3]), ["o"]),
+        node("a", Reshape(), ["ot", "merged shape"]),
+    ]
+    let inputs = ["x", "qkv"].map { ValueInfo(name: $0, elementType: .float32, shape: nil) }
+    let (viewed, fusedAttentions) = fuseAttention(attention + tail, constants: constants, outputs: outputs)
+    #expect(fusedAttentions == 1)
+    let (fused, regions) = try fuseRows(viewed, constants, outputs)
+    #expect(regions == 1)
+    let restricted = try #require(fused.first { $0.op is Attention })
+    #expect((restricted.op as! Attention).onlyQueryRow?.row == gathered)
+    #expect(restricted.inputs.last == "merged shape")
+    let feeds = ["x": t([batch, tokens, width], pseudoRandom(batch * tokens * width, seed: 91)),
+                 "qkv": t([batch, tokens, 3 * width], pseudoRandom(batch * tokens * 3 * width, seed: 92).map { $0 * 3 })]
+    let everyRow = try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: viewed).run(feeds)["y"]!
+    let oneRow = try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: fused).run(feeds)["y"]!
+    #expect(try oneRow.floats() == everyRow.floats())
+    let plain = try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: attention + tail).run(feeds)["y"]!
+    expectClose(try oneRow.floats(), try plain.floats(), tolerance: 2e-5, "gathered token after attention")
+    // The attention's own output: the gathered row of each image as computed in full, the rest zero.
+    let split = try Reshape().run([feeds["qkv"], constants["split shape"]])[0]
+    let attentionInputs = restricted.inputs.map { $0 == "r" ? split : feeds[$0] ?? constants[$0] }
+    let rowOnly = try restricted.op.run(attentionInputs)[0]
+    var full = restricted.op as! Attention
+    full.onlyQueryRow = nil
+    let all = try full.run(attentionInputs)[0]
+    #expect(rowOnly.shape == [batch, tokens, heads, depth])
+    let (kept, every) = (try rowOnly.floats(), try all.floats())
+    for b in 0..<batch {
+        for token in 0..<tokens {
+            let row = (b * tokens + token) * width
+            if token == gathered {
+                #expect(Array(kept[row..<(row + width)]) == Array(every[row..<(row + width)]))
+            } else {
+                #expect(kept[row..<(row + width)].allSatisfy { $0 == 0 })
+            }
+        }
+    }
+}
+
+/// When the Reshape after it keeps the batch and row axes the attention computes one row (a
+/// negative index counted from the end); otherwise, or for a row out of range, every row.
+@Test func attentionQueryRowNeedsARowKeepingReshape() throws {
+    var attention = Attention(query: .init(input: 0), key: .init(input: 1), value: .init(input: 2), scaleInputs: [],
+                              headsAfterRows: true)
+    let outputShape = [2, 5, 3, 4]
+    func row(_ index: Int, _ requested: [Int64], allowZero: Bool = false) throws -> Int? {
+        attention.onlyQueryRow = (index, 3, allowZero)
+        let inputs: [Tensor?] = [nil, nil, nil, Tensor(shape: [requested.count], int64s: requested)]
+        return try attention.queryRow(inputs, outputShape: outputShape)
+    }
+    #expect(try row(0, [0, 0, 12]) == 0)
+    #expect(try row(-1, [2, 5, -1]) == 4)
+    #expect(try row(3, [-1, 5, 12]) == 3)
+    #expect(try row(0, [1, 10, 12]) == nil)     // the two images' rows interleaved
+    #expect(try row(0, [2, 5, 3, 4]) == nil)    // rank 4: not the region's row axis
+    #expect(try row(0, [0, 0, 12], allowZero: true) == nil)  // zero is a size then: no such shape
+    #expect(try row(5, [0, 0, 12]) == nil)
+    #expect(try row(-6, [0, 0, 12]) == nil)
+}

@@ -42,6 +42,13 @@ public struct Attention: Operator {
     /// broadcast to [batch, heads, queries, keys].
     public var biasInput: Int?
 
+    /// Only this query row is read downstream (`fuseGatheredRowRegions`: the output goes through
+    /// a Reshape, whose requested shape is input `shapeInput`, into a region that runs on one
+    /// row): the other rows are written as zeros. Taken on a run only when that Reshape keeps
+    /// the batch and row axes ([batch, rows, heads, columns] to [batch, rows, heads x columns]),
+    /// so the region's row t is this output's row t; otherwise every row is computed.
+    public var onlyQueryRow: (row: Int, shapeInput: Int, allowZero: Bool)?
+
     public init(query: Operand, key: Operand, value: Operand, scaleInputs: [(input: Int, divides: Bool)], headsAfterRows: Bool,
                 biasInput: Int? = nil) {
         self.query = query
@@ -136,6 +143,7 @@ public struct Attention: Operator {
             // the nodes' own route.
             if biasStrides == nil { return [try unfused(sources, g.views, scale: scale, bias: bias)] }
         }
+        let row = try queryRow(inputs, outputShape: outputShape)
         let data = try (sources + (bias.map { [$0] } ?? [])).map { try $0.floatValues() }
         // An empty operand is never read (no keys, or no depth); it still needs an address.
         var unread: Float = 0
@@ -148,10 +156,22 @@ public struct Attention: Operator {
                             buffer.isEmpty ? placeholder : buffer.baseAddress! + offset
                         }
                         func run(_ biasView: AttentionKernel.View?) {
-                            AttentionKernel.run(query: .init(base: at(qp, q.offset), strides: q.strides),
+                            guard let row else {
+                                AttentionKernel.run(query: .init(base: at(qp, q.offset), strides: q.strides),
+                                                    key: .init(base: at(kp, k.offset), strides: k.strides),
+                                                    value: .init(base: at(vp, v.offset), strides: v.strides), scale: scale,
+                                                    bias: biasView, shape: shape, output: out.baseAddress!, outputStrides: outputStrides)
+                                return
+                            }
+                            // The one row read downstream: its query, its bias row, its output row.
+                            out.initialize(repeating: 0)
+                            var one = shape
+                            one.queries = 1
+                            AttentionKernel.run(query: .init(base: at(qp, q.offset) + row * q.strides[2], strides: q.strides),
                                                 key: .init(base: at(kp, k.offset), strides: k.strides),
                                                 value: .init(base: at(vp, v.offset), strides: v.strides), scale: scale,
-                                                bias: biasView, shape: shape, output: out.baseAddress!, outputStrides: outputStrides)
+                                                bias: biasView.map { .init(base: $0.base + row * $0.strides[2], strides: $0.strides) },
+                                                shape: one, output: out.baseAddress! + row * outputStrides[2], outputStrides: outputStrides)
                         }
                         if let biasStrides {
                             data[3].withUnsafeBufferPointer { bp in run(.init(base: at(bp, 0), strides: biasStrides)) }
@@ -164,6 +184,20 @@ public struct Attention: Operator {
             }
         }
         return [Tensor(shape: outputShape, floats: y)]
+    }
+
+    /// The one query row to compute (see `onlyQueryRow`), or nil for every row: nil unless the
+    /// downstream Reshape turns this `outputShape` ([batch, rows, heads, columns]) into
+    /// [batch, rows, heads x columns] and the row lies in 0..<rows (counted from the end when
+    /// negative; out of range, the Gather downstream reports it).
+    public func queryRow(_ inputs: [Tensor?], outputShape: [Int]) throws -> Int? {
+        guard let (row, shapeInput, allowZero) = onlyQueryRow, headsAfterRows, outputShape.count == 4,
+              let requested = inputs.optional(shapeInput), requested.rank == 1 else { return nil }
+        let rows = outputShape[1]
+        guard rows > 1, -rows <= row, row < rows,
+              let reshaped = try? Reshape.resolve(try requested.int64s().map { Int($0) }, input: outputShape, allowZero: allowZero),
+              reshaped == [outputShape[0], rows, outputShape[2] * outputShape[3]] else { return nil }
+        return row < 0 ? row + rows : row
     }
 
     /// Strides that read a dense tensor of `shape` as one of `target` by broadcasting, or nil
@@ -195,6 +229,11 @@ public struct Attention: Operator {
 
 extension Attention: PlanDescribing {
     public func plan(_ inputs: [Tensor?]) -> String {
-        "fused attention (scores kept in L1, heads read in place)"
+        let base = "fused attention (scores kept in L1, heads read in place)"
+        guard onlyQueryRow != nil else { return base }
+        let shapes = [query, key, value].compactMap { inputs.optional($0.input)?.shape }
+        guard shapes.count == 3, let g = try? geometry(shapes, biasRank: biasInput.flatMap { inputs.optional($0)?.rank } ?? 0),
+              let row = (try? queryRow(inputs, outputShape: g.outputShape)) ?? nil else { return base + ", every query row" }
+        return base + ", query row \(row) alone"
     }
 }

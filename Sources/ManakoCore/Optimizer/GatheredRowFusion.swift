@@ -50,6 +50,20 @@ extension GraphOptimizer {
                     external.append(input)
                 }
             }
+            // An attention whose output reaches the region only through a Reshape computes the
+            // gathered query row alone (checked on each run against the Reshape's shape).
+            for value in external {
+                guard let r = producer[value], nodes[r].op is Reshape, nodes[r].inputs.count == 2,
+                      (readers[value] ?? []).allSatisfy(region.contains), let a = producer[nodes[r].inputs[0]],
+                      var attention = nodes[a].op as? Attention, attention.headsAfterRows, attention.onlyQueryRow == nil,
+                      readers[nodes[r].inputs[0]] == [r], replaced[a] == nil,
+                      !dependsOn(nodes[r].inputs[1], a, nodes: nodes, producer: producer) else { continue }
+                var spec = nodes[a]
+                attention.onlyQueryRow = (Int(row), spec.inputs.count, (nodes[r].op as! Reshape).allowZero)
+                spec.inputs.append(nodes[r].inputs[1])
+                spec.op = attention
+                replaced[a] = spec
+            }
             let inputs = external.map { ValueInfo(name: $0, elementType: nil, shape: nil) }
             let outputs = [ValueInfo(name: gather.outputs[0], elementType: nil, shape: nil)]
             let indexName = gather.inputs[1], first = Tensor(shape: index.shape, int64s: [0])
@@ -63,5 +77,16 @@ extension GraphOptimizer {
             report.gatheredRowRegions += 1
         }
         return nodes.enumerated().compactMap { n, node in replaced[n] ?? (absorbed.contains(n) ? nil : node) }
+    }
+
+    /// Whether `value` is computed from node `node`'s outputs (so `node` reading it would close a cycle).
+    static func dependsOn(_ value: String, _ node: Int, nodes: [NodeSpec], producer: [String: Int]) -> Bool {
+        var pending = [value], seen = Set<String>()
+        while let v = pending.popLast() {
+            guard seen.insert(v).inserted, let p = producer[v] else { continue }
+            if p == node { return true }
+            pending += nodes[p].inputs.filter { !$0.isEmpty }
+        }
+        return false
     }
 }
