@@ -10,9 +10,11 @@ import Testing
     #expect(throws: ManakoError.self) { try run(Gemm(), t([2, 3], Array(repeating: 0, count: 6)), t([2, 3], Array(repeating: 0, count: 6))) }
 }
 
-/// OpenBLAS SGEMM (SGEMV split across threads for one row) against the triple-loop twin on
-/// awkward sizes and transpositions.
-@Test(arguments: [(1, 1, 1), (7, 1, 127), (127, 7, 1), (1001, 3, 7), (13, 17, 19), (1, 1000, 257), (1, 7, 127)])
+/// OpenBLAS SGEMM (one row: SGEMV, or `dotRows` for B stored as rows, split across threads)
+/// against the triple-loop twin on awkward sizes and transpositions: rows of B in fours and
+/// a remainder, depths of 16s, an 8 and a scalar tail.
+@Test(arguments: [(1, 1, 1), (7, 1, 127), (127, 7, 1), (1001, 3, 7), (13, 17, 19), (1, 1000, 257), (1, 7, 127),
+                  (1, 9, 1001), (1, 5, 16), (1, 131, 24), (1, 4, 7)])
 func sgemmMatchesReference(_ size: (Int, Int, Int)) {
     let (m, n, k) = size
     for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
@@ -193,4 +195,20 @@ func panelGemmReadsRowsThroughTheirMap(_ size: (Int, Int, [Int])) {
         } } }
         expectClose(c, expected, "row-source gemm \(size) threads \(threads)")
     }
+}
+
+/// One row times a B stored as rows with beta 0: C is written, never read (a NaN there stays
+/// out), as BLAS defines it; hand-worked dot products.
+@Test func oneRowProductIgnoresCWhenBetaIsZero() {
+    let a: [Float] = [1, 2, 3], b: [Float] = [1, 0, 0, 0, 1, 0, 1, 1, 1, 2, -1, 0, 0.5, 0.5, 0.5]
+    var c = [Float](repeating: .nan, count: 5)
+    a.withUnsafeBufferPointer { ap in
+        b.withUnsafeBufferPointer { bp in
+            c.withUnsafeMutableBufferPointer { cp in
+                GemmKernel.sgemm(transA: false, transB: true, m: 1, n: 5, k: 3, alpha: 2, a: ap.baseAddress!, lda: 3,
+                                 b: bp.baseAddress!, ldb: 3, beta: 0, c: cp.baseAddress!, ldc: 5)
+            }
+        }
+    }
+    #expect(c == [2, 4, 12, 0, 6])
 }
