@@ -216,7 +216,7 @@ public enum ONNXImporter {
         let deadBefore = report.removedDeadNodes
         let viewed = GraphOptimizer.readThroughViews(kept, constants: &constants, outputs: outputs, report: &report)
         let trimmed = try GraphOptimizer.fuseGatheredRowRegions(viewed, constants: constants, outputNames: Set(outputs.map(\.name)),
-                                                                report: &report)
+                                                                maxTensorElements: limits.maxTensorElements, report: &report)
         let viewsChanged = report.fusedAttentions + report.shapesReadThroughViews + report.gatheredRowRegions > 0
             || report.removedDeadNodes != deadBefore
         if blockedCount == 0 && report.packedConvolutions == 0 && report.packedMatMuls == 0 && !viewsChanged { return (built, report) }

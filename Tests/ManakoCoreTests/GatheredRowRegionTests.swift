@@ -184,3 +184,18 @@ func gatheredRowRegionMatchesTheNodes(row: Int, scalarIndex: Bool) throws {
     #expect(try row(5, [0, 0, 12]) == nil)
     #expect(try row(-6, [0, 0, 12]) == nil)
 }
+
+/// The region's own graphs keep the model's element limit: a nested run would otherwise put the
+/// default limit in force for its nodes.
+@Test func gatheredRowRegionKeepsTheModelsElementLimit() throws {
+    let (nodes, constants, inputs, outputs) = transformerTail(tokens: 5, width: 8, index: Tensor(shape: [], int64s: [0]))
+    var report = GraphOptimizer.Report()
+    let fused = try GraphOptimizer.fuseGatheredRowRegions(nodes, constants: constants, outputNames: Set(outputs.map(\.name)),
+                                                           maxTensorElements: 20, report: &report)
+    let feeds = ["x": t([2, 5, 8], pseudoRandom(80, seed: 95)), "a": t([2, 5, 8], pseudoRandom(80, seed: 96))]
+    // The outer graph allows the inputs (80 elements); the region's fc1 on one row (2 x 1 x 24) does not.
+    let graph = try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: fused, maxTensorElements: 100)
+    #expect(throws: ManakoError.self) { try graph.run(feeds) }
+    let roomy = try fuseRows(nodes, constants, outputs).0
+    #expect(try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: roomy, maxTensorElements: 100).run(feeds)["y"] != nil)
+}

@@ -55,7 +55,6 @@ public enum GemmKernel {
                     blasint(m), blasint(n), blasint(k), alpha, a, blasint(lda), b, blasint(ldb), beta, c, blasint(ldc))
     }
 
-    /// Triple loop twin of `sgemm`, same arguments.
     /// y[j] = alpha * (x . W[j]) + beta * y[j] for j in `rows` (beta 0: y is not read), W's rows
     /// `ldb` floats apart, x and each row `depth` long: the one-row product of a classifier,
     /// which streams W once and so runs at memory speed. Four rows at a time, each row's dot
@@ -110,6 +109,7 @@ public enum GemmKernel {
         }
     }
 
+    /// Triple loop twin of `sgemm`, same arguments.
     public static func referenceGemm(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
         a: [Float], lda: Int, b: [Float], ldb: Int, beta: Float, c: inout [Float], ldc: Int

@@ -16,9 +16,11 @@ extension GraphOptimizer {
     /// Each Gather of one row along axis 1, with the row-local nodes (at least one MatMul among
     /// them) whose outputs only it and they read, becomes one `GatheredRowRegion` that runs them
     /// on that row alone. The region's constants (but the Gather's index) become its inputs, so
-    /// a constant with rows (a position embedding) is cut with the rest.
+    /// a constant with rows (a position embedding) is cut with the rest. The regions' own graphs
+    /// keep the model's `maxTensorElements` (a nested run sets its graph's limit).
     public static func fuseGatheredRowRegions(_ nodes: [NodeSpec], constants: [String: Tensor], outputNames: Set<String>,
-                                       report: inout Report) throws -> [NodeSpec] {
+                                              maxTensorElements: Int = ResourceLimits.defaults.maxTensorElements,
+                                              report: inout Report) throws -> [NodeSpec] {
         let readers = readerIndex(nodes), producer = producerIndex(nodes)
         var replaced: [Int: NodeSpec] = [:], absorbed = Set<Int>()
         for (g, gather) in nodes.enumerated() {
@@ -68,8 +70,10 @@ extension GraphOptimizer {
             let outputs = [ValueInfo(name: gather.outputs[0], elementType: nil, shape: nil)]
             let indexName = gather.inputs[1], first = Tensor(shape: index.shape, int64s: [0])
             let specs = ordered.map { nodes[$0] }
-            let allRows = try Graph(inputs: inputs, outputs: outputs, constants: [indexName: index], nodes: specs)
-            let oneRow = try Graph(inputs: inputs, outputs: outputs, constants: [indexName: first], nodes: specs)
+            let allRows = try Graph(inputs: inputs, outputs: outputs, constants: [indexName: index], nodes: specs,
+                                    maxTensorElements: maxTensorElements)
+            let oneRow = try Graph(inputs: inputs, outputs: outputs, constants: [indexName: first], nodes: specs,
+                                   maxTensorElements: maxTensorElements)
             let fused = GatheredRowRegion(row: Int(row), allRows: allRows, oneRow: oneRow, nodeCount: ordered.count)
             replaced[g] = NodeSpec(name: gather.name + " (gathered row)", opType: "GatheredRowRegion", op: fused,
                                    inputs: external, outputs: gather.outputs)
