@@ -183,3 +183,34 @@ func node(_ name: String, _ inputs: [String], _ outputs: [String]) -> NodeSpec {
     #expect(one <= 3 * largest, "one thread: the pool holds \(one) floats")
     #expect(two >= steps * (channels * (side - steps) * (side - steps)), "two threads: the pool holds \(two) floats")
 }
+
+/// Copies its float input into a fresh aligned buffer from the run's pool.
+private struct AlignedCopy: Operator {
+    var factor: Float = 1
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] {
+        let x = try inputs.required(0, "x"), values = try x.floats()
+        return [Tensor(shape: x.shape, aligned: BufferPool.alignedFloats(values.count) { out in
+            for i in values.indices { out[i] = values[i] * factor }
+        })]
+    }
+}
+
+/// Offered its input's buffer, writes into a fresh one all the same (as `BlockedConv` does for
+/// an X it cannot take).
+private struct DeclinesItsInput: InputOverwriting {
+    var overwritableInput: Int? { 0 }
+    func run(_ inputs: [Tensor?]) throws -> [Tensor] { try AlignedCopy(factor: 2).run(inputs) }
+    func runOverwriting(_ inputs: [Tensor?]) throws -> [Tensor] { try run(inputs) }
+}
+
+/// An input the graph offers to overwrite but the operator does not take goes back to the pool
+/// like any other dead buffer, instead of being dropped.
+@Test func anInputOfferedButNotTakenReturnsToThePool() throws {
+    let graph = try Graph(inputs: [x], outputs: [y], constants: [:], nodes: [
+        NodeSpec(name: "copy", opType: "AlignedCopy", op: AlignedCopy(), inputs: ["x"], outputs: ["a"]),
+        NodeSpec(name: "double", opType: "DeclinesItsInput", op: DeclinesItsInput(), inputs: ["a"], outputs: ["y"]),
+    ])
+    let input = t([32, 2], pseudoRandom(64, seed: 12))
+    #expect(try graph.run(["x": input])["y"]!.floats() == input.floats().map { $0 * 2 })
+    #expect(graph.pooledElements >= 64, "the copy's buffer was dropped: the pool holds \(graph.pooledElements) floats")
+}

@@ -269,8 +269,12 @@ public final class Graph: Sendable {
                 }
                 values[slot] = results[k]
             }
-            // An overwritten input's buffer is now the output's, not the pool's.
-            for s in node.recycles where !(overwrites && s == node.overwritable?.slot) { values[s]?.recycle(into: pool) }
+            // An overwritten input's buffer is now the output's, not the pool's; an operator that
+            // was offered it but wrote elsewhere leaves it to the pool like any other.
+            let tookInput = overwrites && node.overwritable.map { o in
+                results.contains { output in values[o.slot].map { output.sharesAlignedBuffer(with: $0) } ?? false }
+            } ?? false
+            for s in node.recycles where !(tookInput && s == node.overwritable?.slot) { values[s]?.recycle(into: pool) }
             for s in node.releases { values[s] = nil }
             if let started, let profile {
                 let elapsed = ContinuousClock.now - started

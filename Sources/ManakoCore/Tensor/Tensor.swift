@@ -123,6 +123,13 @@ public struct Tensor: Sendable, Equatable {
         }
     }
 
+    /// Whether this tensor's elements are `other`'s aligned buffer itself (an output written
+    /// over its input).
+    func sharesAlignedBuffer(with other: Tensor) -> Bool {
+        guard case .aligned(let mine) = elements, case .aligned(let theirs) = other.elements else { return false }
+        return mine === theirs
+    }
+
     /// Whether the elements are an owned aligned buffer that no other reference holds (so a
     /// kernel may write over it once this tensor is dead).
     mutating func ownsBufferAlone() -> Bool {
