@@ -156,22 +156,17 @@ public struct Attention: Operator {
                             buffer.isEmpty ? placeholder : buffer.baseAddress! + offset
                         }
                         func run(_ biasView: AttentionKernel.View?) {
-                            guard let row else {
-                                AttentionKernel.run(query: .init(base: at(qp, q.offset), strides: q.strides),
-                                                    key: .init(base: at(kp, k.offset), strides: k.strides),
-                                                    value: .init(base: at(vp, v.offset), strides: v.strides), scale: scale,
-                                                    bias: biasView, shape: shape, output: out.baseAddress!, outputStrides: outputStrides)
-                                return
+                            // With one row read downstream: its query, its bias row and its output row alone.
+                            var rows = shape, first = 0
+                            if let row {
+                                out.initialize(repeating: 0)
+                                (rows.queries, first) = (1, row)
                             }
-                            // The one row read downstream: its query, its bias row, its output row.
-                            out.initialize(repeating: 0)
-                            var one = shape
-                            one.queries = 1
-                            AttentionKernel.run(query: .init(base: at(qp, q.offset) + row * q.strides[2], strides: q.strides),
+                            AttentionKernel.run(query: .init(base: at(qp, q.offset) + first * q.strides[2], strides: q.strides),
                                                 key: .init(base: at(kp, k.offset), strides: k.strides),
                                                 value: .init(base: at(vp, v.offset), strides: v.strides), scale: scale,
-                                                bias: biasView.map { .init(base: $0.base + row * $0.strides[2], strides: $0.strides) },
-                                                shape: one, output: out.baseAddress! + row * outputStrides[2], outputStrides: outputStrides)
+                                                bias: biasView.map { .init(base: $0.base + first * $0.strides[2], strides: $0.strides) },
+                                                shape: rows, output: out.baseAddress! + first * outputStrides[2], outputStrides: outputStrides)
                         }
                         if let biasStrides {
                             data[3].withUnsafeBufferPointer { bp in run(.init(base: at(bp, 0), strides: biasStrides)) }
