@@ -11,10 +11,11 @@ import Testing
 }
 
 /// OpenBLAS SGEMM (one row: SGEMV, or `dotRows` for B stored as rows, split across threads)
-/// against the triple-loop twin on awkward sizes and transpositions: rows of B in fours and
-/// a remainder, depths of 16s, an 8 and a scalar tail.
+/// against the triple-loop twin on awkward sizes and transpositions: short rows of B one at a
+/// time (depths of 32s, 8s and a scalar tail), long ones (over `GemmKernel.shortRow`) in fours
+/// and a remainder (16s, an 8, a scalar tail).
 @Test(arguments: [(1, 1, 1), (7, 1, 127), (127, 7, 1), (1001, 3, 7), (13, 17, 19), (1, 1000, 257), (1, 7, 127),
-                  (1, 9, 1001), (1, 5, 16), (1, 131, 24), (1, 4, 7)])
+                  (1, 9, 1001), (1, 5, 16), (1, 131, 24), (1, 4, 7), (1, 3, 63), (1, 9, 2049), (1, 7, 2072), (1, 6, 2103)])
 func sgemmMatchesReference(_ size: (Int, Int, Int)) {
     let (m, n, k) = size
     for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {

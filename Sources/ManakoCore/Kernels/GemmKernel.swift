@@ -57,9 +57,13 @@ public enum GemmKernel {
 
     /// y[j] = alpha * (x . W[j]) + beta * y[j] for j in `rows` (beta 0: y is not read), W's rows
     /// `ldb` floats apart, x and each row `depth` long: the one-row product of a classifier,
-    /// which streams W once and so runs at memory speed. Four rows at a time, each row's dot
-    /// product in two chains of eight lanes (16 floats a step), then eight, then one.
-    /// OpenBLAS's SGEMV read VGG-19's fc6 (411 MB) at 18 GB/s on a Zen 4 core, this loop at 24.
+    /// which streams W once and so runs at memory speed. Rows of up to `shortRow` floats go one
+    /// at a time, in four chains of eight lanes (32 floats a step), then eight, then one: W is
+    /// then one sequential stream, which a Zen 4 core read from memory at 39 GB/s where four
+    /// rows side by side (four streams) came at 21 (a 1000 x 1280 classifier). Longer rows go
+    /// four at a time in two chains each (16 floats a step), x loaded once for the four:
+    /// OpenBLAS's SGEMV read VGG-19's fc6 (411 MB) at 18 GB/s, this loop at 24-27, one row at a
+    /// time at 18.
     static func dotRows(_ w: UnsafePointer<Float>, ldb: Int, rows: Range<Int>, x: UnsafePointer<Float>, depth k: Int,
                         alpha: Float, beta: Float, y: UnsafeMutablePointer<Float>) {
         @inline(__always) func load(_ p: UnsafePointer<Float>) -> SIMD8<Float> { UnsafeRawPointer(p).loadUnaligned(as: SIMD8<Float>.self) }
@@ -69,9 +73,9 @@ public enum GemmKernel {
             for i in tail..<k { sum += x[i] * r[i] }
             y[row] = beta == 0 ? alpha * sum : alpha * sum + beta * y[row]
         }
-        let sixteens = k / 16 * 16, eights = k / 8 * 8
+        let thirtyTwos = k / 32 * 32, sixteens = k / 16 * 16, eights = k / 8 * 8
         var row = rows.lowerBound
-        while row + 4 <= rows.upperBound {
+        while k > shortRow && row + 4 <= rows.upperBound {
             let r0 = w + row * ldb, r1 = r0 + ldb, r2 = r1 + ldb, r3 = r2 + ldb
             var (a0, a1, a2, a3) = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
             var (b0, b1, b2, b3) = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
@@ -97,17 +101,24 @@ public enum GemmKernel {
         }
         while row < rows.upperBound {
             let r0 = w + row * ldb
-            var (a0, b0) = (SIMD8<Float>(), SIMD8<Float>())
+            var (a0, b0, c0, d0) = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
             var i = 0
-            while i < sixteens {
+            while i < thirtyTwos {
                 a0 = mk_multiply_add(load(r0 + i), load(x + i), a0); b0 = mk_multiply_add(load(r0 + i + 8), load(x + i + 8), b0)
-                i += 16
+                c0 = mk_multiply_add(load(r0 + i + 16), load(x + i + 16), c0); d0 = mk_multiply_add(load(r0 + i + 24), load(x + i + 24), d0)
+                i += 32
             }
-            if i < eights { a0 = mk_multiply_add(load(r0 + i), load(x + i), a0) }
-            finish(row, a0, b0, eights)
+            while i < eights {
+                a0 = mk_multiply_add(load(r0 + i), load(x + i), a0)
+                i += 8
+            }
+            finish(row, a0 + c0, b0 + d0, eights)
             row += 1
         }
     }
+
+    /// Rows of this many floats or fewer (8 KB) are read one at a time by `dotRows`.
+    static let shortRow = 2048
 
     /// Triple loop twin of `sgemm`, same arguments.
     public static func referenceGemm(
