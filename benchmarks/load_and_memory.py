@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """Load time and peak memory of Manako and ONNX Runtime, each in a fresh Python process.
 
-Usage: python3 benchmarks/load_and_memory.py MODEL.onnx [MODEL.onnx ...] [--threads 1] [--runs 5]
+Usage: python3 benchmarks/load_and_memory.py MODEL.onnx [MODEL.onnx ...] [--threads 1] [--runs 5] [--repeats 3]
 Prints a Markdown table: model load (Manako) against session creation (ONNX Runtime), and the
 peak resident memory each process reached above what it held after its imports, over one
-load and `--runs` batch-1 runs. Needs what benchmarks/compare_ort.py needs.
+load and `--runs` batch-1 runs. Each engine loads in `--repeats` fresh processes, the engine
+that goes first alternating (on a VM the first touch of memory the host has not backed yet
+is slow, and the process after another one reuses what that one freed); the table holds the
+median load and the largest peak. Needs what benchmarks/compare_ort.py needs.
 """
 import argparse
 import json
 import pathlib
+import statistics
 import subprocess
 import sys
 
@@ -58,14 +62,19 @@ def main():
     parser.add_argument("models", nargs="+")
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     print("| model | Manako load (ms) | ONNX Runtime session (ms) | Manako peak (MB) | ONNX Runtime peak (MB) |")
     print("|---|---|---|---|---|")
     for path in args.models:
-        ours = measure("manako", path, args.threads, args.runs)
-        theirs = measure("ort", path, args.threads, args.runs)
-        print(f"| {pathlib.Path(path).stem} | {ours['load_ms']:.0f} | {theirs['load_ms']:.0f} | "
-              f"{ours['peak_above_imports_mb']:.0f} | {theirs['peak_above_imports_mb']:.0f} |", flush=True)
+        results = {"manako": [], "ort": []}
+        for repeat in range(args.repeats):
+            for engine in (("manako", "ort") if repeat % 2 == 0 else ("ort", "manako")):
+                results[engine].append(measure(engine, path, args.threads, args.runs))
+        load = {e: statistics.median(r["load_ms"] for r in rs) for e, rs in results.items()}
+        peak = {e: max(r["peak_above_imports_mb"] for r in rs) for e, rs in results.items()}
+        print(f"| {pathlib.Path(path).stem} | {load['manako']:.0f} | {load['ort']:.0f} | "
+              f"{peak['manako']:.0f} | {peak['ort']:.0f} |", flush=True)
 
 
 if __name__ == "__main__":
