@@ -306,6 +306,9 @@ func blockedWinogradMatchesReference(_ c: (Int, Int, Int, Int, Int, [Int]), tile
     (1, 16, 56, 56, 2, 2, [0, 0, 0, 0], 1, false),
     (2, 24, 40, 30, 3, 2, [1, 1, 1, 1], 1, true),
     (2, 8, 9, 7, 3, 1, [1, 0, 0, 1], 1, false),
+    (1, 8, 111, 111, 3, 2, [0, 0, 0, 0], 1, true),
+    (1, 16, 10, 9, 3, 2, [0, 1, 0, 1], 1, false),
+    (1, 8, 7, 5, 3, 2, [0, 0, 0, 0], 1, false),
 ])
 func blockedPoolsMatchReference(_ c: (Int, Int, Int, Int, Int, Int, [Int], Int, Bool)) throws {
     let (n, channels, h, w, k, s, pads, d, ceil) = c

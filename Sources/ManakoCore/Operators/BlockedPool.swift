@@ -73,6 +73,11 @@ public struct BlockedPool: Operator {
         let columnStarts = columns.enumerated().map { ow, taps in (ow * g.strideWidth - g.padLeft + taps.lowerBound * g.dilationWidth) * vectorBytes }
         let columnTaps = columns.map(\.count), tapStep = g.dilationWidth * vectorBytes
         let average = kind != .max
+        // The output columns whose windows lie wholly inside the input: a contiguous run.
+        let wholeColumns = (columnTaps.firstIndex(of: g.kernelWidth) ?? 0)..<((columnTaps.lastIndex(of: g.kernelWidth) ?? -1) + 1)
+        // 3x3 windows two columns apart (ResNet's, DenseNet's and SqueezeNet's pools) share a
+        // column with their neighbour: each column's maximum over the three rows is taken once.
+        let sharesColumns = kind == .max && g.kernelHeight == 3 && g.kernelWidth == 3 && g.strideWidth == 2 && g.dilationWidth == 1
         columnStarts.withUnsafeBufferPointer { starts in
             columnTaps.withUnsafeBufferPointer { counts in
                 /// Output row `oh` of block `b` (of all the batch's blocks).
@@ -82,24 +87,31 @@ public struct BlockedPool: Operator {
                     let firstRow = plane + (top + taps.lowerBound * g.dilationHeight) * g.inWidth * vectorBytes
                     let rowStep = g.dilationHeight * g.inWidth * vectorBytes
                     let out = target + oh * g.outWidth * vectorBytes
-                    // A whole 3x3 max window (every interior pixel of ResNet's, DenseNet's and
-                    // SqueezeNet's pools): the same nine maxima in the same order (a NaN tap is
-                    // skipped alike), unrolled, not two loops of run-time length per pixel.
+                    // The next output row's new input rows, asked for a row ahead: the pool
+                    // reads a plane the layer before wrote long ago (out of L2), and the
+                    // prefetcher does not run far enough ahead on three rows at once.
+                    let nextRows = oh + 1 < g.outHeight && taps.count == g.kernelHeight ? min(g.strideHeight, g.kernelHeight) : 0
+                    let nextRow = firstRow + g.kernelHeight * rowStep
+                    // A whole 3x3 max window (where columns are not shared: stride 1, the edges):
+                    // nine maxima, unrolled, not two loops of run-time length per pixel.
                     let whole3x3 = kind == .max && g.kernelHeight == 3 && g.kernelWidth == 3 && taps.count == 3
                     // A whole 2x2 max window (VGG's pools): four taps, unrolled alike.
                     let whole2x2 = kind == .max && g.kernelHeight == 2 && g.kernelWidth == 2 && taps.count == 2
-                    for ow in 0..<g.outWidth {
+                    /// Output pixel `ow` of this row.
+                    func poolPixel(_ ow: Int) {
                         if whole2x2 && counts[ow] == 2 {
                             let row = firstRow + starts[ow]
+                            for r in 0..<nextRows { mk_prefetch(nextRow + r * rowStep + starts[ow]) }
                             var result = mk_max(row.loadUnaligned(as: SIMD8<Float>.self), SIMD8<Float>(repeating: -.infinity))
                             result = mk_max(row.loadUnaligned(fromByteOffset: tapStep, as: SIMD8<Float>.self), result)
                             result = mk_max((row + rowStep).loadUnaligned(as: SIMD8<Float>.self), result)
                             result = mk_max((row + rowStep).loadUnaligned(fromByteOffset: tapStep, as: SIMD8<Float>.self), result)
                             out.storeBytes(of: result, toByteOffset: ow * vectorBytes, as: SIMD8<Float>.self)
-                            continue
+                            return
                         }
                         if whole3x3 && counts[ow] == 3 {
                             var result = SIMD8<Float>(repeating: -.infinity), row = firstRow + starts[ow]
+                            for r in 0..<nextRows { mk_prefetch(nextRow + r * rowStep + starts[ow]) }
                             for _ in 0..<3 {
                                 result = mk_max(row.loadUnaligned(as: SIMD8<Float>.self), result)
                                 result = mk_max(row.loadUnaligned(fromByteOffset: tapStep, as: SIMD8<Float>.self), result)
@@ -107,7 +119,7 @@ public struct BlockedPool: Operator {
                                 row += rowStep
                             }
                             out.storeBytes(of: result, toByteOffset: ow * vectorBytes, as: SIMD8<Float>.self)
-                            continue
+                            return
                         }
                         var result = SIMD8<Float>(repeating: average ? 0 : -.infinity)
                         var row = firstRow + starts[ow]
@@ -122,6 +134,31 @@ public struct BlockedPool: Operator {
                         }
                         if average { result *= 1 / Float(max(1, rowDivisors[oh] * columnDivisors[ow])) }
                         out.storeBytes(of: result, toByteOffset: ow * vectorBytes, as: SIMD8<Float>.self)
+                    }
+                    var ow = 0
+                    if sharesColumns && taps.count == 3 && wholeColumns.count >= 2 {
+                        for column in 0..<wholeColumns.lowerBound { poolPixel(column) }
+                        /// The maximum of one input column's three rows. A NaN tap is skipped, as on
+                        /// every path (`mk_max` returns its second operand), so the order of the
+                        /// nine maxima does not change the result.
+                        @inline(__always) func columnMax(_ p: UnsafeRawPointer) -> SIMD8<Float> {
+                            let upper = mk_max(p.loadUnaligned(as: SIMD8<Float>.self), SIMD8<Float>(repeating: -.infinity))
+                            let middle = mk_max((p + rowStep).loadUnaligned(as: SIMD8<Float>.self), upper)
+                            return mk_max((p + 2 * rowStep).loadUnaligned(as: SIMD8<Float>.self), middle)
+                        }
+                        var left = columnMax(firstRow + starts[wholeColumns.lowerBound])
+                        for column in wholeColumns {
+                            let start = starts[column]
+                            for r in 0..<nextRows { mk_prefetch(nextRow + r * rowStep + start) }
+                            let middle = columnMax(firstRow + start + vectorBytes), right = columnMax(firstRow + start + 2 * vectorBytes)
+                            out.storeBytes(of: mk_max(mk_max(left, middle), right), toByteOffset: column * vectorBytes, as: SIMD8<Float>.self)
+                            left = right
+                        }
+                        ow = wholeColumns.upperBound
+                    }
+                    while ow < g.outWidth {
+                        poolPixel(ow)
+                        ow += 1
                     }
                 }
                 guard Parallel.threads > 1 && blocks * spatialOut >= 1 << 10 else {
