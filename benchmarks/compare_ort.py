@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Runs Manako and ONNX Runtime on the same models and inputs, interleaved in one process, and
-prints a Markdown table of median latencies and their ratio (Manako / ONNX Runtime), and the
-ratio of the fastest runs (less at the mercy of a noisy host).
+prints a Markdown table of median latencies and their ratio (Manako / ONNX Runtime), the
+ratio of the fastest runs (less at the mercy of a noisy host), and the interquartile range of
+the ratios of adjacent blocks (how far the host moved during the run).
 
 Usage: python3 benchmarks/compare_ort.py MODEL.onnx [MODEL.onnx ...] [--threads 1 2] [--batch 1 8] [--runs 20]
 Needs numpy, onnxruntime and the manako package (pip install ./bindings/python, or set
@@ -38,8 +39,8 @@ def main():
     parser.add_argument("--batch", type=int, nargs="+", default=[1])
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
-    print("| model | threads | batch | Manako median (ms) | ONNX Runtime median (ms) | ratio | ratio of minimums |")
-    print("|---|---|---|---|---|---|---|")
+    print("| model | threads | batch | Manako median (ms) | ONNX Runtime median (ms) | ratio | ratio of minimums | block ratios, p25-p75 |")
+    print("|---|---|---|---|---|---|---|---|")
     for path in args.models:
         for threads in args.threads:
             options = ort.SessionOptions()
@@ -50,7 +51,7 @@ def main():
                 for batch in args.batch:
                     fixed = model.inputs[0].shape[0] if model.inputs and model.inputs[0].shape else None
                     if fixed is not None and fixed != batch:
-                        print(f"| {pathlib.Path(path).stem} | {threads} | {batch} | - | - | the model's batch is fixed at {fixed} | - |")
+                        print(f"| {pathlib.Path(path).stem} | {threads} | {batch} | - | - | the model's batch is fixed at {fixed} | - | - |")
                         continue
                     feeds = input_for(model, batch)
                     ours, theirs = [], []
@@ -70,13 +71,20 @@ def main():
                             run()
                             times.append(time.perf_counter() - t)
                         return times
+                    # Each pair of adjacent blocks gives a ratio of its own: their spread shows how
+                    # much the host moved during the run (a noisy VM's phases last seconds).
+                    blockRatios = []
                     while len(ours) < args.runs:
                         block = timed(lambda: model.run(feeds))
-                        theirs += timed(lambda: session.run(None, feeds))[:len(block)]
+                        other = timed(lambda: session.run(None, feeds))[:len(block)]
+                        blockRatios.append(statistics.median(block) / statistics.median(other))
+                        theirs += other
                         ours += block
                     m, o = statistics.median(ours) * 1000, statistics.median(theirs) * 1000
-                    print(f"| {pathlib.Path(path).stem} | {threads} | {batch} | {m:.1f} | {o:.1f} | {m / o:.2f} | {min(ours) / min(theirs):.2f} |",
-                          flush=True)
+                    low, high = (statistics.quantiles(blockRatios, n=4)[0::2] if len(blockRatios) > 1
+                                 else (blockRatios[0], blockRatios[0]))
+                    print(f"| {pathlib.Path(path).stem} | {threads} | {batch} | {m:.1f} | {o:.1f} | {m / o:.2f} | {min(ours) / min(theirs):.2f} "
+                          f"| {low:.2f}-{high:.2f} |", flush=True)
 
 
 if __name__ == "__main__":
