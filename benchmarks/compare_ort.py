@@ -73,16 +73,16 @@ def main():
                         return times
                     # Each pair of adjacent blocks gives a ratio of its own: their spread shows how
                     # much the host moved during the run (a noisy VM's phases last seconds).
-                    blockRatios = []
+                    block_ratios = []
                     while len(ours) < args.runs:
                         block = timed(lambda: model.run(feeds))
                         other = timed(lambda: session.run(None, feeds))[:len(block)]
-                        blockRatios.append(statistics.median(block) / statistics.median(other))
+                        block_ratios.append(statistics.median(block) / statistics.median(other))
                         theirs += other
                         ours += block
                     m, o = statistics.median(ours) * 1000, statistics.median(theirs) * 1000
-                    low, high = (statistics.quantiles(blockRatios, n=4)[0::2] if len(blockRatios) > 1
-                                 else (blockRatios[0], blockRatios[0]))
+                    low, high = (statistics.quantiles(block_ratios, n=4)[0::2] if len(block_ratios) > 1
+                                 else (block_ratios[0], block_ratios[0]))
                     print(f"| {pathlib.Path(path).stem} | {threads} | {batch} | {m:.1f} | {o:.1f} | {m / o:.2f} | {min(ours) / min(theirs):.2f} "
                           f"| {low:.2f}-{high:.2f} |", flush=True)
 

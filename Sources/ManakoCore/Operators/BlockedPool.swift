@@ -92,6 +92,10 @@ public struct BlockedPool: Operator {
                     // prefetcher does not run far enough ahead on three rows at once.
                     let nextRows = oh + 1 < g.outHeight && taps.count == g.kernelHeight ? min(g.strideHeight, g.kernelHeight) : 0
                     let nextRow = firstRow + g.kernelHeight * rowStep
+                    /// Asks for the next output row's new input rows at byte `start` of a row.
+                    @inline(__always) func prefetchNextRows(_ start: Int) {
+                        for r in 0..<nextRows { mk_prefetch(nextRow + r * rowStep + start) }
+                    }
                     // A whole 3x3 max window (where columns are not shared: stride 1, the edges):
                     // nine maxima, unrolled, not two loops of run-time length per pixel.
                     let whole3x3 = kind == .max && g.kernelHeight == 3 && g.kernelWidth == 3 && taps.count == 3
@@ -101,7 +105,7 @@ public struct BlockedPool: Operator {
                     func poolPixel(_ ow: Int) {
                         if whole2x2 && counts[ow] == 2 {
                             let row = firstRow + starts[ow]
-                            for r in 0..<nextRows { mk_prefetch(nextRow + r * rowStep + starts[ow]) }
+                            prefetchNextRows(starts[ow])
                             var result = mk_max(row.loadUnaligned(as: SIMD8<Float>.self), SIMD8<Float>(repeating: -.infinity))
                             result = mk_max(row.loadUnaligned(fromByteOffset: tapStep, as: SIMD8<Float>.self), result)
                             result = mk_max((row + rowStep).loadUnaligned(as: SIMD8<Float>.self), result)
@@ -111,7 +115,7 @@ public struct BlockedPool: Operator {
                         }
                         if whole3x3 && counts[ow] == 3 {
                             var result = SIMD8<Float>(repeating: -.infinity), row = firstRow + starts[ow]
-                            for r in 0..<nextRows { mk_prefetch(nextRow + r * rowStep + starts[ow]) }
+                            prefetchNextRows(starts[ow])
                             for _ in 0..<3 {
                                 result = mk_max(row.loadUnaligned(as: SIMD8<Float>.self), result)
                                 result = mk_max(row.loadUnaligned(fromByteOffset: tapStep, as: SIMD8<Float>.self), result)
@@ -149,7 +153,7 @@ public struct BlockedPool: Operator {
                         var left = columnMax(firstRow + starts[wholeColumns.lowerBound])
                         for column in wholeColumns {
                             let start = starts[column]
-                            for r in 0..<nextRows { mk_prefetch(nextRow + r * rowStep + start) }
+                            prefetchNextRows(start)
                             let middle = columnMax(firstRow + start + vectorBytes), right = columnMax(firstRow + start + 2 * vectorBytes)
                             out.storeBytes(of: mk_max(mk_max(left, middle), right), toByteOffset: column * vectorBytes, as: SIMD8<Float>.self)
                             left = right
