@@ -44,6 +44,14 @@ import Testing
 /// Softmax's fused rows (clamped FMA exp and the sum in one pass) against the plain definition in
 /// double precision, on rows of 1, 7, 197 and 1001 with a wide spread; a NaN or an infinity in a
 /// row gives NaN there and leaves the other rows alone.
+/// Rows in aligned memory (a pooled buffer) are read in place: e^0 / (e^0 + e^ln 3) = 1/4.
+@Test func softmaxReadsAlignedInput() throws {
+    let values: [Float] = [0, Float(log(3.0)), 5, 5]
+    let x = Tensor(shape: [2, 2], aligned: AlignedFloats(count: values.count) { _ = $0.update(fromContentsOf: values) })
+    let y = try run(Softmax(axis: -1, coerce2D: false), x).floats()
+    expectClose(y, [0.25, 0.75, 0.5, 0.5], tolerance: 1e-6, "aligned softmax")
+}
+
 @Test func softmaxRowsMatchTheDefinition() throws {
     for length in [1, 7, 197, 1001] {
         let values = pseudoRandom(3 * length, seed: UInt64(length)).map { $0 * 60 }

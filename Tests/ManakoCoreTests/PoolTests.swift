@@ -27,6 +27,15 @@ let grid = t([1, 1, 3, 3], [1, 2, 3, 4, 5, 6, 7, 8, 9])
     #expect(try y.shape == [1, 2, 1, 1] && y.floats() == [2, 15])
 }
 
+/// An input in aligned memory (a pooled buffer, or a caller's input read in place) is read
+/// where it is, with the same result.
+@Test func globalAveragePoolReadsAlignedInput() throws {
+    let values: [Float] = [1, 3, 10, 20, -4, 6]
+    let x = Tensor(shape: [1, 3, 2], aligned: AlignedFloats(count: values.count) { _ = $0.update(fromContentsOf: values) })
+    let y = try run(GlobalAveragePool(), x)
+    #expect(try y.shape == [1, 3, 1] && y.floats() == [2, 15, 1])
+}
+
 @Test func windowGeometryFollowsOnnxAutoPad() throws {
     let same = try WindowGeometry(input: [1, 1, 9, 8], kernel: (4, 4), strides: (2, 2), dilations: (1, 1), pads: [0, 0, 0, 0], autoPad: .sameUpper)
     #expect(same.outHeight == 5 && same.outWidth == 4 && same.padTop == 1 && same.padBottom == 2)

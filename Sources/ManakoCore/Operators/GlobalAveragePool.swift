@@ -7,7 +7,7 @@ public struct GlobalAveragePool: Operator {
         guard x.rank >= 3 else { throw ManakoError(.shapeMismatch, "expected rank 3 or more, got \(x.shape)") }
         let planes = x.shape[0] * x.shape[1]
         let size = x.shape.dropFirst(2).reduce(1, *)
-        let data = try x.floats()
+        let data = try x.floatValues()  // read in place: a caller's input or a pooled buffer is not copied
         var out = [Float](repeating: 0, count: planes)
         data.withUnsafeBufferPointer { xb in
             for p in 0..<planes { out[p] = size > 0 ? VectorMath.sum(xb.baseAddress! + p * size, count: size) / Float(size) : 0 }

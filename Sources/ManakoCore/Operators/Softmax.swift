@@ -18,8 +18,8 @@ public struct Softmax: Operator {
         guard length > 0 else { return [x] }
         if inner == 1 {
             // Contiguous rows (split across threads): max; e^(x - max) into the output with the
-            // sum accumulated in the same pass; then scale. The input is only read.
-            let input = try x.floats()
+            // sum accumulated in the same pass; then scale. The input is only read, in place.
+            let input = try x.floatValues()
             let output = BufferPool.floats(input.count) { out in
                 input.withUnsafeBufferPointer { xb in
                     let parts = Parallel.ranges(outer)
