@@ -36,6 +36,15 @@ let grid = t([1, 1, 3, 3], [1, 2, 3, 4, 5, 6, 7, 8, 9])
     #expect(try y.shape == [1, 3, 1] && y.floats() == [2, 15, 1])
 }
 
+/// BatchNormalization by hand on an input in aligned memory (read in place): per channel
+/// (x - mean) / sqrt(var + eps) * scale + B, with eps 0 and var 4 (so a divisor of 2).
+@Test func batchNormalizationReadsAlignedInput() throws {
+    let values: [Float] = [1, 3, 10, 20]
+    let x = Tensor(shape: [1, 2, 1, 2], aligned: AlignedFloats(count: values.count) { _ = $0.update(fromContentsOf: values) })
+    let y = try run(BatchNormalization(epsilon: 0), x, t([2], [1, 2]), t([2], [0, 1]), t([2], [1, 10]), t([2], [4, 4]))
+    #expect(try y.floats() == [0, 1, 1, 11])
+}
+
 @Test func windowGeometryFollowsOnnxAutoPad() throws {
     let same = try WindowGeometry(input: [1, 1, 9, 8], kernel: (4, 4), strides: (2, 2), dilations: (1, 1), pads: [0, 0, 0, 0], autoPad: .sameUpper)
     #expect(same.outHeight == 5 && same.outWidth == 4 && same.padTop == 1 && same.padBottom == 2)

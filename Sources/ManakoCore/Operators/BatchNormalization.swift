@@ -25,7 +25,7 @@ public struct BatchNormalization: Operator, ActivationFusing {
         let (multiplier, offset) = BatchNormalization.affine(scale: parameters[0], bias: parameters[1], mean: parameters[2],
                                                              variance: parameters[3], epsilon: epsilon)
         let inner = x.shape.dropFirst(2).reduce(1, *)
-        let input = try x.floats()
+        let input = try x.floatValues()
         let activation = self.activation
         // Read in place and written to a new buffer: mutating X would first copy it whole.
         let output = BufferPool.floats(input.count) { out in
