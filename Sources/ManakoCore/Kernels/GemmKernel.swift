@@ -74,8 +74,9 @@ public enum GemmKernel {
             y[row] = beta == 0 ? alpha * sum : alpha * sum + beta * y[row]
         }
         let thirtyTwos = k / 32 * 32, sixteens = k / 16 * 16, eights = k / 8 * 8
+        let fourAtATime = k > shortRow
         var row = rows.lowerBound
-        while k > shortRow && row + 4 <= rows.upperBound {
+        while fourAtATime && row + 4 <= rows.upperBound {
             let r0 = w + row * ldb, r1 = r0 + ldb, r2 = r1 + ldb, r3 = r2 + ldb
             var (a0, a1, a2, a3) = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())
             var (b0, b1, b2, b3) = (SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>(), SIMD8<Float>())

@@ -55,13 +55,13 @@ extension GraphOptimizer {
             // An attention whose output reaches the region only through a Reshape computes the
             // gathered query row alone (checked on each run against the Reshape's shape).
             for value in external {
-                guard let r = producer[value], nodes[r].op is Reshape, nodes[r].inputs.count == 2,
+                guard let r = producer[value], let reshape = nodes[r].op as? Reshape, nodes[r].inputs.count == 2,
                       (readers[value] ?? []).allSatisfy(region.contains), let a = producer[nodes[r].inputs[0]],
                       var attention = nodes[a].op as? Attention, attention.headsAfterRows, attention.onlyQueryRow == nil,
                       readers[nodes[r].inputs[0]] == [r], replaced[a] == nil,
                       !dependsOn(nodes[r].inputs[1], a, nodes: nodes, producer: producer) else { continue }
                 var spec = nodes[a]
-                attention.onlyQueryRow = (Int(row), spec.inputs.count, (nodes[r].op as! Reshape).allowZero)
+                attention.onlyQueryRow = (Int(row), spec.inputs.count, reshape.allowZero)
                 spec.inputs.append(nodes[r].inputs[1])
                 spec.op = attention
                 replaced[a] = spec
