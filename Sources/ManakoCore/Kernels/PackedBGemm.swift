@@ -224,7 +224,7 @@ public enum PackedBGemm {
             }
         } else if let next {
             for p in 0..<depth {
-                mk_prefetch(next + p * 64)
+                mk_prefetch_l2(next + p * 64)
                 sums.add(r0[p], r1[p], r2[p], r3[p], r4[p], r5[p],
                          pb.loadUnaligned(as: SIMD8<Float>.self), pb.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
                 pb += 64
