@@ -1,3 +1,4 @@
+import Glibc
 import ManakoCore
 import Testing
 
@@ -29,6 +30,19 @@ private func worstUlp(_ xs: [Float], _ fast: (SIMD8<Float>) -> SIMD8<Float>, _ e
     #expect(worstUlp(xs, VectorMath.erf, VectorMath.libmErf, absoluteFloor: 1e-7) <= 8)
     let small: [Float] = stride(from: Float(-0.01), through: 0.01, by: 0.0001).map { $0 }
     #expect(worstUlp(small, VectorMath.erf, VectorMath.libmErf) <= 8)
+}
+
+/// GELU against x / 2 * (1 + erf(x / sqrt 2)) in double precision (the C library's double erf):
+/// within 8 ulp, or 1e-6 absolute where x is negative enough for 1 + erf to cancel (erf's error
+/// of about 1e-7 there, times x / 2). Its own clamp (vmaxps / vminps, not erf's blends) must keep
+/// a NaN a NaN and give 0 and x past the clamp.
+@Test func vectorGeluMatchesItsDefinition() {
+    let xs = stride(from: Float(-12), through: 12, by: 0.00713).map { $0 } + [0, 1e-6, -1e-6, 5.65, 5.66, 100, -100]
+    let exact: (Float) -> Float = { x in Float(0.5 * Double(x) * (1 + Glibc.erf(Double(x) / 2.0.squareRoot()))) }
+    #expect(worstUlp(xs, VectorMath.gelu, exact, absoluteFloor: 1e-6) <= 8)
+    var special: [Float] = [.nan, .infinity, 100, -100]
+    VectorMath.transform(&special, VectorMath.gelu)
+    #expect(special[0].isNaN && special[1] == .infinity && special[2] == 100 && special[3] == 0)
 }
 
 @Test func clampedExpMatchesTheCLibraryInsideItsClamp() {

