@@ -95,6 +95,50 @@ func indirectConvMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, Int, 
     #expect(one == two, "1 vs 2 threads differ for \(c)")
 }
 
+/// The patch GEMM (windows that tile the input: ViT's patch embedding) against the seven-loop
+/// twin plus the activation's scalar definition: inputs not a multiple of the window (rows and
+/// columns past the last window unread), non-square windows, 1 to 5 channels, filters not a
+/// multiple of sixteen, K past one slice (3 x 16 x 17 = 816), batch 3; bit-identical with one and
+/// two threads; and the Conv operator takes it (its plan says so) with the same result.
+@Test(arguments: [
+    // (batch, channels, height, width, outChannels, kernel height, kernel width)
+    (3, 3, 35, 33, 13, 16, 16),
+    (1, 1, 4, 4, 1, 2, 2),
+    (2, 5, 9, 14, 20, 4, 3),
+    (1, 3, 34, 17, 50, 16, 17),
+])
+func patchConvMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int)) throws {
+    let (n, ch, h, w, m, kh, kw) = c
+    let g = try WindowGeometry(input: [n, ch, h, w], kernel: (kh, kw), strides: (kh, kw), dilations: (1, 1), pads: [0, 0, 0, 0],
+                               autoPad: .explicit)
+    let x = pseudoRandom(n * ch * h * w, seed: 51), weights = pseudoRandom(m * ch * kh * kw, seed: 52), bias = pseudoRandom(m, seed: 53)
+    let gelu = scalarActivation(.gelu)
+    let expected = ConvKernels.reference(input: x, weights: weights, bias: bias, geometry: g, outChannels: m, groups: 1).map(gelu)
+    let packed = PatchConvKernel.packWeights(weights, outChannels: m, patch: ch * kh * kw)
+    func fast(_ threads: Int) -> [Float] {
+        Parallel.withThreads(threads) {
+            [Float](unsafeUninitializedCapacity: expected.count) { out, initialized in
+                x.withUnsafeBufferPointer { xs in
+                    bias.withUnsafeBufferPointer { b in
+                        PatchConvKernel.run(xs.baseAddress!, geometry: g, weights: packed, bias: b.baseAddress!, activation: .gelu,
+                                            into: out.baseAddress!)
+                    }
+                }
+                initialized = expected.count
+            }
+        }
+    }
+    let one = fast(1), two = fast(2)
+    expectClose(one, expected, "patch conv \(c)")
+    #expect(one == two, "1 vs 2 threads differ for \(c)")
+    var conv = Conv(strides: [kh, kw])
+    conv.activation = .gelu
+    conv.patchWeights = packed
+    let inputs = [t([n, ch, h, w], x), t([m, ch, kh, kw], weights), t([m], bias)]
+    #expect(conv.plan(inputs).hasPrefix("patch GEMM"), "plan for \(c): \(conv.plan(inputs))")
+    #expect(try conv.run(inputs)[0].floats() == one, "Conv's patch path for \(c)")
+}
+
 /// The direct depthwise kernel (phase-split padded planes, fused epilogue) against the seven-loop
 /// twin followed by the activation's scalar definition, on awkward shapes.
 @Test(arguments: [

@@ -13,6 +13,8 @@ public struct Conv: Operator, ActivationFusing {
     public var addsResidual = false
     /// The weights packed for the GEMM path, per group (prepared at load when W is a constant).
     public var packedWeights: [PanelGemm.PackedA]?
+    /// The weights packed for `PatchConvKernel` (prepared at load where windows tile the input).
+    public var patchWeights: PackedBGemm.PackedB?
     /// The weights transformed for Winograd F(4x4, 3x3) (prepared at load for eligible convolutions).
     public var winogradWeights: WinogradKernel.Weights?
     /// W's shape when the load dropped W itself, keeping only its prepared form.
@@ -71,6 +73,18 @@ public struct Conv: Operator, ActivationFusing {
             activation.apply(&sum)
             return [Tensor(shape: sumShape, floats: sum)]
         }
+        if let patch = patchWeights, residual == nil, usesPatchKernel(g, channels: channels, outChannels: outChannels) {
+            let input = try x.floatValues()
+            let y = BufferPool.floats(shape.reduce(1, *)) { out in
+                input.withUnsafeBufferPointer { source in
+                    bias.withOptionalPointer { biasPointer in
+                        PatchConvKernel.run(source.baseAddress!, geometry: g, weights: patch, bias: biasPointer, activation: activation,
+                                            into: out.baseAddress!)
+                    }
+                }
+            }
+            return [Tensor(shape: shape, floats: y)]
+        }
         if let winograd = winogradWeights, winograd.inChannels == channels, winograd.outChannels == outChannels, x.rank == 4,
            winogradFits {
             let y = WinogradKernel.run(input: try x.floats(), weights: winograd, bias: bias, geometry: g,
@@ -84,6 +98,18 @@ public struct Conv: Operator, ActivationFusing {
     }
 }
 
+extension Conv {
+    /// Whether `patchWeights` serve this geometry: windows that tile a 2-D input, weights for
+    /// these channels.
+    func usesPatchKernel(_ g: WindowGeometry, channels: Int, outChannels: Int) -> Bool {
+        guard let patch = patchWeights else { return false }
+        return patch.depth == channels * g.kernelHeight * g.kernelWidth && patch.columns == outChannels
+            && PatchConvKernel.fits(kernel: [g.kernelHeight, g.kernelWidth], strides: [g.strideHeight, g.strideWidth],
+                                    dilations: [g.dilationHeight, g.dilationWidth], pads: [g.padTop, g.padLeft, g.padBottom, g.padRight],
+                                    groups: group)
+    }
+}
+
 extension Conv: PlanDescribing {
     /// The kernel `run` takes for these inputs, and what its epilogue fuses.
     public func plan(_ inputs: [Tensor?]) -> String {
@@ -94,7 +120,9 @@ extension Conv: PlanDescribing {
         let kernel = "\(g.kernelHeight)x\(g.kernelWidth)/\(g.strideWidth)"
         var algorithm: String
         let tiles = (g.outHeight + 3) / 4 * ((g.outWidth + 3) / 4)
-        if let winograd = winogradWeights, winograd.inChannels == x.shape[1], tiles >= WinogradKernel.minimumTiles {
+        if !addsResidual && usesPatchKernel(g, channels: x.shape[1], outChannels: wShape[0]) {
+            algorithm = "patch GEMM \(kernel) \(wShape[0])x\(wShape[1] * g.kernelHeight * g.kernelWidth)x\(g.outHeight * g.outWidth)"
+        } else if let winograd = winogradWeights, winograd.inChannels == x.shape[1], tiles >= WinogradKernel.minimumTiles {
             algorithm = "Winograd F(4x4,3x3), \(tiles) tiles, 36 GEMMs \(wShape[0])x\(wShape[1])"
         } else if group == x.shape[1] && group == wShape[0] && !addsResidual {
             algorithm = "depthwise direct \(kernel)"
