@@ -170,9 +170,13 @@ public enum BlockedGemmConvKernel {
         let tileGroups = splitsTiles ? Parallel.threads : Parallel.threads == 1 || rangePerThread ? 1
             : g.batch * ranges == 1 && tiles % Parallel.threads == 0 ? Parallel.threads
             : min(tiles, max(1, (4 * Parallel.threads + g.batch * ranges - 1) / (g.batch * ranges)))
-        // Split tiles would each pack their range's panels again: then every range is packed
-        // once, up front, for all of k ([image][range][slice][panel][step][pixel][8]).
-        let prepacks = tileGroups > 1 && (inputAffine != nil || (tiles >= 3 && min(weights.sliceDepth, k) >= 32))
+        // Split tiles pack their range's panels each: packing them once, up front, cost a
+        // second fork and join and had each thread read the panels the other packed (two
+        // threads: MobileNetV2 1.2-2.7 %, SqueezeNet 1.1-3.3 %, EfficientNet-B0 and Lite0 0-2 %
+        // slower). Only panels through a Concat's BatchNormalization and
+        // ReLU, whose packing costs more, are packed once for all tiles
+        // ([image][range][slice][panel][step][pixel][8]).
+        let prepacks = tileGroups > 1 && inputAffine != nil
         let rangeFloats = panelsPerRange * PanelGemm.rowsPerPanel * k
         let slices = (k + weights.sliceDepth - 1) / weights.sliceDepth
         let prepacked = !prepacks ? [] : BufferPool.floats(g.batch * ranges * rangeFloats) { target in
@@ -231,7 +235,9 @@ public enum BlockedGemmConvKernel {
         // are first packed per panel into [step][pixel][8] (one stream for the tiles to read, not one
         // per step); otherwise the tiles read them in place.
         // (An input affine is applied as the panels are packed: they always are.)
-        let packs = prepacked != nil || inputAffine != nil || (tileRange.count >= 3 && min(weights.sliceDepth, k) >= 32)
+        // Decided by the layer's tiles, not this item's: a lone pixel sums in another order
+        // packed than in place, and the result must not depend on how the tiles split.
+        let packs = prepacked != nil || inputAffine != nil || (tiles >= 3 && min(weights.sliceDepth, k) >= 32)
         // 24 or 32 output channels read in place take both tiles in one pass (`widePass`).
         let wide = !packs && tiles == 2 && tileRange.count == 2 && m > columnsPerTile
         // The panels' pixel offsets (Ints, two floats' room each), then the packed panels.
