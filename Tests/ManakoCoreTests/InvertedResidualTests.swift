@@ -23,6 +23,8 @@ import Testing
     (1, 40, 240, 40, 28, 28, 1, 1, [0, 0, 0, 0], 5, 1, [2, 2, 2, 2], true),
     (1, 264, 16, 8, 6, 7, 1, 1, [0, 0, 0, 0], 3, 1, [1, 1, 1, 1], false),
     (1, 8, 96, 64, 60, 50, 1, 1, [0, 0, 0, 0], 3, 2, [0, 0, 1, 1], true),
+    // MobileNetV2's stride-2 block into 14x14: three bands by the L2 budget, made four (4, 4, 4, 2 rows).
+    (1, 32, 192, 64, 28, 28, 1, 1, [0, 0, 0, 0], 3, 2, [1, 1, 1, 1], false),
 ])
 func invertedResidualMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, Int, [Int], Int, Int, [Int], Bool)) throws {
     let (n, cin, e, m, h, w, sk, ss, sourcePads, k, s, pads, withResidual) = c
