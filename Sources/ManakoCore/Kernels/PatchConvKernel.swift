@@ -45,21 +45,11 @@ public enum PatchConvKernel {
                         }
                     }
                 }
-                transpose(rowsOut, rows: pixels, columns: m, into: y + image * m * pixels)
+                // [pixels, M] read as its transposed view: StridedCopy's 8x8 register transposes.
+                StridedCopy.transposeTiles(rowsOut, shape: [m, pixels], strides: [1, m], contiguousAxis: 0, into: y + image * m * pixels,
+                                           parallel: pixels * m >= Parallel.elementwiseThreshold)
             }
         }
         BufferPool.recycle(products)
-    }
-
-    /// target[j][i] = source[i][j] for a rows x columns source, in 8x8 blocks (both sides stay
-    /// in a few cache lines per block).
-    static func transpose(_ source: UnsafePointer<Float>, rows: Int, columns: Int, into target: UnsafeMutablePointer<Float>) {
-        for i0 in stride(from: 0, to: rows, by: 8) {
-            for j0 in stride(from: 0, to: columns, by: 8) {
-                for i in i0..<min(rows, i0 + 8) {
-                    for j in j0..<min(columns, j0 + 8) { target[j * rows + i] = source[i * columns + j] }
-                }
-            }
-        }
     }
 }

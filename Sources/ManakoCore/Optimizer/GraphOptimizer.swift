@@ -460,9 +460,10 @@ public enum GraphOptimizer {
                 conv.winogradWeights = WinogradKernel.transformWeights(values, outChannels: w.shape[0], inChannels: w.shape[1])
                 report.winogradConvolutions += 1
             }
-            if w.rank == 4, PatchConvKernel.fits(kernel: Array(w.shape[2...]), strides: strides, dilations: dilations,
-                                                 pads: conv.autoPad == .explicit ? conv.pads ?? [0] : conv.autoPad == .valid ? [0] : [1],
-                                                 groups: conv.group) {
+            // SAME padding depends on the input size: never taken as unpadded here.
+            let knownPads = conv.autoPad == .explicit ? conv.pads ?? [] : conv.autoPad == .valid ? [] : nil
+            if w.rank == 4, let knownPads, PatchConvKernel.fits(kernel: Array(w.shape[2...]), strides: strides, dilations: dilations,
+                                                                pads: knownPads, groups: conv.group) {
                 conv.patchWeights = PatchConvKernel.packWeights(values, outChannels: w.shape[0], patch: patch)
             }
             // Also for Winograd layers: small outputs take the GEMM path at run time.
