@@ -49,27 +49,12 @@ public enum BlockedWinogradKernel {
 
     /// U = G g G^T per filter and channel (as `WinogradKernel`), packed per position (once, at load).
     public static func transformWeights(_ weights: [Float], outChannels m: Int, inChannels c: Int, tile: Int = 4) -> Weights {
-        if tile == 2 {
-            // Row by row of the 4x4 positions through one [4][m][c] buffer: F(2x2) takes the wide
-            // layers, whose 16 positions at once would add 16 MB (at 512 channels) to the load's peak.
-            var u = [Float](repeating: 0, count: 4 * m * c)
-            let positions = (0..<4).flatMap { row in
-                u.withUnsafeMutableBufferPointer { u in
-                    WinogradKernel.transformedFilters2(weights, outChannels: m, inChannels: c, row: row, into: u.baseAddress!)
-                    return (0..<4).map { column in
-                        PackedBGemm.PackedB(columnsOf: u.baseAddress! + column * m * c, columnStride: c, rowOffsets: nil, depth: c,
-                                            columns: m, sliceMultiple: ChannelBlocks.width)
-                    }
-                }
-            }
-            return Weights(outChannels: m, inChannels: c, tile: tile, positions: positions)
-        }
-        let u = tile == 6 ? WinogradKernel.transformedFilters(weights, outChannels: m, inChannels: c, g: filterTransform6, n: 8)
-            : WinogradKernel.transformedFilters(weights, outChannels: m, inChannels: c)
+        let (g, n) = tile == 2 ? (WinogradKernel.filterTransform2, 4) : tile == 6 ? (filterTransform6, 8) : (WinogradKernel.filterTransform4, 6)
+        var positions: [PackedBGemm.PackedB] = []
         // Position p's [m][c] filters are its B read by columns (as `packWeights` with one tap).
-        let positions = u.withUnsafeBufferPointer { u in
-            (0..<((tile + 2) * (tile + 2))).map { p in
-                PackedBGemm.PackedB(columnsOf: u.baseAddress! + p * m * c, columnStride: c, rowOffsets: nil, depth: c, columns: m,
+        WinogradKernel.forEachTransformedRow(weights, outChannels: m, inChannels: c, g: g, n: n) { u in
+            positions += (0..<n).map { column in
+                PackedBGemm.PackedB(columnsOf: u + column * m * c, columnStride: c, rowOffsets: nil, depth: c, columns: m,
                                     sliceMultiple: ChannelBlocks.width)
             }
         }

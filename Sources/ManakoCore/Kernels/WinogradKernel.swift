@@ -27,72 +27,45 @@ public enum WinogradKernel {
 
     /// U = G g G^T per filter and channel, gathered per position into GEMM operands (once, at load).
     public static func transformWeights(_ weights: [Float], outChannels m: Int, inChannels c: Int) -> Weights {
-        let u = transformedFilters(weights, outChannels: m, inChannels: c)
-        let positions = u.withUnsafeBufferPointer { p in
-            (0..<36).map { PanelGemm.PackedA(p.baseAddress! + $0 * m * c, rows: m, depth: c, rowStride: c) }
+        var positions: [PanelGemm.PackedA] = []
+        forEachTransformedRow(weights, outChannels: m, inChannels: c, g: filterTransform4, n: 6) { u in
+            positions += (0..<6).map { PanelGemm.PackedA(u + $0 * m * c, rows: m, depth: c, rowStride: c) }
         }
         return Weights(outChannels: m, inChannels: c, positions: positions)
     }
 
-    /// F(2x2, 3x3)'s U = G g G^T at the four positions of one row (row i of the 4x4 result) of
-    /// every filter and channel, as [column j][m][c] into `u` (in double precision): G's rows
-    /// are [1 0 0], [1/2 1/2 1/2], [1/2 -1/2 1/2], [0 0 1]. A row's three sums (G k)[i] serve its
-    /// four positions: one pass over the weights per row, not per position (ResNet-50's three
-    /// 512-channel layers took 32 ms of its load position by position).
-    static func transformedFilters2(_ weights: [Float], outChannels m: Int, inChannels c: Int, row i: Int,
-                                    into u: UnsafeMutablePointer<Float>) {
-        let g: [(Double, Double, Double)] = [(1, 0, 0), (0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0, 0, 1)]
-        let gi = g[i], count = m * c
-        let (u0, u1, u2, u3) = (u, u + count, u + 2 * count, u + 3 * count)
-        weights.withUnsafeBufferPointer { w in
-            for index in 0..<count {
-                let k = w.baseAddress! + index * 9
-                // (G k)[i] column by column, then times G[j] for each position j of the row.
-                func column(_ b: Int) -> Double { gi.0 * Double(k[b]) + gi.1 * Double(k[3 + b]) + gi.2 * Double(k[6 + b]) }
-                let (c0, c1, c2) = (column(0), column(1), column(2))
-                func position(_ gj: (Double, Double, Double)) -> Float { Float(c0 * gj.0 + c1 * gj.1 + c2 * gj.2) }
-                (u0[index], u1[index], u2[index], u3[index]) = (position(g[0]), position(g[1]), position(g[2]), position(g[3]))
-            }
-        }
-    }
+    /// F(2x2, 3x3)'s G, row by row (4x3).
+    static let filterTransform2: [Double] = [1, 0, 0, 0.5, 0.5, 0.5, 0.5, -0.5, 0.5, 0, 0, 1]
 
     /// F(4x4, 3x3)'s G, row by row (6x3).
     static let filterTransform4: [Double] = [1.0 / 4, 0, 0, -1.0 / 6, -1.0 / 6, -1.0 / 6, -1.0 / 6, 1.0 / 6, -1.0 / 6,
                                              1.0 / 24, 1.0 / 12, 1.0 / 6, 1.0 / 24, -1.0 / 12, 1.0 / 6, 0, 0, 1]
 
-    /// U = G g G^T of every filter and channel, as [position][m][c] (in double precision), for
-    /// an n x 3 G given row by row (F(4x4)'s by default; n = 8 for F(6x6)).
-    static func transformedFilters(_ weights: [Float], outChannels m: Int, inChannels c: Int,
-                                   g: [Double] = filterTransform4, n: Int = 6) -> AlignedFloats {
-        // Per filter: t = G k (n x 3) of every channel, then U = t G^T (n x n) position by
-        // position, so each position's row of channels is written in order (36 scattered writes
-        // per channel, each a page apart in large layers, made the load slow).
-        var t = [Double](repeating: 0, count: 3 * n * c)
-        return AlignedFloats(count: n * n * m * c) { out in  // [position][m][c], every element written
-            weights.withUnsafeBufferPointer { w in
-                g.withUnsafeBufferPointer { g in
-                    t.withUnsafeMutableBufferPointer { t in
-                        for filter in 0..<m {
-                            for channel in 0..<c {
-                                let k = w.baseAddress! + (filter * c + channel) * 9, tc = t.baseAddress! + channel * 3 * n
-                                for i in 0..<n {
-                                    for j in 0..<3 {
-                                        tc[i * 3 + j] = g[i * 3] * Double(k[j]) + g[i * 3 + 1] * Double(k[3 + j]) + g[i * 3 + 2] * Double(k[6 + j])
-                                    }
-                                }
-                            }
-                            for i in 0..<n {
-                                for j in 0..<n {
-                                    let row = out.baseAddress! + ((i * n + j) * m + filter) * c
-                                    let (g0, g1, g2) = (g[j * 3], g[j * 3 + 1], g[j * 3 + 2])
-                                    for channel in 0..<c {
-                                        let tc = t.baseAddress! + channel * 3 * n + i * 3
-                                        row[channel] = Float(tc[0] * g0 + tc[1] * g1 + tc[2] * g2)
-                                    }
-                                }
-                            }
+    /// U = G g G^T of every filter and channel (in double precision) for an n x 3 G given row by
+    /// row, handed to `body` one row of the n x n positions at a time, as [column j][m][c]: row
+    /// i's three sums (G k)[i] serve its n positions, so the weights are read once per row (not
+    /// per position, which took ResNet-50's three 512-channel layers 32 ms of its load) and the
+    /// buffer holds n positions, not n^2 (the whole U was 90 MB of fresh memory in ResNet-50's
+    /// load, a fifth of what it touched).
+    static func forEachTransformedRow(_ weights: [Float], outChannels m: Int, inChannels c: Int, g: [Double], n: Int,
+                                      _ body: (UnsafePointer<Float>) -> Void) {
+        let count = m * c
+        var u = [Float](repeating: 0, count: n * count)
+        weights.withUnsafeBufferPointer { w in
+            u.withUnsafeMutableBufferPointer { u in
+                let u = u.baseAddress!
+                for i in 0..<n {
+                    let (gi0, gi1, gi2) = (g[i * 3], g[i * 3 + 1], g[i * 3 + 2])
+                    for index in 0..<count {
+                        let k = w.baseAddress! + index * 9
+                        // (G k)[i] column by column, then times G[j] for each position j of the row.
+                        func column(_ b: Int) -> Double { gi0 * Double(k[b]) + gi1 * Double(k[3 + b]) + gi2 * Double(k[6 + b]) }
+                        let (c0, c1, c2) = (column(0), column(1), column(2))
+                        for j in 0..<n {
+                            u[j * count + index] = Float(c0 * g[j * 3] + c1 * g[j * 3 + 1] + c2 * g[j * 3 + 2])
                         }
                     }
+                    body(u)
                 }
             }
         }
