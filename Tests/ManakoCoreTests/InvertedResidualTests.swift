@@ -23,7 +23,7 @@ import Testing
     (1, 40, 240, 40, 28, 28, 1, 1, [0, 0, 0, 0], 5, 1, [2, 2, 2, 2], true),
     (1, 264, 16, 8, 6, 7, 1, 1, [0, 0, 0, 0], 3, 1, [1, 1, 1, 1], false),
     (1, 8, 96, 64, 60, 50, 1, 1, [0, 0, 0, 0], 3, 2, [0, 0, 1, 1], true),
-    // MobileNetV2's stride-2 block into 14x14: three bands by the L2 budget, made four (4, 4, 4, 2 rows).
+    // MobileNetV2's stride-2 block into 14x14: bands of 4, 4, 4 and 2 rows (6 fit).
     (1, 32, 192, 64, 28, 28, 1, 1, [0, 0, 0, 0], 3, 2, [1, 1, 1, 1], false),
 ])
 func invertedResidualMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, Int, [Int], Int, Int, [Int], Bool)) throws {
@@ -95,6 +95,26 @@ func invertedResidualMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, I
         expectClose(results[0], expected, tolerance: 1e-4, "inverted residual \(c) \(first) \(second) \(third)")
         #expect(results[0] == results[1], "1 vs 2 threads differ for \(c)")
     }
+}
+
+/// Rows per band, worked by hand from the 400 KB budget: the largest band, from the most rows
+/// that fit down to half that, whose split between two threads leaves the busier the fewest rows.
+@Test func invertedResidualBandsSplitEvenlyBetweenTwoThreads() throws {
+    // MobileNetV2's stem: 32 channels at 112x112 (114 columns with padding), 3x3 stride 1:
+    // (r + 2) * 114 * 128 + r * 112 * 128 bytes, at most 13 rows; nine bands of 13 split 65 / 47
+    // rows, 12: 60 / 52, 11: 66 / 46, 10: 60 / 52, 9: 63 / 49, 8: 56 / 56.
+    let stem = try WindowGeometry(input: [1, 32, 112, 112], kernel: (3, 3), strides: (1, 1), dilations: (1, 1),
+                                  pads: [1, 1, 1, 1], autoPad: .explicit)
+    #expect(InvertedResidualKernel.bandRows(stem, projects: true) == 8)
+    // Its stride-2 block into 14x14 (192 channels): 6 rows fit; 6, 6, 2 split 12 / 2, 5, 5, 4: 10 / 4,
+    // and 4, 4, 4, 2: 8 / 6.
+    let block = try WindowGeometry(input: [1, 192, 28, 28], kernel: (3, 3), strides: (2, 2), dilations: (1, 1),
+                                   pads: [1, 1, 1, 1], autoPad: .explicit)
+    #expect(InvertedResidualKernel.bandRows(block, projects: true) == 4)
+    // 56x56 at 144 channels (MobileNetV2's third block): 5 rows fit, 12 bands split 30 / 26; 14 of 4, 28 / 28.
+    let even = try WindowGeometry(input: [1, 144, 56, 56], kernel: (3, 3), strides: (1, 1), dilations: (1, 1),
+                                  pads: [1, 1, 1, 1], autoPad: .explicit)
+    #expect(InvertedResidualKernel.bandRows(even, projects: true) == 4)
 }
 
 /// A MobileNet stem on a 192x192 image moves to NCHW8c with its depthwise convolution and the

@@ -56,8 +56,14 @@ public enum InvertedResidualKernel {
     static let projectedBandBytes = 400 << 10
     static let bandBytes = 160 << 10
 
-    /// Depthwise output rows per band for `g` (the depthwise geometry over the source's output).
-    static func bandRows(_ g: WindowGeometry, projects: Bool) -> Int {
+    /// Depthwise output rows per band for `g` (the depthwise geometry over the source's output):
+    /// of the band sizes from the most rows that fit the L2 budget down to half that, the
+    /// largest whose split between two threads (ranges of whole bands) leaves the busier one
+    /// the fewest rows. MobileNetV2's 112x112 stem fits nine bands of 13 rows, 65 rows against
+    /// 47; 14 of 8 split 56 and 56 (that node 0.32 -> 0.28 ms on two threads, its 56x56 blocks
+    /// 6 % faster, one thread level). The size may not follow the thread count: where a band
+    /// ends decides how the projection's GEMM groups pixels, and so some pixels' rounding.
+    public static func bandRows(_ g: WindowGeometry, projects: Bool) -> Int {
         let planeWidth = max(g.inWidth + g.padLeft + g.padRight, (g.outWidth - 1) * g.strideWidth + g.kernelWidth)
         let windowHeight = (g.kernelHeight - 1) * g.dilationHeight + 1, f = MemoryLayout<Float>.stride
         func bytes(_ rows: Int) -> Int {
@@ -65,15 +71,11 @@ public enum InvertedResidualKernel {
         }
         var rows = 1
         while rows < g.outHeight && bytes(rows + 1) <= (projects ? projectedBandBytes : bandBytes) { rows += 1 }
-        // Few bands in an odd count split badly between two threads (a 14x14 output in bands of
-        // 6, 6 and 2 rows: 12 rows against 2), and the bands may not depend on the thread count:
-        // then the largest smaller band that makes an even count (4, 4, 4, 2). MobileNetV2's
-        // stride-2 block into 14x14 0.15-0.19 -> 0.12-0.13 ms on two threads, the same on one.
-        let bands = (g.outHeight + rows - 1) / rows
-        if bands % 2 == 1 && bands < 8, let even = (1..<rows).reversed().first(where: { ((g.outHeight + $0 - 1) / $0) % 2 == 0 }) {
-            return even
-        }
-        return rows
+        let h = g.outHeight
+        func busier(_ r: Int) -> Int { min(h, ((h + r - 1) / r + 1) / 2 * r) }
+        var best = rows
+        for r in stride(from: rows, through: max(1, rows / 2), by: -1) where busier(r) < busier(best) { best = r }
+        return best
     }
 
     /// y = [projection of] depthwiseActivation(depthwise(sourceActivation(source(x) + sourceBias)) + depthwiseBias).
