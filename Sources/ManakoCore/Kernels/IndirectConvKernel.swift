@@ -90,7 +90,10 @@ public enum IndirectConvKernel {
         let rowOffsets = offsets(planes, taps: taps)
         // `BlockedConv` takes this path only for K <= 256: packed B is one slice of K rows.
         assert(weights.sliceDepth >= depth, "few-channel weights in one slice")
-        let parts = Parallel.ranges(g.outHeight), clamp = activation.clampBounds
+        // One even band of rows per thread, not claimed by turns: the pool after a stem reads
+        // even bands (`BlockedPool`), and with the boundary moving with who claimed what, a thread
+        // read rows the other core wrote (SqueezeNet 4.5 % faster on two threads).
+        let parts = Parallel.evenParts(of: g.outHeight, count: Parallel.threads), clamp = activation.clampBounds
         weights.values.withUnsafeBufferPointer { packed in
             rowOffsets.withUnsafeBufferPointer { offsets in
                 for image in 0..<g.batch {
