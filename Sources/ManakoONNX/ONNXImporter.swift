@@ -68,7 +68,7 @@ public enum ONNXImporter {
             }
             let (summary, decoded) = try decode(consume bytes, baseDirectory: baseDirectory, limits: limits,
                                                 releasingDecodedBytes: releasingDecodedBytes)
-            let (graph, report) = try ElementLimit.with(limits.maxTensorElements) { try prepare(decoded, limits: limits) }
+            let (graph, report) = try prepare(consume decoded, limits: limits)
             return ImportedModel(graph: graph, summary: summary, optimization: report)
         } catch let e as ManakoError {
             throw e.inContext("model '\(origin)'")
@@ -194,14 +194,24 @@ public enum ONNXImporter {
     }
 
     /// The graph optimised, checked against its shapes, and its weights prepared.
-    static func prepare(_ decoded: Decoded, limits: ResourceLimits) throws -> (Graph, GraphOptimizer.Report) {
+    /// `decoded` is consumed: no copy of its constants outlives the passes that drop them, so a
+    /// weight's decoded floats go as soon as they are packed.
+    static func prepare(_ decoded: consuming Decoded, limits: ResourceLimits) throws -> (Graph, GraphOptimizer.Report) {
         var constants = decoded.constants
         let (specs, inputs, outputs) = (decoded.specs, decoded.inputs, decoded.outputs)
+        _ = consume decoded
+        return try ElementLimit.with(limits.maxTensorElements) {
+            try prepare(specs, inputs: inputs, outputs: outputs, constants: &constants, limits: limits)
+        }
+    }
+
+    static func prepare(_ specs: [NodeSpec], inputs: [ValueInfo], outputs: [ValueInfo], constants: inout [String: Tensor],
+                        limits: ResourceLimits) throws -> (Graph, GraphOptimizer.Report) {
         _ = try Graph.singleProducers(of: specs, besides: Set(constants.keys).union(inputs.map(\.name)))
         var (optimized, report) = try GraphOptimizer.optimize(nodes: specs, constants: &constants, outputs: outputs, packWeights: false)
-        let built = try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: optimized,
-                              maxTensorElements: limits.maxTensorElements)
-        let shapes = try built.inferShapes()  // shape contradictions fail the load, naming the node
+        // (A graph only for the shapes: kept, it would hold every decoded weight to the end.)
+        let shapes = try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: optimized,
+                               maxTensorElements: limits.maxTensorElements).inferShapes()  // shape contradictions fail the load, naming the node
         // A value whose shape is known at load must fit the limit before any run allocates it.
         for (name, shape) in shapes where shape.allSatisfy({ $0 != nil }) {
             try ElementLimit.check(shape.map { $0! }, "value '\(name)'")
@@ -219,9 +229,9 @@ public enum ONNXImporter {
                                                                 maxTensorElements: limits.maxTensorElements, report: &report)
         let viewsChanged = report.fusedAttentions + report.shapesReadThroughViews + report.gatheredRowRegions > 0
             || report.removedDeadNodes != deadBefore
-        if blockedCount == 0 && report.packedConvolutions == 0 && report.packedMatMuls == 0 && !viewsChanged { return (built, report) }
-        return (try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: trimmed,
-                          maxTensorElements: limits.maxTensorElements), report)
+        let nodes = blockedCount == 0 && report.packedConvolutions == 0 && report.packedMatMuls == 0 && !viewsChanged ? optimized : trimmed
+        return (try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: nodes, maxTensorElements: limits.maxTensorElements),
+                report)
     }
 }
 
