@@ -201,12 +201,13 @@ public enum ONNXImporter {
         let (specs, inputs, outputs) = (decoded.specs, decoded.inputs, decoded.outputs)
         _ = consume decoded
         return try ElementLimit.with(limits.maxTensorElements) {
-            try prepare(specs, inputs: inputs, outputs: outputs, constants: &constants, limits: limits)
+            try prepareNodes(specs, inputs: inputs, outputs: outputs, constants: &constants, limits: limits)
         }
     }
 
-    static func prepare(_ specs: [NodeSpec], inputs: [ValueInfo], outputs: [ValueInfo], constants: inout [String: Tensor],
-                        limits: ResourceLimits) throws -> (Graph, GraphOptimizer.Report) {
+    /// `prepare`'s passes over the nodes, dropping each constant from `constants` once no node needs it.
+    static func prepareNodes(_ specs: [NodeSpec], inputs: [ValueInfo], outputs: [ValueInfo], constants: inout [String: Tensor],
+                             limits: ResourceLimits) throws -> (Graph, GraphOptimizer.Report) {
         _ = try Graph.singleProducers(of: specs, besides: Set(constants.keys).union(inputs.map(\.name)))
         var (optimized, report) = try GraphOptimizer.optimize(nodes: specs, constants: &constants, outputs: outputs, packWeights: false)
         // (A graph only for the shapes: kept, it would hold every decoded weight to the end.)
