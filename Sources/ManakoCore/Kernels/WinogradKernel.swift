@@ -50,7 +50,8 @@ public enum WinogradKernel {
     static func forEachTransformedRow(_ weights: [Float], outChannels m: Int, inChannels c: Int, g: [Double], n: Int,
                                       _ body: (UnsafePointer<Float>) -> Void) {
         let count = m * c
-        var u = [Float](repeating: 0, count: n * count)
+        // Every element is written for each row before `body` reads it: no zero fill first.
+        var u = [Float](unsafeUninitializedCapacity: n * count) { _, initialized in initialized = n * count }
         weights.withUnsafeBufferPointer { w in
             u.withUnsafeMutableBufferPointer { u in
                 let u = u.baseAddress!
