@@ -125,8 +125,9 @@ public enum BlockedDepthwiseKernel {
                                         residual: blockResidual, activation: activation.inRegisters, target,
                                         offset: (oh * g.outWidth + ow) * w)
                         }
-                        if activation.isCurve { activation.applyCurve(target + oh * g.outWidth * w, count: g.outWidth * w) }
                     }
+                    // The block's plane (at most 32 pixels wide) in one call (see `FusedActivation.applyCurve`).
+                    if activation.isCurve { activation.applyCurve(target, count: outPlane) }
                 }
             }
         }

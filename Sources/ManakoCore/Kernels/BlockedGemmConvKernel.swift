@@ -247,13 +247,11 @@ public enum BlockedGemmConvKernel {
                        into: pixelOffsets)
         let clamp = activation.clampBounds
         /// A curve runs once over the range's pixels of output channels column ..< column + width,
-        /// still in L1 (one call per block and 48 pixels).
+        /// still in L1 (one call for the tile's blocks).
         func applyCurve(column: Int, width: Int) {
             let first = firstPanel * PanelGemm.rowsPerPanel, count = min(pixels, endPanel * PanelGemm.rowsPerPanel) - first
-            for block in 0..<(width / ChannelBlocks.width) {
-                activation.applyCurve(output + (column + block * ChannelBlocks.width) * spatial + first * ChannelBlocks.width,
-                                      count: count * ChannelBlocks.width)
-            }
+            activation.applyCurve(output + column * spatial + first * ChannelBlocks.width, rows: 1, columns: count * ChannelBlocks.width,
+                                  rowStride: 0, blocks: width / ChannelBlocks.width, blockStride: spatial * ChannelBlocks.width)
         }
         var k0 = 0
         while k0 < k {

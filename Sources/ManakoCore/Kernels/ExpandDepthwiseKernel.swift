@@ -80,8 +80,10 @@ public enum ExpandDepthwiseKernel {
                                       weights: expandWeights, packed: packed.baseAddress!, tile: t, column: 0,
                                       bias: expandBias.map { $0 + t * columnsPerTile }, clamp: clamp, spatial: blockFloats / w,
                                       into: target + g.padLeft * w)
+                            // The curve over the row while it is in L1, its blocks in one call (see `applyCurve`).
                             if expandActivation.isCurve {
-                                for b in 0..<blocks { expandActivation.applyCurve(target + b * blockFloats + g.padLeft * w, count: g.inWidth * w) }
+                                expandActivation.applyCurve(target + g.padLeft * w, rows: 1, columns: g.inWidth * w, rowStride: 0,
+                                                            blocks: blocks, blockStride: blockFloats)
                             }
                         }
                         // The band's depthwise windows, block by block.
@@ -142,7 +144,8 @@ public enum ExpandDepthwiseKernel {
                                                    residual: nil, activation: activation.inRegisters, output,
                                                    offset: rowOut + ow * w)
             }
-            if activation.isCurve { activation.applyCurve(output + rowOut, count: g.outWidth * w) }
         }
+        // One call for the band: a call per row drained the curve's dependency chains each time.
+        if activation.isCurve { activation.applyCurve(output, count: rows.count * g.outWidth * w) }
     }
 }

@@ -110,9 +110,14 @@ public enum IndirectConvKernel {
                                     blockedTile(origin, offsets: offsets.baseAddress!, depth: depth, count: count,
                                                 packed.baseAddress! + t * depth * columnsPerTile, column: t * columnsPerTile,
                                                 width: min(columnsPerTile, m - t * columnsPerTile), firstPixel: oh * g.outWidth + ow,
-                                                spatial: spatialOut, bias: bias, clamp: clamp, activation: activation, imageOut)
+                                                spatial: spatialOut, bias: bias, clamp: clamp, imageOut)
                                 }
                                 ow += PanelGemm.rowsPerPanel
+                            }
+                            // A curve over the row of every block in one call (see `FusedActivation.applyCurve`).
+                            if activation.isCurve {
+                                activation.applyCurve(imageOut + oh * g.outWidth * ChannelBlocks.width, rows: 1, columns: g.outWidth * ChannelBlocks.width,
+                                                      rowStride: 0, blocks: m / ChannelBlocks.width, blockStride: spatialOut * ChannelBlocks.width)
                             }
                         }
                     }
@@ -123,12 +128,13 @@ public enum IndirectConvKernel {
 
     /// Six consecutive output pixels of a row (`count` stored; the rest repeat the last) by one
     /// 16-column tile: per k, six floats from the planes at `offsets[k]` times sixteen packed
-    /// weights; `clamp` is the activation's (`activation.clampBounds`), a curve follows the store.
+    /// weights; `clamp` is the activation's (`activation.clampBounds`); a curve is the caller's,
+    /// over whole rows.
     @inline(__always)
     static func blockedTile(_ origin: UnsafeRawPointer, offsets: UnsafePointer<Int>, depth: Int, count: Int,
                             _ b: UnsafePointer<Float>, column: Int, width: Int, firstPixel: Int, spatial: Int,
                             bias: UnsafePointer<Float>?, clamp: (lower: SIMD8<Float>, upper: SIMD8<Float>)?,
-                            activation: FusedActivation, _ y: UnsafeMutablePointer<Float>) {
+                            _ y: UnsafeMutablePointer<Float>) {
         let last = count - 1, f = MemoryLayout<Float>.stride
         let o1 = min(1, last) * f, o2 = min(2, last) * f, o3 = min(3, last) * f, o4 = min(4, last) * f, o5 = min(5, last) * f
         var sums = BlockedGemmConvKernel.startSums(firstPixel: firstPixel, count: count, spatial: spatial, column: column,
@@ -144,11 +150,5 @@ public enum IndirectConvKernel {
         }
         BlockedGemmConvKernel.finishTile(sums, firstPixel: firstPixel, count: count, spatial: spatial, column: column, width: width,
                                          clamp: clamp, y)
-        if activation.isCurve {
-            // The stored pixels of a block are contiguous: the curve runs over them while in L1.
-            let w = ChannelBlocks.width, low = y + column * spatial + firstPixel * w
-            activation.applyCurve(low, count: count * w)
-            if width > w { activation.applyCurve(low + spatial * w, count: count * w) }
-        }
     }
 }

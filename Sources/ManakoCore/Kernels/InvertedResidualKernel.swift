@@ -150,7 +150,7 @@ public enum InvertedResidualKernel {
                                                                    packedSource + t * k * columnsPerTile, column: t * columnsPerTile,
                                                                    width: min(columnsPerTile, e - t * columnsPerTile),
                                                                    firstPixel: r * planeWidth + g.padLeft + ow, spatial: blockFloats / w,
-                                                                   bias: sourceBias, clamp: clamp, activation: sourceActivation, scratch)
+                                                                   bias: sourceBias, clamp: clamp, scratch)
                                 }
                                 ow += PanelGemm.rowsPerPanel
                             }
@@ -161,9 +161,10 @@ public enum InvertedResidualKernel {
                                                                 weights: sourceWeights, packed: packedSource, tile: t, column: t * columnsPerTile,
                                                                 bias: sourceBias, clamp: clamp, spatial: blockFloats / w, into: target)
                             }
-                            if sourceActivation.isCurve {
-                                for b in 0..<blocks { sourceActivation.applyCurve(target + b * blockFloats, count: g.inWidth * w) }
-                            }
+                        }
+                        // The curve over the row while it is in L1, its blocks in one call (see `FusedActivation.applyCurve`).
+                        if sourceActivation.isCurve {
+                            sourceActivation.applyCurve(target, rows: 1, columns: g.inWidth * w, rowStride: 0, blocks: blocks, blockStride: blockFloats)
                         }
                     }
 

@@ -238,14 +238,28 @@ public enum FusedActivation: Sendable, Equatable {
         applyCurve(v, rows: 1, columns: count, rowStride: count)
     }
 
-    /// The activation in place on `rows` rows of `columns` floats, `rowStride` apart.
+    /// The activation in place on `rows` rows of `columns` floats, `rowStride` apart, in each of
+    /// `blocks` planes `blockStride` apart. Kernels gather what they stored, while it is still in
+    /// L1, into as few calls as they can: the core overlaps a curve's long dependency chains only
+    /// within a call (EfficientNet-B0 1 % faster than with a call per block and row). Gathered
+    /// beyond L1 (a band's rows), the loads' latency lengthened every chain: 4 % slower.
     @inline(never)
-    public func applyCurve(_ v: UnsafeMutablePointer<Float>, rows: Int, columns: Int, rowStride: Int) {
+    public func applyCurve(_ v: UnsafeMutablePointer<Float>, rows: Int, columns: Int, rowStride: Int,
+                           blocks: Int = 1, blockStride: Int = 0) {
+        // Every block's rows as one list: a loop over blocks around the rows' loop reloaded the
+        // curve's constants for every vector.
+        func each(_ f: (SIMD8<Float>) -> SIMD8<Float>) {
+            var i = 0
+            while i < blocks * rows {
+                VectorMath.transform(v + i / rows * blockStride + i % rows * rowStride, count: columns, f)
+                i += 1
+            }
+        }
         switch self {
-        case .silu: VectorMath.transform(v, rows: rows, columns: columns, rowStride: rowStride) { VectorMath.silu($0) }
-        case .hardSwish: VectorMath.transform(v, rows: rows, columns: columns, rowStride: rowStride) { VectorMath.hardSwish($0) }
-        case .gelu: VectorMath.transform(v, rows: rows, columns: columns, rowStride: rowStride) { VectorMath.gelu($0) }
-        case .none, .relu, .clip: VectorMath.transform(v, rows: rows, columns: columns, rowStride: rowStride) { apply($0) }
+        case .silu: each { VectorMath.silu($0) }
+        case .hardSwish: each { VectorMath.hardSwish($0) }
+        case .gelu: each { VectorMath.gelu($0) }
+        case .none, .relu, .clip: each { apply($0) }
         }
     }
 
