@@ -87,7 +87,10 @@ public enum PanelGemm {
         let m = a.rows, k = a.depth
         guard m > 0, n > 0 else { return }
         let panels = (m + rowsPerPanel - 1) / rowsPerPanel
-        let sliceDepth = depthPerSlice(k)
+        // One column of B (a squeeze-excitation layer's pooled vector) needs no slices of K: A
+        // then streams once, front to back (slices read it in 5 KB pieces 27 KB apart, which
+        // the prefetcher followed badly from memory: 48x1152 took 22 us).
+        let sliceDepth = n == 1 ? k : depthPerSlice(k)
         let threads = Parallel.threads
         let direct = panels <= 4 || (panels <= directPanels && k > 64)
         if direct {
@@ -255,7 +258,8 @@ public enum PanelGemm {
                 while column < columns.upperBound {
                     let width = min(columnsPerTile, columns.upperBound - column)
                     var source = b + k0 * n + column, ldb = n
-                    if width < columnsPerTile {
+                    // (`tile` reads one column a float at a time, in place.)
+                    if width > 1 && width < columnsPerTile {
                         for p in 0..<depth {
                             copySixteen(from: source + p * n, count: width, to: edge + p * columnsPerTile)
                         }
