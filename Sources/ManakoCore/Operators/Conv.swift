@@ -240,9 +240,9 @@ public enum FusedActivation: Sendable, Equatable {
 
     /// The activation in place on `rows` rows of `columns` floats, `rowStride` apart, in each of
     /// `blocks` planes `blockStride` apart. Kernels gather what they stored, while it is still in
-    /// L1, into as few calls as they can: the core overlaps a curve's long dependency chains only
-    /// within a call (EfficientNet-B0 1 % faster than with a call per block and row). Gathered
-    /// beyond L1 (a band's rows), the loads' latency lengthened every chain: 4 % slower.
+    /// L1, into few calls: the core overlaps a curve's long dependency chains only within a call
+    /// (EfficientNet-B0 1 % faster than with a call per block and row; a whole band's rows in
+    /// one call, beyond L1, measured the same as a row's).
     @inline(never)
     public func applyCurve(_ v: UnsafeMutablePointer<Float>, rows: Int, columns: Int, rowStride: Int,
                            blocks: Int = 1, blockStride: Int = 0) {
