@@ -41,8 +41,8 @@ func sgemmMatchesReference(_ size: (Int, Int, Int)) {
 /// The 6x16 register-tile GEMM with its fused epilogue against the triple loop, on sizes that
 /// leave partial panels and tiles (and single last columns, which take their own path), with and
 /// without bias, residual and activation, on 1 and 2 threads (bit-identical). One column of B
-/// over a long K (a squeeze-excitation layer: K unsliced, B read in place) in both the direct and
-/// the packed route, and a last single column read in place over several slices of K.
+/// over a long K on the direct route (a squeeze-excitation layer: K unsliced, B read in place)
+/// and on the packed one (130 rows), and a last single column read in place over slices of K.
 @Test(arguments: [(1, 1, 1), (6, 16, 1), (7, 127, 13), (13, 1001, 7), (64, 49, 576), (5, 17, 300), (33, 4000, 3),
                   (7, 17, 5), (13, 33, 70), (6, 1, 3), (130, 49, 300), (127, 33, 40), (48, 1, 1152), (130, 1, 300),
                   (13, 49, 600)])

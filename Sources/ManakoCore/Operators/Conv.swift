@@ -246,20 +246,23 @@ public enum FusedActivation: Sendable, Equatable {
     @inline(never)
     public func applyCurve(_ v: UnsafeMutablePointer<Float>, rows: Int, columns: Int, rowStride: Int,
                            blocks: Int = 1, blockStride: Int = 0) {
-        // Every block's rows as one list: a loop over blocks around the rows' loop reloaded the
-        // curve's constants for every vector.
-        func each(_ f: (SIMD8<Float>) -> SIMD8<Float>) {
-            var i = 0
-            while i < blocks * rows {
-                VectorMath.transform(v + i / rows * blockStride + i % rows * rowStride, count: columns, f)
-                i += 1
-            }
-        }
         switch self {
-        case .silu: each { VectorMath.silu($0) }
-        case .hardSwish: each { VectorMath.hardSwish($0) }
-        case .gelu: each { VectorMath.gelu($0) }
-        case .none, .relu, .clip: each { apply($0) }
+        case .silu:
+            VectorMath.transform(v, rows: rows, columns: columns, rowStride: rowStride, blocks: blocks, blockStride: blockStride) {
+                VectorMath.silu($0)
+            }
+        case .hardSwish:
+            VectorMath.transform(v, rows: rows, columns: columns, rowStride: rowStride, blocks: blocks, blockStride: blockStride) {
+                VectorMath.hardSwish($0)
+            }
+        case .gelu:
+            VectorMath.transform(v, rows: rows, columns: columns, rowStride: rowStride, blocks: blocks, blockStride: blockStride) {
+                VectorMath.gelu($0)
+            }
+        case .none, .relu, .clip:
+            VectorMath.transform(v, rows: rows, columns: columns, rowStride: rowStride, blocks: blocks, blockStride: blockStride) {
+                apply($0)
+            }
         }
     }
 
