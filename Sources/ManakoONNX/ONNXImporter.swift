@@ -224,14 +224,11 @@ public enum ONNXImporter {
         report.channelBlockedConvolutions = blockedCount
         let packed = GraphOptimizer.packConvolutionWeights(blocked, constants: constants, report: &report)
         let (kept, _) = GraphOptimizer.keepPreparedWeightsInUse(packed, shapes: shapes, constants: &constants, outputs: outputs)
-        let deadBefore = report.removedDeadNodes
         let viewed = GraphOptimizer.readThroughViews(kept, constants: &constants, outputs: outputs, report: &report)
         let trimmed = try GraphOptimizer.fuseGatheredRowRegions(viewed, constants: constants, outputNames: Set(outputs.map(\.name)),
                                                                 maxTensorElements: limits.maxTensorElements, report: &report)
-        let viewsChanged = report.fusedAttentions + report.shapesReadThroughViews + report.gatheredRowRegions > 0
-            || report.removedDeadNodes != deadBefore
-        let nodes = blockedCount == 0 && report.packedConvolutions == 0 && report.packedMatMuls == 0 && !viewsChanged ? optimized : trimmed
-        return (try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: nodes, maxTensorElements: limits.maxTensorElements),
+        // The graph is built once, from the last pass's nodes, which match the constants the passes left.
+        return (try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: trimmed, maxTensorElements: limits.maxTensorElements),
                 report)
     }
 }
