@@ -237,21 +237,22 @@ static inline __attribute__((always_inline)) void mk_scatter_transpose4x8(const 
  * (4 to 8) consecutive output pixels of one row, each input vector the windows touch loaded once
  * and multiplied into every pixel whose window holds it, so a 3x3 row of 8 pixels costs 10 loads
  * for 24 FMAs (stride 1) instead of 24. `x` is the first kernel row's input at the first pixel's
- * left column, rows `row_stride` floats apart; `w` the first kernel row's KW weight vectors, rows
+ * left column, rows `row_stride` floats apart (or, when `row_offsets` is not NULL, kernel row r at
+ * x + row_offsets[r]: rows kept in a ring of scratch rows); `w` the first kernel row's KW weight vectors, rows
  * KW * 8 floats apart; `out` receives the sums (bias included; clamped to [lo, hi] when `clamp`,
  * a ReLU or ReLU6 fused into the store), 8 floats a pixel. KW, the stride
  * and the pixel count are constants in the specialisations below, so every loop unrolls and the
  * sums stay in registers. Layout: pixel p's eight channels at p * 8. */
 typedef float mk_float8_unaligned __attribute__((ext_vector_type(8), aligned(4)));
 
-static inline __attribute__((always_inline)) void mk_depthwise(const float *x, long row_stride, int rows, const float *w,
+static inline __attribute__((always_inline)) void mk_depthwise(const float *x, long row_stride, const long *row_offsets, int rows, const float *w,
                                                                 int kw, int stride, int pixels, mk_float8 bias,
                                                                 int clamp, mk_float8 lo, mk_float8 hi, float *out) {
     mk_float8 acc[8];
 #pragma clang loop unroll(full)
     for (int j = 0; j < pixels; j++) acc[j] = bias;
     for (int r = 0; r < rows; r++) {
-        const float *row = x + r * row_stride;
+        const float *row = x + (row_offsets ? row_offsets[r] : r * row_stride);
         mk_float8 weight[5];
 #pragma clang loop unroll(full)
         for (int kx = 0; kx < kw; kx++) weight[kx] = *(const mk_float8_unaligned *)(w + (r * kw + kx) * 8);
@@ -278,15 +279,15 @@ static inline __attribute__((always_inline)) void mk_depthwise(const float *x, l
  * 8 + 4 + 4 with two pixels computed twice; fewer than eight chains of sums leave the FMA units
  * waiting on latency). */
 #define MK_DEPTHWISE(KW, STRIDE) \
-    static inline __attribute__((always_inline)) void mk_depthwise_k##KW##s##STRIDE(const float *x, long row_stride, int rows, const float *w, \
+    static inline __attribute__((always_inline)) void mk_depthwise_k##KW##s##STRIDE(const float *x, long row_stride, const long *row_offsets, int rows, const float *w, \
                                                     mk_float8 bias, int clamp, mk_float8 lo, mk_float8 hi, \
                                                     int pixels, float *out) { \
         switch (pixels) { \
-        case 8: mk_depthwise(x, row_stride, rows, w, KW, STRIDE, 8, bias, clamp, lo, hi, out); break; \
-        case 7: mk_depthwise(x, row_stride, rows, w, KW, STRIDE, 7, bias, clamp, lo, hi, out); break; \
-        case 6: mk_depthwise(x, row_stride, rows, w, KW, STRIDE, 6, bias, clamp, lo, hi, out); break; \
-        case 5: mk_depthwise(x, row_stride, rows, w, KW, STRIDE, 5, bias, clamp, lo, hi, out); break; \
-        default: mk_depthwise(x, row_stride, rows, w, KW, STRIDE, 4, bias, clamp, lo, hi, out); break; \
+        case 8: mk_depthwise(x, row_stride, row_offsets, rows, w, KW, STRIDE, 8, bias, clamp, lo, hi, out); break; \
+        case 7: mk_depthwise(x, row_stride, row_offsets, rows, w, KW, STRIDE, 7, bias, clamp, lo, hi, out); break; \
+        case 6: mk_depthwise(x, row_stride, row_offsets, rows, w, KW, STRIDE, 6, bias, clamp, lo, hi, out); break; \
+        case 5: mk_depthwise(x, row_stride, row_offsets, rows, w, KW, STRIDE, 5, bias, clamp, lo, hi, out); break; \
+        default: mk_depthwise(x, row_stride, row_offsets, rows, w, KW, STRIDE, 4, bias, clamp, lo, hi, out); break; \
         } \
     }
 MK_DEPTHWISE(3, 1)

@@ -186,10 +186,11 @@ public enum BlockedDepthwiseKernel {
 
     /// The microkernel's sums of `pixels` output pixels into `y + offset`, then the residual and
     /// activation over them in place; a ReLU or clip without a residual is fused into the store.
+    /// Kernel row r is read at `input + r * rowStride`, or at `input + rowOffsets[r]` if given.
     @inline(__always)
-    static func microkernel(_ input: UnsafePointer<Float>, rowStride: Int, rows: Int32, weights: UnsafePointer<Float>,
-                            _ start: SIMD8<Float>, _ shape: Microkernel, pixels: Int, residual: UnsafePointer<Float>?,
-                            activation: FusedActivation, _ y: UnsafeMutablePointer<Float>, offset: Int) {
+    static func microkernel(_ input: UnsafePointer<Float>, rowStride: Int, rowOffsets: UnsafePointer<Int>? = nil, rows: Int32,
+                            weights: UnsafePointer<Float>, _ start: SIMD8<Float>, _ shape: Microkernel, pixels: Int,
+                            residual: UnsafePointer<Float>?, activation: FusedActivation, _ y: UnsafeMutablePointer<Float>, offset: Int) {
         let w = ChannelBlocks.width, out = y + offset
         var clamp: Int32 = 0, lo = SIMD8<Float>(), hi = SIMD8<Float>()
         if residual == nil {
@@ -200,10 +201,10 @@ public enum BlockedDepthwiseKernel {
             }
         }
         switch shape {
-        case .k3s1: mk_depthwise_k3s1(input, rowStride, rows, weights, start, clamp, lo, hi, Int32(pixels), out)
-        case .k3s2: mk_depthwise_k3s2(input, rowStride, rows, weights, start, clamp, lo, hi, Int32(pixels), out)
-        case .k5s1: mk_depthwise_k5s1(input, rowStride, rows, weights, start, clamp, lo, hi, Int32(pixels), out)
-        case .k5s2: mk_depthwise_k5s2(input, rowStride, rows, weights, start, clamp, lo, hi, Int32(pixels), out)
+        case .k3s1: mk_depthwise_k3s1(input, rowStride, rowOffsets, rows, weights, start, clamp, lo, hi, Int32(pixels), out)
+        case .k3s2: mk_depthwise_k3s2(input, rowStride, rowOffsets, rows, weights, start, clamp, lo, hi, Int32(pixels), out)
+        case .k5s1: mk_depthwise_k5s1(input, rowStride, rowOffsets, rows, weights, start, clamp, lo, hi, Int32(pixels), out)
+        case .k5s2: mk_depthwise_k5s2(input, rowStride, rowOffsets, rows, weights, start, clamp, lo, hi, Int32(pixels), out)
         }
         if clamp != 0 || (residual == nil && activation == .none) { return }
         for j in 0..<pixels {

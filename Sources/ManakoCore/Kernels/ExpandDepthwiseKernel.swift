@@ -128,21 +128,34 @@ public enum ExpandDepthwiseKernel {
 
     /// The depthwise windows of output rows `rows` of one channel block, over `plane`: a
     /// zero-bordered scratch whose row 0 is input row `rows.lowerBound * strideHeight - padTop`
-    /// and column 0 the left padding's first, rows `rowFloats` apart. Output row
-    /// `rows.lowerBound` goes to `output`, the next ones `outWidth * 8` floats on.
+    /// (or, with `ring`, a ring of that many rows holding input row i at row i mod ring) and
+    /// column 0 the left padding's first, rows `rowFloats` apart. Output row `rows.lowerBound`
+    /// goes to `output`, the next ones `outWidth * 8` floats on.
     @inline(__always)
-    static func depthwiseBand(_ plane: UnsafePointer<Float>, rowFloats: Int, _ g: WindowGeometry,
+    static func depthwiseBand(_ plane: UnsafePointer<Float>, rowFloats: Int, ring: Int? = nil, _ g: WindowGeometry,
                               _ shape: BlockedDepthwiseKernel.Microkernel, rows: Range<Int>, filter: UnsafePointer<Float>,
                               start: SIMD8<Float>, activation: FusedActivation, into output: UnsafeMutablePointer<Float>) {
         let w = ChannelBlocks.width
-        for oh in rows {
-            let rowStart = plane + (oh - rows.lowerBound) * g.strideHeight * rowFloats
-            let rowOut = (oh - rows.lowerBound) * g.outWidth * w
-            BlockedDepthwiseKernel.inGroups(0..<g.outWidth) { ow, count in
-                BlockedDepthwiseKernel.microkernel(rowStart + ow * g.strideWidth * w, rowStride: g.dilationHeight * rowFloats,
-                                                   rows: Int32(g.kernelHeight), weights: filter, start, shape, pixels: count,
-                                                   residual: nil, activation: activation.inRegisters, output,
-                                                   offset: rowOut + ow * w)
+        withUnsafeTemporaryAllocation(of: Int.self, capacity: g.kernelHeight) { rowOffsets in
+            for oh in rows {
+                var rowStart = plane + (oh - rows.lowerBound) * g.strideHeight * rowFloats
+                var offsets: UnsafePointer<Int>? = nil
+                if let ring {
+                    // The window's rows wherever the ring holds them (they may wrap around its end).
+                    for ky in 0..<g.kernelHeight {
+                        let slot = (oh * g.strideHeight - g.padTop + ky * g.dilationHeight) % ring
+                        rowOffsets[ky] = (slot < 0 ? slot + ring : slot) * rowFloats
+                    }
+                    rowStart = plane
+                    offsets = UnsafePointer(rowOffsets.baseAddress!)
+                }
+                let rowOut = (oh - rows.lowerBound) * g.outWidth * w
+                BlockedDepthwiseKernel.inGroups(0..<g.outWidth) { ow, count in
+                    BlockedDepthwiseKernel.microkernel(rowStart + ow * g.strideWidth * w, rowStride: g.dilationHeight * rowFloats,
+                                                       rowOffsets: offsets, rows: Int32(g.kernelHeight), weights: filter, start, shape,
+                                                       pixels: count, residual: nil, activation: activation.inRegisters, output,
+                                                       offset: rowOut + ow * w)
+                }
             }
         }
         // One call for the band: a call per row drained the curve's dependency chains each time.
