@@ -7,7 +7,8 @@ import Testing
 /// TensorFlow's uneven padding; expansions with two slices of k; 3x3 and 5x5 depthwise windows at
 /// stride 1 and 2; projections of 8 (half a tile), 16, 24 (the wide pass), 40 (three packed
 /// tiles) and 64 filters, with and without a residual; several bands of rows (the rows two bands
-/// share kept, one or two of them), batch 2 and 3; 1 and 2 threads give the same bits.
+/// share kept in the scratch's ring, which they wrap around), batch 2 and 3; 1 and 2 threads give
+/// the same bits.
 @Test(arguments: [
     // (batch, channels, depthwise channels, projection filters (0: none), height, width,
     //  source kernel (1: an expansion), source stride, source pads, window, stride, pads, residual)

@@ -237,9 +237,9 @@ static inline __attribute__((always_inline)) void mk_scatter_transpose4x8(const 
  * (4 to 8) consecutive output pixels of one row, each input vector the windows touch loaded once
  * and multiplied into every pixel whose window holds it, so a 3x3 row of 8 pixels costs 10 loads
  * for 24 FMAs (stride 1) instead of 24. `x` is the first kernel row's input at the first pixel's
- * left column, rows `row_stride` floats apart (or, when `row_offsets` is not NULL, kernel row r at
- * x + row_offsets[r]: rows kept in a ring of scratch rows); `w` the first kernel row's KW weight vectors, rows
- * KW * 8 floats apart; `out` receives the sums (bias included; clamped to [lo, hi] when `clamp`,
+ * left column, rows `row_stride` floats apart (or, when `row_offsets` is not NULL, kernel row r
+ * at x + row_offsets[r]: rows kept in a ring of scratch rows); `w` the first kernel row's KW
+ * weight vectors, rows KW * 8 floats apart; `out` receives the sums (bias included; clamped to [lo, hi] when `clamp`,
  * a ReLU or ReLU6 fused into the store), 8 floats a pixel. KW, the stride
  * and the pixel count are constants in the specialisations below, so every loop unrolls and the
  * sums stay in registers. Layout: pixel p's eight channels at p * 8. */

@@ -6,8 +6,8 @@
 /// every channel block (in L2), running the depthwise microkernel over them (into a band buffer
 /// when a projection follows, which then runs over the band's pixels as one GEMM). The scratch is
 /// a ring of rows, so input rows two bands share stay where they are, neither computed nor moved
-/// again; only where two threads' ranges meet is a row computed twice. Bands of a fixed size keep every pixel's sums
-/// the same for any thread count. (MobileNetV2's 112x112 and 56x56 blocks otherwise wrote and read
+/// again; only where two threads' ranges meet is a row computed twice. Bands of a fixed size keep
+/// every pixel's sums the same for any thread count. (MobileNetV2's 112x112 and 56x56 blocks otherwise wrote and read
 /// back 1.2-1.8 MB per tensor.)
 /// Layout: X [N, C, H, W] for a stem (C <= 4, `IndirectConvKernel.runBlocked`'s weights), or
 /// [N, C/8, H, W, 8] for an expansion (`BlockedGemmConvKernel.packWeights`); depthwise weights as
