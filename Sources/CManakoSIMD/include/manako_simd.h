@@ -239,8 +239,8 @@ static inline __attribute__((always_inline)) void mk_scatter_transpose4x8(const 
  * for 24 FMAs (stride 1) instead of 24. `x` is the first kernel row's input at the first pixel's
  * left column, rows `row_stride` floats apart (or, when `row_offsets` is not NULL, kernel row r
  * at x + row_offsets[r]: rows kept in a ring of scratch rows); `w` the first kernel row's KW
- * weight vectors, rows KW * 8 floats apart; `out` receives the sums (bias included; clamped to [lo, hi] when `clamp`,
- * a ReLU or ReLU6 fused into the store), 8 floats a pixel. KW, the stride
+ * weight vectors, rows KW * 8 floats apart; `out` receives the sums (bias included; clamped to
+ * [lo, hi] when `clamp`, a ReLU or ReLU6 fused into the store), 8 floats a pixel. KW, the stride
  * and the pixel count are constants in the specialisations below, so every loop unrolls and the
  * sums stay in registers. Layout: pixel p's eight channels at p * 8. */
 typedef float mk_float8_unaligned __attribute__((ext_vector_type(8), aligned(4)));

@@ -126,6 +126,13 @@ public enum ExpandDepthwiseKernel {
         }
     }
 
+    /// The row of a ring of `ring` rows that holds input row `row` (which may be negative: padding).
+    @inline(__always)
+    static func ringRow(_ row: Int, of ring: Int) -> Int {
+        let slot = row % ring
+        return slot < 0 ? slot + ring : slot
+    }
+
     /// The depthwise windows of output rows `rows` of one channel block, over `plane`: a
     /// zero-bordered scratch whose row 0 is input row `rows.lowerBound * strideHeight - padTop`
     /// (or, with `ring`, a ring of that many rows holding input row i at row i mod ring) and
@@ -138,17 +145,14 @@ public enum ExpandDepthwiseKernel {
         let w = ChannelBlocks.width
         withUnsafeTemporaryAllocation(of: Int.self, capacity: g.kernelHeight) { rowOffsets in
             for oh in rows {
-                var rowStart = plane + (oh - rows.lowerBound) * g.strideHeight * rowFloats
-                var offsets: UnsafePointer<Int>? = nil
+                // In a ring, the window's rows wherever it holds them (they may wrap around its end).
                 if let ring {
-                    // The window's rows wherever the ring holds them (they may wrap around its end).
                     for ky in 0..<g.kernelHeight {
-                        let slot = (oh * g.strideHeight - g.padTop + ky * g.dilationHeight) % ring
-                        rowOffsets[ky] = (slot < 0 ? slot + ring : slot) * rowFloats
+                        rowOffsets[ky] = ringRow(oh * g.strideHeight - g.padTop + ky * g.dilationHeight, of: ring) * rowFloats
                     }
-                    rowStart = plane
-                    offsets = UnsafePointer(rowOffsets.baseAddress!)
                 }
+                let rowStart = ring == nil ? plane + (oh - rows.lowerBound) * g.strideHeight * rowFloats : plane
+                let offsets = ring == nil ? nil : UnsafePointer(rowOffsets.baseAddress!)
                 let rowOut = (oh - rows.lowerBound) * g.outWidth * w
                 BlockedDepthwiseKernel.inGroups(0..<g.outWidth) { ow, count in
                     BlockedDepthwiseKernel.microkernel(rowStart + ow * g.strideWidth * w, rowStride: g.dilationHeight * rowFloats,

@@ -7,8 +7,8 @@
 /// when a projection follows, which then runs over the band's pixels as one GEMM). The scratch is
 /// a ring of rows, so input rows two bands share stay where they are, neither computed nor moved
 /// again; only where two threads' ranges meet is a row computed twice. Bands of a fixed size keep
-/// every pixel's sums the same for any thread count. (MobileNetV2's 112x112 and 56x56 blocks otherwise wrote and read
-/// back 1.2-1.8 MB per tensor.)
+/// every pixel's sums the same for any thread count. (MobileNetV2's 112x112 and 56x56 blocks
+/// otherwise wrote and read back 1.2-1.8 MB per tensor.)
 /// Layout: X [N, C, H, W] for a stem (C <= 4, `IndirectConvKernel.runBlocked`'s weights), or
 /// [N, C/8, H, W, 8] for an expansion (`BlockedGemmConvKernel.packWeights`); depthwise weights as
 /// `BlockedDepthwiseKernel.packWeights`; output [N, M/8, OH, OW, 8] (M the depthwise channels, or
@@ -182,8 +182,7 @@ public enum InvertedResidualKernel {
                                 let top = firstRow * g.strideHeight - g.padTop
                                 let end = top + (endRow - firstRow - 1) * g.strideHeight + windowHeight
                                 for row in max(top, computedEnd)..<end {
-                                    let slot = row % scratchRows
-                                    sourceRow(row, into: scratch, at: slot < 0 ? slot + scratchRows : slot)
+                                    sourceRow(row, into: scratch, at: ExpandDepthwiseKernel.ringRow(row, of: scratchRows))
                                 }
                                 computedEnd = end
                                 for b in 0..<blocks {
@@ -192,8 +191,8 @@ public enum InvertedResidualKernel {
                                     // Into the band buffer or the output.
                                     let target = projection == nil ? imageOut + b * outSpatial * w + firstRow * g.outWidth * w
                                         : band + b * bandBlockFloats
-                                    ExpandDepthwiseKernel.depthwiseBand(scratch + b * blockFloats, rowFloats: rowFloats, ring: scratchRows, g, shape,
-                                                                        rows: firstRow..<endRow, filter: filter, start: start,
+                                    ExpandDepthwiseKernel.depthwiseBand(scratch + b * blockFloats, rowFloats: rowFloats, ring: scratchRows,
+                                                                        g, shape, rows: firstRow..<endRow, filter: filter, start: start,
                                                                         activation: depthwiseActivation, into: target)
                                 }
                                 guard let projection else { continue }
