@@ -104,7 +104,17 @@ public final class Model: Sendable {
                 throw ManakoError(.invalidArgument, "thread count \(threads) must be between 1 and 256")
             }
         }
+        // The arena sized at load for the declared input shapes (symbolic dimensions as 1), so
+        // the first run allocates no activation memory. A dry run that fails (a shape only data
+        // decides, say) leaves the rest to the first run; inputs declared larger than
+        // `dryRunInputElements` are left to it too (the zeros fed here would be that large).
+        if let feeds = zeroInputs(maxElements: min(options.limits.maxTensorElements, Model.dryRunInputElements)) {
+            try? Parallel.withThreads(threads) { try graph.sizeArena(feeds) }
+        }
     }
+
+    /// The most input elements (all inputs together) a load's dry run feeds.
+    static let dryRunInputElements = 1 << 24
 
     static func parseLabels(_ text: String) -> [String] {
         var lines = text.split(separator: "\n", omittingEmptySubsequences: false).map {
@@ -133,15 +143,17 @@ public final class Model: Sendable {
     }
 
     /// Zeros for every graph input in its declared type, symbolic dimensions taken as 1; nil when
-    /// an input would hold more than `maxElements`. (The fuzzer and its regression tests run
-    /// every model they load on these.)
+    /// the inputs together would hold more than `maxElements`. (A load sizes its arena on these,
+    /// and the fuzzer and its regression tests run every model they load on them.)
     public func zeroInputs(maxElements: Int) -> [String: Tensor]? {
         var feeds: [String: Tensor] = [:]
+        var remaining = maxElements
         for input in inputs {
             let shape = (input.shape ?? []).map { dimension -> Int in
                 if case .fixed(let n) = dimension { return n } else { return 1 }
             }
-            guard let count = Tensor.elementCount(shape), count <= maxElements else { return nil }
+            guard let count = Tensor.elementCount(shape), count <= remaining else { return nil }
+            remaining -= count
             switch input.elementType {
             case .int64?: feeds[input.name] = Tensor(shape: shape, int64s: [Int64](repeating: 0, count: count))
             case .bool?: feeds[input.name] = Tensor(shape: shape, bools: [Bool](repeating: false, count: count))

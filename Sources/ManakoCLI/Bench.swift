@@ -27,8 +27,11 @@ struct Bench: ParsableCommand {
             let start = ContinuousClock.now
             let loaded = try Model(path: try model ?? defaultModelPath(), options: limits.applied(to: ModelOptions(threads: threads)))
             let loadSeconds = (ContinuousClock.now - start).seconds
+            let arenaMB = Double(loaded.graph.pooledElements * MemoryLayout<Float>.stride) / 1e6
             let feeds = try syntheticFeeds(loaded, batch: batch)
-            for _ in 0..<3 { _ = try loaded.run(feeds) }
+            _ = try loaded.run(feeds)
+            let firstRun = loaded.graph.allocationsLastRun
+            for _ in 0..<2 { _ = try loaded.run(feeds) }
             var times: [Double] = []
             for _ in 0..<runs {
                 idle()
@@ -45,11 +48,15 @@ struct Bench: ParsableCommand {
             if json {
                 print("{\"model\": \(JSONText.string(try model ?? defaultModelPath())), \"threads\": \(threads ?? 0), \"batch\": \(batch), "
                       + "\"runs\": \(runs), \"median_ms\": \(median * 1000), \"min_ms\": \(times[0] * 1000), \"p90_ms\": \(p90 * 1000), "
-                      + "\"images_per_second\": \(Double(batch) / median), \"load_ms\": \(loadSeconds * 1000), \"peak_memory_mb\": \(peakMB)}")
+                      + "\"images_per_second\": \(Double(batch) / median), \"load_ms\": \(loadSeconds * 1000), \"peak_memory_mb\": \(peakMB), "
+                      + "\"arena_mb\": \(arenaMB), \"first_run_output_allocations\": \(firstRun.outputs), "
+                      + "\"first_run_scratch_allocations\": \(firstRun.scratch)}")
             } else {
                 print(String(format: "latency: median %.2f ms, min %.2f ms, p90 %.2f ms (%d runs, batch %d)", median * 1000, times[0] * 1000, p90 * 1000, runs, batch))
                 print(String(format: "throughput: %.1f images/s", Double(batch) / median))
                 print(String(format: "load: %.1f ms, peak memory: %.1f MB", loadSeconds * 1000, peakMB))
+                print(String(format: "arena sized at load: %.1f MB; the first run allocated %d outputs and %d scratch buffers",
+                             arenaMB, firstRun.outputs, firstRun.scratch))
             }
         }
     }

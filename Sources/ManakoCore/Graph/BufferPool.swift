@@ -15,6 +15,21 @@ public final class BufferPool: @unchecked Sendable {
     /// Runs this pool has served, and the last run that asked for or returned each size.
     private var runs = 0
     private var lastUsed: [Int: Int] = [:]
+    /// True while a load sizes the pool with a dry run: requests take or allocate their buffer
+    /// as a real run would, but nothing is computed into it.
+    var sizing = false
+    /// Buffers this pool allocated during its latest run: nodes' outputs (zero once the pool
+    /// holds a run's set), and scratch a kernel asked for while it wrote an output (the first
+    /// real run of a shape takes it: a sizing run writes no output).
+    public private(set) var allocationsLastRun = Allocations()
+    private var allocations = Allocations()
+    /// Outputs being written (fills) on the pool's thread: a request made inside one is scratch.
+    private var fillDepth = 0
+
+    public struct Allocations: Sendable, Equatable {
+        public var outputs = 0, scratch = 0
+        public init() {}
+    }
 
     public init() {}
 
@@ -32,6 +47,8 @@ public final class BufferPool: @unchecked Sendable {
     /// Ends a run: drops the buffers of sizes no run has used for `idleRunsBeforeTrim` runs.
     func finishRun() {
         runs += 1
+        allocationsLastRun = allocations
+        allocations = Allocations()
         let stale = lastUsed.filter { runs - $0.value > BufferPool.idleRunsBeforeTrim }.map(\.key)
         for size in stale {
             free[size] = nil
@@ -115,28 +132,58 @@ public final class BufferPool: @unchecked Sendable {
     /// An array of `count` floats whose every element `fill` writes: recycled from the current
     /// run's pool when one of that size is free, otherwise new. (A recycled array still shared
     /// elsewhere, say by a Reshape's output, is copied by Swift before the write: never aliased.)
+    /// In a sizing run `fill` is not called: the contents are left as they are.
     @inline(__always)
     public static func floats(_ count: Int, _ fill: (UnsafeMutableBufferPointer<Float>) -> Void) -> [Float] {
         if count == 0 { return [] }
-        if var recycled = current?.take(count) {
-            recycled.withUnsafeMutableBufferPointer { fill($0) }
+        let pool = current
+        let sizing = pool?.sizing ?? false
+        if var recycled = pool?.take(count) {
+            if !sizing { recycled.withUnsafeMutableBufferPointer { write(into: $0, of: pool, fill) } }
             return recycled
         }
+        pool?.countAllocation()
         return [Float].uninitialized(capacity: count) { buffer, initialized in
-            fill(buffer)
+            // A sizing run leaves the new memory untouched: its pages fault in on first write.
+            if !sizing { write(into: buffer, of: pool, fill) }
             initialized = count
         }
     }
 
     /// `count` floats on 64-byte lines whose every element `fill` writes: recycled from the
     /// current run's pool when one of that size is free and unshared, otherwise new.
+    /// In a sizing run `fill` is not called: the contents are left as they are.
     @inline(__always)
     public static func alignedFloats(_ count: Int, _ fill: (UnsafeMutableBufferPointer<Float>) -> Void) -> AlignedFloats {
-        if let recycled = current?.takeAligned(count) {
-            fill(recycled.mutableBuffer)
+        let pool = current
+        let sizing = pool?.sizing ?? false
+        if let recycled = pool?.takeAligned(count) {
+            if !sizing { write(into: recycled.mutableBuffer, of: pool, fill) }
             return recycled
         }
-        return AlignedFloats(count: count, fill)
+        pool?.countAllocation()
+        return AlignedFloats(count: count) { if !sizing { write(into: $0, of: pool, fill) } }
+    }
+
+    /// Runs `fill` on memory an operator already holds (an input it writes over), except in a
+    /// sizing run.
+    @inline(__always)
+    public static func write(into buffer: UnsafeMutableBufferPointer<Float>, _ fill: (UnsafeMutableBufferPointer<Float>) -> Void) {
+        let pool = current
+        if pool?.sizing != true { write(into: buffer, of: pool, fill) }
+    }
+
+    /// Runs `fill`, its pool requests counted as scratch.
+    @inline(__always)
+    private static func write(into buffer: UnsafeMutableBufferPointer<Float>, of pool: BufferPool?,
+                              _ fill: (UnsafeMutableBufferPointer<Float>) -> Void) {
+        pool?.fillDepth += 1
+        fill(buffer)
+        pool?.fillDepth -= 1
+    }
+
+    private func countAllocation() {
+        if fillDepth == 0 { allocations.outputs += 1 } else { allocations.scratch += 1 }
     }
 
     /// Returns a scratch array to the current run's pool.
@@ -165,4 +212,7 @@ final class BufferPools: Sendable {
 
     /// Floats held by the idle pools.
     var heldElements: Int { idle.withLock { $0.reduce(0) { $0 + $1.heldElements } } }
+
+    /// The buffers the most recently finished run allocated.
+    var allocationsLastRun: BufferPool.Allocations { idle.withLock { $0.last?.allocationsLastRun ?? BufferPool.Allocations() } }
 }

@@ -93,6 +93,10 @@ public final class Graph: Sendable {
     /// Floats the graph keeps between runs for reuse (its arena, grown by the first runs).
     public var pooledElements: Int { pools.heldElements }
 
+    /// Buffers the latest finished run had to allocate: outputs (zero when the arena sized at
+    /// load or by an earlier run held them) and kernels' scratch.
+    public var allocationsLastRun: BufferPool.Allocations { pools.allocationsLastRun }
+
     /// Orders `nodes` topologically and checks that every value has one producer.
     /// Errors name the node: duplicate producers, dangling inputs, cycles, missing outputs.
     public init(inputs: [ValueInfo], outputs: [ValueInfo], constants: [String: Tensor], nodes specs: [NodeSpec],
@@ -218,9 +222,21 @@ public final class Graph: Sendable {
         return result
     }
 
-    private func run(_ feeds: [String: Tensor], profile: UnsafeMutablePointer<[NodeTiming]>?) throws -> [String: Tensor] {
+    /// Sizes the arena at load: a dry run on `feeds` walks every node and takes every buffer a
+    /// run of these shapes takes, computing nothing into them, so that the first real run
+    /// allocates no activation memory. Operators that compute outside their output's fill
+    /// (the plain reference kernels) still compute, on whatever the buffers hold.
+    public func sizeArena(_ feeds: [String: Tensor]) throws {
+        _ = try run(feeds, profile: nil, sizing: true)
+    }
+
+    private func run(_ feeds: [String: Tensor], profile: UnsafeMutablePointer<[NodeTiming]>?, sizing: Bool = false) throws -> [String: Tensor] {
         let pool = pools.checkOut()
-        defer { pools.checkIn(pool) }
+        pool.sizing = sizing
+        defer {
+            pool.sizing = false
+            pools.checkIn(pool)
+        }
         return try ElementLimit.with(maxTensorElements) {
             try BufferPool.with(pool) { try run(feeds, profile: profile, pool: pool) }
         }

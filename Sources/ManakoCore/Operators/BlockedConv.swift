@@ -200,7 +200,7 @@ public struct BlockedConv: Operator, PlanDescribing, InputOverwriting {
         // that came out wider) computes aside and copies back.
         if overwriting, depthwiseInPlace, case .aligned(let target) = input, target.owned, x.shape == shape {
             if BlockedDepthwiseKernel.runsPadded(g) {
-                compute(into: target.mutableBuffer)
+                BufferPool.write(into: target.mutableBuffer, compute)
             } else {
                 let aside = BufferPool.alignedFloats(target.count, compute)
                 aside.withUnsafeBufferPointer { target.mutableBuffer.baseAddress!.update(from: $0.baseAddress!, count: target.count) }
@@ -211,7 +211,7 @@ public struct BlockedConv: Operator, PlanDescribing, InputOverwriting {
         // Written over the residual when the graph gives it up (its elements are read just
         // before the same elements of Y are written).
         if overwriting, case .aligned(let target)? = residualValues, target.owned {
-            compute(into: target.mutableBuffer)
+            BufferPool.write(into: target.mutableBuffer, compute)
             return [Tensor(shape: shape, aligned: target)]
         }
         return [Tensor(shape: shape, aligned: BufferPool.alignedFloats(shape.reduce(1, *), compute))]
