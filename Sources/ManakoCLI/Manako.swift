@@ -122,7 +122,7 @@ struct Info: ParsableCommand {
         try reportingErrors {
             let path = try model ?? defaultModelPath()
             let options = limits.applied(to: ModelOptions(threads: threads))
-            let s = try ONNXImporter.inspect(bytes: try FileIO.read(path, limit: options.limits.maxFileBytes))
+            let s = try ONNXImporter.inspect(path: path, limit: options.limits.maxFileBytes)
             defer { if plan && s.unsupported.isEmpty { try? printPlan(path) } }
             func describe(_ v: ValueInfo) -> String {
                 let shape = v.shape.map { "[" + $0.map(\.description).joined(separator: ", ") + "]" } ?? "(unknown shape)"

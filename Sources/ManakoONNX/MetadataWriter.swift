@@ -5,9 +5,10 @@ import ManakoCore
 /// and the new entries are appended (protobuf allows fields in any order).
 public enum MetadataWriter {
     public static func setting(_ entries: [(key: String, value: String)], in bytes: [UInt8]) throws -> [UInt8] {
-        _ = try ONNXImporter.parse(bytes)  // refuse what is not a model
+        let store = ByteStore(copying: bytes)
+        _ = try ONNXImporter.parse(store)  // refuse what is not a model
         let replaced = Set(entries.map(\.key))
-        var reader = ProtoReader(bytes, context: "ModelProto")
+        var reader = ProtoReader(store, context: "ModelProto")
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
         var fieldStart = reader.position

@@ -5,7 +5,7 @@ struct NodeContext {
     let node: NodeProto
     let opset: Int
     /// The model file's bytes, which tensor attributes' raw data point into.
-    let modelBytes: [UInt8]
+    let modelBytes: ByteStore
     let baseDirectory: String?
     let limits: ResourceLimits
 

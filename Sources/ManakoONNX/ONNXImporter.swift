@@ -41,9 +41,9 @@ public struct ImportedModel: Sendable {
 public enum ONNXImporter {
     public static func load(path: String, limits: ResourceLimits = .defaults) throws -> ImportedModel {
         try limits.validate()
-        // The file's bytes go to the load, which releases them as the weights are decoded: the
-        // array was read for this load alone, so no one else sees its pages go.
-        return try load(owning: FileIO.read(path, limit: limits.maxFileBytes), baseDirectory: FileIO.directory(of: path),
+        // The file, mapped, goes to the load, which releases its pages as the weights are decoded:
+        // the mapping is this load's alone, so no one else sees its pages go.
+        return try load(owning: ByteStore.mapping(path, limit: limits.maxFileBytes), baseDirectory: FileIO.directory(of: path),
                         origin: path, limits: limits, releasingDecodedBytes: true)
     }
 
@@ -51,7 +51,10 @@ public enum ONNXImporter {
     /// Every size the file declares is checked against `limits` before it is allocated.
     public static func load(bytes: [UInt8], baseDirectory: String? = nil, origin: String = "<memory>",
                             limits: ResourceLimits = .defaults) throws -> ImportedModel {
-        try load(owning: bytes, baseDirectory: baseDirectory, origin: origin, limits: limits)
+        // Read where they are: nothing the load returns points into them.
+        try bytes.withUnsafeBytes {
+            try load(owning: ByteStore(borrowing: $0), baseDirectory: baseDirectory, origin: origin, limits: limits)
+        }
     }
 
     /// `load` with the bytes handed over: they, and the parsed model whose tensors point into
@@ -59,7 +62,7 @@ public enum ONNXImporter {
     /// hold the file as well as the decoded and the packed weights (ResNet-50: 100 MB).
     /// `releasingDecodedBytes`: the bytes are this load's alone (not a caller's array), so the
     /// pages under each initializer are returned to the system as soon as it is decoded.
-    static func load(owning bytes: consuming [UInt8], baseDirectory: String?, origin: String,
+    static func load(owning bytes: consuming ByteStore, baseDirectory: String?, origin: String,
                      limits: ResourceLimits, releasingDecodedBytes: Bool = false) throws -> ImportedModel {
         do {
             try limits.validate()
@@ -84,7 +87,7 @@ public enum ONNXImporter {
 
     /// Parses and summarises the file (unsupported operators throw, all named), then decodes its
     /// graph; the bytes and the parsed model end here.
-    static func decode(_ bytes: consuming [UInt8], baseDirectory: String?, limits: ResourceLimits,
+    static func decode(_ bytes: consuming ByteStore, baseDirectory: String?, limits: ResourceLimits,
                        releasingDecodedBytes: Bool = false) throws -> (ModelSummary, Decoded) {
         let model = try parse(bytes)
         let nodeCount = model.graph!.nodes.count
@@ -105,10 +108,19 @@ public enum ONNXImporter {
 
     /// Summarises a model without building it; unsupported operators are listed, not thrown.
     public static func inspect(bytes: [UInt8]) throws -> ModelSummary {
-        try summarize(try parse(bytes), bytes: bytes)
+        try bytes.withUnsafeBytes {
+            let store = ByteStore(borrowing: $0)
+            return try summarize(try parse(store), bytes: store)
+        }
     }
 
-    static func parse(_ bytes: [UInt8]) throws -> ModelProto {
+    /// Summarises a model file (mapped, not read into memory).
+    public static func inspect(path: String, limit: Int = ResourceLimits.defaults.maxFileBytes) throws -> ModelSummary {
+        let store = try ByteStore.mapping(path, limit: limit)
+        return try summarize(try parse(store), bytes: store)
+    }
+
+    static func parse(_ bytes: ByteStore) throws -> ModelProto {
         var reader = ProtoReader(bytes, context: "ModelProto")
         let model = try ModelProto(&reader)
         guard model.graph != nil else {
@@ -125,7 +137,7 @@ public enum ONNXImporter {
         return result
     }
 
-    static func summarize(_ model: ModelProto, bytes: [UInt8]) throws -> ModelSummary {
+    static func summarize(_ model: ModelProto, bytes: ByteStore) throws -> ModelSummary {
         let graph = model.graph!
         let opsetMap = opsets(model)
         let initializerNames = Set(graph.initializers.map(\.name))
@@ -162,7 +174,7 @@ public enum ONNXImporter {
     }
 
     /// The graph's constants (decoded into arrays of their own) and nodes with their operators.
-    static func decodeGraph(_ model: ModelProto, bytes: [UInt8], baseDirectory: String?, opset: Int,
+    static func decodeGraph(_ model: ModelProto, bytes: ByteStore, baseDirectory: String?, opset: Int,
                             limits: ResourceLimits, releasingDecodedBytes: Bool = false) throws -> Decoded {
         let graph = model.graph!
         if graph.hasSparseInitializers { throw ManakoError(.invalidModel, "sparse initializers are not supported") }
@@ -235,10 +247,13 @@ public enum ONNXImporter {
 
 extension ONNXImporter {
     /// Decodes a serialized TensorProto (the `.pb` files of ONNX's test data) into its name and tensor.
-    public static func decodeTensor(bytes: [UInt8]) throws -> (name: String, tensor: Tensor) {
-        var reader = ProtoReader(bytes, context: "TensorProto")
-        let proto = try TensorProto(&reader)
-        var decoder = TensorDecoder(bytes: bytes, baseDirectory: nil)
-        return (proto.name, try decoder.decode(proto, what: "tensor '\(proto.name)'"))
+    public static func decodeTensor(bytes array: [UInt8]) throws -> (name: String, tensor: Tensor) {
+        try array.withUnsafeBytes {
+            let bytes = ByteStore(borrowing: $0)
+            var reader = ProtoReader(bytes, context: "TensorProto")
+            let proto = try TensorProto(&reader)
+            var decoder = TensorDecoder(bytes: bytes, baseDirectory: nil)
+            return (proto.name, try decoder.decode(proto, what: "tensor '\(proto.name)'"))
+        }
     }
 }

@@ -104,7 +104,7 @@ struct AttributeProto {
             case 1: name = try r.string(wire)
             case 2: f = try r.float(wire)
             case 3: i = try r.int64(wire)
-            case 4: s = try r.bytesField(wire); sValue = String(decoding: r.bytes[s!], as: UTF8.self)
+            case 4: s = try r.bytesField(wire); sValue = String(decoding: r.bytes.bytes(s!), as: UTF8.self)
             case 5:
                 var sub = try r.message(wire, "AttributeProto.t")
                 t = try TensorProto(&sub)

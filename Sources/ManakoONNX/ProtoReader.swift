@@ -5,13 +5,13 @@ import ManakoCore
 struct ProtoReader {
     enum WireType: UInt8 { case varint = 0, fixed64 = 1, lengthDelimited = 2, fixed32 = 5 }
 
-    let bytes: [UInt8]
+    let bytes: ByteStore
     private(set) var position: Int
     let end: Int
     /// What is being read, for error messages (e.g. "ModelProto.graph").
     let context: String
 
-    init(_ bytes: [UInt8], range: Range<Int>? = nil, context: String) {
+    init(_ bytes: ByteStore, range: Range<Int>? = nil, context: String) {
         self.bytes = bytes
         self.position = range?.lowerBound ?? 0
         self.end = range?.upperBound ?? bytes.count
@@ -89,7 +89,7 @@ struct ProtoReader {
     mutating func string(_ wire: WireType) throws -> String {
         guard wire == .lengthDelimited else { throw error("expected a string") }
         let r = try lengthDelimited()
-        return String(decoding: bytes[r], as: UTF8.self)
+        return String(decoding: bytes.bytes(r), as: UTF8.self)
     }
 
     mutating func bytesField(_ wire: WireType) throws -> Range<Int> {

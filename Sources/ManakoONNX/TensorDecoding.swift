@@ -3,7 +3,7 @@ import ManakoCore
 /// Turns TensorProtos into core tensors: raw_data or typed fields, external files,
 /// and conversion of float16/bfloat16/float64 to float32 and small integers to int64.
 struct TensorDecoder {
-    let bytes: [UInt8]
+    let bytes: ByteStore
     /// Folder external data is read from; nil when the model came from memory.
     let baseDirectory: String?
     let limits: ResourceLimits
@@ -14,9 +14,9 @@ struct TensorDecoder {
     var releasesRawData = false
     /// Bytes decoded so far, against `limits.maxWeightBytes`.
     private(set) var decodedBytes = 0
-    private var externalFiles: [String: [UInt8]] = [:]
+    private var externalFiles: [String: ByteStore] = [:]
 
-    init(bytes: [UInt8], baseDirectory: String?, limits: ResourceLimits = .defaults) {
+    init(bytes: ByteStore, baseDirectory: String?, limits: ResourceLimits = .defaults) {
         self.bytes = bytes
         self.baseDirectory = baseDirectory
         self.limits = limits
@@ -44,11 +44,11 @@ struct TensorDecoder {
         }
         decodedBytes += count * decodedWidth
         if t.hasSegment { throw ManakoError(.invalidModel, "segmented tensors are not supported") }
-        var raw: ArraySlice<UInt8>? = nil
+        var raw: UnsafeRawBufferPointer? = nil
         if t.dataLocation == 1 {
             raw = try externalBytes(t, expected: count * width)
         } else if let r = t.rawData {
-            raw = bytes[r]
+            raw = bytes.bytes(r)
         }
         if let raw {
             guard raw.count == count * width else {
@@ -56,9 +56,7 @@ struct TensorDecoder {
             }
             let releasing = releasesRawData && t.dataLocation != 1  // not an external file's bytes
             let storage = TensorDecoder.convert(raw, type: type, core: core, count: count, releasing: releasing)
-            if releasing {
-                raw.withUnsafeBytes { if let start = $0.baseAddress { FileIO.releasePages(start, byteCount: $0.count) } }
-            }
+            if releasing, let start = raw.baseAddress { FileIO.releasePages(start, byteCount: raw.count) }
             return try Tensor(shape: shape, storage: storage)
         }
         let storage: Tensor.Storage
@@ -77,9 +75,10 @@ struct TensorDecoder {
     }
 
     /// Little-endian raw bytes to core storage.
-    static func convert(_ raw: ArraySlice<UInt8>, type: ONNXDataType, core: ElementType, count: Int,
+    static func convert(_ raw: UnsafeRawBufferPointer, type: ONNXDataType, core: ElementType, count: Int,
                         releasing: Bool = false) -> Tensor.Storage {
-        raw.withUnsafeBytes { p in
+        do {
+            let p = raw
             func load<T: FixedWidthInteger>(_: T.Type, _ i: Int) -> T {
                 T(littleEndian: p.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.size, as: T.self))
             }
@@ -117,7 +116,7 @@ struct TensorDecoder {
 
     /// Bytes of an external-data tensor. The location must be a relative path inside the
     /// model's folder: absolute paths and ".." are refused so a model cannot read other files.
-    private mutating func externalBytes(_ t: TensorProto, expected: Int) throws -> ArraySlice<UInt8> {
+    private mutating func externalBytes(_ t: TensorProto, expected: Int) throws -> UnsafeRawBufferPointer {
         var location: String? = nil, offset = 0, length: Int? = nil
         for (key, value) in t.externalData {
             switch key {
@@ -147,17 +146,17 @@ struct TensorDecoder {
         guard target.hasPrefix(folder == "/" ? "/" : folder + "/") else {
             throw ManakoError(.invalidModel, "external data location '\(location)' resolves to '\(target)', outside the model's folder")
         }
-        let file: [UInt8]
+        let file: ByteStore
         if let cached = externalFiles[target] {
             file = cached
         } else {
-            file = try FileIO.read(target, limit: limits.maxFileBytes)
+            file = try ByteStore.mapping(target, limit: limits.maxFileBytes)
             externalFiles[target] = file
         }
         let size = length ?? expected
         guard offset <= file.count, size <= file.count - offset else {
             throw ManakoError(.invalidModel, "external data '\(location)' is \(file.count) bytes; offset \(offset) + length \(size) runs past its end")
         }
-        return file[offset..<(offset + size)]
+        return file.bytes(offset..<(offset + size))
     }
 }

@@ -21,3 +21,35 @@ import Testing
     }
     #expect(nonEmpty.allSatisfy { $0 == 0 }, "an empty file read as bytes or failed")
 }
+
+/// A mapped file holds the bytes a read gives, ranges and all (so do a copy and a borrowed
+/// buffer); an empty file maps to no bytes;
+/// a directory, a FIFO and a file over the limit are refused with their own errors.
+@Test func mappedFilesHoldTheBytesAReadGives() throws {
+    let folder = FileManager.default.temporaryDirectory.appendingPathComponent("manako-map-\(getpid())").path
+    try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(atPath: folder) }
+    let bytes = (0..<100_003).map { UInt8(truncatingIfNeeded: $0 &* 7 &+ $0 >> 9) }
+    #expect(FileManager.default.createFile(atPath: folder + "/data.bin", contents: Data(bytes)))
+    let store = try ByteStore.mapping(folder + "/data.bin")
+    #expect(store.count == bytes.count)
+    #expect(store.array(0..<store.count) == bytes)
+    #expect(store[99_999] == bytes[99_999])
+    #expect(Array(store.bytes(4096..<4100)) == Array(bytes[4096..<4100]))
+    #expect(store.bytes(7..<7).isEmpty)
+    #expect(ByteStore(copying: bytes).array(10..<20) == Array(bytes[10..<20]))
+    #expect(bytes.withUnsafeBytes { ByteStore(borrowing: $0).array(5..<9) } == Array(bytes[5..<9]))
+
+    #expect(FileManager.default.createFile(atPath: folder + "/empty.bin", contents: Data()))
+    #expect(try ByteStore.mapping(folder + "/empty.bin").count == 0)
+    #expect(try ByteStore.mapping(folder + "/empty.bin").bytes(0..<0).isEmpty)
+
+    func failure(_ path: String, limit: Int = 4 << 30) -> ManakoError? {
+        do { _ = try ByteStore.mapping(path, limit: limit); return nil } catch { return error as? ManakoError }
+    }
+    #expect(failure(folder + "/data.bin", limit: 100_002)?.code == .limitExceeded)
+    #expect(failure(folder)?.message.contains("not a regular file") == true)
+    #expect(failure(folder + "/missing.bin")?.code == .io)
+    #expect(mkfifo(folder + "/fifo", 0o600) == 0)
+    #expect(failure(folder + "/fifo")?.message.contains("not a regular file") == true)
+}
