@@ -39,6 +39,7 @@ struct Bench: ParsableCommand {
                 _ = try loaded.run(feeds)
                 times.append((ContinuousClock.now - t).seconds)
             }
+            let lastRun = loaded.graph.allocationsLastRun
             times.sort()
             if profile { try printProfile(loaded, feeds) }
             let median = times[times.count / 2], p90 = times[min(times.count - 1, Int(Double(times.count) * 0.9))]
@@ -50,13 +51,13 @@ struct Bench: ParsableCommand {
                       + "\"runs\": \(runs), \"median_ms\": \(median * 1000), \"min_ms\": \(times[0] * 1000), \"p90_ms\": \(p90 * 1000), "
                       + "\"images_per_second\": \(Double(batch) / median), \"load_ms\": \(loadSeconds * 1000), \"peak_memory_mb\": \(peakMB), "
                       + "\"arena_mb\": \(arenaMB), \"first_run_output_allocations\": \(firstRun.outputs), "
-                      + "\"first_run_scratch_allocations\": \(firstRun.scratch)}")
+                      + "\"first_run_scratch_allocations\": \(firstRun.scratch), \"last_run_allocations\": \(lastRun.outputs + lastRun.scratch)}")
             } else {
                 print(String(format: "latency: median %.2f ms, min %.2f ms, p90 %.2f ms (%d runs, batch %d)", median * 1000, times[0] * 1000, p90 * 1000, runs, batch))
                 print(String(format: "throughput: %.1f images/s", Double(batch) / median))
                 print(String(format: "load: %.1f ms, peak memory: %.1f MB", loadSeconds * 1000, peakMB))
-                print(String(format: "arena sized at load: %.1f MB; the first run allocated %d outputs and %d scratch buffers",
-                             arenaMB, firstRun.outputs, firstRun.scratch))
+                print(String(format: "arena sized at load: %.1f MB; the first run allocated %d outputs and %d scratch buffers, the last %d buffers",
+                             arenaMB, firstRun.outputs, firstRun.scratch, lastRun.outputs + lastRun.scratch))
             }
         }
     }

@@ -129,6 +129,26 @@ func node(_ name: String, _ inputs: [String], _ outputs: [String]) -> NodeSpec {
     #expect(held[5] <= 8 * 128, "pool holds \(held[5]) floats")
 }
 
+/// A size keeps as many buffers as a run had out of the pool at once, not just four: seven
+/// same-size values alive together (a dense block's layer outputs before their Concat) come
+/// from the pool on every run after the first: a run allocates only the graph's output, which
+/// its caller keeps (with four kept per size, three of the seven were allocated every run).
+@Test func bufferPoolKeepsWhatARunHadOutAtOnce() throws {
+    let branches = (0..<7).map { NodeSpec(name: "relu\($0)", opType: "Relu", op: Relu(), inputs: ["x"], outputs: ["r\($0)"]) }
+    let graph = try Graph(inputs: [x], outputs: [y], constants: [:], nodes: branches + [
+        NodeSpec(name: "concat", opType: "Concat", op: Concat(axis: 0), inputs: (0..<7).map { "r\($0)" }, outputs: ["y"]),
+    ])
+    let input = t([64, 2], pseudoRandom(128, seed: 5))
+    _ = try graph.run(["x": input])
+    #expect(graph.allocationsLastRun.outputs >= 7, "the first run drew \(graph.allocationsLastRun) from an empty pool")
+    for _ in 0..<3 {
+        let out = try graph.run(["x": input])["y"]!.floats()
+        #expect(graph.allocationsLastRun.outputs == 1 && graph.allocationsLastRun.scratch == 0,
+                "a later run allocated \(graph.allocationsLastRun)")
+        #expect(out == Array(repeating: (try input.floats()).map { max($0, 0) }, count: 7).flatMap { $0 })
+    }
+}
+
 /// The pool forgets sizes it has not used for a while: after runs on 12 input sizes, runs on
 /// one size bring what it holds back down to that size's buffers.
 @Test func bufferPoolDropsSizesNoLongerUsed() throws {

@@ -40,8 +40,21 @@ public final class BufferPool: @unchecked Sendable {
 
     /// A recycled array of exactly `count` elements, if one is free.
     func take(_ count: Int) -> [Float]? {
-        lastUsed[count] = runs
+        serve(count)
         return free[count]?.popLast()
+    }
+
+    /// Buffers of each size out of the pool in this run (served and not given back), and the
+    /// most a run has had out at once: a size keeps that many when they come back.
+    private var outstanding: [Int: Int] = [:]
+    private var mostOutstanding: [Int: Int] = [:]
+
+    /// Counts a request served from (or allocated for) buffers of `size` elements.
+    private func serve(_ size: Int) {
+        lastUsed[size] = runs
+        let out = outstanding[size, default: 0] + 1
+        outstanding[size] = out
+        if out > mostOutstanding[size, default: 0] { mostOutstanding[size] = out }
     }
 
     /// Ends a run: drops the buffers of sizes no run has used for `idleRunsBeforeTrim` runs.
@@ -49,24 +62,29 @@ public final class BufferPool: @unchecked Sendable {
         runs += 1
         allocationsLastRun = allocations
         allocations = Allocations()
+        // (A run's outputs go to its caller and never come back.)
+        outstanding = [:]
         let stale = lastUsed.filter { runs - $0.value > BufferPool.idleRunsBeforeTrim }.map(\.key)
         for size in stale {
             free[size] = nil
             freeAligned[size] = nil
             lastUsed[size] = nil
+            mostOutstanding[size] = nil
         }
     }
 
-    /// Buffers kept per size: enough for the values of one size alive at once in the networks
-    /// seen (a block's input, its branches and its output); operators that do not draw from the
-    /// pool (broadcasting arithmetic, say) would otherwise make it grow every run.
+    /// Buffers kept per size at least; a size keeps as many as a run has had out of the pool at
+    /// once when that is more (DenseNet's 32-channel layer outputs, 24 alive at the end of a dense
+    /// block: with four kept, its runs allocated 54 buffers each). Not more: operators that do not
+    /// draw from the pool (broadcasting arithmetic, say) would otherwise make it grow every run.
     static let buffersPerSize = 4
 
-    /// Keeps `buffer` for a later request of the same size (up to `buffersPerSize`).
+    /// Keeps `buffer` for a later request of the same size (up to `buffersPerSize`, or as many
+    /// as a run has had out at once).
     func give(_ buffer: [Float]) { keep(buffer, count: buffer.count, in: &free) }
 
-    /// Keeps `buffer` for a later request of its capacity or somewhat less (up to
-    /// `buffersPerSize` per capacity).
+    /// Keeps `buffer` for a later request of its capacity or somewhat less (as many per capacity
+    /// as `give(_: [Float])` keeps).
     func give(_ buffer: AlignedFloats) {
         // A borrowed input is the caller's memory: handing it out as scratch would overwrite it.
         guard buffer.owned else { return }
@@ -76,7 +94,9 @@ public final class BufferPool: @unchecked Sendable {
     private func keep<Buffer>(_ buffer: Buffer, count: Int, in lists: inout [Int: [Buffer]]) {
         if count == 0 { return }
         lastUsed[count] = runs
-        if lists[count, default: []].count < BufferPool.buffersPerSize { lists[count, default: []].append(buffer) }
+        outstanding[count] = max(0, outstanding[count, default: 0] - 1)
+        let kept = max(BufferPool.buffersPerSize, mostOutstanding[count, default: 0])
+        if lists[count, default: []].count < kept { lists[count, default: []].append(buffer) }
     }
 
     /// An aligned buffer of exactly `count` elements that no tensor holds any more, if one is
@@ -94,18 +114,26 @@ public final class BufferPool: @unchecked Sendable {
             }
             return nil
         }
-        if let exact = lend(count) { return exact }
+        if let exact = lend(count) {
+            serve(count)
+            return exact
+        }
         // Else, on one thread, the smallest free buffer that holds it with at most twice its
         // size: the values of a run then share memory across shapes (the stem's output later
         // holds a block's), so fewer distinct megabytes pass through the caches each run
         // (MobileNetV2's pool held 10.4 MB in 16 sizes with exact sizes only). On several
         // threads a buffer is best written by the same split of the same layer every run, on
         // the cores that hold its lines (SqueezeNet 1-3 % slower on two threads with sharing).
-        guard count >= BufferPool.sharedFrom, Parallel.threads == 1 else { return nil }
-        while let capacity = freeAligned.keys.filter({ $0 > count && $0 <= 2 * count && freeAligned[$0]?.isEmpty == false }).min() {
-            lastUsed[capacity] = runs
-            if let shared = lend(capacity) { return shared }
+        if count >= BufferPool.sharedFrom, Parallel.threads == 1 {
+            while let capacity = freeAligned.keys.filter({ $0 > count && $0 <= 2 * count && freeAligned[$0]?.isEmpty == false }).min() {
+                lastUsed[capacity] = runs
+                if let shared = lend(capacity) {
+                    serve(capacity)
+                    return shared
+                }
+            }
         }
+        serve(count)  // for the buffer the caller allocates
         return nil
     }
 
