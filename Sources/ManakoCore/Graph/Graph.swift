@@ -90,7 +90,7 @@ public final class Graph: Sendable {
     /// Activation buffers recycled across nodes and runs (one pool per concurrent run).
     let pools = BufferPools()
 
-    /// Floats the graph keeps between runs for reuse (its arena, grown by the first runs).
+    /// Floats the graph keeps between runs for reuse (its arena, sized at load by a dry run).
     public var pooledElements: Int { pools.heldElements }
 
     /// Buffers the latest finished run had to allocate: outputs (zero when the arena sized at

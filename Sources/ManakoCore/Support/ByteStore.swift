@@ -40,20 +40,12 @@ public final class ByteStore: @unchecked Sendable {
     }
 
     /// The file at `path` mapped read-only (read into memory where it cannot be mapped), refusing
-    /// files larger than `limit` bytes. Opens without blocking, so a FIFO or device is refused.
+    /// what `FileIO.read` refuses.
     /// (Another process truncating the file while it is mapped makes reads past the new end
     /// fault: model files are not expected to change under a load.)
     public static func mapping(_ path: String, limit: Int = 4 << 30) throws -> ByteStore {
-        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-        guard fd >= 0 else { throw ManakoError(.io, "cannot open '\(path)': \(String(cString: strerror(errno)))") }
+        let (fd, size) = try FileIO.openRegularFile(path, limit: limit)
         defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw ManakoError(.io, "cannot stat '\(path)': \(String(cString: strerror(errno)))") }
-        guard (info.st_mode & S_IFMT) == S_IFREG else { throw ManakoError(.io, "'\(path)' is not a regular file") }
-        let size = Int(info.st_size)
-        guard size <= limit else {
-            throw ManakoError(.limitExceeded, "'\(path)' is \(size) bytes, over the limit of \(limit) bytes")
-        }
         if size == 0 { return ByteStore(copying: []) }
         #if canImport(Glibc)
         // MAP_POPULATE maps every page up front: one pass instead of a fault per 64 KB.

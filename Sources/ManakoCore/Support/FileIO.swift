@@ -7,25 +7,10 @@ import Darwin
 /// Minimal file access over the C library (the libraries avoid Foundation so that
 /// libmanako.so stays small with the Swift runtime linked in).
 public enum FileIO {
-    /// Reads a whole file, refusing files larger than `limit` bytes before allocating. Opens
-    /// without blocking, so a FIFO or device given as a path is refused instead of waited on.
+    /// Reads a whole file, refusing files larger than `limit` bytes before allocating.
     public static func read(_ path: String, limit: Int = 4 << 30) throws -> [UInt8] {
-        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
-        guard fd >= 0 else {
-            throw ManakoError(.io, "cannot open '\(path)': \(String(cString: strerror(errno)))")
-        }
+        let (fd, size) = try openRegularFile(path, limit: limit)
         defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else {
-            throw ManakoError(.io, "cannot stat '\(path)': \(String(cString: strerror(errno)))")
-        }
-        guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw ManakoError(.io, "'\(path)' is not a regular file")
-        }
-        let size = Int(info.st_size)
-        guard size <= limit else {
-            throw ManakoError(.limitExceeded, "'\(path)' is \(size) bytes, over the limit of \(limit) bytes")
-        }
         // Read straight into the array's storage: zero-filling it first was a pass over the
         // whole file (and its page faults) for nothing.
         var got = 0
@@ -42,6 +27,29 @@ public enum FileIO {
         }
         guard got == size else { throw ManakoError(.io, "short read on '\(path)': \(got) of \(size) bytes") }
         return bytes
+    }
+
+    /// Opens `path` for reading, refusing what is not a regular file or holds more than `limit`
+    /// bytes: its descriptor, which the caller closes, and its size. Opens without blocking, so
+    /// a FIFO or device given as a path is refused instead of waited on.
+    static func openRegularFile(_ path: String, limit: Int) throws -> (descriptor: Int32, size: Int) {
+        let fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else {
+            throw ManakoError(.io, "cannot open '\(path)': \(String(cString: strerror(errno)))")
+        }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else {
+            let message = "cannot stat '\(path)': \(String(cString: strerror(errno)))"
+            close(fd)
+            throw ManakoError(.io, message)
+        }
+        let size = Int(info.st_size)
+        guard (info.st_mode & S_IFMT) == S_IFREG, size <= limit else {
+            close(fd)
+            throw (info.st_mode & S_IFMT) != S_IFREG ? ManakoError(.io, "'\(path)' is not a regular file")
+                : ManakoError(.limitExceeded, "'\(path)' is \(size) bytes, over the limit of \(limit) bytes")
+        }
+        return (fd, size)
     }
 
     /// Returns the whole pages of [start, start + byteCount) to the system when there are 16 or
