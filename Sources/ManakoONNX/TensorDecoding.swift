@@ -77,40 +77,37 @@ struct TensorDecoder {
     /// Little-endian raw bytes to core storage.
     static func convert(_ raw: UnsafeRawBufferPointer, type: ONNXDataType, core: ElementType, count: Int,
                         releasing: Bool = false) -> Tensor.Storage {
-        do {
-            let p = raw
-            func load<T: FixedWidthInteger>(_: T.Type, _ i: Int) -> T {
-                T(littleEndian: p.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.size, as: T.self))
-            }
-            switch type {
-            case .float:
-                // One copy on a little-endian host (ONNX stores little-endian), into huge pages.
-                return .float32(HugePages.array(count) { (target: UnsafeMutableBufferPointer<Float>) in
-                    #if _endian(little)
-                    // In 4 MB pieces, each released once copied when the bytes are ours.
-                    let piece = 1 << 20
-                    for start in stride(from: 0, to: count, by: piece) {
-                        let floats = min(piece, count - start), source = p.baseAddress! + start * 4
-                        UnsafeMutableRawPointer(target.baseAddress! + start).copyMemory(from: source, byteCount: floats * 4)
-                        if releasing { FileIO.releasePages(source, byteCount: floats * 4) }
-                    }
-                    #else
-                    for i in 0..<count { target[i] = Float(bitPattern: load(UInt32.self, i)) }
-                    #endif
-                })
-            case .double: return .float32((0..<count).map { Float(Double(bitPattern: load(UInt64.self, $0))) })
-            case .float16: return .float32((0..<count).map { Float(Float16(bitPattern: load(UInt16.self, $0))) })
-            case .bfloat16: return .float32((0..<count).map { Float(bitPattern: UInt32(load(UInt16.self, $0)) << 16) })
-            case .int64: return .int64((0..<count).map { load(Int64.self, $0) })
-            case .int32: return .int32((0..<count).map { load(Int32.self, $0) })
-            case .bool: return .bool((0..<count).map { load(UInt8.self, $0) != 0 })
-            case .uint8: return .int64((0..<count).map { Int64(load(UInt8.self, $0)) })
-            case .int8: return .int64((0..<count).map { Int64(load(Int8.self, $0)) })
-            case .uint16: return .int64((0..<count).map { Int64(load(UInt16.self, $0)) })
-            case .int16: return .int64((0..<count).map { Int64(load(Int16.self, $0)) })
-            case .uint32: return .int64((0..<count).map { Int64(load(UInt32.self, $0)) })
-            default: return .int64((0..<count).map { Int64(bitPattern: load(UInt64.self, $0)) })
-            }
+        func load<T: FixedWidthInteger>(_: T.Type, _ i: Int) -> T {
+            T(littleEndian: raw.loadUnaligned(fromByteOffset: i * MemoryLayout<T>.size, as: T.self))
+        }
+        switch type {
+        case .float:
+            // One copy on a little-endian host (ONNX stores little-endian), into huge pages.
+            return .float32(HugePages.array(count) { (target: UnsafeMutableBufferPointer<Float>) in
+                #if _endian(little)
+                // In 4 MB pieces, each released once copied when the bytes are ours.
+                let piece = 1 << 20
+                for start in stride(from: 0, to: count, by: piece) {
+                    let floats = min(piece, count - start), source = raw.baseAddress! + start * 4
+                    UnsafeMutableRawPointer(target.baseAddress! + start).copyMemory(from: source, byteCount: floats * 4)
+                    if releasing { FileIO.releasePages(source, byteCount: floats * 4) }
+                }
+                #else
+                for i in 0..<count { target[i] = Float(bitPattern: load(UInt32.self, i)) }
+                #endif
+            })
+        case .double: return .float32((0..<count).map { Float(Double(bitPattern: load(UInt64.self, $0))) })
+        case .float16: return .float32((0..<count).map { Float(Float16(bitPattern: load(UInt16.self, $0))) })
+        case .bfloat16: return .float32((0..<count).map { Float(bitPattern: UInt32(load(UInt16.self, $0)) << 16) })
+        case .int64: return .int64((0..<count).map { load(Int64.self, $0) })
+        case .int32: return .int32((0..<count).map { load(Int32.self, $0) })
+        case .bool: return .bool((0..<count).map { load(UInt8.self, $0) != 0 })
+        case .uint8: return .int64((0..<count).map { Int64(load(UInt8.self, $0)) })
+        case .int8: return .int64((0..<count).map { Int64(load(Int8.self, $0)) })
+        case .uint16: return .int64((0..<count).map { Int64(load(UInt16.self, $0)) })
+        case .int16: return .int64((0..<count).map { Int64(load(Int16.self, $0)) })
+        case .uint32: return .int64((0..<count).map { Int64(load(UInt32.self, $0)) })
+        default: return .int64((0..<count).map { Int64(bitPattern: load(UInt64.self, $0)) })
         }
     }
 

@@ -33,12 +33,16 @@ import Testing
     #expect(FileManager.default.createFile(atPath: folder + "/data.bin", contents: Data(bytes)))
     let store = try ByteStore.mapping(folder + "/data.bin")
     #expect(store.count == bytes.count)
-    #expect(store.array(0..<store.count) == bytes)
-    #expect(store[99_999] == bytes[99_999])
-    #expect(Array(store.bytes(4096..<4100)) == Array(bytes[4096..<4100]))
-    #expect(store.bytes(7..<7).isEmpty)
-    #expect(ByteStore(copying: bytes).array(10..<20) == Array(bytes[10..<20]))
-    #expect(bytes.withUnsafeBytes { ByteStore(borrowing: $0).array(5..<9) } == Array(bytes[5..<9]))
+    // (`bytes(_:)` points into the store: valid while it lives.)
+    withExtendedLifetime(store) {
+        #expect(Array(store.bytes(0..<store.count)) == bytes)
+        #expect(store[99_999] == bytes[99_999])
+        #expect(Array(store.bytes(4096..<4100)) == Array(bytes[4096..<4100]))
+        #expect(store.bytes(7..<7).isEmpty)
+    }
+    let copy = ByteStore(copying: bytes)
+    withExtendedLifetime(copy) { #expect(Array(copy.bytes(10..<20)) == Array(bytes[10..<20])) }
+    #expect(bytes.withUnsafeBytes { Array(ByteStore(borrowing: $0).bytes(5..<9)) } == Array(bytes[5..<9]))
 
     #expect(FileManager.default.createFile(atPath: folder + "/empty.bin", contents: Data()))
     #expect(try ByteStore.mapping(folder + "/empty.bin").count == 0)

@@ -80,7 +80,4 @@ public final class ByteStore: @unchecked Sendable {
         guard let base else { return UnsafeRawBufferPointer(start: nil, count: 0) }
         return UnsafeRawBufferPointer(start: base + range.lowerBound, count: range.count)
     }
-
-    /// The bytes in `range` as an array.
-    public func array(_ range: Range<Int>) -> [UInt8] { Array(bytes(range)) }
 }
