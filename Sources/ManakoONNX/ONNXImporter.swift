@@ -108,16 +108,16 @@ public enum ONNXImporter {
 
     /// Summarises a model without building it; unsupported operators are listed, not thrown.
     public static func inspect(bytes: [UInt8]) throws -> ModelSummary {
-        try bytes.withUnsafeBytes {
-            let store = ByteStore(borrowing: $0)
-            return try summarize(try parse(store), bytes: store)
-        }
+        try bytes.withUnsafeBytes { try inspect(ByteStore(borrowing: $0)) }
     }
 
     /// Summarises a model file (mapped, not read into memory).
     public static func inspect(path: String, limit: Int = ResourceLimits.defaults.maxFileBytes) throws -> ModelSummary {
-        let store = try ByteStore.mapping(path, limit: limit)
-        return try summarize(try parse(store), bytes: store)
+        try inspect(ByteStore.mapping(path, limit: limit))
+    }
+
+    static func inspect(_ store: ByteStore) throws -> ModelSummary {
+        try summarize(try parse(store), bytes: store)
     }
 
     static func parse(_ bytes: ByteStore) throws -> ModelProto {

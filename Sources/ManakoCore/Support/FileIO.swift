@@ -43,11 +43,14 @@ public enum FileIO {
             close(fd)
             throw ManakoError(.io, message)
         }
-        let size = Int(info.st_size)
-        guard (info.st_mode & S_IFMT) == S_IFREG, size <= limit else {
+        guard (info.st_mode & S_IFMT) == S_IFREG else {
             close(fd)
-            throw (info.st_mode & S_IFMT) != S_IFREG ? ManakoError(.io, "'\(path)' is not a regular file")
-                : ManakoError(.limitExceeded, "'\(path)' is \(size) bytes, over the limit of \(limit) bytes")
+            throw ManakoError(.io, "'\(path)' is not a regular file")
+        }
+        let size = Int(info.st_size)
+        guard size <= limit else {
+            close(fd)
+            throw ManakoError(.limitExceeded, "'\(path)' is \(size) bytes, over the limit of \(limit) bytes")
         }
         return (fd, size)
     }
