@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Runs Manako and ONNX Runtime on the same models and inputs, interleaved in one process, and
 prints a Markdown table of median latencies and their ratio (Manako / ONNX Runtime), the
-ratio of the fastest runs (less at the mercy of a noisy host), and the interquartile range of
-the ratios of adjacent blocks (how far the host moved during the run).
+ratio of the fastest runs (less at the mercy of a noisy host), the interquartile range of
+the ratios of adjacent blocks (how far the host moved during the run), and the arithmetic
+rate each engine's median reaches (GFLOP/s: twice the multiply-adds of the model's
+convolutions and matrix products, counted as direct products whatever algorithm runs them).
 
 Usage: python3 benchmarks/compare_ort.py MODEL.onnx [MODEL.onnx ...] [--threads 1 2] [--batch 1 8] [--runs 20]
-Needs numpy, onnxruntime and the manako package (pip install ./bindings/python, or set
+Needs numpy, onnx, onnxruntime and the manako package (pip install ./bindings/python, or set
 MANAKO_LIBRARY and PYTHONPATH=bindings/python).
 """
 import argparse
@@ -18,9 +20,10 @@ import time
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
-import onnxruntime as ort
+import onnxruntime as ort  # noqa: E402
 
 import manako
+from model_work import multiply_adds
 
 
 def input_for(model: manako.Model, batch: int) -> dict:
@@ -39,8 +42,9 @@ def main():
     parser.add_argument("--batch", type=int, nargs="+", default=[1])
     parser.add_argument("--runs", type=int, default=20)
     args = parser.parse_args()
-    print("| model | threads | batch | Manako median (ms) | ONNX Runtime median (ms) | ratio | ratio of minimums | block ratios, p25-p75 |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("| model | threads | batch | Manako median (ms) | ONNX Runtime median (ms) | ratio | ratio of minimums | block ratios, p25-p75 "
+          "| GFLOP/s, Manako / ONNX Runtime |")
+    print("|---|---|---|---|---|---|---|---|---|")
     for path in args.models:
         for threads in args.threads:
             options = ort.SessionOptions()
@@ -51,7 +55,7 @@ def main():
                 for batch in args.batch:
                     fixed = model.inputs[0].shape[0] if model.inputs and model.inputs[0].shape else None
                     if fixed is not None and fixed != batch:
-                        print(f"| {pathlib.Path(path).stem} | {threads} | {batch} | - | - | the model's batch is fixed at {fixed} | - | - |")
+                        print(f"| {pathlib.Path(path).stem} | {threads} | {batch} | - | - | the model's batch is fixed at {fixed} | - | - | - |")
                         continue
                     feeds = input_for(model, batch)
                     ours, theirs = [], []
@@ -83,8 +87,10 @@ def main():
                     m, o = statistics.median(ours) * 1000, statistics.median(theirs) * 1000
                     low, high = (statistics.quantiles(block_ratios, n=4)[0::2] if len(block_ratios) > 1
                                  else (block_ratios[0], block_ratios[0]))
+                    work = multiply_adds(path, batch)
+                    rates = "-" if work is None else f"{2 * work / m / 1e6:.0f} / {2 * work / o / 1e6:.0f}"
                     print(f"| {pathlib.Path(path).stem} | {threads} | {batch} | {m:.1f} | {o:.1f} | {m / o:.2f} | {min(ours) / min(theirs):.2f} "
-                          f"| {low:.2f}-{high:.2f} |", flush=True)
+                          f"| {low:.2f}-{high:.2f} | {rates} |", flush=True)
 
 
 if __name__ == "__main__":
