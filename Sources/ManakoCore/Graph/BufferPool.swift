@@ -210,6 +210,22 @@ public final class BufferPool: @unchecked Sendable {
         pool?.fillDepth -= 1
     }
 
+    /// Whether the calling thread's graph run is a sizing run (a load's dry run).
+    public static var isSizing: Bool { current?.sizing ?? false }
+
+    /// In a sizing run, takes or allocates the scratch a kernel's fill would draw from the pool
+    /// (`floats` as arrays, `aligned` on 64-byte lines; all out at once, as within one fill),
+    /// then gives it back, so the first real run finds it. Kernels state these sizes with the
+    /// split logic their runs use (`poolScratch`). Outside a sizing run, nothing.
+    public static func reserveScratch(floats: [Int] = [], aligned: [Int] = []) {
+        guard let pool = current, pool.sizing else { return }
+        pool.fillDepth += 1
+        let taken = (floats.map { Self.floats($0) { _ in } }, aligned.map { alignedFloats($0) { _ in } })
+        pool.fillDepth -= 1
+        for buffer in taken.0 { pool.give(buffer) }
+        for buffer in taken.1 { pool.give(buffer) }
+    }
+
     private func countAllocation() {
         if fillDepth == 0 { allocations.outputs += 1 } else { allocations.scratch += 1 }
     }

@@ -39,6 +39,15 @@ public enum AttentionKernel {
     /// Blocks of six query rows per work item: enough work per claim, enough items to share.
     static let blocksPerItem = 4
 
+    /// The pool buffer `run` takes for `shape` (every head's packed K and V; a load's sizing run
+    /// reserves it).
+    public static func poolScratch(_ shape: Shape) -> [Int] {
+        let pairs = shape.batch * shape.heads
+        guard pairs > 0, shape.queries > 0, shape.valueDepth > 0, shape.keys > 0 else { return [] }
+        let keyTiles = (shape.keys + width - 1) / width, valueTiles = (shape.valueDepth + width - 1) / width
+        return [pairs * (keyTiles * width * shape.depth + valueTiles * width * shape.keys)]
+    }
+
     /// Writes softmax(scale · Q Kᵀ + bias) V into `output` (strides as for a `View`, columns
     /// contiguous or not); `bias`, when given, is a [batch][heads][queries][keys] view (a
     /// position bias or mask). Q, K and V must not overlap the output. Shapes with a zero size
@@ -57,7 +66,7 @@ public enum AttentionKernel {
         }
         let keyTiles = (s + width - 1) / width, valueTiles = (e + width - 1) / width
         let keyPanels = keyTiles * width * d, valuePanels = valueTiles * width * s
-        let packed = BufferPool.floats(pairs * (keyPanels + valuePanels)) { scratch in
+        let packed = BufferPool.floats(poolScratch(shape)[0]) { scratch in
             let base = scratch.baseAddress!
             Parallel.forEach(pairs) { p in
                 let (b, h) = p.quotientAndRemainder(dividingBy: shape.heads)

@@ -63,8 +63,7 @@ public enum BlockedGemmConvKernel {
         let padded = g.padTop + g.padLeft + g.padBottom + g.padRight > 0
         precondition((parts.count == 1 && inputAffine == nil) || (taps == 1 && !padded), "parts only for 1x1 convolutions without padding")
         // The plane the windows read: X itself, or X with its zero border (tall and wide enough for every tap).
-        let planeHeight = padded ? max(g.inHeight + g.padTop + g.padBottom, (g.outHeight - 1) * g.strideHeight + (g.kernelHeight - 1) * g.dilationHeight + 1) : g.inHeight
-        let planeWidth = padded ? max(g.inWidth + g.padLeft + g.padRight, (g.outWidth - 1) * g.strideWidth + (g.kernelWidth - 1) * g.dilationWidth + 1) : g.inWidth
+        let (planeHeight, planeWidth) = padded ? planeSize(g) : (g.inHeight, g.inWidth)
         let blocks = g.batch * g.inChannels / w, planeFloats = planeHeight * planeWidth * w
         let window = Window(rowStep: g.strideHeight * planeWidth * w, columnStep: g.strideWidth * w, outWidth: g.outWidth,
                             blockStride: planeFloats)
@@ -105,6 +104,73 @@ public enum BlockedGemmConvKernel {
         BufferPool.recycle(plane)
     }
 
+    /// How `multiply` cuts its work: ranges of panels per image, groups of 16-column tiles per
+    /// range, and whether panels are packed once up front (through a Concat's affine input).
+    struct Split {
+        let panelsPerRange, ranges, tileGroups: Int
+        let prepacks: Bool
+        /// Floats of one range's packed panels, and of all of them when packed up front.
+        let rangeFloats, prepackedFloats: Int
+
+        init(geometry g: WindowGeometry, weights: PackedBGemm.PackedB, throughAffine: Bool) {
+            let k = weights.depth, m = weights.columns, columnsPerTile = PanelGemm.columnsPerTile, spatial = g.outHeight * g.outWidth
+            let tiles = (m + columnsPerTile - 1) / columnsPerTile
+            let panels = (spatial + PanelGemm.rowsPerPanel - 1) / PanelGemm.rowsPerPanel
+            // Even ranges of up to eight panels (48 pixels) per image, or all of a plane of up to sixteen
+            // (a 7x7 plane's 49 pixels would otherwise stream the weights twice, once for 1 pixel);
+            // with few ranges, the tiles split too (each output still sums its input channels in one
+            // fixed order: any split, same bits).
+            // With one or two tiles (16 or 32 channels), a range of eight panels is under a
+            // microsecond of work, less than its dispatch between threads: those take 32 or 16
+            // (not on one thread, where the second tile then rereads A from L2).
+            let small = Parallel.threads > 1 && tiles <= 2 && !throughAffine
+            // A plane of 17 to 40 panels (14x14, 13x13): one range per thread, every tile in it. Ranges
+            // of eight with split tiles had each thread pack pixels the other also reads, and read
+            // channels the other wrote: ResNet-50's 14x14 layers scaled 1.55x from one thread to
+            // two, 1.9x so (ResNet-50 and SqueezeNet 1-3 % faster on two threads; on one thread,
+            // one range for the plane measured 0.7-1 % faster on ResNet-50, SqueezeNet, MobileNetV2).
+            // But with 16 tiles (256 channels) or more, the weights outweigh the plane: then the plane
+            // is one range whose tiles split evenly between the threads, each reading half the
+            // weights (two threads: ResNet-50 2.5-3 %, SqueezeNet 4 %, MobileNetV2 2 %, B0 1 % faster).
+            let midPlane = !small && g.batch == 1 && panels > 16 && panels <= 40
+            let splitsTiles = midPlane && Parallel.threads > 1 && tiles >= 16
+            let rangePerThread = midPlane && !splitsTiles
+            panelsPerRange = splitsTiles ? panels : rangePerThread ? (panels + Parallel.threads - 1) / Parallel.threads
+                : panels <= 16 ? max(panels, 1) : (small ? 32 / tiles : PanelGemm.evenRangeSize(panels, atMost: 8))
+            ranges = (panels + panelsPerRange - 1) / panelsPerRange
+            // One range (a 7x7 plane) whose tiles divide evenly: one group of tiles per thread (fewer,
+            // larger items than four per thread: MobileNetV2 and B0 2 % faster on two threads).
+            tileGroups = splitsTiles ? Parallel.threads : Parallel.threads == 1 || rangePerThread ? 1
+                : g.batch * ranges == 1 && tiles % Parallel.threads == 0 ? Parallel.threads
+                : min(tiles, max(1, (4 * Parallel.threads + g.batch * ranges - 1) / (g.batch * ranges)))
+            // Split tiles pack their range's panels each: packing them once, up front, cost a
+            // second fork and join and had each thread read the panels the other packed (two
+            // threads: MobileNetV2 1.2-2.7 %, SqueezeNet 1.1-3.3 %, EfficientNet-B0 and Lite0 0-2 %
+            // slower). Only panels through a Concat's BatchNormalization and
+            // ReLU, whose packing costs more, are packed once for all tiles
+            // ([image][range][slice][panel][step][pixel][8]).
+            prepacks = tileGroups > 1 && throughAffine
+            rangeFloats = panelsPerRange * PanelGemm.rowsPerPanel * k
+            prepackedFloats = prepacks ? g.batch * ranges * rangeFloats : 0
+        }
+    }
+
+    /// The pool buffers `run` takes for `g` at the current thread count, all out at once (a
+    /// load's sizing run reserves them): a padded plane, and panels packed up front.
+    public static func poolScratch(geometry g: WindowGeometry, weights: PackedBGemm.PackedB, throughAffine: Bool = false) -> [Int] {
+        let padded = g.padTop + g.padLeft + g.padBottom + g.padRight > 0
+        let (height, width) = planeSize(g), plane = !padded ? [] : [g.batch * g.inChannels * height * width]
+        let split = Split(geometry: g, weights: weights, throughAffine: throughAffine)
+        return plane + (split.prepacks ? [split.prepackedFloats] : [])
+    }
+
+    /// The plane a padded convolution's windows read: X with its zero border, tall and wide
+    /// enough for every tap.
+    static func planeSize(_ g: WindowGeometry) -> (height: Int, width: Int) {
+        (max(g.inHeight + g.padTop + g.padBottom, (g.outHeight - 1) * g.strideHeight + (g.kernelHeight - 1) * g.dilationHeight + 1),
+         max(g.inWidth + g.padLeft + g.padRight, (g.outWidth - 1) * g.strideWidth + (g.kernelWidth - 1) * g.dilationWidth + 1))
+    }
+
     /// How output pixels map to the plane they read: pixel (oh, ow) of a block starts at
     /// oh * rowStep + ow * columnStep floats; an image's blocks are blockStride floats apart.
     struct Window {
@@ -143,43 +209,10 @@ public enum BlockedGemmConvKernel {
         let k = weights.depth, m = weights.columns, columnsPerTile = PanelGemm.columnsPerTile, spatial = g.outHeight * g.outWidth
         let tiles = (m + columnsPerTile - 1) / columnsPerTile
         let panels = (spatial + PanelGemm.rowsPerPanel - 1) / PanelGemm.rowsPerPanel
-        // Even ranges of up to eight panels (48 pixels) per image, or all of a plane of up to sixteen
-        // (a 7x7 plane's 49 pixels would otherwise stream the weights twice, once for 1 pixel);
-        // with few ranges, the tiles split too (each output still sums its input channels in one
-        // fixed order: any split, same bits).
-        // With one or two tiles (16 or 32 channels), a range of eight panels is under a
-        // microsecond of work, less than its dispatch between threads: those take 32 or 16
-        // (not on one thread, where the second tile then rereads A from L2).
-        let small = Parallel.threads > 1 && tiles <= 2 && inputAffine == nil
-        // A plane of 17 to 40 panels (14x14, 13x13): one range per thread, every tile in it. Ranges
-        // of eight with split tiles had each thread pack pixels the other also reads, and read
-        // channels the other wrote: ResNet-50's 14x14 layers scaled 1.55x from one thread to
-        // two, 1.9x so (ResNet-50 and SqueezeNet 1-3 % faster on two threads; on one thread,
-        // one range for the plane measured 0.7-1 % faster on ResNet-50, SqueezeNet, MobileNetV2).
-        // But with 16 tiles (256 channels) or more, the weights outweigh the plane: then the plane
-        // is one range whose tiles split evenly between the threads, each reading half the
-        // weights (two threads: ResNet-50 2.5-3 %, SqueezeNet 4 %, MobileNetV2 2 %, B0 1 % faster).
-        let midPlane = !small && g.batch == 1 && panels > 16 && panels <= 40
-        let splitsTiles = midPlane && Parallel.threads > 1 && tiles >= 16
-        let rangePerThread = midPlane && !splitsTiles
-        let panelsPerRange = splitsTiles ? panels : rangePerThread ? (panels + Parallel.threads - 1) / Parallel.threads
-            : panels <= 16 ? max(panels, 1) : (small ? 32 / tiles : PanelGemm.evenRangeSize(panels, atMost: 8))
-        let ranges = (panels + panelsPerRange - 1) / panelsPerRange
-        // One range (a 7x7 plane) whose tiles divide evenly: one group of tiles per thread (fewer,
-        // larger items than four per thread: MobileNetV2 and B0 2 % faster on two threads).
-        let tileGroups = splitsTiles ? Parallel.threads : Parallel.threads == 1 || rangePerThread ? 1
-            : g.batch * ranges == 1 && tiles % Parallel.threads == 0 ? Parallel.threads
-            : min(tiles, max(1, (4 * Parallel.threads + g.batch * ranges - 1) / (g.batch * ranges)))
-        // Split tiles pack their range's panels each: packing them once, up front, cost a
-        // second fork and join and had each thread read the panels the other packed (two
-        // threads: MobileNetV2 1.2-2.7 %, SqueezeNet 1.1-3.3 %, EfficientNet-B0 and Lite0 0-2 %
-        // slower). Only panels through a Concat's BatchNormalization and
-        // ReLU, whose packing costs more, are packed once for all tiles
-        // ([image][range][slice][panel][step][pixel][8]).
-        let prepacks = tileGroups > 1 && inputAffine != nil
-        let rangeFloats = panelsPerRange * PanelGemm.rowsPerPanel * k
-        let slices = (k + weights.sliceDepth - 1) / weights.sliceDepth
-        let prepacked = !prepacks ? [] : BufferPool.floats(g.batch * ranges * rangeFloats) { target in
+        let split = Split(geometry: g, weights: weights, throughAffine: inputAffine != nil)
+        let (panelsPerRange, ranges, tileGroups, prepacks) = (split.panelsPerRange, split.ranges, split.tileGroups, split.prepacks)
+        let rangeFloats = split.rangeFloats, slices = (k + weights.sliceDepth - 1) / weights.sliceDepth
+        let prepacked = !prepacks ? [] : BufferPool.floats(split.prepackedFloats) { target in
             Parallel.forEach(g.batch * ranges * slices) { item in
                 let slice = item % slices, range = item / slices % ranges, image = item / slices / ranges
                 let k0 = slice * weights.sliceDepth, d = min(weights.sliceDepth, k - k0)

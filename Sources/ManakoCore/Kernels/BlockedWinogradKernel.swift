@@ -73,6 +73,28 @@ public enum BlockedWinogradKernel {
         return (block, (tiles + block - 1) / block)
     }
 
+    /// With fewer blocks of tiles than the threads can share evenly (small planes, several
+    /// threads): whether each thread transforms the input into a V of its own, and the floats of
+    /// a shared V and of the products; nil otherwise (each thread takes whole blocks).
+    static func fewBlocks(_ g: WindowGeometry, _ weights: Weights) -> (privateV: Bool, vFloats: Int, productFloats: Int)? {
+        let c = weights.inChannels, m = weights.outChannels, positions = weights.positions.count, threads = Parallel.threads
+        let tiles = tiles(height: g.outHeight, width: g.outWidth, tile: weights.tile)
+        let (block, perImage) = blocks(tiles: tiles, inChannels: c, outChannels: m, positions: positions)
+        let work = g.batch * perImage
+        guard threads > 1 && work < 2 * threads && work % threads != 0 else { return nil }
+        // In a small layer (under 2^22 multiply-adds per position) with 64 filters or more per
+        // thread (see `run`).
+        return (m >= 64 * threads && c * m * tiles < 1 << 22,
+                positions * WinogradKernel.positionStride(c * block), positions * WinogradKernel.positionStride(m * block))
+    }
+
+    /// The pool buffers `run` takes for `g` at the current thread count, all out at once (a
+    /// load's sizing run reserves them): with few blocks, the shared V if any and the products.
+    public static func poolScratch(geometry g: WindowGeometry, weights: Weights) -> [Int] {
+        guard let few = fewBlocks(g, weights) else { return [] }
+        return (few.privateV ? [] : [few.vFloats]) + [few.productFloats]
+    }
+
     /// y = activation(conv(x, W) + bias + residual), all blocked.
     public static func run(_ x: UnsafePointer<Float>, geometry g: WindowGeometry, weights: Weights, bias: UnsafePointer<Float>?,
                            residual: UnsafePointer<Float>?, activation: FusedActivation, into y: UnsafeMutablePointer<Float>) {
@@ -104,7 +126,7 @@ public enum BlockedWinogradKernel {
                 }
             }
             let work = g.batch * blocksPerImage, threads = Parallel.threads
-            if threads > 1 && work < 2 * threads && work % threads != 0 {
+            if let few = fewBlocks(g, weights) {
                 // Few blocks (small planes): in a small layer (under 2^22 multiply-adds per
                 // position) with 64 filters or more per thread, each thread transforms the
                 // block's whole input into a V of its own, then makes and transforms the
@@ -121,9 +143,9 @@ public enum BlockedWinogradKernel {
                 // V crossing; VGG-19's 512 -> 512, 3.5 % slower split by filters.)
                 // (Pool buffers, not the calling thread's scratch, which the GEMMs' own scratch would
                 // nest in; a private V is scratch, the GEMMs' own after it.)
-                let privateV = m >= 64 * threads && c * m * tiles < 1 << 22
-                var v = privateV ? [] : BufferPool.floats(positionCount * inStride) { _ in }
-                var products = BufferPool.floats(positionCount * outStride) { _ in }
+                let privateV = few.privateV
+                var v = privateV ? [] : BufferPool.floats(few.vFloats) { _ in }
+                var products = BufferPool.floats(few.productFloats) { _ in }
                 defer {
                     if !privateV { BufferPool.recycle(v) }
                     BufferPool.recycle(products)

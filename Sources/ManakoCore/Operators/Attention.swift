@@ -178,6 +178,11 @@ public struct Attention: Operator {
             }
             }
         }
+        if BufferPool.isSizing {
+            var rows = shape
+            if row != nil { rows.queries = 1 }
+            BufferPool.reserveScratch(floats: AttentionKernel.poolScratch(rows))
+        }
         return [Tensor(shape: outputShape, floats: y)]
     }
 

@@ -195,12 +195,31 @@ public struct BlockedConv: Operator, PlanDescribing, InputOverwriting {
                 }
             }
         }
+        // A sizing run writes nothing, but reserves the pool scratch the kernel will take.
+        func reserveScratch(aside: Int = 0) {
+            guard BufferPool.isSizing else { return }
+            switch weights {
+            case .pointwise(let packed), .window(let packed):
+                var single = g
+                if factors != nil { single.batch = 1 }
+                BufferPool.reserveScratch(floats: BlockedGemmConvKernel.poolScratch(geometry: single, weights: packed),
+                                          aligned: (factors == nil ? [] : [packed.values.count]) + (aside > 0 ? [aside] : []))
+            case .winograd(let transformed):
+                BufferPool.reserveScratch(floats: BlockedWinogradKernel.poolScratch(geometry: g, weights: transformed),
+                                          aligned: aside > 0 ? [aside] : [])
+            case .fewChannels, .depthwise:
+                BufferPool.reserveScratch(aligned: aside > 0 ? [aside] : [])
+            }
+        }
         // A depthwise layer written over X, where X's plane is the output's and the padded
         // kernel copies each block before writing it; any other geometry (a symbolic input
         // that came out wider) computes aside and copies back.
         if overwriting, depthwiseInPlace, case .aligned(let target) = input, target.owned, x.shape == shape {
             if BlockedDepthwiseKernel.runsPadded(g) {
                 BufferPool.write(into: target.mutableBuffer, compute)
+                reserveScratch()
+            } else if BufferPool.isSizing {
+                reserveScratch(aside: target.count)
             } else {
                 let aside = BufferPool.alignedFloats(target.count, compute)
                 aside.withUnsafeBufferPointer { target.mutableBuffer.baseAddress!.update(from: $0.baseAddress!, count: target.count) }
@@ -212,9 +231,12 @@ public struct BlockedConv: Operator, PlanDescribing, InputOverwriting {
         // before the same elements of Y are written).
         if overwriting, case .aligned(let target)? = residualValues, target.owned {
             BufferPool.write(into: target.mutableBuffer, compute)
+            reserveScratch()
             return [Tensor(shape: shape, aligned: target)]
         }
-        return [Tensor(shape: shape, aligned: BufferPool.alignedFloats(shape.reduce(1, *), compute))]
+        let y = BufferPool.alignedFloats(shape.reduce(1, *), compute)
+        reserveScratch()
+        return [Tensor(shape: shape, aligned: y)]
     }
 
     /// A 1x1 convolution whose X is a fused Concat on channels of blocked parts (inputs 0 and
@@ -255,6 +277,7 @@ public struct BlockedConv: Operator, PlanDescribing, InputOverwriting {
                 }
             }
         }
+        BufferPool.reserveScratch(floats: BlockedGemmConvKernel.poolScratch(geometry: g, weights: packed, throughAffine: affine != nil))
         return [Tensor(shape: shape, aligned: y)]
     }
 
