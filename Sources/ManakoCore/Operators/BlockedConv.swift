@@ -195,20 +195,20 @@ public struct BlockedConv: Operator, PlanDescribing, InputOverwriting {
                 }
             }
         }
-        // A sizing run writes nothing, but reserves the pool scratch the kernel will take.
-        func reserveScratch(aside: Int = 0) {
+        // A sizing run writes nothing, but reserves the pool scratch the kernel will take
+        // (image by image with a channel scale: its rescaled weights beside the GEMM's own).
+        func reserveScratch() {
             guard BufferPool.isSizing else { return }
             switch weights {
             case .pointwise(let packed), .window(let packed):
                 var single = g
                 if factors != nil { single.batch = 1 }
                 BufferPool.reserveScratch(floats: BlockedGemmConvKernel.poolScratch(geometry: single, weights: packed),
-                                          aligned: (factors == nil ? [] : [packed.values.count]) + (aside > 0 ? [aside] : []))
+                                          aligned: factors == nil ? [] : [packed.values.count])
             case .winograd(let transformed):
-                BufferPool.reserveScratch(floats: BlockedWinogradKernel.poolScratch(geometry: g, weights: transformed),
-                                          aligned: aside > 0 ? [aside] : [])
+                BufferPool.reserveScratch(floats: BlockedWinogradKernel.poolScratch(geometry: g, weights: transformed))
             case .fewChannels, .depthwise:
-                BufferPool.reserveScratch(aligned: aside > 0 ? [aside] : [])
+                break
             }
         }
         // A depthwise layer written over X, where X's plane is the output's and the padded
@@ -219,7 +219,7 @@ public struct BlockedConv: Operator, PlanDescribing, InputOverwriting {
                 BufferPool.write(into: target.mutableBuffer, compute)
                 reserveScratch()
             } else if BufferPool.isSizing {
-                reserveScratch(aside: target.count)
+                BufferPool.reserveScratch(aligned: [target.count])
             } else {
                 let aside = BufferPool.alignedFloats(target.count, compute)
                 aside.withUnsafeBufferPointer { target.mutableBuffer.baseAddress!.update(from: $0.baseAddress!, count: target.count) }
