@@ -42,10 +42,14 @@ public enum AttentionKernel {
     /// The pool buffer `run` takes for `shape` (every head's packed K and V; a load's sizing run
     /// reserves it).
     public static func poolScratch(_ shape: Shape) -> [Int] {
-        let pairs = shape.batch * shape.heads
-        guard pairs > 0, shape.queries > 0, shape.valueDepth > 0, shape.keys > 0 else { return [] }
+        guard shape.batch * shape.heads > 0, shape.queries > 0, shape.valueDepth > 0, shape.keys > 0 else { return [] }
+        return [packedFloats(shape)]
+    }
+
+    /// Every head's key panels then value panels, as `run` packs them.
+    static func packedFloats(_ shape: Shape) -> Int {
         let keyTiles = (shape.keys + width - 1) / width, valueTiles = (shape.valueDepth + width - 1) / width
-        return [pairs * (keyTiles * width * shape.depth + valueTiles * width * shape.keys)]
+        return shape.batch * shape.heads * (keyTiles * width * shape.depth + valueTiles * width * shape.keys)
     }
 
     /// Writes softmax(scale · Q Kᵀ + bias) V into `output` (strides as for a `View`, columns
@@ -66,7 +70,7 @@ public enum AttentionKernel {
         }
         let keyTiles = (s + width - 1) / width, valueTiles = (e + width - 1) / width
         let keyPanels = keyTiles * width * d, valuePanels = valueTiles * width * s
-        let packed = BufferPool.floats(poolScratch(shape)[0]) { scratch in
+        let packed = BufferPool.floats(packedFloats(shape)) { scratch in
             let base = scratch.baseAddress!
             Parallel.forEach(pairs) { p in
                 let (b, h) = p.quotientAndRemainder(dividingBy: shape.heads)

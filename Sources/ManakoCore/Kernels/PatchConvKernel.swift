@@ -22,7 +22,11 @@ public enum PatchConvKernel {
 
     /// The pool buffer `run` takes (the [pixels, M] products; a load's sizing run reserves it).
     public static func poolScratch(geometry g: WindowGeometry, weights: PackedBGemm.PackedB) -> [Int] {
-        [g.outHeight * g.outWidth * weights.columns]
+        [productFloats(g, weights)]
+    }
+
+    static func productFloats(_ g: WindowGeometry, _ weights: PackedBGemm.PackedB) -> Int {
+        g.outHeight * g.outWidth * weights.columns
     }
 
     /// y = activation(conv(x, W) + bias) for every image of `g` (whose windows must tile X:
@@ -32,7 +36,7 @@ public enum PatchConvKernel {
         let (kh, kw) = (g.kernelHeight, g.kernelWidth), c = g.inChannels, k = c * kh * kw, m = weights.columns
         let pixels = g.outHeight * g.outWidth, planeIn = g.inHeight * g.inWidth
         precondition(weights.depth == k, "patch weights for another kernel")
-        let products = BufferPool.floats(poolScratch(geometry: g, weights: weights)[0]) { _ in }
+        let products = BufferPool.floats(productFloats(g, weights)) { _ in }
         products.withUnsafeBufferPointer { productsBuffer in
             let rowsOut = UnsafeMutablePointer(mutating: productsBuffer.baseAddress!)
             for image in 0..<g.batch {

@@ -277,7 +277,9 @@ public struct BlockedConv: Operator, PlanDescribing, InputOverwriting {
                 }
             }
         }
-        BufferPool.reserveScratch(floats: BlockedGemmConvKernel.poolScratch(geometry: g, weights: packed, throughAffine: affine != nil))
+        if BufferPool.isSizing {
+            BufferPool.reserveScratch(floats: BlockedGemmConvKernel.poolScratch(geometry: g, weights: packed, throughAffine: affine != nil))
+        }
         return [Tensor(shape: shape, aligned: y)]
     }
 

@@ -83,7 +83,7 @@ public struct Conv: Operator, ActivationFusing {
                     }
                 }
             }
-            BufferPool.reserveScratch(floats: PatchConvKernel.poolScratch(geometry: g, weights: patch))
+            if BufferPool.isSizing { BufferPool.reserveScratch(floats: PatchConvKernel.poolScratch(geometry: g, weights: patch)) }
             return [Tensor(shape: shape, floats: y)]
         }
         if let winograd = winogradWeights, winograd.inChannels == channels, winograd.outChannels == outChannels, x.rank == 4,
