@@ -11,7 +11,11 @@ def multiply_adds(model, batch: int = 1):
     (a path or a ModelProto) with each input's symbolic first dimension set to `batch`, from
     ONNX's shape inference with data propagation (for shapes a Shape subgraph computes); None
     when any of their shapes stays unknown."""
-    model = onnx.load(model) if isinstance(model, str) else model
+    if isinstance(model, str):
+        model = onnx.load(model)
+    else:
+        # The caller's model stays as it was (its inputs' first dimension is set below).
+        model = onnx.ModelProto.FromString(model.SerializeToString())
     for value in model.graph.input:
         dims = value.type.tensor_type.shape.dim
         if dims and not dims[0].HasField("dim_value"):

@@ -144,6 +144,10 @@ public struct Attention: Operator {
             if biasStrides == nil { return [try unfused(sources, g.views, scale: scale, bias: bias)] }
         }
         let row = try queryRow(inputs, outputShape: outputShape)
+        // With one row read downstream: its query, its bias row and its output row alone.
+        var rows = shape
+        if row != nil { rows.queries = 1 }
+        let first = row ?? 0
         let data = try (sources + (bias.map { [$0] } ?? [])).map { try $0.floatValues() }
         // An empty operand is never read (no keys, or no depth); it still needs an address.
         var unread: Float = 0
@@ -156,12 +160,7 @@ public struct Attention: Operator {
                             buffer.isEmpty ? placeholder : buffer.baseAddress! + offset
                         }
                         func run(_ biasView: AttentionKernel.View?) {
-                            // With one row read downstream: its query, its bias row and its output row alone.
-                            var rows = shape, first = 0
-                            if let row {
-                                out.initialize(repeating: 0)
-                                (rows.queries, first) = (1, row)
-                            }
+                            if row != nil { out.initialize(repeating: 0) }
                             AttentionKernel.run(query: .init(base: at(qp, q.offset) + first * q.strides[2], strides: q.strides),
                                                 key: .init(base: at(kp, k.offset), strides: k.strides),
                                                 value: .init(base: at(vp, v.offset), strides: v.strides), scale: scale,
@@ -178,11 +177,7 @@ public struct Attention: Operator {
             }
             }
         }
-        if BufferPool.isSizing {
-            var rows = shape
-            if row != nil { rows.queries = 1 }
-            BufferPool.reserveScratch(floats: AttentionKernel.poolScratch(rows))
-        }
+        if BufferPool.isSizing { BufferPool.reserveScratch(floats: AttentionKernel.poolScratch(rows)) }
         return [Tensor(shape: outputShape, floats: y)]
     }
 
