@@ -18,6 +18,8 @@ public final class BufferPool: @unchecked Sendable {
     /// True while a load sizes the pool with a dry run: requests take or allocate their buffer
     /// as a real run would, but nothing is computed into it.
     var sizing = false
+    /// The shape-derived values this pool's runs keep for the next (created by the graph).
+    var shapeValues: ShapeValues?
     /// Buffers this pool allocated during its latest run: nodes' outputs (zero once the pool
     /// holds a run's set), and scratch a kernel asked for while it wrote an output (the first
     /// real run of a shape takes it: a sizing run writes no output).

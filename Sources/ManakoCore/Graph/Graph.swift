@@ -69,6 +69,8 @@ public final class Graph: Sendable {
         /// An input (its position and slot) released here and read once by this node, whose buffer
         /// the output may take (`InputOverwriting`) if no other tensor holds it when the node runs.
         let overwritable: (input: Int, slot: Int)?
+        /// How the node's outputs can be reused from an earlier run (`ShapeValues`).
+        let reuse: ShapeValues.Reuse
     }
 
     public let inputs: [ValueInfo]
@@ -164,6 +166,7 @@ public final class Graph: Sendable {
         }
         // Only node outputs go back to the buffer pool (constants and caller inputs live on).
         let produced = Set(specs.flatMap { $0.outputs.filter { !$0.isEmpty }.map { slotOf[$0]! } })
+        let reuse = ShapeValues.reuse(of: order.map { specs[$0] }, constants: Set(constants.keys))
         var built: [Node] = []
         for (position, n) in order.enumerated() {
             let spec = specs[n]
@@ -178,7 +181,7 @@ public final class Graph: Sendable {
                 inputs: inputSlots,
                 outputs: spec.outputs.map { $0.isEmpty ? nil : slotOf[$0]! },
                 releases: releasesAt[position], recycles: releasesAt[position].filter { produced.contains($0) },
-                overwritable: overwritable))
+                overwritable: overwritable, reuse: reuse[position]))
         }
         self.inputs = inputs
         self.outputs = outputs
@@ -257,7 +260,29 @@ public final class Graph: Sendable {
             try ElementLimit.check(t.shape, "input '\(info.name)'")
             values[s] = t
         }
-        for node in nodes {
+        // Shape-derived values kept from the last run (not in a sizing run, which computes
+        // floats into nothing), and which slots hold them in this run: those stay out of the pool.
+        let shapeValues = pool.sizing ? nil : pool.shapeValues ?? {
+            pool.shapeValues = ShapeValues(nodeCount: nodes.count)
+            return pool.shapeValues!
+        }()
+        var reused = [Bool](repeating: false, count: slotCount)
+        for (s, _) in constantSlots { reused[s] = true }
+        for (position, node) in nodes.enumerated() {
+            if node.reuse != .never, let shapeValues,
+               let kept = shapeValues.outputs(of: position, node.reuse, inputShape: node.inputs.first.flatMap { $0.flatMap { values[$0]?.shape } },
+                                             inputsReused: { node.inputs.allSatisfy { $0.map { reused[$0] } ?? true } }) {
+                for (slot, value) in zip(node.outputs, kept) {
+                    guard let slot else { continue }
+                    values[slot] = value
+                    reused[slot] = true
+                }
+                for s in node.recycles where !reused[s] { values[s]?.recycle(into: pool) }
+                for s in node.releases { values[s] = nil }
+                profile?.pointee.append(NodeTiming(name: node.name, opType: node.opType, seconds: 0, outputShape: kept.first?.shape ?? [],
+                                                   plan: "kept from the last run"))
+                continue
+            }
             // The input the output may overwrite, if its buffer is this tensor's alone (no view,
             // feed or caller's copy shares it): checked with the graph's own reference set aside.
             var overwrites = false
@@ -290,7 +315,10 @@ public final class Graph: Sendable {
             let tookInput = overwrites && node.overwritable.map { o in
                 results.contains { output in values[o.slot].map { output.sharesAlignedBuffer(with: $0) } ?? false }
             } ?? false
-            for s in node.recycles where !(tookInput && s == node.overwritable?.slot) { values[s]?.recycle(into: pool) }
+            if node.reuse != .never, let shapeValues {
+                shapeValues.keep(results, of: position, inputShape: node.reuse == .whileShapeIs ? args.first??.shape : nil)
+            }
+            for s in node.recycles where !(tookInput && s == node.overwritable?.slot) && !reused[s] { values[s]?.recycle(into: pool) }
             for s in node.releases { values[s] = nil }
             if let started, let profile {
                 let elapsed = ContinuousClock.now - started
