@@ -270,7 +270,8 @@ public final class Graph: Sendable {
         for (s, _) in constantSlots { reused[s] = true }
         for (position, node) in nodes.enumerated() {
             if node.reuse != .never, let shapeValues,
-               let kept = shapeValues.outputs(of: position, node.reuse, inputShape: node.inputs.first.flatMap { $0.flatMap { values[$0]?.shape } },
+               let kept = shapeValues.outputs(of: position, node.reuse,
+                                             inputShape: { node.inputs.first.flatMap { $0.flatMap { values[$0]?.shape } } },
                                              inputsReused: { node.inputs.allSatisfy { $0.map { reused[$0] } ?? true } }) {
                 for (slot, value) in zip(node.outputs, kept) {
                     guard let slot else { continue }

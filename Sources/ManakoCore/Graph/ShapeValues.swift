@@ -47,13 +47,15 @@ final class ShapeValues {
     }
 
     /// The outputs node `position` left last time, if still valid: for a Shape node, when
-    /// `inputShape` is the shape it read then; for the others, when `inputsReused` (every input
-    /// a constant, absent or itself reused in this run).
-    func outputs(of position: Int, _ reuse: Reuse, inputShape: [Int]?, inputsReused: () -> Bool) -> [Tensor]? {
+    /// `inputShape()` is the shape it read then; for the others, when `inputsReused()` (every
+    /// input a constant, absent or itself reused in this run).
+    func outputs(of position: Int, _ reuse: Reuse, inputShape: () -> [Int]?, inputsReused: () -> Bool) -> [Tensor]? {
         guard let entry = kept[position] else { return nil }
         switch reuse {
         case .never: return nil
-        case .whileShapeIs: return entry.inputShape == inputShape && inputShape != nil ? entry.outputs : nil
+        case .whileShapeIs:
+            guard let shape = inputShape(), shape == entry.inputShape else { return nil }
+            return entry.outputs
         case .whileInputsAre: return inputsReused() ? entry.outputs : nil
         }
     }
