@@ -6,7 +6,7 @@ output difference and each build's minimum and median, and B/A ratios of the med
 percentile and the minimum. On a noisy host this resolves changes of a few per cent that
 separate `manako bench` runs cannot.
 
-Usage: python3 benchmarks/ab.py LIB_A.so LIB_B.so MODEL.onnx [--threads 1] [--runs 200] [--block 1]
+Usage: python3 benchmarks/ab.py LIB_A.so LIB_B.so MODEL.onnx [--threads 1] [--runs 200] [--block 1] [--pause 0]
 (keep a copy of the old build's .build/static/release/libManakoC.so before rebuilding).
 Needs numpy and onnx.
 """
@@ -47,6 +47,9 @@ def main():
     parser.add_argument("--block", type=int, default=1,
                         help="runs of one build in a row (1: alternate every run, each starting with the other's "
                              "weights in the cache, as in compare_ort.py; 20: each build warm, as in manako bench)")
+    parser.add_argument("--pause", type=float, default=0,
+                        help="seconds of idleness before each block (0.25: the state compare_ort.py's pauses leave "
+                             "the host in; see benchmarks/after_pause.py)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         scratch = pathlib.Path(folder)
@@ -61,6 +64,8 @@ def main():
         times = ([], [])
         for i in range(0, args.runs, args.block):
             for which in ((0, 1) if i // args.block % 2 else (1, 0)):
+                if args.pause:
+                    time.sleep(args.pause)
                 for _ in range(min(args.block, args.runs - i)):
                     start = time.perf_counter()
                     models[which].run(x)
