@@ -151,6 +151,19 @@ func packedBGemmMatchesReference(_ size: (Int, Int, Int)) {
         PackedBGemm.multiply(ap.baseAddress!, rows: m, transposed, into: dp.baseAddress!)
     } }
     #expect(d == one, "B packed from its columns in order differs for \(size)")
+    // A column bias and GELU, which runs over each work item's rows once all its tiles are stored
+    // (the curve after the products, not per tile): against the reference mapped element by element.
+    let columnBias = pseudoRandom(n, seed: 95), gelu = scalarActivation(.gelu)
+    let mappedExpected = expected.enumerated().map { gelu($1 + columnBias[$0 % n]) }
+    for threads in [1, 2] {
+        var e = [Float](repeating: .nan, count: m * n)
+        a.withUnsafeBufferPointer { ap in columnBias.withUnsafeBufferPointer { bp in e.withUnsafeMutableBufferPointer { ep in
+            Parallel.withThreads(threads) {
+                PackedBGemm.multiply(ap.baseAddress!, rows: m, packed, columnBias: bp.baseAddress!, activation: .gelu, into: ep.baseAddress!)
+            }
+        } } }
+        expectClose(e, mappedExpected, "packed-B gemm + bias + GELU \(size), \(threads) threads")
+    }
 }
 
 /// MatMul with a constant B goes through the packed path after import-time packing, including a

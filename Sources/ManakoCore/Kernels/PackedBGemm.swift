@@ -190,10 +190,14 @@ public enum PackedBGemm {
                                 rowTile(rowStart(firstRow) + k0, lda: k, rowCount: min(PanelGemm.rowsPerPanel, m - firstRow),
                                         slice + t * d * columnsPerTile, depth: d, prefetching: next, firstRow: firstRow, column: column,
                                         width: min(columnsPerTile, n - column), n: n, accumulate: k0 > 0, finish: k0 + d == k,
-                                        columnBias: columnBias, activation: activation, c: c)
+                                        columnBias: columnBias, activation: activation.inRegisters, c: c)
                             }
                         }
                         k0 += d
+                    }
+                    if activation.isCurve {
+                        let first = splitTiles.lowerBound * columnsPerTile, end = min(n, splitTiles.upperBound * columnsPerTile)
+                        activation.applyCurve(c + rangeFirst * n + first, rows: rangeRows, columns: end - first, rowStride: n)
                     }
                 }
                 guard let prepareRows else { return multiplyRange(nil) }
