@@ -87,6 +87,9 @@ public final class Graph: Sendable {
     let inputSlots: [Int]
     let outputSlots: [Int]
     let constantSlots: [(Int, Tensor)]
+    /// Per slot, whether a run starts with it reused (the constants), when some node's outputs
+    /// can be kept between runs (`ShapeValues`); empty when none can, so a run tracks nothing.
+    let reusedAtStart: [Bool]
     /// The largest value a run may compute (elements); operators check sizes they derive from data.
     public let maxTensorElements: Int
     /// Activation buffers recycled across nodes and runs (one pool per concurrent run).
@@ -194,6 +197,12 @@ public final class Graph: Sendable {
         self.inputSlots = inputs.map { slotOf[$0.name]! }
         self.outputSlots = outputs.map { slotOf[$0.name]! }
         self.constantSlots = constants.map { (slotOf[$0.key]!, $0.value) }
+        var reusedAtStart = [Bool]()
+        if built.contains(where: { $0.reuse != .never }) {
+            reusedAtStart = Array(repeating: false, count: slotOf.count)
+            for (s, _) in constantSlots { reusedAtStart[s] = true }
+        }
+        self.reusedAtStart = reusedAtStart
     }
 
     /// The node writing each value, refusing a value written twice or that is also an input or
@@ -266,8 +275,9 @@ public final class Graph: Sendable {
             pool.shapeValues = ShapeValues(nodeCount: nodes.count)
             return pool.shapeValues!
         }()
-        var reused = [Bool](repeating: false, count: slotCount)
-        for (s, _) in constantSlots { reused[s] = true }
+        var reused = reusedAtStart
+        // Whether slot s holds a value kept from the last run (never, in a graph that keeps none).
+        func isReused(_ s: Int) -> Bool { !reused.isEmpty && reused[s] }
         for (position, node) in nodes.enumerated() {
             if node.reuse != .never, let shapeValues,
                let kept = shapeValues.outputs(of: position, node.reuse,
@@ -278,7 +288,7 @@ public final class Graph: Sendable {
                     values[slot] = value
                     reused[slot] = true
                 }
-                for s in node.recycles where !reused[s] { values[s]?.recycle(into: pool) }
+                for s in node.recycles where !isReused(s) { values[s]?.recycle(into: pool) }
                 for s in node.releases { values[s] = nil }
                 profile?.pointee.append(NodeTiming(name: node.name, opType: node.opType, seconds: 0, outputShape: kept.first?.shape ?? [],
                                                    plan: "kept from the last run"))
@@ -319,7 +329,7 @@ public final class Graph: Sendable {
             if node.reuse != .never, let shapeValues {
                 shapeValues.keep(results, of: position, inputShape: node.reuse == .whileShapeIs ? args.first??.shape : nil)
             }
-            for s in node.recycles where !(tookInput && s == node.overwritable?.slot) && !reused[s] { values[s]?.recycle(into: pool) }
+            for s in node.recycles where !(tookInput && s == node.overwritable?.slot) && !isReused(s) { values[s]?.recycle(into: pool) }
             for s in node.releases { values[s] = nil }
             if let started, let profile {
                 let elapsed = ContinuousClock.now - started
