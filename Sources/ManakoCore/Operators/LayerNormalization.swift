@@ -1,3 +1,5 @@
+import CManakoSIMD
+
 /// Layer normalisation over the axes from `axis` on (ONNX LayerNormalization, opset 17):
 /// y = (x - mean) / sqrt(variance + epsilon) * scale + bias; optional Mean and InvStdDev outputs.
 public struct LayerNormalization: Operator {
@@ -43,13 +45,25 @@ public struct LayerNormalization: Operator {
     static func normalizeRow(_ row: UnsafePointer<Float>, count n: Int, epsilon: Float, scale: UnsafePointer<Float>,
                              bias: UnsafePointer<Float>?, into target: UnsafeMutablePointer<Float>) -> (Float, Float) {
         let mean = VectorMath.sum(row, count: n) / Float(n), m = SIMD8<Float>(repeating: mean)
-        var lanes = SIMD8<Float>(), i = 0
+        // Four chains of squares, as in `VectorMath.sum` (one waits on the last add at every step).
+        var s0 = SIMD8<Float>(), s1 = SIMD8<Float>(), s2 = SIMD8<Float>(), s3 = SIMD8<Float>(), i = 0
+        let raw = UnsafeRawPointer(row)
+        @inline(__always) func square(_ offset: Int, _ sums: inout SIMD8<Float>) {
+            let d = raw.loadUnaligned(fromByteOffset: offset * 4, as: SIMD8<Float>.self) - m
+            sums = mk_multiply_add(d, d, sums)
+        }
+        while i + 32 <= n {
+            square(i, &s0)
+            square(i + 8, &s1)
+            square(i + 16, &s2)
+            square(i + 24, &s3)
+            i += 32
+        }
         while i + 8 <= n {
-            let d = UnsafeRawPointer(row + i).loadUnaligned(as: SIMD8<Float>.self) - m
-            lanes += d * d
+            square(i, &s0)
             i += 8
         }
-        var squares = lanes.sum()
+        var squares = ((s0 + s1) + (s2 + s3)).sum()
         while i < n { squares += (row[i] - mean) * (row[i] - mean); i += 1 }
         let inv = 1 / CMath.sqrt(squares / Float(n) + epsilon), f = SIMD8<Float>(repeating: inv)
         i = 0
