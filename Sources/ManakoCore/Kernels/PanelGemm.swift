@@ -611,22 +611,35 @@ public enum PanelGemm {
             raw.storeBytes(of: activation.apply(lo), as: SIMD8<Float>.self)
             raw.storeBytes(of: activation.apply(hi), toByteOffset: 32, as: SIMD8<Float>.self)
         } else {
-            // A partial tile: the same vector epilogue, reading and writing only the first `width`
-            // columns (masked loads and stores, not a scalar loop per element).
-            let lowCount = min(width, 8), highCount = width - lowCount
-            func load(_ p: UnsafePointer<Float>) -> (SIMD8<Float>, SIMD8<Float>) {
-                (mk_load_first(p, lowCount), highCount > 0 ? mk_load_first(p + 8, highCount) : SIMD8())
-            }
-            if accumulate { let (l, h) = load(out); lo += l; hi += h }
-            if finish {
-                if let bias { let v = SIMD8<Float>(repeating: bias[row]); lo += v; hi += v }
-                if let columnBias { let (l, h) = load(columnBias + column); lo += l; hi += h }
-                if let residual { let (l, h) = load(residual + row * n + column); lo += l; hi += h }
-                lo = activation.apply(lo)
-                hi = activation.apply(hi)
-            }
-            mk_store_first(out, lo, lowCount)
-            if highCount > 0 { mk_store_first(out + 8, hi, highCount) }
+            storePartialRow(row, lo, hi, column: column, width: width, n: n, accumulate: accumulate, finish: finish, bias: bias,
+                            columnBias: columnBias, residual: residual, activation: activation, c: c)
         }
+    }
+
+    /// `storeRow` for a partial tile: the same vector epilogue, reading and writing only the first
+    /// `width` columns (masked loads and stores, not a scalar loop per element). Out of line: inlined,
+    /// it made each row's store too large for the compiler to inline all six of a tile's, and the
+    /// rows it left as calls saved the tile's sums to the stack around them (a MatMul of depth 192,
+    /// whose tiles are all whole, spent 3 % of its time there).
+    @inline(never)
+    static func storePartialRow(_ row: Int, _ low: SIMD8<Float>, _ high: SIMD8<Float>, column: Int, width: Int, n: Int,
+                                accumulate: Bool, finish: Bool, bias: UnsafePointer<Float>?, columnBias: UnsafePointer<Float>?,
+                                residual: UnsafePointer<Float>?, activation: FusedActivation, c: UnsafeMutablePointer<Float>) {
+        var lo = low, hi = high
+        let out = c + row * n + column
+        let lowCount = min(width, 8), highCount = width - lowCount
+        func load(_ p: UnsafePointer<Float>) -> (SIMD8<Float>, SIMD8<Float>) {
+            (mk_load_first(p, lowCount), highCount > 0 ? mk_load_first(p + 8, highCount) : SIMD8())
+        }
+        if accumulate { let (l, h) = load(out); lo += l; hi += h }
+        if finish {
+            if let bias { let v = SIMD8<Float>(repeating: bias[row]); lo += v; hi += v }
+            if let columnBias { let (l, h) = load(columnBias + column); lo += l; hi += h }
+            if let residual { let (l, h) = load(residual + row * n + column); lo += l; hi += h }
+            lo = activation.apply(lo)
+            hi = activation.apply(hi)
+        }
+        mk_store_first(out, lo, lowCount)
+        if highCount > 0 { mk_store_first(out + 8, hi, highCount) }
     }
 }
