@@ -98,24 +98,34 @@ func invertedResidualMatchesReference(_ c: (Int, Int, Int, Int, Int, Int, Int, I
     }
 }
 
-/// Rows per band, worked by hand from the 400 KB budget: the largest band, from the most rows
-/// that fit down to half that, whose split between two threads leaves the busier the fewest rows.
+/// Bands worked by hand from the 400 KB budget: each half of the rows in as few near-equal bands
+/// as fit, so two threads (a half each) have the same rows.
 @Test func invertedResidualBandsSplitEvenlyBetweenTwoThreads() throws {
+    func sizes(_ bands: [Range<Int>]) -> [Int] { bands.map(\.count) }
     // MobileNetV2's stem: 32 channels at 112x112 (114 columns with padding), 3x3 stride 1:
-    // (r + 2) * 114 * 128 + r * 112 * 128 bytes, at most 13 rows; nine bands of 13 split 65 / 47
-    // rows, 12: 60 / 52, 11: 66 / 46, 10: 60 / 52, 9: 63 / 49, 8: 56 / 56.
+    // (r + 2) * 114 * 128 + r * 112 * 128 bytes, at most 13 rows; halves of 56 in five bands.
     let stem = try WindowGeometry(input: [1, 32, 112, 112], kernel: (3, 3), strides: (1, 1), dilations: (1, 1),
                                   pads: [1, 1, 1, 1], autoPad: .explicit)
-    #expect(InvertedResidualKernel.bandRows(stem, projects: true) == 8)
-    // Its stride-2 block into 14x14 (192 channels): 6 rows fit; 6, 6, 2 split 12 / 2, 5, 5, 4: 10 / 4,
-    // and 4, 4, 4, 2: 8 / 6.
+    let stemBands = InvertedResidualKernel.bands(stem, projects: true)
+    #expect(sizes(stemBands) == [12, 11, 11, 11, 11, 12, 11, 11, 11, 11])
+    #expect(stemBands.first?.lowerBound == 0 && stemBands.last?.upperBound == 112
+            && zip(stemBands, stemBands.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
+    // Its stride-2 block into 14x14 (192 channels): 6 rows fit; halves of 7 in two bands (bands of
+    // one size gave 4, 4, 4, 2: 8 rows against 6).
     let block = try WindowGeometry(input: [1, 192, 28, 28], kernel: (3, 3), strides: (2, 2), dilations: (1, 1),
                                    pads: [1, 1, 1, 1], autoPad: .explicit)
-    #expect(InvertedResidualKernel.bandRows(block, projects: true) == 4)
-    // 56x56 at 144 channels (MobileNetV2's third block): 5 rows fit, 12 bands split 30 / 26; 14 of 4, 28 / 28.
+    #expect(InvertedResidualKernel.bands(block, projects: true) == [0..<4, 4..<7, 7..<11, 11..<14])
+    // 56x56 at 144 channels (MobileNetV2's third block): 5 rows fit; halves of 28 in six bands.
     let even = try WindowGeometry(input: [1, 144, 56, 56], kernel: (3, 3), strides: (1, 1), dilations: (1, 1),
                                   pads: [1, 1, 1, 1], autoPad: .explicit)
-    #expect(InvertedResidualKernel.bandRows(even, projects: true) == 4)
+    #expect(sizes(InvertedResidualKernel.bands(even, projects: true)) == [5, 5, 5, 5, 4, 4, 5, 5, 5, 5, 4, 4])
+    // An odd count: the top half a row larger; a plane of one row is one band.
+    let odd = try WindowGeometry(input: [1, 144, 7, 7], kernel: (3, 3), strides: (1, 1), dilations: (1, 1),
+                                 pads: [1, 1, 1, 1], autoPad: .explicit)
+    #expect(InvertedResidualKernel.bands(odd, projects: true) == [0..<4, 4..<7])
+    let one = try WindowGeometry(input: [1, 144, 1, 9], kernel: (3, 3), strides: (1, 1), dilations: (1, 1),
+                                 pads: [1, 1, 1, 1], autoPad: .explicit)
+    #expect(InvertedResidualKernel.bands(one, projects: true) == [0..<1])
 }
 
 /// A MobileNet stem on a 192x192 image moves to NCHW8c with its depthwise convolution and the

@@ -1,14 +1,14 @@
 /// A depthwise convolution, the layer that makes its input (a stem over few input channels, or a
 /// 1x1 expansion) and optionally the 1x1 projection after it, in the channel-blocked layout with
 /// neither the depthwise layer's input nor (with a projection) its output ever written out.
-/// The depthwise output rows are cut into bands of a fixed size; each thread walks a range of
+/// The depthwise output rows are cut into near-equal bands (`bands`); each thread walks a range of
 /// bands in order, computing the input rows a band's windows read into a zero-bordered scratch of
 /// every channel block (in L2), running the depthwise microkernel over them (into a band buffer
 /// when a projection follows, which then runs over the band's pixels as one GEMM). The scratch is
 /// a ring of rows, so input rows two bands share stay where they are, neither computed nor moved
-/// again; only where two threads' ranges meet is a row computed twice. Bands of a fixed size keep
-/// every pixel's sums the same for any thread count. (MobileNetV2's 112x112 and 56x56 blocks
-/// otherwise wrote and read back 1.2-1.8 MB per tensor.)
+/// again; only where two threads' ranges meet is a row computed twice. Bands that do not follow
+/// the thread count keep every pixel's sums the same for any thread count. (MobileNetV2's
+/// 112x112 and 56x56 blocks otherwise wrote and read back 1.2-1.8 MB per tensor.)
 /// Layout: X [N, C, H, W] for a stem (C <= 4, `IndirectConvKernel.runBlocked`'s weights), or
 /// [N, C/8, H, W, 8] for an expansion (`BlockedGemmConvKernel.packWeights`); depthwise weights as
 /// `BlockedDepthwiseKernel.packWeights`; output [N, M/8, OH, OW, 8] (M the depthwise channels, or
@@ -56,26 +56,28 @@ public enum InvertedResidualKernel {
     static let projectedBandBytes = 400 << 10
     static let bandBytes = 160 << 10
 
-    /// Depthwise output rows per band for `g` (the depthwise geometry over the source's output):
-    /// of the band sizes from the most rows that fit the L2 budget down to half that, the
-    /// largest whose split between two threads (ranges of whole bands) leaves the busier one
-    /// the fewest rows. MobileNetV2's 112x112 stem fits nine bands of 13 rows, 65 rows against
-    /// 47; 14 of 8 split 56 and 56 (that node 0.32 -> 0.28 ms on two threads, its 56x56 blocks
-    /// 6 % faster, one thread level). The size may not follow the thread count: where a band
-    /// ends decides how the projection's GEMM groups pixels, and so some pixels' rounding.
-    public static func bandRows(_ g: WindowGeometry, projects: Bool) -> Int {
+    /// The bands of depthwise output rows for `g` (the depthwise geometry over the source's
+    /// output): each half of the rows (the top one a row larger when their count is odd) cut into
+    /// as few near-equal bands as fit the L2 budget, so two threads taking a half each have the
+    /// same rows whatever the budget allows. Bands of one size split unevenly where the size does
+    /// not divide the halves: MobileNetV2's stride-2 block into 14x14 had bands of 4, 4, 4 and 2
+    /// rows, 8 against 6, and the busier thread took 20 us longer of 96 (now 4, 3, 4, 3). The
+    /// bands do not follow the thread count: where a band ends decides how the projection's GEMM
+    /// groups pixels, and so some pixels' rounding.
+    public static func bands(_ g: WindowGeometry, projects: Bool) -> [Range<Int>] {
         let planeWidth = max(g.inWidth + g.padLeft + g.padRight, (g.outWidth - 1) * g.strideWidth + g.kernelWidth)
         let windowHeight = (g.kernelHeight - 1) * g.dilationHeight + 1, f = MemoryLayout<Float>.stride
         func bytes(_ rows: Int) -> Int {
             ((rows - 1) * g.strideHeight + windowHeight) * planeWidth * g.inChannels * f + (projects ? rows * g.outWidth * g.inChannels * f : 0)
         }
-        var rows = 1
-        while rows < g.outHeight && bytes(rows + 1) <= (projects ? projectedBandBytes : bandBytes) { rows += 1 }
-        let h = g.outHeight
-        func busier(_ r: Int) -> Int { min(h, ((h + r - 1) / r + 1) / 2 * r) }
-        var best = rows
-        for r in stride(from: rows, through: max(1, rows / 2), by: -1) where busier(r) < busier(best) { best = r }
-        return best
+        var most = 1
+        while most < g.outHeight && bytes(most + 1) <= (projects ? projectedBandBytes : bandBytes) { most += 1 }
+        let middle = (g.outHeight + 1) / 2
+        return [0..<middle, middle..<g.outHeight].flatMap { half -> [Range<Int>] in
+            let count = (half.count + most - 1) / most
+            return (0..<count).map { Parallel.evenPart($0, of: half.count, parts: count) }
+                .map { (half.lowerBound + $0.lowerBound)..<(half.lowerBound + $0.upperBound) }
+        }
     }
 
     /// y = [projection of] depthwiseActivation(depthwise(sourceActivation(source(x) + sourceBias)) + depthwiseBias).
@@ -90,7 +92,7 @@ public enum InvertedResidualKernel {
         let shape = BlockedDepthwiseKernel.Microkernel(width: g.kernelWidth, stride: g.strideWidth)!
         let planeWidth = max(g.inWidth + g.padLeft + g.padRight, (g.outWidth - 1) * g.strideWidth + g.kernelWidth)
         let rowFloats = planeWidth * w, windowHeight = (g.kernelHeight - 1) * g.dilationHeight + 1
-        let bandRows = bandRows(g, projects: projection != nil), bands = (g.outHeight + bandRows - 1) / bandRows
+        let bands = bands(g, projects: projection != nil), bandRows = bands.map(\.count).max() ?? 1
         let scratchRows = (bandRows - 1) * g.strideHeight + windowHeight, blockFloats = scratchRows * rowFloats
         let outSpatial = g.outHeight * g.outWidth, outChannels = projection?.weights.columns ?? e
         // The band buffer (a projection's input) and its steps of k.
@@ -119,8 +121,9 @@ public enum InvertedResidualKernel {
             for buffer in [bandSteps, inputSteps, rowOffsets, tapOffsets] { buffer.deallocate() }
         }
         let clamp = sourceActivation.clampBounds
-        // Whole bands per thread, the same bands for any thread count (captured here: a worker sees one thread).
-        let parts = Parallel.evenParts(of: bands, count: Parallel.threads)
+        // Whole bands per thread, the same bands for any thread count (captured here: a worker sees
+        // one thread); on two threads, a half of the rows each.
+        let parts = Parallel.evenParts(of: bands.count, count: Parallel.threads)
         let gemmFloats = projection.map { BlockedGemmConvKernel.scratchFloats(panels: bandPanels, weights: $0.weights) } ?? 0
         let planeRoom = (blocks * blockFloats + 15) / 16 * 16, bandRoom = projection == nil ? 0 : (blocks * bandBlockFloats + 15) / 16 * 16
         sourceWeights.values.withUnsafeBufferPointer { sourcePacked in
@@ -178,7 +181,7 @@ public enum InvertedResidualKernel {
                             // where they are (moved to the top, 4 MB per run in Lite0: 1.4 % of its time).
                             var computedEnd = Int.min
                             for index in parts[part] {
-                                let firstRow = index * bandRows, endRow = min(g.outHeight, firstRow + bandRows)
+                                let firstRow = bands[index].lowerBound, endRow = bands[index].upperBound
                                 let top = firstRow * g.strideHeight - g.padTop
                                 let end = top + (endRow - firstRow - 1) * g.strideHeight + windowHeight
                                 for row in max(top, computedEnd)..<end {
