@@ -167,6 +167,24 @@ func packedBGemmMatchesReference(_ size: (Int, Int, Int)) {
     let mappedOne = mapped(1)
     expectClose(mappedOne, mappedExpected, "packed-B gemm + bias + GELU \(size)")
     #expect(mapped(2) == mappedOne, "packed-B gemm + bias + GELU: 1 vs 2 threads differ for \(size)")
+    // A residual (laid out as C) added as each tile is stored, then a ReLU in registers.
+    let residual = pseudoRandom(m * n, seed: 96)
+    let shortcutExpected = expected.enumerated().map { max(0, $1 + columnBias[$0 % n] + residual[$0]) }
+    func shortcut(_ threads: Int) -> [Float] {
+        var e = [Float](repeating: .nan, count: m * n)
+        a.withUnsafeBufferPointer { ap in columnBias.withUnsafeBufferPointer { bp in residual.withUnsafeBufferPointer { rp in
+            e.withUnsafeMutableBufferPointer { ep in
+                Parallel.withThreads(threads) {
+                    PackedBGemm.multiply(ap.baseAddress!, rows: m, packed, columnBias: bp.baseAddress!, residual: rp.baseAddress!,
+                                         activation: .relu, into: ep.baseAddress!)
+                }
+            }
+        } } }
+        return e
+    }
+    let shortcutOne = shortcut(1)
+    expectClose(shortcutOne, shortcutExpected, "packed-B gemm + bias + residual + ReLU \(size)")
+    #expect(shortcut(2) == shortcutOne, "packed-B gemm + residual: 1 vs 2 threads differ for \(size)")
 }
 
 /// MatMul with a constant B goes through the packed path after import-time packing, including a

@@ -172,6 +172,57 @@ func optimizableGraph() -> ([NodeSpec], [String: Tensor]) {
     for name in ["y", "z"] { expectClose(try actual[name]!.floats(), try expected[name]!.floats(), tolerance: 1e-5, name) }
 }
 
+/// A transformer's shortcut: Add(MatMul(A, B) + bias, r) with r computed becomes the packed
+/// MatMul's residual (a Relu after it then fuses too); a residual that broadcasts ([1, N] against
+/// [M, N]) is added as the Add did; a MatMul whose output something else also reads, or whose
+/// activation comes before the Add, keeps its Add. Same numbers as the plain graph, 1 and 2 threads.
+@Test func matMulResidualFusesIntoThePackedProduct() throws {
+    let (m, k, n) = (13, 7, 19)
+    let inputs = [ValueInfo(name: "x", elementType: .float32, shape: nil), ValueInfo(name: "r", elementType: .float32, shape: nil),
+                  ValueInfo(name: "row", elementType: .float32, shape: nil)]
+    let names = ["y", "z", "w", "v"]
+    let outputs = names.map { ValueInfo(name: $0, elementType: .float32, shape: nil) }
+    let original: [String: Tensor] = [
+        "b": Tensor(shape: [k, n], floats: pseudoRandom(k * n, seed: 161)),
+        "bias": Tensor(shape: [n], floats: pseudoRandom(n, seed: 162)),
+    ]
+    let nodes = [
+        NodeSpec(name: "mm", opType: "MatMul", op: MatMul(), inputs: ["x", "b"], outputs: ["p"]),
+        NodeSpec(name: "bias", opType: "Add", op: Add(), inputs: ["p", "bias"], outputs: ["pb"]),
+        NodeSpec(name: "shortcut", opType: "Add", op: Add(), inputs: ["r", "pb"], outputs: ["s"]),
+        NodeSpec(name: "relu", opType: "Relu", op: Relu(), inputs: ["s"], outputs: ["y"]),
+        NodeSpec(name: "mm2", opType: "MatMul", op: MatMul(), inputs: ["x", "b"], outputs: ["q"]),
+        NodeSpec(name: "broadcast", opType: "Add", op: Add(), inputs: ["q", "row"], outputs: ["z"]),
+        NodeSpec(name: "mm3", opType: "MatMul", op: MatMul(), inputs: ["x", "b"], outputs: ["w"]),
+        NodeSpec(name: "read twice", opType: "Add", op: Add(), inputs: ["w", "r"], outputs: ["v0"]),
+        NodeSpec(name: "mm4", opType: "MatMul", op: MatMul(), inputs: ["x", "b"], outputs: ["u"]),
+        NodeSpec(name: "relu first", opType: "Relu", op: Relu(), inputs: ["u"], outputs: ["ur"]),
+        NodeSpec(name: "after relu", opType: "Add", op: Add(), inputs: ["ur", "v0"], outputs: ["v"]),
+    ]
+    var constants = original
+    let plain = try Graph(inputs: inputs, outputs: outputs, constants: original, nodes: nodes)
+    let (optimized, report) = try GraphOptimizer.optimize(nodes: nodes, constants: &constants, outputs: outputs)
+    #expect(report.fusedMatMulBiases == 1 && report.fusedMatMulResiduals == 2)
+    #expect(optimized.map(\.opType) == ["MatMul", "MatMul", "MatMul", "Add", "MatMul", "Add"])
+    let products = optimized.compactMap { $0.op as? MatMul }
+    #expect(products.map(\.addsResidual) == [true, true, false, false] && products.map(\.activation) == [.relu, .none, .none, .relu])
+    let fast = try Graph(inputs: inputs, outputs: outputs, constants: constants, nodes: optimized)
+    let feeds = ["x": Tensor(shape: [m, k], floats: pseudoRandom(m * k, seed: 164)),
+                 "r": Tensor(shape: [m, n], floats: pseudoRandom(m * n, seed: 165)),
+                 "row": Tensor(shape: [1, n], floats: pseudoRandom(n, seed: 166))]
+    let expected = try plain.run(feeds)
+    var results: [[Float]] = []
+    for threads in [1, 2] {
+        let actual = try Parallel.withThreads(threads) { try fast.run(feeds) }
+        for name in names {
+            #expect(actual[name]?.shape == expected[name]?.shape, "\(name) shape")
+            expectClose(try actual[name]!.floats(), try expected[name]!.floats(), tolerance: 1e-5, "\(name), \(threads) threads")
+        }
+        results.append(try names.flatMap { try actual[$0]!.floats() })
+    }
+    #expect(results[0] == results[1], "1 vs 2 threads differ")
+}
+
 /// torch's exact GELU (Div by sqrt 2, Erf, Add 1, Mul by x, Mul by 0.5) after a MatMul and its
 /// bias, and an ONNX Gelu node after a Conv, both become the producer's GELU activation; a
 /// pattern with the wrong constant (Add 2) is left alone. Same numbers as the plain graph.

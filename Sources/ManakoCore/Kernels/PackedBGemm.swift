@@ -131,18 +131,19 @@ public enum PackedBGemm {
         }
     }
 
-    /// C = activation(A * B + `columnBias` on every row) for `m` rows of A (row stride `depth`), into c
-    /// (row stride `columns`). With `prepareRows`, each work item first has it write its range's
-    /// rows of A (`count` rows from row `first`, `depth` floats each) into scratch, and reads them
-    /// there (a fused LayerNormalization).
+    /// C = activation(A * B + `columnBias` on every row + `residual`) for `m` rows of A (row stride
+    /// `depth`), into c (row stride `columns`; `residual` laid out as C, and not C itself). With
+    /// `prepareRows`, each work item first has it write its range's rows of A (`count` rows from row
+    /// `first`, `depth` floats each) into scratch, and reads them there (a fused LayerNormalization).
     public static func multiply(_ a: UnsafePointer<Float>, rows m: Int, _ b: PackedB, columnBias: UnsafePointer<Float>? = nil,
+                                residual: UnsafePointer<Float>? = nil,
                                 activation: FusedActivation = .none, into c: UnsafeMutablePointer<Float>,
                                 prepareRows: ((_ first: Int, _ count: Int, _ target: UnsafeMutablePointer<Float>) -> Void)? = nil) {
         let k = b.depth, n = b.columns, columnsPerTile = PanelGemm.columnsPerTile
         guard m > 0, n > 0 else { return }
         if k == 0 {
             for row in 0..<m {
-                for j in 0..<n { c[row * n + j] = columnBias?[j] ?? 0 }
+                for j in 0..<n { c[row * n + j] = (columnBias?[j] ?? 0) + (residual?[row * n + j] ?? 0) }
             }
             activation.apply(c, count: m * n)
             return
@@ -190,7 +191,7 @@ public enum PackedBGemm {
                                 rowTile(rowStart(firstRow) + k0, lda: k, rowCount: min(PanelGemm.rowsPerPanel, m - firstRow),
                                         slice + t * d * columnsPerTile, depth: d, prefetching: next, firstRow: firstRow, column: column,
                                         width: min(columnsPerTile, n - column), n: n, accumulate: k0 > 0, finish: k0 + d == k,
-                                        columnBias: columnBias, activation: activation.inRegisters, c: c)
+                                        columnBias: columnBias, residual: residual, activation: activation.inRegisters, c: c)
                             }
                         }
                         k0 += d
@@ -214,7 +215,8 @@ public enum PackedBGemm {
     @inline(__always)
     static func rowTile(_ a: UnsafePointer<Float>, lda: Int, rowCount: Int, _ b: UnsafePointer<Float>, depth: Int,
                         prefetching next: UnsafeRawPointer? = nil, firstRow: Int, column: Int, width: Int, n: Int, accumulate: Bool, finish: Bool,
-                        columnBias: UnsafePointer<Float>?, activation: FusedActivation, c: UnsafeMutablePointer<Float>) {
+                        columnBias: UnsafePointer<Float>?, residual: UnsafePointer<Float>?, activation: FusedActivation,
+                        c: UnsafeMutablePointer<Float>) {
         var sums = PanelGemm.TileSums()
         let last = rowCount - 1
         let r0 = a, r1 = a + min(1, last) * lda, r2 = a + min(2, last) * lda
@@ -241,6 +243,6 @@ public enum PackedBGemm {
             }
         }
         sums.store(firstRow: firstRow, rowCount: rowCount, column: column, width: width, n: n, accumulate: accumulate,
-                   finish: finish, bias: nil, columnBias: columnBias, residual: nil, activation: activation, c: c)
+                   finish: finish, bias: nil, columnBias: columnBias, residual: residual, activation: activation, c: c)
     }
 }

@@ -7,6 +7,10 @@ public struct MatMul: Operator, ActivationFusing {
     public var columnBias: [Float]?
     /// An activation applied to the output (fused at load; GELU after a transformer's fc1).
     public var activation: FusedActivation = .none
+    /// Whether input 2 is a tensor added to the output before the activation (a residual Add
+    /// fused at load, a transformer's shortcut; needs `packedB`): added in the GEMM's epilogue
+    /// as each tile is stored, so neither the product nor the sum takes a pass of its own.
+    public var addsResidual = false
     /// A LayerNormalization over A's last axis, fused at load (needs `packedB`): each range of
     /// rows is normalised into the GEMM's scratch just before its tiles read it, so the
     /// normalised A is never written out (a pre-norm transformer's qkv and fc1).
@@ -24,9 +28,9 @@ public struct MatMul: Operator, ActivationFusing {
     public func run(_ inputs: [Tensor?]) throws -> [Tensor] {
         let a = try inputs.required(0, "A")
         if let packedB, a.rank >= 2, inputs.count < 2 || inputs[1] == nil || inputs[1]?.shape == [packedB.depth, packedB.columns] {
-            return [try multiplyPacked(a, packedB)]
+            return [try multiplyPacked(a, packedB, residual: addsResidual ? inputs.required(2, "residual") : nil)]
         }
-        guard columnBias == nil, inputNorm == nil else {
+        guard columnBias == nil, inputNorm == nil, !addsResidual else {
             throw ManakoError(.internal, "a fused MatMul bias or normalisation needs the packed weights")
         }
         let b = try inputs.required(1, "B")
@@ -79,29 +83,44 @@ public struct MatMul: Operator, ActivationFusing {
 
 extension MatMul {
     /// A [..., M, K] times the packed B [K, N]: the leading dimensions and M are one stack of rows.
-    func multiplyPacked(_ a: Tensor, _ b: PackedBGemm.PackedB) throws -> Tensor {
+    /// With `residual` (`addsResidual`) of the product's shape, added as each tile is stored; of
+    /// another shape, added by the Add it replaced, with its broadcasting, and the activation after.
+    func multiplyPacked(_ a: Tensor, _ b: PackedBGemm.PackedB, residual: Tensor? = nil) throws -> Tensor {
         guard a.shape.last == b.depth else {
             throw ManakoError(.shapeMismatch, "inner dimensions differ: \(a.shape) x [\(b.depth), \(b.columns)]")
         }
         let shape = Array(a.shape.dropLast()) + [b.columns]
+        if let residual, residual.shape != shape {
+            var product = self
+            (product.addsResidual, product.activation) = (false, .none)
+            var sum = try Add().run([product.multiplyPacked(a, b), residual])[0]
+            if activation != .none {
+                var values = try sum.floats()
+                activation.apply(&values)
+                sum = Tensor(shape: sum.shape, floats: values)
+            }
+            return sum
+        }
         try ElementLimit.check(shape, "MatMul output")
         let rows = a.shape.dropLast().reduce(1, *)
-        let aData = try a.floats()
+        let aData = try a.floats(), residualData = try residual?.floats()
         let y = BufferPool.floats(rows * b.columns) { out in
             aData.withUnsafeBufferPointer { x in
                 columnBias.withOptionalPointer { bias in
-                    guard let norm = inputNorm else {
-                        PackedBGemm.multiply(x.baseAddress!, rows: rows, b, columnBias: bias, activation: activation, into: out.baseAddress!)
-                        return
-                    }
-                    norm.scale.withUnsafeBufferPointer { scale in
-                        norm.bias.withOptionalPointer { shift in
-                            PackedBGemm.multiply(x.baseAddress!, rows: rows, b, columnBias: bias, activation: activation,
-                                                 into: out.baseAddress!) { first, count, target in
-                                for row in 0..<count {
-                                    _ = LayerNormalization.normalizeRow(x.baseAddress! + (first + row) * b.depth, count: b.depth,
-                                                                        epsilon: norm.epsilon, scale: scale.baseAddress!, bias: shift,
-                                                                        into: target + row * b.depth)
+                    residualData.withOptionalPointer { shortcut in
+                        func multiply(prepareRows: ((Int, Int, UnsafeMutablePointer<Float>) -> Void)?) {
+                            PackedBGemm.multiply(x.baseAddress!, rows: rows, b, columnBias: bias, residual: shortcut, activation: activation,
+                                                 into: out.baseAddress!, prepareRows: prepareRows)
+                        }
+                        guard let norm = inputNorm else { return multiply(prepareRows: nil) }
+                        norm.scale.withUnsafeBufferPointer { scale in
+                            norm.bias.withOptionalPointer { shift in
+                                multiply { first, count, target in
+                                    for row in 0..<count {
+                                        _ = LayerNormalization.normalizeRow(x.baseAddress! + (first + row) * b.depth, count: b.depth,
+                                                                            epsilon: norm.epsilon, scale: scale.baseAddress!, bias: shift,
+                                                                            into: target + row * b.depth)
+                                    }
                                 }
                             }
                         }
@@ -123,6 +142,9 @@ extension MatMul {
         var shape = try ShapeRules.broadcast(Array(a2.dropLast(2)), Array(b2.dropLast(2))) + [a2[a2.count - 2], b2.last!]
         if a.count == 1 { shape.remove(at: shape.count - 2) }
         if b.count == 1 { shape.removeLast() }
-        return [shape]
+        guard addsResidual else { return [shape] }
+        // The fused Add's broadcast with the residual (of the product's shape but in rare graphs).
+        guard inputs.count > 2, let residual = inputs[2]?.shape else { return nil }
+        return [try ShapeRules.broadcast(shape, residual)]
     }
 }

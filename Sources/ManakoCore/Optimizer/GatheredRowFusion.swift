@@ -1,14 +1,15 @@
 extension GraphOptimizer {
     /// Whether row t of the node's output (along axis -2) reads only row t of its inputs, so
     /// it can run on one row: elementwise nodes, LayerNormalization over the last axis, MatMul
-    /// by a packed constant B.
+    /// by a packed constant B (with or without a fused residual, read row by row as an Add's).
     static func isRowLocal(_ node: NodeSpec) -> Bool {
         guard node.outputs.count == 1 else { return false }
         switch node.op {
         case is Add, is Sub, is Mul, is Div: return node.inputs.count == 2
         case is Relu, is Gelu, is Erf, is Sigmoid, is Tanh: return node.inputs.count == 1
         case let norm as LayerNormalization: return norm.axis == -1
-        case let matMul as MatMul: return matMul.packedB != nil && (node.inputs.count < 2 || node.inputs[1].isEmpty)
+        case let matMul as MatMul:
+            return matMul.packedB != nil && (node.inputs.count < 2 || node.inputs[1].isEmpty) && (node.inputs.count < 3 || matMul.addsResidual)
         default: return false
         }
     }

@@ -13,6 +13,7 @@ public enum GraphOptimizer {
         public var packedConvolutions = 0
         public var packedMatMuls = 0
         public var fusedMatMulBiases = 0
+        public var fusedMatMulResiduals = 0
         /// LayerNorms written out as ReduceMean, Sub, Pow, ReduceMean, Add, Sqrt, Div (torch below opset 17).
         public var fusedLayerNorms = 0
         /// LayerNormalizations that now run inside the one MatMul reading them (`MatMul.inputNorm`).
@@ -59,6 +60,7 @@ public enum GraphOptimizer {
         if packWeights { nodes = packConvolutionWeights(nodes, constants: constants, report: &report) }
         nodes = packMatMulWeights(nodes, constants: constants, report: &report)
         nodes = fuseMatMulBiases(nodes, constants: constants, outputNames: outputNames, report: &report)
+        nodes = fuseMatMulResiduals(nodes, constants: constants, outputNames: outputNames, report: &report)
         nodes = fuseLayerNormsIntoMatMuls(nodes, constants: constants, outputNames: outputNames, report: &report)
         // Again: a MatMul's activation follows its bias Add, which is only now folded.
         nodes = fuseActivations(nodes, constants: constants, outputNames: outputNames, report: &report)
@@ -591,6 +593,25 @@ public enum GraphOptimizer {
             return true
         }
         report.fusedMatMulBiases += fused
+        return result
+    }
+
+    /// Add(MatMul(A, B), r) with B packed, r not a constant and the MatMul's output read by
+    /// nothing else, nor activated: r becomes the MatMul's third input, added as each tile is
+    /// stored (a transformer's shortcut after its projection and fc2). After the bias fusion, as
+    /// a graph adds the bias first.
+    static func fuseMatMulResiduals(_ nodes: [NodeSpec], constants: [String: Tensor], outputNames: Set<String>,
+                                    report: inout Report) -> [NodeSpec] {
+        let (result, fused) = absorbAdds(nodes, outputNames: outputNames) { producer, value, r in
+            guard value != r, constants[r] == nil, var matMul = producer.op as? MatMul, matMul.packedB != nil,
+                  !matMul.addsResidual, matMul.activation == .none, producer.inputs.count <= 2 else { return false }
+            matMul.addsResidual = true
+            producer.op = matMul
+            while producer.inputs.count < 2 { producer.inputs.append("") }
+            producer.inputs.append(r)
+            return true
+        }
+        report.fusedMatMulResiduals += fused
         return result
     }
 
