@@ -406,17 +406,27 @@ public enum GraphOptimizer {
     /// then fuses too. A constant r is left alone (that is a bias).
     static func fuseResidualAdds(_ nodes: [NodeSpec], constants: [String: Tensor], outputNames: Set<String>,
                                  report: inout Report) -> [NodeSpec] {
-        let (result, fused) = absorbAdds(nodes, outputNames: outputNames) { producer, value, r in
-            guard value != r, constants[r] == nil, var conv = producer.op as? Conv, conv.activation == .none,
-                  !conv.addsResidual else { return false }
+        let (result, fused) = absorbResiduals(nodes, constants: constants, outputNames: outputNames, asInput: 3) { op in
+            guard var conv = op as? Conv, conv.activation == .none, !conv.addsResidual else { return false }
             conv.addsResidual = true
-            producer.op = conv
-            while producer.inputs.count < 3 { producer.inputs.append("") }
-            producer.inputs.append(r)
+            op = conv
             return true
         }
         report.fusedResiduals += fused
         return result
+    }
+
+    /// What the residual fusions share: Add(y, r) with r computed (a constant is a bias) and not
+    /// y itself makes r the producer's input `index` (inputs before it left empty where missing)
+    /// when `take` accepts the producer's operator and marks it as adding the residual.
+    static func absorbResiduals(_ nodes: [NodeSpec], constants: [String: Tensor], outputNames: Set<String>, asInput index: Int,
+                                _ take: (_ op: inout any Operator) -> Bool) -> ([NodeSpec], Int) {
+        absorbAdds(nodes, outputNames: outputNames) { producer, value, r in
+            guard value != r, constants[r] == nil, producer.inputs.count <= index, take(&producer.op) else { return false }
+            while producer.inputs.count < index { producer.inputs.append("") }
+            producer.inputs.append(r)
+            return true
+        }
     }
 
     /// The walk the Add fusions share: for Add(y, other) in either operand order, where y is the
@@ -602,13 +612,10 @@ public enum GraphOptimizer {
     /// a graph adds the bias first.
     static func fuseMatMulResiduals(_ nodes: [NodeSpec], constants: [String: Tensor], outputNames: Set<String>,
                                     report: inout Report) -> [NodeSpec] {
-        let (result, fused) = absorbAdds(nodes, outputNames: outputNames) { producer, value, r in
-            guard value != r, constants[r] == nil, var matMul = producer.op as? MatMul, matMul.packedB != nil,
-                  !matMul.addsResidual, matMul.activation == .none, producer.inputs.count <= 2 else { return false }
+        let (result, fused) = absorbResiduals(nodes, constants: constants, outputNames: outputNames, asInput: 2) { op in
+            guard var matMul = op as? MatMul, matMul.packedB != nil, !matMul.addsResidual, matMul.activation == .none else { return false }
             matMul.addsResidual = true
-            producer.op = matMul
-            while producer.inputs.count < 2 { producer.inputs.append("") }
-            producer.inputs.append(r)
+            op = matMul
             return true
         }
         report.fusedMatMulResiduals += fused
