@@ -31,7 +31,7 @@ public struct MatMul: Operator, ActivationFusing {
             return [try multiplyPacked(a, packedB, residual: addsResidual ? inputs.required(2, "residual") : nil)]
         }
         guard columnBias == nil, inputNorm == nil, !addsResidual else {
-            throw ManakoError(.internal, "a fused MatMul bias or normalisation needs the packed weights")
+            throw ManakoError(.internal, "a fused MatMul bias, residual or normalisation needs the packed weights")
         }
         let b = try inputs.required(1, "B")
         guard a.rank >= 1, b.rank >= 1 else { throw ManakoError(.shapeMismatch, "MatMul needs operands of rank 1 or more, got \(a.shape) and \(b.shape)") }
