@@ -2,12 +2,13 @@ import ManakoCore
 import Testing
 
 /// The fused attention kernel against its Double twin on awkward sizes (one row, one key,
-/// rows not a multiple of six, keys not a multiple of sixteen, depths of 1, 7 and 65, value
-/// depths apart from the key depth, broadcast heads) with Q read through a transposed view,
+/// rows not a multiple of six, keys not a multiple of sixteen: last key tiles of 1, 5, 7 and 8,
+/// taken at half width, and of 9 and 15; depths of 1, 7 and 65, value depths apart from the
+/// key depth, broadcast heads) with Q read through a transposed view,
 /// K with its depth or its keys contiguous (the two packing paths), with and without a
 /// position bias; one and two threads give the same bits.
 @Test(arguments: [(1, 1, 1, 1, 1, 1), (1, 3, 7, 7, 64, 64), (2, 2, 13, 127, 7, 17), (1, 1, 127, 1001, 65, 16),
-                  (3, 1, 6, 16, 8, 33), (1, 2, 197, 197, 64, 64)])
+                  (3, 1, 6, 16, 8, 33), (1, 2, 197, 197, 64, 64), (1, 1, 9, 24, 5, 9)])
 func attentionKernelMatchesReference(_ c: (Int, Int, Int, Int, Int, Int)) {
     let (batch, heads, t, s, d, e) = c
     let shape = AttentionKernel.Shape(batch: batch, heads: heads, queries: t, keys: s, depth: d, valueDepth: e)

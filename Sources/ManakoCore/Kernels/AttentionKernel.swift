@@ -95,10 +95,12 @@ public enum AttentionKernel {
                                                        depth: d, copyInto: copiedQuery + i * rows * d)
                         }
                         // Each key tile (4 KB at depth 64) and value tile meets all the item's blocks while in L1.
+                        // A last tile of at most eight keys (197 = 12 x 16 + 5) takes half the multiply-adds.
                         for kt in 0..<keyTiles {
+                            let wide = s - kt * width > width / 2
                             for i in 0..<n {
                                 multiplyTile(queryBlocks[i].rows, aStride: queryBlocks[i].stride, keyPanel + kt * width * d, depth: d,
-                                             into: scores + i * rows * scoreStride + kt * width, cStride: scoreStride)
+                                             into: scores + i * rows * scoreStride + kt * width, cStride: scoreStride, wide: wide)
                             }
                         }
                     }
@@ -213,21 +215,29 @@ public enum AttentionKernel {
 
     /// Six rows of `a` (`aStride` floats apart, `depth` long) times one packed [depth][16]
     /// tile, into six rows of 16 `cStride` floats apart: a tile of scores (query rows times a
-    /// key tile) or of output sums (weight rows times a value tile).
+    /// key tile) or of output sums (weight rows times a value tile). Unless `wide`, only the
+    /// tile's first eight columns, at half the multiply-adds.
     @inline(__always)
     static func multiplyTile(_ a: UnsafePointer<Float>, aStride: Int, _ tile: UnsafePointer<Float>, depth: Int,
-                             into c: UnsafeMutablePointer<Float>, cStride: Int) {
+                             into c: UnsafeMutablePointer<Float>, cStride: Int, wide: Bool = true) {
         var sums = PanelGemm.TileSums()
         var b = UnsafeRawPointer(tile)
         let (a0, a1, a2) = (a, a + aStride, a + 2 * aStride)
         let (a3, a4, a5) = (a + 3 * aStride, a + 4 * aStride, a + 5 * aStride)
-        for j in 0..<depth {
-            sums.add(a0[j], a1[j], a2[j], a3[j], a4[j], a5[j],
-                     b.loadUnaligned(as: SIMD8<Float>.self), b.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
-            b += width * MemoryLayout<Float>.stride
+        if wide {
+            for j in 0..<depth {
+                sums.add(a0[j], a1[j], a2[j], a3[j], a4[j], a5[j],
+                         b.loadUnaligned(as: SIMD8<Float>.self), b.loadUnaligned(fromByteOffset: 32, as: SIMD8<Float>.self))
+                b += width * MemoryLayout<Float>.stride
+            }
+        } else {
+            for j in 0..<depth {
+                sums.addHalf(a0[j], a1[j], a2[j], a3[j], a4[j], a5[j], b.loadUnaligned(as: SIMD8<Float>.self))
+                b += width * MemoryLayout<Float>.stride
+            }
         }
         let row = UnsafeMutableRawPointer(c)
-        sums.store(rows: rows, low: row, high: row + 32, stride: cStride * MemoryLayout<Float>.stride, wide: true)
+        sums.store(rows: rows, low: row, high: row + 32, stride: cStride * MemoryLayout<Float>.stride, wide: wide)
     }
 
     /// A row of scores plus its row of the bias (`keys` values `stride` floats apart).

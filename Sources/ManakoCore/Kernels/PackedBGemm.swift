@@ -224,8 +224,7 @@ public enum PackedBGemm {
         var pb = UnsafeRawPointer(b)
         if width <= 8 {
             for p in 0..<depth {
-                let b0 = pb.loadUnaligned(as: SIMD8<Float>.self)
-                sums.add(r0[p], r1[p], r2[p], r3[p], r4[p], r5[p], b0, SIMD8())
+                sums.addHalf(r0[p], r1[p], r2[p], r3[p], r4[p], r5[p], pb.loadUnaligned(as: SIMD8<Float>.self))
                 pb += 64
             }
         } else if let next {
