@@ -620,7 +620,7 @@ public enum PanelGemm {
     /// `width` columns (masked loads and stores, not a scalar loop per element). Out of line: inlined,
     /// it made each row's store too large for the compiler to inline all six of a tile's, and the
     /// rows it left as calls saved the tile's sums to the stack around them (a MatMul of depth 192,
-    /// whose tiles are all whole, spent 3 % of its time there).
+    /// whose tiles are all whole, spent 2 % of its time there).
     @inline(never)
     static func storePartialRow(_ row: Int, _ low: SIMD8<Float>, _ high: SIMD8<Float>, column: Int, width: Int, n: Int,
                                 accumulate: Bool, finish: Bool, bias: UnsafePointer<Float>?, columnBias: UnsafePointer<Float>?,
